@@ -1,0 +1,127 @@
+package parser
+
+// This file fixes the package's API so that engine/ and loadgen/ can be written
+// against it while the implementation lands. Signatures here are a contract:
+// add to them, do not change them without updating every caller.
+
+// Limits bound what a peer may make the parser hold. The zero value means
+// "use the default" for every field.
+type Limits struct {
+	// MaxRequestLine is the longest request line (method, target, version) in
+	// bytes; a longer target gives ErrURITooLong (414). Default 8 KiB.
+	MaxRequestLine int
+	// MaxHead is the largest head (start line plus header fields plus the
+	// final CRLF) in bytes; larger gives ErrHeadTooLarge (431). Default 32 KiB.
+	MaxHead int
+	// MaxHeaders is the most header fields; more gives ErrTooManyHeaders
+	// (431). Default 100, at most MaxHeadersCap.
+	MaxHeaders int
+	// AllowBareLF accepts a bare LF as a line ending (RFC 9112 §2.2 permits a
+	// recipient to); off by default because it is a smuggling vector when a
+	// peer in front or behind disagrees.
+	AllowBareLF bool
+}
+
+// MaxHeadersCap is the capacity of the fixed header array inside Request and
+// Response; Limits.MaxHeaders is clamped to it.
+const MaxHeadersCap = 256
+
+// Header is one header field as sub-slices of the parsed buffer.
+type Header struct {
+	Name  []byte
+	Value []byte // with leading and trailing whitespace removed
+}
+
+// BodyKind says how a message's body is framed (RFC 9112 §6.3).
+type BodyKind uint8
+
+const (
+	BodyNone    BodyKind = iota // no body: ContentLength 0, HEAD response, 1xx/204/304
+	BodyLength                  // exactly ContentLength bytes follow the head
+	BodyChunked                 // chunked transfer coding; decode with Chunked
+	BodyClose                   // response body runs until the connection closes
+)
+
+// Parsing contract shared by Request.Parse and Response.Parse:
+//
+//   - buf holds the message from its first byte. When the head is not
+//     complete Parse returns (0, ErrNeedMore) and remembers how far it got;
+//     call Parse again with a buffer that starts with the same bytes and has
+//     more after them (it may be a different, re-allocated slice). Work done on
+//     the earlier bytes is not repeated, so a head that trickles in byte by
+//     byte costs O(n) in total.
+//   - On success it returns the number of bytes of the head, including the
+//     final CRLF; the body (if any) starts at buf[n]. Every []byte field is a
+//     sub-slice of the last buf passed and is valid while those bytes are.
+//   - Any other error is final for the message (and, since framing can no
+//     longer be trusted, for the connection); Status(err) gives the HTTP
+//     status to answer with.
+//   - Call Reset before parsing the next message (for example the next
+//     pipelined request in buf[n+bodyLen:]).
+//   - Parse never allocates.
+
+// Request is an HTTP/1.1 request head. Allocate one per connection and reuse
+// it with Reset; the zero value is ready to use with default limits.
+type Request struct {
+	Limits Limits
+
+	Method  []byte
+	Target  []byte // raw request-target as sent
+	Path    []byte // Target up to '?' (or the whole target)
+	Query   []byte // after '?', without it; nil when there is no '?'
+	Minor   int    // HTTP/1.Minor: 0 or 1
+	Headers []Header
+
+	// Headers recognised during the single pass (nil when absent). For
+	// repeated list headers (Connection, Transfer-Encoding, Accept-Encoding,
+	// Cache-Control) this is the first field; use Headers for the rest.
+	Host             []byte
+	ContentLengthRaw []byte
+	TransferEncoding []byte
+	Connection       []byte
+	Upgrade          []byte
+	Expect           []byte
+	CacheControl     []byte
+	AcceptEncoding   []byte
+	Authorization    []byte
+
+	ContentLength int64    // -1 when absent
+	Body          BodyKind // BodyNone, BodyLength or BodyChunked (never BodyClose)
+	KeepAlive     bool     // version default adjusted by Connection: close / keep-alive
+	Expect100     bool     // Expect: 100-continue
+	IsHead        bool     // Method is HEAD (its response has no body)
+
+	state requestState
+}
+
+// Response is an HTTP/1.1 response head, parsed by an upstream client (the
+// gateway) or by the load generator. Reuse it with Reset.
+type Response struct {
+	Limits Limits
+
+	Minor   int
+	Status  int
+	Reason  []byte
+	Headers []Header
+
+	ContentLengthRaw []byte
+	TransferEncoding []byte
+	Connection       []byte
+	Upgrade          []byte
+	CacheControl     []byte
+	ContentEncoding  []byte
+	ContentType      []byte
+
+	ContentLength int64    // -1 when absent
+	Body          BodyKind // framing after taking the request method and status into account
+	KeepAlive     bool
+
+	state responseState
+}
+
+// Chunked decodes a chunked body (RFC 9112 §7.1) incrementally, chunk
+// extensions and trailer fields included. The zero value is ready; Reset it
+// between bodies. It never allocates.
+type Chunked struct {
+	state chunkedState
+}

@@ -1,0 +1,5 @@
+package pool
+
+// Placeholder implementation: replaced by the real pool.
+
+type endpointState struct{}
