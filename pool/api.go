@@ -11,14 +11,21 @@ import (
 
 // Endpoint is one upstream address. It is shared by every event loop, so its
 // mutable state is atomics only; connections to it are per loop (see Idle).
+// Create endpoints with NewEndpoint so that each gets its ID.
 type Endpoint struct {
 	Addr   string // host:port
 	Weight int    // >= 1
+	// ID is dense and unique in the process (0, 1, 2, ... in creation order,
+	// across reloads), assigned by NewEndpoint, so the engine can index
+	// per-loop arrays by it; EndpointIDs says how many have been assigned.
+	ID int
 
-	inflight atomic.Int64 // requests in flight on all loops
-	down     atomic.Bool  // ejected by active or passive health checks
-	// more atomics (EWMA latency, failure counters, ejection deadline) live
-	// in the implementation.
+	// inflight counts requests in flight on all loops (Begin +1, End -1).
+	inflight atomic.Int64
+	// down is the active health checker's verdict (true: failed its
+	// UnhealthyThreshold); passive ejection lives in state.
+	down atomic.Bool
+	// state holds the EWMA latency and the passive outlier-detection words.
 	state endpointState
 }
 
@@ -35,21 +42,33 @@ type Balancer interface {
 type KeyKind uint8
 
 const (
-	KeyNone KeyKind = iota
-	KeyClientIP
-	KeyHeader
-	KeyCookie
-	KeyPath
+	KeyNone     KeyKind = iota
+	KeyClientIP         // the downstream peer's IP address
+	KeyHeader           // the value of the request header named KeyName
+	KeyCookie           // the value of the cookie named KeyName (see CookieValue)
+	KeyPath             // the request path (without the query)
 )
 
 // Idle is a per-loop LIFO stack of idle keep-alive connections to one
 // endpoint. It belongs to one event loop and is not safe for concurrent use
-// (it needs no lock because only its loop touches it).
-type Idle[C any] struct {
-	MaxIdle     int           // most idle connections kept; more are closed by the caller
-	IdleTimeout time.Duration // idle longer than this: evicted by Expire
+// (it needs no lock because only its loop touches it). The zero value is
+// ready to use; its storage is allocated once, at the first Put, with room
+// for MaxIdle connections, and reused afterwards.
+type Idle[C comparable] struct {
+	// MaxIdle is the most idle connections kept; a Put beyond it hands back
+	// the oldest for the caller to close. 0 means DefaultMaxIdle; a negative
+	// value keeps none (every Put hands its connection back).
+	MaxIdle int
+	// IdleTimeout is how long a connection may sit idle: Get does not return
+	// one idle longer, and Expire closes them. 0 means DefaultIdleTimeout; a
+	// negative value means never.
+	IdleTimeout time.Duration
 
+	// items is a ring buffer: the oldest idle connection is at head, the most
+	// recent at (head+n-1) % len(items).
 	items []idleItem[C]
+	head  int
+	n     int
 }
 
 type idleItem[C any] struct {

@@ -1,5 +1,0 @@
-package pool
-
-// Placeholder implementation: replaced by the real pool.
-
-type endpointState struct{}
