@@ -22,8 +22,11 @@ type Limits struct {
 	AllowBareLF bool
 }
 
-// MaxHeadersCap is the capacity of the fixed header array inside Request and
-// Response; Limits.MaxHeaders is clamped to it.
+// MaxHeadersCap is the most header fields a Request or Response can hold;
+// Limits.MaxHeaders is clamped to it. The first 32 fields live in an array
+// inside the Request or Response; a head with more makes Parse allocate an
+// array of Limits.MaxHeaders fields once, kept across Reset for every later
+// head.
 const MaxHeadersCap = 256
 
 // Header is one header field as sub-slices of the parsed buffer.
@@ -58,7 +61,8 @@ const (
 //     status to answer with.
 //   - Call Reset before parsing the next message (for example the next
 //     pipelined request in buf[n+bodyLen:]).
-//   - Parse never allocates.
+//   - Parse does not allocate, except once per Request or Response the
+//     first time a head has more than 32 header fields (see MaxHeadersCap).
 
 // Request is an HTTP/1.1 request head. Allocate one per connection and reuse
 // it with Reset; the zero value is ready to use with default limits.

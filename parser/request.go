@@ -1,0 +1,287 @@
+package parser
+
+// requestState is the resumable scanner state of a Request.
+type requestState struct {
+	headState
+}
+
+// Reset prepares r for the next message; Limits are kept. Slices from the
+// previous message (Headers included) must not be used after Reset.
+func (r *Request) Reset() {
+	r.Method, r.Target, r.Path, r.Query, r.Minor, r.Headers = nil, nil, nil, nil, 0, nil
+	r.Host, r.ContentLengthRaw, r.TransferEncoding, r.Connection = nil, nil, nil, nil
+	r.Upgrade, r.Expect, r.CacheControl, r.AcceptEncoding, r.Authorization = nil, nil, nil, nil, nil
+	r.ContentLength, r.Body, r.KeepAlive, r.Expect100, r.IsHead = 0, BodyNone, false, false, false
+	r.state.reset()
+}
+
+// Header returns the value of the first field named name (ASCII
+// case-insensitive), or nil. It does not allocate.
+func (r *Request) Header(name string) []byte { return lookup(r.Headers, name) }
+
+// Parse parses a request head from buf; see the contract in api.go and the
+// package documentation for what is rejected. After a final error every
+// further call returns the same error until Reset.
+func (r *Request) Parse(buf []byte) (int, error) {
+	h := &r.state.headState
+	switch h.stage {
+	case stDone:
+		return h.n, nil
+	case stFailed:
+		return 0, h.err
+	}
+	h.enter(buf)
+	lim := r.Limits.resolve()
+	end := len(buf)
+	if end > lim.head {
+		end = lim.head
+	}
+	if h.stage < stLine {
+		if err := r.requestLine(buf, end, &lim); err != nil {
+			if err == ErrNeedMore {
+				return 0, err
+			}
+			return 0, h.fail(err)
+		}
+	}
+	n, err := h.fields(buf, end, &lim)
+	if err != nil {
+		if err == ErrNeedMore {
+			if end < len(buf) {
+				return 0, h.fail(ErrHeadTooLarge)
+			}
+			return 0, err
+		}
+		return 0, h.fail(err)
+	}
+	if err := r.finish(buf, &lim); err != nil {
+		return 0, h.fail(err)
+	}
+	return n, nil
+}
+
+// requestLine scans the request line (RFC 9112 §3) from where the last call
+// stopped. end bounds the head; the line is further bounded by
+// lim.requestLine.
+func (r *Request) requestLine(buf []byte, end int, lim *resolved) error {
+	h := &r.state.headState
+	i := h.scan
+	lend, v := end, 0
+	if h.stage == stStart {
+		// RFC 9112 §2.2: a server SHOULD ignore at least one empty line
+		// before the request line. Any number is skipped; they count
+		// against MaxHead.
+		for {
+			if i >= end {
+				goto more
+			}
+			if buf[i] == '\r' {
+				if i+1 >= end {
+					goto more
+				}
+				if buf[i+1] != '\n' {
+					return ErrLoneCR
+				}
+				i += 2
+				continue
+			}
+			if buf[i] == '\n' {
+				if !lim.bareLF {
+					return ErrBareLF
+				}
+				i++
+				continue
+			}
+			break
+		}
+		h.line = i
+		h.stage = stMethod
+	}
+	// The request line may be lim.requestLine bytes plus its CRLF.
+	lend = h.line + lim.requestLine + 2
+	if lend > end {
+		lend = end
+	}
+	switch h.stage {
+	case stMethod:
+		for i < lend && tokenChar[buf[i]] {
+			i++
+		}
+		if i >= lend {
+			goto more
+		}
+		if buf[i] != ' ' || i == h.line {
+			return ErrInvalidMethod
+		}
+		h.mEnd = i
+		i++
+		h.tStart = i
+		h.stage = stTarget
+		fallthrough
+	case stTarget:
+		i = scanTarget(buf, i, lend)
+		if i >= lend {
+			goto more
+		}
+		if buf[i] != ' ' || i == h.tStart {
+			if i > h.tStart && (buf[i] == '\r' || buf[i] == '\n') {
+				return ErrInvalidVersion // "GET /" without a version (HTTP/0.9)
+			}
+			return ErrInvalidTarget
+		}
+		h.tEnd = i
+		i++
+		h.stage = stVersion
+		fallthrough
+	case stVersion:
+		v = h.tEnd + 1
+		if lend-v < 9 {
+			goto more
+		}
+		i = v + 9
+		switch buf[v+8] {
+		case '\r':
+			if i >= lend {
+				goto more
+			}
+			if buf[i] != '\n' {
+				return ErrInvalidVersion
+			}
+			i++
+		case '\n':
+			if !lim.bareLF {
+				return ErrBareLF
+			}
+		default:
+			return ErrInvalidVersion
+		}
+		major, minor, err := version(buf[v : v+8])
+		if err != nil {
+			if major == 2 && minor == 0 && string(buf[h.line:h.mEnd]) == "PRI" && string(buf[h.tStart:h.tEnd]) == "*" {
+				return ErrHTTP2Preface
+			}
+			return err
+		}
+		h.minor = uint8(minor)
+		h.stage = stLine
+		h.scan = i
+		return nil
+	}
+more:
+	h.scan = i
+	if lend < len(buf) {
+		// The buffer goes on past a bound the line has not ended within.
+		if lend == h.line+lim.requestLine+2 && h.stage != stStart {
+			return ErrURITooLong
+		}
+		return ErrHeadTooLarge
+	}
+	return ErrNeedMore
+}
+
+// finish sets the fields from the final buf and decides the framing
+// (RFC 9112 §6.3 for requests).
+func (r *Request) finish(buf []byte, lim *resolved) error {
+	h := &r.state.headState
+	r.Method = buf[h.line:h.mEnd:h.mEnd]
+	r.Target = buf[h.tStart:h.tEnd:h.tEnd]
+	r.Path, r.Query = r.Target, nil
+	for k, c := range r.Target {
+		if c == '?' {
+			r.Path, r.Query = r.Target[:k:k], r.Target[k+1:]
+			break
+		}
+	}
+	r.Minor = int(h.minor)
+	r.IsHead = string(r.Method) == "HEAD"
+	r.Headers = h.fieldArray()
+
+	var f framing
+	hosts := 0
+	for j := 0; j < h.nknown; j++ {
+		v := r.Headers[h.knownAt[j]].Value
+		switch h.knownName[j] {
+		case nameHost:
+			hosts++
+			if r.Host == nil {
+				r.Host = v
+			}
+		case nameExpect:
+			if r.Expect == nil {
+				r.Expect = v
+			}
+		case nameUpgrade:
+			if r.Upgrade == nil {
+				r.Upgrade = v
+			}
+		case nameConnection:
+			if r.Connection == nil {
+				r.Connection = v
+			}
+			f.addConnection(v)
+		case nameAuthorization:
+			if r.Authorization == nil {
+				r.Authorization = v
+			}
+		case nameCacheControl:
+			if r.CacheControl == nil {
+				r.CacheControl = v
+			}
+		case nameContentLength:
+			f.cls++
+			if r.ContentLengthRaw == nil {
+				r.ContentLengthRaw = v
+			}
+		case nameAcceptEncoding:
+			if r.AcceptEncoding == nil {
+				r.AcceptEncoding = v
+			}
+		case nameTransferEncoding:
+			if r.TransferEncoding == nil {
+				r.TransferEncoding = v
+			}
+			f.addTE(v)
+		}
+	}
+	if hosts > 1 {
+		return ErrDuplicateHost
+	}
+	if hosts == 0 && r.Minor >= 1 {
+		return ErrMissingHost
+	}
+	r.KeepAlive = f.keepAlive(r.Minor)
+	r.ContentLength = -1
+	r.Body = BodyNone
+	switch {
+	case f.te:
+		if f.cls > 0 {
+			return ErrContentLengthWithTransferEncoding
+		}
+		if r.Minor == 0 {
+			return ErrTransferEncodingHTTP10
+		}
+		if f.twice {
+			return ErrChunkedTwice
+		}
+		if !f.lastChunked {
+			return ErrChunkedNotFinal
+		}
+		if f.unknown {
+			return ErrUnknownTransferCoding
+		}
+		r.Body = BodyChunked
+	case f.cls > 1:
+		return ErrDuplicateContentLength
+	case f.cls == 1:
+		n, err := parseContentLength(r.ContentLengthRaw)
+		if err != nil {
+			return err
+		}
+		r.ContentLength = n
+		if n > 0 {
+			r.Body = BodyLength
+		}
+	}
+	r.Expect100 = r.Minor >= 1 && r.Expect != nil && EqualFold(r.Expect, "100-continue")
+	return nil
+}
