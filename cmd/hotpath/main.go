@@ -1,0 +1,148 @@
+// Command hotpath is the gateway: it loads a config (the embedded default
+// when -config is not given) and serves it until SIGTERM or SIGINT, which
+// drain it gracefully. SIGHUP reloads the config file.
+//
+//	hotpath                        # embedded default: 127.0.0.1:8080 -> 127.0.0.1:9001
+//	hotpath -config hotpath.yaml
+//	hotpath -check hotpath.yaml    # validate, print every problem, exit 1 if any
+//	hotpath -version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/engine"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so tests can call it.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hotpath", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default: the embedded config)")
+	check := fs.String("check", "", "validate this config file and exit")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, "hotpath", buildVersion())
+		return 0
+	}
+	if *check != "" {
+		return checkFile(*check, stdout, stderr)
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	srv, err := engine.New(cfg, engine.WithLogger(log))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "hotpath listening on %s (config %s); try: curl http://%s/\n",
+		strings.Join(srv.Addrs(), ", "), cfg.Source, srv.Addr())
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-srv.Done():
+			log.Error("event loops stopped unexpectedly")
+			return 1
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(srv, *cfgPath, log)
+				continue
+			}
+			log.Info("draining", "signal", sig.String(), "deadline", cfg.Timeouts.Drain)
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Drain)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				log.Warn("drain deadline passed; remaining connections closed", "err", err)
+			}
+			log.Info("stopped")
+			return 0
+		}
+	}
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+func reload(srv *engine.Server, path string, log *slog.Logger) {
+	if path == "" {
+		log.Info("SIGHUP: running on the embedded config, nothing to reload")
+		return
+	}
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = srv.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("reload refused; the previous config keeps serving", "file", path, "err", err)
+	}
+}
+
+// checkFile validates a config file: parse, validate and compile routes.
+func checkFile(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = engine.Check(cfg)
+	}
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+			fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(errs), path)
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, "config OK")
+	return 0
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+		return v
+	}
+	return "unknown"
+}

@@ -1,0 +1,219 @@
+package config
+
+import (
+	_ "embed"
+	"time"
+)
+
+// Config is the whole gateway configuration. Load and Parse fill it, apply
+// defaults and validate it; the engine compiles it into an immutable routing
+// table.
+type Config struct {
+	Listeners []Listener `yaml:"listeners"`
+	Limits    Limits     `yaml:"limits"`
+	Timeouts  Timeouts   `yaml:"timeouts"`
+	Forwarded Forwarded  `yaml:"forwarded"`
+	Router    Router     `yaml:"router"`
+	Upstreams []Upstream `yaml:"upstreams"`
+	Routes    []Route    `yaml:"routes"`
+
+	// Source is the file name used in messages ("<default>" for the
+	// embedded config).
+	Source string `yaml:"-"`
+	// lines maps a field path ("routes[2].upstream") to its line.
+	lines map[string]int
+}
+
+// Listener is one address the gateway accepts connections on.
+type Listener struct {
+	// Address is host:port, e.g. "0.0.0.0:8080".
+	Address string `yaml:"address"`
+	// Workers is the number of event loops (one per core when 0).
+	Workers int `yaml:"workers"`
+}
+
+// Limits bound what a peer can make the gateway parse or hold.
+type Limits struct {
+	MaxRequestLine int  `yaml:"max_request_line"` // bytes; 414 beyond
+	MaxHead        int  `yaml:"max_head"`         // bytes of a request head; 431 beyond
+	MaxHeaders     int  `yaml:"max_headers"`      // header fields; 431 beyond
+	AllowBareLF    bool `yaml:"allow_bare_lf"`    // accept LF line endings (off: smuggling risk)
+	// MaxBufferedBytes caps the bytes the gateway buffers for one
+	// connection in each direction before it stops reading the other side.
+	MaxBufferedBytes int `yaml:"max_buffered_bytes"`
+}
+
+// Timeouts are the gateway's deadlines. Every one has a safe default.
+type Timeouts struct {
+	ClientHeader   time.Duration `yaml:"client_header"`   // whole request head must arrive within this (408)
+	ClientBody     time.Duration `yaml:"client_body"`     // idle time between request body bytes (408)
+	Keepalive      time.Duration `yaml:"keepalive"`       // idle client keep-alive connection is closed after this
+	Connect        time.Duration `yaml:"connect"`         // upstream connect (504)
+	UpstreamHeader time.Duration `yaml:"upstream_header"` // request sent → response head complete (504)
+	UpstreamRead   time.Duration `yaml:"upstream_read"`   // idle time between response body bytes
+	Drain          time.Duration `yaml:"drain"`           // graceful shutdown: in-flight requests get this long
+}
+
+// Forwarded switches the headers the gateway adds to proxied requests and
+// responses.
+type Forwarded struct {
+	XForwardedFor   bool   `yaml:"x_forwarded_for"`   // append the client address
+	XForwardedProto bool   `yaml:"x_forwarded_proto"` // "http"
+	XForwardedHost  bool   `yaml:"x_forwarded_host"`  // the client's Host
+	Via             bool   `yaml:"via"`               // "1.1 <via_name>" on requests and responses
+	ViaName         string `yaml:"via_name"`          // pseudonym in Via (default "hotpath")
+}
+
+// Router holds routing-table policies.
+type Router struct {
+	// TrailingSlash is "strict" (404), "redirect" (308 to the other form) or
+	// "ignore" (match either form).
+	TrailingSlash string `yaml:"trailing_slash"`
+}
+
+// Upstream is a named group of endpoints behind one balancer.
+type Upstream struct {
+	Name      string     `yaml:"name"`
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// Balancer is round_robin, weighted_round_robin, least_conn, p2c,
+	// p2c_ewma, maglev or ring_hash.
+	Balancer string `yaml:"balancer"`
+	// HashKey is what maglev and ring_hash hash: client_ip, path,
+	// header:<Name> or cookie:<name>.
+	HashKey string `yaml:"hash_key"`
+	Pool    Pool   `yaml:"pool"`
+	Health  Health `yaml:"health"`
+}
+
+// Endpoint is one upstream server.
+type Endpoint struct {
+	Address string `yaml:"address"` // host:port
+	Weight  int    `yaml:"weight"`  // >= 1, default 1
+}
+
+// Pool configures upstream keep-alive connections (per event loop).
+type Pool struct {
+	MaxIdle     int           `yaml:"max_idle"`     // idle connections kept per endpoint per loop
+	MaxConns    int           `yaml:"max_conns"`    // connections per endpoint per loop, 0 = unlimited
+	IdleTimeout time.Duration `yaml:"idle_timeout"` // idle connection closed after this
+	MaxRequests int           `yaml:"max_requests"` // requests per connection, 0 = unlimited
+}
+
+// Health configures active and passive health checking.
+type Health struct {
+	Active  *ActiveHealth  `yaml:"active"`
+	Passive *PassiveHealth `yaml:"passive"`
+}
+
+// ActiveHealth probes every endpoint with GET Path.
+type ActiveHealth struct {
+	Path               string        `yaml:"path"`
+	Interval           time.Duration `yaml:"interval"`
+	Timeout            time.Duration `yaml:"timeout"`
+	HealthyThreshold   int           `yaml:"healthy_threshold"`
+	UnhealthyThreshold int           `yaml:"unhealthy_threshold"`
+}
+
+// PassiveHealth ejects an endpoint after consecutive failed requests
+// (connect errors, resets, timeouts, 502/503/504).
+type PassiveHealth struct {
+	ConsecutiveFailures int           `yaml:"consecutive_failures"`
+	BaseEjection        time.Duration `yaml:"base_ejection"`
+	MaxEjection         time.Duration `yaml:"max_ejection"`
+}
+
+// Route maps host, methods and a path pattern to an upstream or a direct
+// response.
+type Route struct {
+	Name string `yaml:"name"`
+	// Host is "" (any), an exact host or "*.example.com".
+	Host string `yaml:"host"`
+	// Path is a pattern: static segments, ":name" parameters and a final
+	// "*name" catch-all.
+	Path string `yaml:"path"`
+	// Methods the route answers; empty means any.
+	Methods  []string `yaml:"methods"`
+	Upstream string   `yaml:"upstream"`
+	Direct   *Direct  `yaml:"direct"`
+	// StripPrefix removes this prefix from the path before proxying.
+	StripPrefix string `yaml:"strip_prefix"`
+	// Rewrite replaces the path with a template in which ":name" and
+	// "*name" are replaced by the route's parameters, e.g. "/v2/users/:id".
+	Rewrite string `yaml:"rewrite"`
+	// HostRewrite sends this Host to the upstream instead of the client's.
+	HostRewrite string `yaml:"host_rewrite"`
+	// PreserveHost passes the client's Host through (default true); false
+	// sends the endpoint's address.
+	PreserveHost bool `yaml:"preserve_host"`
+}
+
+// Direct is a response the gateway answers itself.
+type Direct struct {
+	Status  int               `yaml:"status"`
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default configuration's text.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Line returns the line of the field at path ("routes[2].upstream") in the
+// source, or 0 when unknown.
+func (c *Config) Line(path string) int { return c.lines[path] }
+
+// setDefaults fills zero values; it runs before decoding so that a value in
+// the file overrides it.
+func (c *Config) setDefaults() {
+	c.Listeners = []Listener{{Address: "127.0.0.1:8080"}}
+	c.Limits = Limits{
+		MaxRequestLine:   8 << 10,
+		MaxHead:          32 << 10,
+		MaxHeaders:       100,
+		MaxBufferedBytes: 1 << 20,
+	}
+	c.Timeouts = Timeouts{
+		ClientHeader:   10 * time.Second,
+		ClientBody:     30 * time.Second,
+		Keepalive:      75 * time.Second,
+		Connect:        3 * time.Second,
+		UpstreamHeader: 30 * time.Second,
+		UpstreamRead:   60 * time.Second,
+		Drain:          15 * time.Second,
+	}
+	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
+	c.Router = Router{TrailingSlash: "strict"}
+}
+
+// defaulter is implemented by list elements that have defaults; the decoder
+// calls it on each new element before decoding into it.
+type defaulter interface{ setDefaults() }
+
+func (u *Upstream) setDefaults() {
+	u.Balancer = "round_robin"
+	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second}
+}
+
+func (e *Endpoint) setDefaults() { e.Weight = 1 }
+
+func (r *Route) setDefaults() { r.PreserveHost = true }
+
+func (a *ActiveHealth) setDefaults() {
+	a.Path = "/healthz"
+	a.Interval = 5 * time.Second
+	a.Timeout = time.Second
+	a.HealthyThreshold = 2
+	a.UnhealthyThreshold = 3
+}
+
+func (p *PassiveHealth) setDefaults() {
+	p.ConsecutiveFailures = 5
+	p.BaseEjection = 10 * time.Second
+	p.MaxEjection = 5 * time.Minute
+}
+
+func (d *Direct) setDefaults() { d.Status = 200 }
+
+func (l *Listener) setDefaults() {}

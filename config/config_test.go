@@ -1,0 +1,116 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if got := c.Listeners[0].Address; got != "127.0.0.1:8080" {
+		t.Errorf("listener %q", got)
+	}
+	if len(c.Upstreams) != 1 || c.Upstreams[0].Name != "echo" || c.Upstreams[0].Endpoints[0].Address != "127.0.0.1:9001" {
+		t.Errorf("upstreams %+v", c.Upstreams)
+	}
+	if c.Timeouts.Connect != 3*time.Second || !c.Forwarded.Via || !c.Routes[1].PreserveHost {
+		t.Errorf("defaults not applied: %+v %+v", c.Timeouts, c.Forwarded)
+	}
+}
+
+func TestParseOverridesAndDefaults(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(`
+timeouts: {connect: 250ms}
+forwarded: {via: false}
+upstreams:
+  - name: api
+    balancer: maglev
+    hash_key: header:X-User
+    endpoints: [{address: "127.0.0.1:1", weight: 3}, {address: "127.0.0.1:2"}]
+    health:
+      passive: {consecutive_failures: 3}
+routes:
+  - path: /api/*rest
+    upstream: api
+    preserve_host: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeouts.Connect != 250*time.Millisecond || c.Timeouts.ClientHeader != 10*time.Second {
+		t.Errorf("timeouts %+v", c.Timeouts)
+	}
+	if c.Forwarded.Via || !c.Forwarded.XForwardedFor {
+		t.Errorf("forwarded %+v", c.Forwarded)
+	}
+	u := c.Upstreams[0]
+	if u.Endpoints[0].Weight != 3 || u.Endpoints[1].Weight != 1 || u.Pool.MaxIdle != 64 {
+		t.Errorf("upstream %+v", u)
+	}
+	if p := u.Health.Passive; p == nil || p.ConsecutiveFailures != 3 || p.BaseEjection != 10*time.Second {
+		t.Errorf("passive %+v", p)
+	}
+	if c.Routes[0].PreserveHost {
+		t.Error("preserve_host: false ignored")
+	}
+}
+
+func TestErrorsNameFieldAndLine(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every one must appear, in this order
+	}{
+		{"unknown field", "listeners:\n  - address: 127.0.0.1:1\n    wrkers: 2\n",
+			[]string{"t.yaml:3: listeners[0].wrkers: unknown field"}},
+		{"bad duration", "timeouts:\n  connect: soon\n",
+			[]string{`t.yaml:2: timeouts.connect: want a duration`}},
+		{"unknown upstream and bad balancer together", `upstreams:
+  - name: a
+    balancer: fastest
+    endpoints: [{address: "127.0.0.1:1"}]
+routes:
+  - path: /x
+    upstream: api
+  - path: y
+    direct: {status: 99}
+`, []string{
+			`t.yaml:3: upstreams[0].balancer: unknown balancer "fastest"`,
+			`t.yaml:7: routes[0].upstream: unknown upstream "api"`,
+			`t.yaml:8: routes[1].path: must start with '/'`,
+			`t.yaml:9: routes[1].direct.status: must be 200..599`,
+		}},
+		{"hash key required", "upstreams:\n  - name: a\n    balancer: ring_hash\n    endpoints: [{address: \"127.0.0.1:1\"}]\n",
+			[]string{"upstreams[0].hash_key: is required"}},
+		{"wrong type", "listeners: 3\n", []string{"t.yaml:1: listeners: want a list"}},
+		{"both upstream and direct", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /\n    upstream: a\n    direct: {body: x}\n",
+			[]string{"routes[0].direct: a route has either upstream or direct"}},
+		{"yaml syntax", "routes: [\n", []string{"t.yaml:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.yaml))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("want Errors, got %v", err)
+			}
+			msg := err.Error()
+			rest := msg
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("missing %q in:\n%s", w, msg)
+				}
+				rest = rest[i+len(w):]
+			}
+		})
+	}
+}
+
+func TestExampleParses(t *testing.T) {
+	if _, err := Load("example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,22 @@
+// Package config loads and validates hotpath's YAML configuration.
+//
+// A Config is decoded from a yaml.Node tree by a small reflective decoder so
+// that every problem names the file, the line and the field path, and so that
+// all problems are reported together rather than only the first:
+//
+//	config.yaml:17: routes[2].upstream: unknown upstream "api"
+//	config.yaml:21: upstreams[0].balancer: unknown balancer "fastest" (want one of round_robin, ...)
+//
+// Unknown fields are errors. Durations are Go durations ("750ms", "30s").
+// Field names follow the words operators know from nginx and Envoy
+// (keepalive, max_idle, connect, idle_timeout).
+//
+// Default returns the embedded default configuration (default.yaml): one
+// listener on 127.0.0.1:8080, one upstream "echo" at 127.0.0.1:9001, a
+// catch-all route to it and GET /healthz answered directly with 200 "ok".
+//
+//	cfg, err := config.Load("hotpath.yaml")
+//	if err != nil {
+//		fmt.Fprintln(os.Stderr, err) // one line per problem
+//	}
+package config

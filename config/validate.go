@@ -1,0 +1,245 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Balancers lists the balancer names an upstream may use.
+var Balancers = []string{"round_robin", "weighted_round_robin", "least_conn", "p2c", "p2c_ewma", "maglev", "ring_hash"}
+
+func (c *Config) validate() Errors {
+	var errs Errors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.Errorf(path, fmt.Sprintf(format, args...)))
+	}
+
+	if len(c.Listeners) == 0 {
+		bad("listeners", "at least one listener is required")
+	}
+	for i, l := range c.Listeners {
+		p := fmt.Sprintf("listeners[%d]", i)
+		if err := checkHostPort(l.Address); err != nil {
+			bad(p+".address", "%v", err)
+		}
+		if l.Workers < 0 {
+			bad(p+".workers", "must be 0 (one per core) or more")
+		}
+	}
+
+	positive := func(path string, v int) {
+		if v <= 0 {
+			bad(path, "must be positive")
+		}
+	}
+	positive("limits.max_request_line", c.Limits.MaxRequestLine)
+	positive("limits.max_head", c.Limits.MaxHead)
+	positive("limits.max_headers", c.Limits.MaxHeaders)
+	if c.Limits.MaxBufferedBytes < 64<<10 {
+		bad("limits.max_buffered_bytes", "must be at least 65536 (64 KiB), got %d", c.Limits.MaxBufferedBytes)
+	}
+	for _, t := range []struct {
+		path string
+		set  bool
+	}{
+		{"timeouts.client_header", c.Timeouts.ClientHeader > 0},
+		{"timeouts.client_body", c.Timeouts.ClientBody > 0},
+		{"timeouts.keepalive", c.Timeouts.Keepalive > 0},
+		{"timeouts.connect", c.Timeouts.Connect > 0},
+		{"timeouts.upstream_header", c.Timeouts.UpstreamHeader > 0},
+		{"timeouts.upstream_read", c.Timeouts.UpstreamRead > 0},
+	} {
+		if !t.set {
+			bad(t.path, "must be positive")
+		}
+	}
+	if !isToken(c.Forwarded.ViaName) {
+		bad("forwarded.via_name", "must be a token (letters, digits, -._~), got %q", c.Forwarded.ViaName)
+	}
+	switch c.Router.TrailingSlash {
+	case "strict", "redirect", "ignore":
+	default:
+		bad("router.trailing_slash", "want strict, redirect or ignore, got %q", c.Router.TrailingSlash)
+	}
+
+	names := map[string]int{}
+	for i, u := range c.Upstreams {
+		p := fmt.Sprintf("upstreams[%d]", i)
+		switch {
+		case u.Name == "":
+			bad(p+".name", "is required")
+		default:
+			if j, dup := names[u.Name]; dup {
+				bad(p+".name", "duplicate upstream %q (also upstreams[%d])", u.Name, j)
+			}
+			names[u.Name] = i
+		}
+		if len(u.Endpoints) == 0 {
+			bad(p+".endpoints", "at least one endpoint is required")
+		}
+		for j, e := range u.Endpoints {
+			ep := fmt.Sprintf("%s.endpoints[%d]", p, j)
+			if err := checkHostPort(e.Address); err != nil {
+				bad(ep+".address", "%v", err)
+			}
+			if e.Weight < 1 {
+				bad(ep+".weight", "must be 1 or more, got %d", e.Weight)
+			}
+		}
+		if !contains(Balancers, u.Balancer) {
+			bad(p+".balancer", "unknown balancer %q (want one of %s)", u.Balancer, strings.Join(Balancers, ", "))
+		}
+		if u.HashKey != "" {
+			if _, _, err := ParseHashKey(u.HashKey); err != nil {
+				bad(p+".hash_key", "%v", err)
+			}
+		} else if u.Balancer == "maglev" || u.Balancer == "ring_hash" {
+			bad(p+".hash_key", "is required by balancer %s (client_ip, path, header:<Name> or cookie:<name>)", u.Balancer)
+		}
+		if u.Pool.MaxIdle < 0 {
+			bad(p+".pool.max_idle", "must not be negative")
+		}
+		if u.Pool.MaxConns < 0 {
+			bad(p+".pool.max_conns", "must not be negative")
+		}
+		if u.Pool.MaxRequests < 0 {
+			bad(p+".pool.max_requests", "must not be negative")
+		}
+		if u.Pool.IdleTimeout <= 0 {
+			bad(p+".pool.idle_timeout", "must be positive")
+		}
+		if a := u.Health.Active; a != nil {
+			hp := p + ".health.active"
+			if !strings.HasPrefix(a.Path, "/") {
+				bad(hp+".path", "must start with '/', got %q", a.Path)
+			}
+			if a.Interval <= 0 {
+				bad(hp+".interval", "must be positive")
+			}
+			if a.Timeout <= 0 {
+				bad(hp+".timeout", "must be positive")
+			} else if a.Interval > 0 && a.Timeout > a.Interval {
+				bad(hp+".timeout", "must not exceed interval (%v)", a.Interval)
+			}
+			positive(hp+".healthy_threshold", a.HealthyThreshold)
+			positive(hp+".unhealthy_threshold", a.UnhealthyThreshold)
+		}
+		if ph := u.Health.Passive; ph != nil {
+			pp := p + ".health.passive"
+			positive(pp+".consecutive_failures", ph.ConsecutiveFailures)
+			if ph.BaseEjection <= 0 {
+				bad(pp+".base_ejection", "must be positive")
+			}
+			if ph.MaxEjection < ph.BaseEjection {
+				bad(pp+".max_ejection", "must be at least base_ejection (%v)", ph.BaseEjection)
+			}
+		}
+	}
+
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if !strings.HasPrefix(r.Path, "/") {
+			bad(p+".path", "must start with '/', got %q", r.Path)
+		}
+		for j, m := range r.Methods {
+			if !isToken(m) || m != strings.ToUpper(m) {
+				bad(fmt.Sprintf("%s.methods[%d]", p, j), "not an HTTP method: %q", m)
+			}
+		}
+		switch {
+		case r.Upstream == "" && r.Direct == nil:
+			bad(p, "needs either upstream or direct")
+		case r.Upstream != "" && r.Direct != nil:
+			bad(p+".direct", "a route has either upstream or direct, not both")
+		case r.Upstream != "":
+			if _, ok := names[r.Upstream]; !ok {
+				bad(p+".upstream", "unknown upstream %q", r.Upstream)
+			}
+		}
+		if d := r.Direct; d != nil {
+			if d.Status < 200 || d.Status > 599 {
+				bad(p+".direct.status", "must be 200..599, got %d", d.Status)
+			}
+			for k, v := range d.Headers {
+				if !isToken(k) {
+					bad(p+".direct.headers."+k, "not a header name")
+				}
+				if strings.ContainsAny(v, "\r\n") {
+					bad(p+".direct.headers."+k, "value must not contain CR or LF")
+				}
+				switch strings.ToLower(k) {
+				case "content-length", "transfer-encoding", "connection":
+					bad(p+".direct.headers."+k, "is set by the gateway")
+				}
+			}
+		}
+		if r.StripPrefix != "" && !strings.HasPrefix(r.StripPrefix, "/") {
+			bad(p+".strip_prefix", "must start with '/', got %q", r.StripPrefix)
+		}
+		if r.Rewrite != "" && !strings.HasPrefix(r.Rewrite, "/") {
+			bad(p+".rewrite", "must start with '/', got %q", r.Rewrite)
+		}
+		if r.Rewrite != "" && r.StripPrefix != "" {
+			bad(p+".rewrite", "use either strip_prefix or rewrite, not both")
+		}
+		if strings.ContainsAny(r.HostRewrite, " \t\r\n/") {
+			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)
+		}
+	}
+	return errs
+}
+
+// ParseHashKey splits an upstream hash_key into its kind ("client_ip",
+// "path", "header", "cookie") and name (for header and cookie).
+func ParseHashKey(s string) (kind, name string, err error) {
+	switch {
+	case s == "client_ip" || s == "path":
+		return s, "", nil
+	case strings.HasPrefix(s, "header:") && isToken(s[len("header:"):]):
+		return "header", s[len("header:"):], nil
+	case strings.HasPrefix(s, "cookie:") && isToken(s[len("cookie:"):]):
+		return "cookie", s[len("cookie:"):], nil
+	}
+	return "", "", fmt.Errorf("want client_ip, path, header:<Name> or cookie:<name>, got %q", s)
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port in %q", addr)
+	}
+	_ = host // "" (all interfaces), a name or an IP: all fine
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,1008 @@
+package engine
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/hotpath/hotpath/parser"
+	"github.com/hotpath/hotpath/pool"
+	"github.com/hotpath/hotpath/trie"
+)
+
+// downState is where a client connection is in its exchange cycle.
+type downState uint8
+
+const (
+	downIdle    downState = iota // waiting for or reading a request head
+	downActive                   // a request is being answered
+	downClosing                  // last response written; close once flushed
+)
+
+// deadline kinds, for clients and upstreams.
+type dlKind uint8
+
+const (
+	dlNone      dlKind = iota
+	dlKeepalive        // client idle between requests
+	dlHeader           // client request head must complete
+	dlBody             // client idle between request body bytes
+	dlFlush            // closing client must drain its output
+	dlConnect          // upstream connect
+	dlUpHeader         // upstream response head must complete
+	dlUpRead           // upstream idle between response body bytes
+	dlLinger           // half-closed client: wait for its close
+)
+
+// down is a client (downstream) connection and its current exchange. It is
+// owned by its loop; the parser, match and buffers are reused across requests
+// so that a keep-alive exchange allocates nothing.
+type down struct {
+	lp       *loop
+	c        gnet.Conn
+	idx      int // in lp.downs
+	clientIP []byte
+	ipHash   uint64
+
+	req     parser.Request
+	match   trie.Match[*route]
+	connArr [8]parser.Header
+	conn    []parser.Header // the request's Connection fields
+
+	state    downState
+	dl       dlKind
+	deadline int64 // loop clock; 0 = none
+	lastOut  int   // output buffered at the last flush check
+
+	busy      bool // inside one of d's own callbacks: close via wantClose
+	wantClose bool
+	closed    bool
+	paused    bool
+
+	// The exchange in progress.
+	tbl        *table
+	rt         *route
+	ep         *pool.Endpoint // set from Begin until End
+	conns      *pool.Conns[*up]
+	u          *up
+	start      int64
+	local      bool // answered by the gateway: the request body is discarded
+	isHead     bool
+	keepAlive  bool
+	expect100  bool
+	idempotent bool
+	retried    bool
+	minor      int
+	reqKind    parser.BodyKind
+	reqLeft    int64
+	reqChunk   parser.Chunked
+	reqDone    bool // request body fully read from the client
+	respDone   bool
+	started    bool // response head written (or pending in out)
+	closeAfter bool
+	status     int
+
+	head       []byte // rewritten request head for the upstream
+	out        []byte // response head (or whole local response) for the client
+	outPending bool   // out holds a response head not yet written
+	iov        [2][]byte
+
+	respKind  parser.BodyKind
+	respLeft  int64
+	respChunk parser.Chunked
+	dechunk   bool // chunked from upstream, raw to an HTTP/1.0 client
+	rechunk   bool // close-delimited from upstream, chunked to an HTTP/1.1 client
+	chunkHdr  []byte
+	iov4      [4][]byte
+}
+
+func (d *down) setDeadline(k dlKind, at int64) {
+	d.dl, d.deadline = k, at
+	if k == dlNone {
+		d.deadline = 0
+	}
+}
+
+func (d *down) onTraffic() gnet.Action {
+	d.busy = true
+	d.process()
+	d.busy = false
+	if d.wantClose || d.closed {
+		return gnet.Close
+	}
+	d.afterRead()
+	return gnet.None
+}
+
+// afterRead re-applies a pause (gnet re-enables reading when it flushes) and
+// enforces the hard cap when pause-read is unavailable.
+func (d *down) afterRead() {
+	if d.paused {
+		setReading(d.lp.epfd, d.c, false)
+	}
+	if d.tbl != nil && d.c.InboundBuffered() > 4*d.tbl.maxBuf {
+		d.close()
+	}
+}
+
+// run processes buffered input from outside d's own callbacks.
+func (d *down) run() {
+	if d.busy || d.closed {
+		return
+	}
+	d.busy = true
+	d.process()
+	d.busy = false
+	if d.wantClose {
+		d.wantClose = false
+		_ = d.lp.el.Close(d.c)
+	}
+}
+
+// close closes the client connection now, or when its callback returns.
+func (d *down) close() {
+	if d.closed {
+		return
+	}
+	if d.busy {
+		d.wantClose = true
+		return
+	}
+	_ = d.lp.el.Close(d.c)
+}
+
+func (d *down) process() {
+	for !d.wantClose && !d.closed {
+		switch d.state {
+		case downIdle:
+			if d.tbl != nil && d.c.OutboundBuffered() > d.tbl.maxBuf {
+				// A client that pipelines without reading its responses:
+				// stop reading it until it catches up.
+				d.lp.pause(d.c, &d.paused)
+				return
+			}
+			if !d.readHead() {
+				return
+			}
+		case downActive:
+			if !d.reqDone {
+				d.pumpBody()
+				if d.state != downActive {
+					continue // the exchange ended: next request
+				}
+			}
+			// Input waits here: body bytes while the upstream connects, or
+			// the next pipelined request until this response completes.
+			if d.backlogged() {
+				d.lp.pause(d.c, &d.paused)
+			}
+			return
+		case downClosing:
+			_, _ = d.c.Discard(-1)
+			return
+		}
+	}
+}
+
+// readHead parses the buffered request head and starts its exchange. It
+// reports whether it made progress.
+func (d *down) readHead() bool {
+	buf, _ := d.c.Peek(-1)
+	if len(buf) == 0 {
+		return false
+	}
+	now := d.lp.srv.now()
+	if d.dl == dlKeepalive {
+		// The head timeout runs from the first byte; trickling does not
+		// extend it.
+		d.setDeadline(dlHeader, now+d.lp.srv.tbl.Load().timeouts.clientHeader)
+	}
+	if d.tbl == nil {
+		d.tbl = d.lp.srv.tbl.Load()
+		d.req.Limits = d.tbl.limits
+	}
+	n, err := d.req.Parse(buf)
+	if err == parser.ErrNeedMore {
+		return false
+	}
+	if err != nil {
+		d.reject(parser.Status(err))
+		return false
+	}
+	d.begin(buf, n, now)
+	discard(d.c, n)
+	d.dispatch()
+	return true
+}
+
+// reject answers a request that failed to parse and closes the connection:
+// its framing can no longer be trusted.
+func (d *down) reject(status int) {
+	d.keepAlive, d.closeAfter, d.isHead, d.minor = false, true, false, 1
+	d.renderLocal(status, nil)
+	_, _ = d.c.Write(d.out)
+	d.toClosing()
+}
+
+// begin prepares the exchange for the head in buf[:n]. Everything that
+// reads the parsed head (routing, hash keys, the rewritten head, local
+// responses) happens here, before the head's bytes are discarded.
+func (d *down) begin(buf []byte, n int, now int64) {
+	tbl := d.lp.srv.tbl.Load()
+	d.tbl = tbl
+	r := &d.req
+	d.state = downActive
+	d.start = now
+	d.minor = r.Minor
+	d.isHead = r.IsHead
+	d.keepAlive = r.KeepAlive && !d.lp.srv.draining.Load()
+	d.closeAfter = !d.keepAlive
+	d.expect100 = r.Expect100 && r.Minor >= 1
+	d.idempotent = isIdempotent(r.Method)
+	d.retried, d.local, d.started, d.respDone, d.outPending = false, false, false, false, false
+	d.reqKind, d.reqLeft = r.Body, r.ContentLength
+	d.reqChunk.Reset()
+	d.reqDone = r.Body == parser.BodyNone
+	d.status = 0
+	d.conn = connectionFields(d.connArr[:0], r.Headers)
+	d.rt, d.ep, d.u = nil, nil, nil
+
+	if r.Body == parser.BodyChunked {
+		// Validate the chunk framing already received before anything is
+		// sent upstream, so that a malformed body in the first packet (a
+		// smuggling attempt) never reaches it.
+		var probe parser.Chunked
+		if _, _, err := probe.Skip(buf[n:]); err != nil {
+			d.closeAfter = true
+			d.localError(ErrBadRequestBody)
+			return
+		}
+	}
+
+	switch tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match) {
+	case trie.Found:
+	case trie.NotFound:
+		d.localError(ErrNoRoute)
+		return
+	case trie.MethodNotAllowed:
+		d.local = true
+		d.status = 405
+		var extra []byte
+		extra = append(d.head[:0], "Allow: "...)
+		extra = append(extra, d.match.Allow...)
+		extra = append(extra, "\r\n"...)
+		d.head = extra
+		d.renderLocal(405, extra)
+		return
+	case trie.RedirectSlash:
+		d.local = true
+		d.renderRedirect()
+		return
+	default:
+		d.localError(ErrBadPath)
+		return
+	}
+	rt := d.match.Value
+	d.rt = rt
+	if rt.direct != nil {
+		d.local = true
+		d.renderDirect(rt.direct)
+		return
+	}
+	ep := rt.up.bal.Pick(d.hashKey(rt.up))
+	if ep == nil {
+		d.localError(ErrNoHealthyEndpoint)
+		return
+	}
+	d.buildRequestHead(rt, ep)
+	d.ep = ep
+	d.conns = d.lp.connsFor(ep, rt.up.limits)
+	ep.Begin()
+}
+
+// dispatch sends the prepared exchange: a local response is written at
+// once; a proxied request goes to a pooled or new upstream connection.
+func (d *down) dispatch() {
+	now := d.lp.srv.now()
+	if !d.reqDone {
+		d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
+	} else {
+		d.setDeadline(dlNone, 0)
+	}
+	if d.local {
+		d.respDone, d.started = true, true
+		_, _ = d.c.Write(d.out)
+		d.maybeFinish()
+		return
+	}
+	d.acquire(false)
+}
+
+// acquire attaches an upstream connection: an idle pooled one unless fresh,
+// else a new dial (subject to max_conns).
+func (d *down) acquire(fresh bool) {
+	if !fresh {
+		if u, ok := d.conns.Get(time.Now()); ok {
+			u.attach(d, true)
+			u.send()
+			return
+		}
+	}
+	if !d.conns.CanDial() {
+		d.gatewayError(ErrPoolExhausted)
+		return
+	}
+	d.conns.Dialed()
+	u := &up{lp: d.lp, ep: d.ep, conns: d.conns, state: upDialing}
+	d.lp.addUp(u)
+	u.attach(d, false)
+	u.setDeadline(dlConnect, d.lp.srv.now()+d.tbl.timeouts.connect+int64(time.Second))
+	d.lp.dial(u, d.ep.Addr, time.Duration(d.tbl.timeouts.connect))
+}
+
+// pumpBody forwards (or, for local responses, discards) the request body
+// bytes buffered from the client.
+func (d *down) pumpBody() {
+	if d.reqDone {
+		return
+	}
+	u := d.u
+	if !d.local && (u == nil || u.state != upActive) {
+		return // connecting: the body waits in the client's input
+	}
+	buf, _ := d.c.Peek(-1)
+	if len(buf) == 0 {
+		return
+	}
+	var (
+		n    int
+		done bool
+	)
+	switch d.reqKind {
+	case parser.BodyLength:
+		n = len(buf)
+		if int64(n) > d.reqLeft {
+			n = int(d.reqLeft)
+		}
+		d.reqLeft -= int64(n)
+		done = d.reqLeft == 0
+	case parser.BodyChunked:
+		var err error
+		n, done, err = d.reqChunk.Skip(buf)
+		if err != nil {
+			d.badBody()
+			return
+		}
+	}
+	if n > 0 && !d.local {
+		_, _ = u.c.Write(buf[:n])
+	}
+	discard(d.c, n)
+	if d.closed || d.state != downActive {
+		return
+	}
+	now := d.lp.srv.now()
+	if done {
+		d.reqDone = true
+		d.setDeadline(dlNone, 0)
+		if !d.local && d.u == u && u.state == upActive && !u.headDone {
+			u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
+		}
+		d.maybeFinish()
+		return
+	}
+	d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
+	if !d.local && d.u == u && u.c.OutboundBuffered() > d.tbl.maxBuf {
+		d.lp.pause(d.c, &d.paused)
+	}
+}
+
+// badBody handles malformed chunked framing in a request body mid-stream.
+func (d *down) badBody() {
+	d.closeAfter = true
+	if u := d.u; u != nil {
+		d.detach()
+		u.conns.Closed(u)
+		u.closeConn()
+	}
+	d.endEP(false)
+	if d.started {
+		d.close()
+		return
+	}
+	d.reqDone = true
+	d.localError(ErrBadRequestBody)
+	d.respDone, d.started = true, true
+	_, _ = d.c.Write(d.out)
+	d.toClosing()
+}
+
+// detach unlinks d from its upstream connection.
+func (d *down) detach() {
+	if u := d.u; u != nil {
+		u.d = nil
+		d.u = nil
+	}
+}
+
+// endEP reports the exchange's outcome to the endpoint, once.
+func (d *down) endEP(failed bool) {
+	if d.ep != nil {
+		d.ep.End(time.Duration(d.lp.srv.now()-d.start), failed)
+		d.ep = nil
+	}
+}
+
+// gatewayError answers the client for an upstream-side failure (or aborts
+// the response if it already started) and ends the exchange.
+func (d *down) gatewayError(err error) {
+	if u := d.u; u != nil {
+		d.detach()
+		u.conns.Closed(u)
+		u.closeConn()
+	}
+	d.endEP(err != ErrPoolExhausted)
+	if d.started {
+		// The response is under way: truncating it is the only signal left.
+		d.closeAfter = true
+		d.flushHead()
+		d.close()
+		return
+	}
+	if !d.reqDone {
+		d.closeAfter = true // the rest of the body is unread
+	}
+	d.localError(err)
+	d.respDone, d.started = true, true
+	_, _ = d.c.Write(d.out)
+	d.maybeFinish()
+}
+
+// maybeFinish ends the exchange once both directions are done.
+func (d *down) maybeFinish() {
+	if d.state != downActive || !d.respDone {
+		return
+	}
+	if !d.reqDone {
+		if !d.local {
+			d.closeAfter = true
+		} else if !d.closeAfter {
+			return // keep discarding the body, then serve the next request
+		}
+	}
+	d.finish()
+}
+
+func (d *down) finish() {
+	d.detach()
+	d.rt = nil
+	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
+		d.toClosing()
+		return
+	}
+	d.state = downIdle
+	d.req.Reset()
+	d.tbl = d.lp.srv.tbl.Load()
+	d.req.Limits = d.tbl.limits
+	d.setDeadline(dlKeepalive, d.lp.srv.now()+d.tbl.timeouts.keepalive)
+	if d.paused {
+		d.lp.resume(d.c, &d.paused)
+	}
+	if d.c.InboundBuffered() > 0 {
+		d.run() // pipelined requests already buffered get no new OnTraffic
+	}
+}
+
+// lingerTime bounds how long a closing connection waits for the client to
+// close after the gateway's FIN.
+const lingerTime = int64(time.Second)
+
+// toClosing closes the connection once its output has drained.
+func (d *down) toClosing() {
+	d.state = downClosing
+	d.detach()
+	if d.c.OutboundBuffered() == 0 {
+		d.linger()
+		return
+	}
+	d.lastOut = d.c.OutboundBuffered()
+	t := d.tbl
+	if t == nil {
+		t = d.lp.srv.tbl.Load()
+	}
+	d.setDeadline(dlFlush, d.lp.srv.now()+t.timeouts.clientBody)
+}
+
+// linger half-closes a connection whose last response is fully handed to
+// the kernel, then reads and drops input until the client closes or
+// lingerTime passes. Closing outright with unread input would send a RST
+// that can destroy the response before the client reads it (the reason for
+// nginx's lingering_close).
+func (d *down) linger() {
+	if d.dl == dlLinger || d.closed {
+		return
+	}
+	if d.paused {
+		d.lp.resume(d.c, &d.paused)
+	}
+	if unix.Shutdown(d.c.Fd(), unix.SHUT_WR) != nil {
+		d.close()
+		return
+	}
+	_, _ = d.c.Discard(-1)
+	d.setDeadline(dlLinger, d.lp.srv.now()+lingerTime)
+}
+
+func (d *down) onClose() {
+	d.closed = true
+	if d.paused {
+		d.paused = false
+		d.lp.srv.paused.Add(-1)
+	}
+	d.lp.removeDown(d)
+	if u := d.u; u != nil {
+		d.detach()
+		u.abandon()
+	}
+	d.endEP(false)
+}
+
+// tick enforces d's deadline and resumes it when its upstream has drained.
+func (d *down) tick(now int64) {
+	if d.paused {
+		u := d.u
+		busyUp := u != nil && u.state == upActive && u.c.OutboundBuffered() > d.tbl.maxBuf/2
+		unread := d.state == downIdle && d.c.OutboundBuffered() > d.tbl.maxBuf/2
+		if !busyUp && !unread && !d.backlogged() {
+			d.lp.resume(d.c, &d.paused)
+			if d.state == downActive && !d.reqDone && d.dl == dlBody {
+				d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
+			}
+			d.run()
+			if d.closed {
+				return
+			}
+		} else if d.dl == dlBody {
+			d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody) // waiting on the upstream, not the client
+		}
+	}
+	if d.state == downClosing && d.dl != dlLinger && d.c.OutboundBuffered() == 0 {
+		d.linger()
+		return
+	}
+	if d.deadline == 0 || now < d.deadline {
+		return
+	}
+	switch d.dl {
+	case dlKeepalive, dlLinger:
+		d.close()
+	case dlHeader:
+		if d.c.InboundBuffered() > 0 {
+			d.reject(408)
+		} else {
+			d.close()
+		}
+	case dlBody:
+		d.closeAfter = true
+		if u := d.u; u != nil {
+			d.detach()
+			u.conns.Closed(u)
+			u.closeConn()
+		}
+		d.endEP(false)
+		if d.started {
+			d.close()
+			return
+		}
+		d.localError(ErrClientTimeout)
+		d.respDone, d.started = true, true
+		_, _ = d.c.Write(d.out)
+		d.toClosing()
+	case dlFlush:
+		if out := d.c.OutboundBuffered(); out < d.lastOut {
+			d.lastOut = out
+			d.setDeadline(dlFlush, now+d.tbl.timeouts.clientBody)
+			return
+		}
+		d.close()
+	}
+}
+
+// backlogged reports whether input the exchange cannot consume yet has
+// piled up past the buffer limit.
+func (d *down) backlogged() bool {
+	if d.state != downActive || d.c.InboundBuffered() <= d.tbl.maxBuf {
+		return false
+	}
+	return d.reqDone || d.u == nil || d.u.state != upActive
+}
+
+// discard drops n bytes of c's input. gnet's Discard treats n <= 0 as
+// "everything", so a zero count must not reach it.
+func discard(c gnet.Conn, n int) {
+	if n > 0 {
+		_, _ = c.Discard(n)
+	}
+}
+
+// hashKey computes the consistent-hash key for u's balancer.
+func (d *down) hashKey(u *upstream) uint64 {
+	switch u.key {
+	case pool.KeyClientIP:
+		return d.ipHash
+	case pool.KeyPath:
+		return pool.HashKey(d.req.Path)
+	case pool.KeyHeader:
+		for _, h := range d.req.Headers {
+			if eqFoldString(h.Name, u.keyName) {
+				return pool.HashKey(h.Value)
+			}
+		}
+	case pool.KeyCookie:
+		for _, h := range d.req.Headers {
+			if eqFold(h.Name, "cookie") {
+				if v := pool.CookieValue(h.Value, u.keyName); v != nil {
+					return pool.HashKey(v)
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// eqFoldString compares b and s ignoring ASCII case.
+func eqFoldString(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func isIdempotent(m []byte) bool {
+	switch string(m) { // the compiler does not allocate for a switch on string(b)
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
+		return true
+	}
+	return false
+}
+
+// buildRequestHead writes the upstream request head into d.head: the
+// rewritten request line, Host, the client's fields minus hop-by-hop ones,
+// the X-Forwarded-* and Via fields, and the body framing.
+func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
+	r := &d.req
+	t := d.tbl
+	b := d.head[:0]
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = d.appendPath(b, rt)
+	if r.Query != nil {
+		b = append(b, '?')
+		b = append(b, r.Query...)
+	}
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	switch {
+	case rt.hostRewrite != nil:
+		b = append(b, rt.hostRewrite...)
+	case rt.preserveHost && r.Host != nil:
+		b = append(b, r.Host...)
+	default:
+		b = append(b, ep.Addr...)
+	}
+	b = append(b, "\r\n"...)
+	for _, h := range r.Headers {
+		name := h.Name
+		switch len(name) {
+		case 4:
+			if eqFold(name, "host") {
+				continue
+			}
+		case 14:
+			if eqFold(name, "content-length") && r.Body == parser.BodyChunked {
+				continue
+			}
+		case 15:
+			if t.fwd.XForwardedFor && eqFold(name, "x-forwarded-for") {
+				continue // merged into one field below
+			}
+		case 16:
+			if (t.fwd.XForwardedHost && eqFold(name, "x-forwarded-host")) ||
+				(t.fwd.XForwardedProto && eqFold(name, "x-forwarded-proto")) {
+				continue
+			}
+		}
+		if hopByHop(name, d.conn) {
+			continue
+		}
+		if d.minor == 0 && len(name) == 6 && eqFold(name, "expect") {
+			continue // RFC 9110 §10.1.1: ignore Expect from HTTP/1.0
+		}
+		b = append(b, name...)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	if t.fwd.XForwardedFor {
+		b = append(b, "X-Forwarded-For: "...)
+		for _, h := range r.Headers {
+			if len(h.Name) == 15 && eqFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
+				b = append(b, h.Value...)
+				b = append(b, ", "...)
+			}
+		}
+		b = append(b, d.clientIP...)
+		b = append(b, "\r\n"...)
+	}
+	if t.fwd.XForwardedProto {
+		b = append(b, "X-Forwarded-Proto: http\r\n"...)
+	}
+	if t.fwd.XForwardedHost && r.Host != nil {
+		b = appendHeader(b, "X-Forwarded-Host", r.Host)
+	}
+	b = append(b, t.viaLine...)
+	if r.Body == parser.BodyChunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	d.head = b
+}
+
+// appendPath appends the upstream path: rewritten from the route's template,
+// with its prefix stripped, or as received.
+func (d *down) appendPath(b []byte, rt *route) []byte {
+	path := d.req.Path
+	if rt.rewrite != nil {
+		for _, p := range rt.rewrite {
+			if p.param == "" {
+				b = append(b, p.lit...)
+				continue
+			}
+			v := d.match.Params.Get(p.param)
+			if len(v) > 0 && v[0] == '/' && len(b) > 0 && b[len(b)-1] == '/' {
+				v = v[1:]
+			}
+			b = append(b, v...)
+		}
+		return b
+	}
+	if rt.strip != nil && bytes.HasPrefix(path, rt.strip) &&
+		(len(path) == len(rt.strip) || path[len(rt.strip)] == '/') {
+		rest := path[len(rt.strip):]
+		if len(rest) == 0 {
+			return append(b, '/')
+		}
+		return append(b, rest...)
+	}
+	return append(b, path...)
+}
+
+// localError renders the response for an engine error into d.out.
+func (d *down) localError(err error) {
+	d.local = true
+	d.status = Status(err)
+	d.renderLocal(d.status, nil)
+}
+
+// renderLocal renders a short text response (status, reason) into d.out.
+func (d *down) renderLocal(status int, extra []byte) {
+	d.local = true
+	d.status = status
+	if d.lp.srv.draining.Load() {
+		d.closeAfter = true
+	}
+	rs := reason(status)
+	b := appendStatusLine(d.out[:0], status, []byte(rs)) // constant: no allocation
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(rs)+5), 10)
+	b = append(b, "\r\n"...)
+	b = append(b, extra...)
+	b = d.appendConnection(b)
+	b = append(b, "\r\n"...)
+	if !d.isHead {
+		b = strconv.AppendInt(b, int64(status), 10)
+		b = append(b, ' ')
+		b = append(b, rs...)
+		b = append(b, '\n')
+	}
+	d.out = b
+}
+
+func (d *down) renderDirect(dr *direct) {
+	d.status = 200
+	if d.lp.srv.draining.Load() {
+		d.closeAfter = true
+	}
+	b := append(d.out[:0], dr.head...)
+	b = d.appendConnection(b)
+	b = append(b, "\r\n"...)
+	if !d.isHead {
+		b = append(b, dr.body...)
+	}
+	d.out = b
+}
+
+// renderRedirect answers 308 with the path's trailing slash toggled
+// (308 keeps the method and body).
+func (d *down) renderRedirect() {
+	b := append(d.head[:0], "Location: "...)
+	b = trie.AppendRedirect(b, d.req.Path)
+	if d.req.Query != nil {
+		b = append(b, '?')
+		b = append(b, d.req.Query...)
+	}
+	b = append(b, "\r\n"...)
+	d.head = b
+	d.renderLocal(308, b)
+}
+
+// appendConnection adds the Connection field the client needs: close when
+// the connection ends after this response, keep-alive for HTTP/1.0 clients
+// that keep it.
+func (d *down) appendConnection(b []byte) []byte {
+	if d.closeAfter || !d.keepAlive {
+		d.closeAfter = true
+		return append(b, "Connection: close\r\n"...)
+	}
+	if d.minor == 0 {
+		return append(b, "Connection: keep-alive\r\n"...)
+	}
+	return b
+}
+
+// writeResponseHead renders the upstream's final response head for the
+// client into d.out; it is written with the first body bytes (one writev)
+// or by flushHead.
+func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
+	d.status = r.Status
+	d.dechunk, d.rechunk = false, false
+	switch r.Body {
+	case parser.BodyChunked:
+		if d.minor == 0 {
+			d.dechunk, d.closeAfter = true, true // no chunked to HTTP/1.0: close-delimit
+		}
+	case parser.BodyClose:
+		if d.minor >= 1 {
+			d.rechunk = true // keep the client connection: frame the body ourselves
+		} else {
+			d.closeAfter = true
+		}
+	}
+	if d.lp.srv.draining.Load() {
+		d.closeAfter = true
+	}
+	conn := connectionFields(connArr, r.Headers)
+	b := appendStatusLine(d.out[:0], r.Status, r.Reason)
+	for _, h := range r.Headers {
+		if hopByHop(h.Name, conn) {
+			continue
+		}
+		if r.Body == parser.BodyChunked && len(h.Name) == 14 && eqFold(h.Name, "content-length") {
+			continue
+		}
+		b = append(b, h.Name...)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	if (r.Body == parser.BodyChunked && !d.dechunk) || d.rechunk {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	b = append(b, d.tbl.viaLine...)
+	b = d.appendConnection(b)
+	b = append(b, "\r\n"...)
+	d.out = b
+	d.outPending, d.started = true, true
+	d.respKind, d.respLeft = r.Body, r.ContentLength
+	d.respChunk.Reset()
+}
+
+// send writes p to the client, preceded by a pending response head.
+func (d *down) send(p []byte) {
+	if d.outPending {
+		d.outPending = false
+		if len(p) == 0 {
+			_, _ = d.c.Write(d.out)
+			return
+		}
+		d.iov[0], d.iov[1] = d.out, p
+		_, _ = d.c.Writev(d.iov[:])
+		d.iov[0], d.iov[1] = nil, nil
+		return
+	}
+	if len(p) > 0 {
+		_, _ = d.c.Write(p)
+	}
+}
+
+// flushHead writes a pending response head on its own.
+func (d *down) flushHead() {
+	if d.outPending && !d.closed {
+		d.send(nil)
+	}
+}
+
+// forwardBody passes response body bytes from b to the client with the
+// framing chosen in writeResponseHead. It returns the bytes of b consumed
+// and whether the body is complete.
+func (d *down) forwardBody(b []byte) (n int, done bool, err error) {
+	switch d.respKind {
+	case parser.BodyLength:
+		n = len(b)
+		if int64(n) > d.respLeft {
+			n = int(d.respLeft)
+		}
+		d.respLeft -= int64(n)
+		d.send(b[:n])
+		return n, d.respLeft == 0, nil
+	case parser.BodyChunked:
+		if !d.dechunk {
+			n, done, err = d.respChunk.Skip(b)
+			if n > 0 {
+				d.send(b[:n])
+			}
+			return n, done, err
+		}
+		for n < len(b) && !done {
+			m, data, dn, derr := d.respChunk.Decode(b[n:])
+			if derr != nil {
+				return n, false, derr
+			}
+			n += m
+			done = dn
+			if len(data) > 0 {
+				d.send(data)
+			}
+			if m == 0 {
+				break
+			}
+		}
+		return n, done, nil
+	case parser.BodyClose:
+		if d.rechunk {
+			d.sendChunk(b)
+		} else {
+			d.send(b)
+		}
+		return len(b), false, nil
+	}
+	return 0, true, nil
+}
+
+// sendChunk writes p to the client as one chunk (RFC 9112 §7.1), preceded
+// by a pending response head: one writev.
+func (d *down) sendChunk(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	h := strconv.AppendInt(d.chunkHdr[:0], int64(len(p)), 16)
+	h = append(h, "\r\n"...)
+	d.chunkHdr = h
+	iov := d.iov4[:0]
+	if d.outPending {
+		d.outPending = false
+		iov = append(iov, d.out)
+	}
+	iov = append(iov, h, p, crlf)
+	_, _ = d.c.Writev(iov)
+	clear(d.iov4[:])
+}
+
+var (
+	crlf      = []byte("\r\n")
+	lastChunk = []byte("0\r\n\r\n")
+)

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/hotpath/hotpath/pool"
+)
+
+// loop is one event loop's private state. Only that loop's goroutine touches
+// it (callbacks and Execute'd tasks), so nothing in it is locked.
+type loop struct {
+	srv  *Server
+	el   gnet.EventLoop
+	epfd int   // the loop's epoll descriptor for pause-read, -1 if unknown
+	lnfd []int // the loop's listening sockets
+
+	downs []*down // open client connections (index in down.idx)
+	ups   []*up   // open or dialing upstream connections (index in up.idx)
+
+	// conns holds this loop's connections per endpoint, indexed by
+	// pool.Endpoint.ID (dense and process-unique across reloads).
+	conns []*pool.Conns[*up]
+
+	stoppedAccepting bool
+}
+
+func newLoop(s *Server, el gnet.EventLoop, c gnet.Conn) *loop {
+	lp := &loop{srv: s, el: el, epfd: epollFD(c), lnfd: listenerFDs(c)}
+	if lp.epfd < 0 {
+		s.log.Warn("gnet layout unknown: pause-read unavailable, falling back to closing connections over 4x limits.max_buffered_bytes")
+	}
+	return lp
+}
+
+// Run implements gnet.Runnable: the periodic tick, Execute'd on the loop by
+// Server.OnTick. It enforces deadlines, resumes paused connections whose
+// peer has drained, and expires idle upstream connections.
+func (lp *loop) Run(context.Context) error {
+	now := lp.srv.now()
+	for i := 0; i < len(lp.downs); i++ {
+		d := lp.downs[i]
+		d.tick(now)
+		if i < len(lp.downs) && lp.downs[i] != d {
+			i-- // d closed and was swapped out: revisit this index
+		}
+	}
+	for i := 0; i < len(lp.ups); i++ {
+		u := lp.ups[i]
+		u.tick(now)
+		if i < len(lp.ups) && lp.ups[i] != u {
+			i--
+		}
+	}
+	wall := time.Now()
+	for _, p := range lp.conns {
+		if p != nil && p.IdleLen() > 0 {
+			p.Expire(wall, lp.closeIdle)
+		}
+	}
+	return nil
+}
+
+func (lp *loop) closeIdle(u *up) {
+	u.state = upClosed
+	_ = lp.el.Close(u.c)
+}
+
+// drain runs on the loop when Shutdown starts: stop accepting, close idle
+// client connections; busy ones close after their current response.
+func (lp *loop) drain() {
+	if !lp.stoppedAccepting {
+		lp.stoppedAccepting = true
+		stopAccepting(lp.epfd, lp.lnfd)
+	}
+	for i := 0; i < len(lp.downs); i++ {
+		d := lp.downs[i]
+		if (d.state == downIdle && d.c.InboundBuffered() == 0) || d.dl == dlLinger {
+			d.close()
+			if i < len(lp.downs) && lp.downs[i] != d {
+				i--
+			}
+		}
+	}
+}
+
+func (lp *loop) openDown(c gnet.Conn) {
+	d := &down{lp: lp, c: c, idx: len(lp.downs)}
+	d.conn = d.connArr[:0]
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		d.clientIP = append(d.clientIP, a.IP.String()...)
+		d.ipHash = pool.HashKey(d.clientIP)
+	}
+	c.SetContext(d)
+	lp.downs = append(lp.downs, d)
+	lp.srv.active.Add(1)
+	t := lp.srv.tbl.Load()
+	d.setDeadline(dlHeader, lp.srv.now()+t.timeouts.clientHeader)
+}
+
+func (lp *loop) removeDown(d *down) {
+	last := len(lp.downs) - 1
+	if d.idx <= last && lp.downs[d.idx] == d {
+		lp.downs[d.idx] = lp.downs[last]
+		lp.downs[d.idx].idx = d.idx
+		lp.downs[last] = nil
+		lp.downs = lp.downs[:last]
+	}
+	d.idx = -1
+	lp.srv.active.Add(-1)
+}
+
+func (lp *loop) addUp(u *up) {
+	u.idx = len(lp.ups)
+	lp.ups = append(lp.ups, u)
+}
+
+func (lp *loop) removeUp(u *up) {
+	last := len(lp.ups) - 1
+	if u.idx >= 0 && u.idx <= last && lp.ups[u.idx] == u {
+		lp.ups[u.idx] = lp.ups[last]
+		lp.ups[u.idx].idx = u.idx
+		lp.ups[last] = nil
+		lp.ups = lp.ups[:last]
+	}
+	u.idx = -1
+}
+
+// connsFor returns this loop's connection set for ep.
+func (lp *loop) connsFor(ep *pool.Endpoint, lim pool.Limits) *pool.Conns[*up] {
+	if ep.ID >= len(lp.conns) {
+		n := pool.EndpointIDs()
+		if n <= ep.ID {
+			n = ep.ID + 1
+		}
+		grown := make([]*pool.Conns[*up], n)
+		copy(grown, lp.conns)
+		lp.conns = grown
+	}
+	p := lp.conns[ep.ID]
+	if p == nil {
+		p = &pool.Conns[*up]{Limits: lim}
+		lp.conns[ep.ID] = p
+	}
+	return p
+}
+
+// pause stops reading c (see pause.go). It reports whether the pause took.
+func (lp *loop) pause(c gnet.Conn, paused *bool) {
+	if setReading(lp.epfd, c, false) && !*paused {
+		*paused = true
+		lp.srv.paused.Add(1)
+	}
+}
+
+// resume reads c again.
+func (lp *loop) resume(c gnet.Conn, paused *bool) {
+	if !*paused {
+		return
+	}
+	*paused = false
+	lp.srv.paused.Add(-1)
+	setReading(lp.epfd, c, true)
+}
+
+// dial connects to ep in a goroutine with the connect timeout and enrolls
+// the connection into this loop; u.onOpen or u.dialFailed then runs on the
+// loop. This goroutine is per new upstream connection, not per request.
+func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
+	el := lp.el
+	go func() {
+		conn, err := net.DialTimeout("tcp", addr, timeout)
+		if err == nil {
+			var ch <-chan gnet.RegisteredResult
+			ch, err = el.Enroll(gnet.NewContext(context.Background(), u), conn)
+			if err != nil {
+				_ = conn.Close()
+			} else if r := <-ch; r.Err != nil {
+				err = r.Err
+			}
+		}
+		if err != nil {
+			timedOut := false
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				timedOut = true
+			}
+			_ = el.Execute(context.Background(), runnable(func() { u.dialFailed(timedOut) }))
+		}
+	}()
+}

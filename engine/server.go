@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/hotpath/hotpath/config"
+)
+
+// Server is the gateway: gnet event loops on the configured listeners, the
+// current routing table, and drain and reload control. Create it with New,
+// then Start; Shutdown drains it. Its methods are safe for concurrent use.
+type Server struct {
+	log   *slog.Logger
+	addrs []string // listener addresses, port 0 resolved at Start
+	loops int      // event loops
+
+	tbl atomic.Pointer[table] // current routing table; swapped by Reload
+	mu  sync.Mutex            // serializes Reload and Shutdown
+
+	epoch    time.Time    // loop clock origin (monotonic)
+	loopsMap sync.Map     // gnet.EventLoop -> *loop, filled as loops see their first connection
+	paused   atomic.Int64 // connections paused for backpressure, all loops: speeds up the tick
+	active   atomic.Int64 // open client connections, all loops
+
+	draining atomic.Bool // Shutdown called: stop accepting, close keep-alives
+	stopping atomic.Bool // engine stop requested: next OnTick shuts gnet down
+	booted   chan struct{}
+	done     chan struct{} // closed when gnet.Run returns
+	runErr   error
+	started  atomic.Bool
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger for process events (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// New compiles cfg into a Server; it does not listen yet. Errors are
+// config.Errors naming the route or upstream at fault.
+func New(cfg *config.Config, opts ...Option) (*Server, error) {
+	s := &Server{log: slog.Default(), epoch: time.Now(), booted: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	t, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.tbl.Store(t)
+	for _, l := range cfg.Listeners {
+		s.addrs = append(s.addrs, l.Address)
+	}
+	s.loops = cfg.Listeners[0].Workers
+	if s.loops <= 0 {
+		s.loops = runtime.GOMAXPROCS(0)
+	}
+	return s, nil
+}
+
+// Check compiles cfg as New would (routes, balancers) without starting
+// anything, and reports every problem.
+func Check(cfg *config.Config) error {
+	// Health checks are not started for a check: strip them from a copy.
+	c := *cfg
+	c.Upstreams = append([]config.Upstream(nil), cfg.Upstreams...)
+	for i := range c.Upstreams {
+		c.Upstreams[i].Health.Active = nil
+	}
+	t, err := compile(&c)
+	if err != nil {
+		return err
+	}
+	t.close()
+	return nil
+}
+
+// Start binds the listeners and runs the event loops in the background. It
+// returns once the engine has booted, or with the bind error. A listener port
+// of 0 is replaced by a free port first (with SO_REUSEPORT every loop binds
+// its own socket, so all must agree on the port); Addrs reports the result.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("engine: Start called twice")
+	}
+	protos := make([]string, len(s.addrs))
+	for i, a := range s.addrs {
+		if strings.HasSuffix(a, ":0") {
+			free, err := freePort(a)
+			if err != nil {
+				return err
+			}
+			s.addrs[i] = free
+		}
+		protos[i] = "tcp://" + s.addrs[i]
+	}
+	go func() {
+		defer close(s.done)
+		s.runErr = gnet.Rotate(s, protos,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(s.loops),
+			gnet.WithReusePort(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithTicker(true),
+			gnet.WithLogger(gnetLogger{s.log}),
+		)
+	}()
+	select {
+	case <-s.booted:
+		return nil
+	case <-s.done:
+		if s.runErr == nil {
+			s.runErr = errors.New("engine: gnet stopped during boot")
+		}
+		return fmt.Errorf("engine: listen %s: %w", strings.Join(s.addrs, ", "), s.runErr)
+	}
+}
+
+func freePort(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("engine: listen %s: %w", addr, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Addrs returns the listener addresses (with ports resolved after Start).
+func (s *Server) Addrs() []string { return append([]string(nil), s.addrs...) }
+
+// Addr returns the first listener address.
+func (s *Server) Addr() string { return s.addrs[0] }
+
+// Reload compiles cfg and swaps it in atomically. Requests in flight finish
+// on the table they started with. On error nothing changes. Listener
+// addresses and worker counts need a restart; Reload logs when they differ.
+func (s *Server) Reload(cfg *config.Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	old := s.tbl.Swap(t)
+	if !sameListeners(old.cfg, cfg) {
+		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
+	}
+	old.close()
+	s.log.Info("config reloaded", "source", cfg.Source, "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams))
+	return nil
+}
+
+func sameListeners(a, b *config.Config) bool {
+	if len(a.Listeners) != len(b.Listeners) {
+		return false
+	}
+	for i := range a.Listeners {
+		if a.Listeners[i] != b.Listeners[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Shutdown drains the server: it stops accepting, closes idle keep-alive
+// connections, lets in-flight exchanges finish (their responses carry
+// Connection: close) until ctx is done, then stops the loops, closing
+// whatever is left. It returns ctx.Err() when the deadline cut the drain short.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.started.Load() {
+		return nil
+	}
+	s.draining.Store(true)
+	s.loopsMap.Range(func(_, v any) bool {
+		lp := v.(*loop)
+		_ = lp.el.Execute(context.Background(), runnable(lp.drain))
+		return true
+	})
+	var err error
+	tick := time.NewTicker(5 * time.Millisecond)
+	for s.active.Load() > 0 && err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick.C:
+		case <-s.done:
+		}
+	}
+	tick.Stop()
+	s.stop()
+	return err
+}
+
+// Close stops the loops at once, closing every connection.
+func (s *Server) Close() error {
+	if !s.started.Load() {
+		return nil
+	}
+	s.stop()
+	return nil
+}
+
+func (s *Server) stop() {
+	s.stopping.Store(true)
+	<-s.done
+	s.mu.Lock()
+	if t := s.tbl.Load(); t != nil {
+		t.close()
+	}
+	s.mu.Unlock()
+}
+
+// Done is closed when the event loops have stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// runnable adapts a func to gnet.Runnable for EventLoop.Execute.
+type runnable func()
+
+func (r runnable) Run(context.Context) error { r(); return nil }
+
+// gnet.EventHandler: one handler serves client and upstream connections;
+// the connection's Context tells them apart (*down or *up).
+
+// OnBoot implements gnet.EventHandler.
+func (s *Server) OnBoot(gnet.Engine) gnet.Action {
+	close(s.booted)
+	return gnet.None
+}
+
+// OnShutdown implements gnet.EventHandler.
+func (s *Server) OnShutdown(gnet.Engine) {}
+
+// OnOpen implements gnet.EventHandler.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if u, ok := c.Context().(*up); ok {
+		return nil, u.onOpen(c)
+	}
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	lp := s.loopOf(c)
+	lp.openDown(c)
+	return nil, gnet.None
+}
+
+// OnClose implements gnet.EventHandler.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *down:
+		x.onClose()
+	case *up:
+		x.onClose(err)
+	}
+	return gnet.None
+}
+
+// OnTraffic implements gnet.EventHandler.
+func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
+	defer s.contain(c, &action)
+	switch x := c.Context().(type) {
+	case *down:
+		return x.onTraffic()
+	case *up:
+		return x.onTraffic()
+	}
+	return gnet.Close
+}
+
+// contain turns a panic while handling c (a bug, or malformed input that a
+// parser failed to reject) into closing c, so that one connection cannot take
+// down the loop and every other connection on it.
+func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.log.Error("panic in connection handler; connection closed", "panic", r, "stack", string(debug.Stack()))
+	switch x := c.Context().(type) {
+	case *down:
+		x.busy = false
+	case *up:
+		x.busy = false
+	}
+	*action = gnet.Close
+}
+
+// OnTick implements gnet.EventHandler. It runs on gnet's ticker goroutine,
+// so it only schedules each loop's own tick onto that loop.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	if s.stopping.Load() {
+		return time.Millisecond, gnet.Shutdown
+	}
+	s.loopsMap.Range(func(_, v any) bool {
+		lp := v.(*loop)
+		_ = lp.el.Execute(context.Background(), lp)
+		return true
+	})
+	if s.paused.Load() > 0 {
+		return 2 * time.Millisecond, gnet.None
+	}
+	return 50 * time.Millisecond, gnet.None
+}
+
+// loopOf returns the state of the loop that owns c, creating it on the
+// loop's first connection.
+func (s *Server) loopOf(c gnet.Conn) *loop {
+	el := c.EventLoop()
+	if v, ok := s.loopsMap.Load(el); ok {
+		return v.(*loop)
+	}
+	lp := newLoop(s, el, c)
+	s.loopsMap.Store(el, lp)
+	if s.draining.Load() {
+		lp.drain()
+	}
+	return lp
+}
+
+// now is the loop clock: monotonic nanoseconds since the server started.
+func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
+
+// gnetLogger sends gnet's own logs to slog (Debug and Info at Debug level:
+// gnet announces every start at Info).
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }

@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/parser"
+	"github.com/hotpath/hotpath/pool"
+	"github.com/hotpath/hotpath/trie"
+)
+
+// table is an immutable compiled configuration: the routing tree, the
+// upstreams with their balancers, and the limits and timeouts that apply to
+// requests started while it is current. Reload builds a new one and swaps
+// the Server's pointer; an exchange keeps the table it started with.
+type table struct {
+	cfg       *config.Config
+	tree      *trie.Tree[*route]
+	upstreams []*upstream
+
+	limits   parser.Limits
+	maxBuf   int // limits.max_buffered_bytes: pause the other side above it
+	timeouts timeouts
+	fwd      config.Forwarded
+	viaLine  []byte // "Via: 1.1 hotpath\r\n", empty when disabled
+
+	stopHealth []func()
+}
+
+// timeouts are config.Timeouts in nanoseconds of the loop clock.
+type timeouts struct {
+	clientHeader, clientBody, keepalive   int64
+	connect, upstreamHeader, upstreamRead int64
+}
+
+type upstream struct {
+	name    string
+	eps     []*pool.Endpoint
+	bal     pool.Balancer
+	key     pool.KeyKind
+	keyName string
+	limits  pool.Limits
+}
+
+// route is a compiled config.Route: the trie's value.
+type route struct {
+	name         string
+	up           *upstream
+	direct       *direct
+	strip        []byte
+	rewrite      []rewritePart
+	hostRewrite  []byte
+	preserveHost bool
+}
+
+// rewritePart is a literal or a parameter reference of a rewrite template.
+type rewritePart struct {
+	lit   []byte
+	param string // non-empty: substitute this route parameter
+}
+
+// direct is a pre-rendered response: head without the Connection field and
+// the final CRLF, then the body.
+type direct struct {
+	head []byte
+	body []byte
+}
+
+// compile turns a validated config into a table. It starts active health
+// checks; the caller stops them with table.close when the table is retired
+// or compile's caller discards it.
+func compile(cfg *config.Config) (*table, error) {
+	var errs config.Errors
+	t := &table{
+		cfg: cfg,
+		limits: parser.Limits{
+			MaxRequestLine: cfg.Limits.MaxRequestLine,
+			MaxHead:        cfg.Limits.MaxHead,
+			MaxHeaders:     cfg.Limits.MaxHeaders,
+			AllowBareLF:    cfg.Limits.AllowBareLF,
+		},
+		maxBuf: cfg.Limits.MaxBufferedBytes,
+		timeouts: timeouts{
+			clientHeader:   int64(cfg.Timeouts.ClientHeader),
+			clientBody:     int64(cfg.Timeouts.ClientBody),
+			keepalive:      int64(cfg.Timeouts.Keepalive),
+			connect:        int64(cfg.Timeouts.Connect),
+			upstreamHeader: int64(cfg.Timeouts.UpstreamHeader),
+			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),
+		},
+		fwd: cfg.Forwarded,
+	}
+	if cfg.Forwarded.Via {
+		t.viaLine = []byte("Via: 1.1 " + cfg.Forwarded.ViaName + "\r\n")
+	}
+
+	byName := map[string]*upstream{}
+	for i, uc := range cfg.Upstreams {
+		u := &upstream{name: uc.Name}
+		for _, e := range uc.Endpoints {
+			ep := pool.NewEndpoint(e.Address, e.Weight)
+			if ph := uc.Health.Passive; ph != nil {
+				ep.SetPassive(pool.PassiveConfig{
+					ConsecutiveFailures: ph.ConsecutiveFailures,
+					BaseEjection:        ph.BaseEjection,
+					MaxEjection:         ph.MaxEjection,
+				})
+			}
+			u.eps = append(u.eps, ep)
+		}
+		bc := pool.BalancerConfig{Kind: uc.Balancer}
+		if uc.HashKey != "" {
+			kind, name, err := config.ParseHashKey(uc.HashKey)
+			if err == nil {
+				bc.Key, err = pool.ParseKeyKind(kind)
+			}
+			if err != nil {
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("upstreams[%d].hash_key", i), err.Error()))
+				continue
+			}
+			bc.KeyName = name
+		}
+		bal, err := pool.NewBalancer(bc, u.eps)
+		if err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("upstreams[%d].balancer", i), err.Error()))
+			continue
+		}
+		u.bal, u.key, u.keyName = bal, bc.Key, bc.KeyName
+		if bc.Kind != pool.KindMaglev && bc.Kind != pool.KindRingHash {
+			u.key = pool.KeyNone // hashing is wasted on the other kinds
+		}
+		u.limits = pool.Limits{
+			MaxConns:    uc.Pool.MaxConns,
+			MaxIdle:     uc.Pool.MaxIdle,
+			MaxRequests: uc.Pool.MaxRequests,
+			IdleTimeout: uc.Pool.IdleTimeout,
+		}
+		if u.limits.MaxIdle == 0 {
+			u.limits.MaxIdle = -1 // config: 0 keeps none; pool: 0 means its default
+		}
+		if u.limits.MaxRequests == 0 {
+			u.limits.MaxRequests = -1 // config: 0 is unlimited
+		}
+		if a := uc.Health.Active; a != nil {
+			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, pool.HealthCheck{
+				Path:               a.Path,
+				Interval:           a.Interval,
+				Timeout:            a.Timeout,
+				HealthyThreshold:   a.HealthyThreshold,
+				UnhealthyThreshold: a.UnhealthyThreshold,
+			}))
+		}
+		byName[u.name] = u
+		t.upstreams = append(t.upstreams, u)
+	}
+
+	opts := trie.Options{}
+	switch cfg.Router.TrailingSlash {
+	case "redirect":
+		opts.TrailingSlash = trie.TrailingSlashRedirect
+	case "ignore":
+		opts.TrailingSlash = trie.TrailingSlashIgnore
+	}
+	b := trie.NewBuilder[*route](opts)
+	for i, rc := range cfg.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		r := &route{name: rc.Name, preserveHost: rc.PreserveHost}
+		if r.name == "" {
+			r.name = rc.Path
+		}
+		if rc.Upstream != "" {
+			r.up = byName[rc.Upstream]
+			if r.up == nil {
+				continue // reported by validation or by the upstream's own error
+			}
+		}
+		if rc.Direct != nil {
+			r.direct = renderDirect(rc.Direct)
+		}
+		if rc.StripPrefix != "" {
+			r.strip = []byte(strings.TrimSuffix(rc.StripPrefix, "/"))
+		}
+		if rc.Rewrite != "" {
+			r.rewrite = parseRewrite(rc.Rewrite)
+		}
+		if rc.HostRewrite != "" {
+			r.hostRewrite = []byte(rc.HostRewrite)
+		}
+		methods := rc.Methods
+		if len(methods) == 0 {
+			methods = []string{"*"}
+		}
+		for _, m := range methods {
+			if err := b.Add(rc.Host, m, rc.Path, r); err != nil {
+				errs = append(errs, cfg.Errorf(p+".path", err.Error()))
+			}
+		}
+	}
+	tree, err := b.Build()
+	if err != nil {
+		errs = append(errs, cfg.Errorf("routes", err.Error()))
+	}
+	t.tree = tree
+	if len(errs) > 0 {
+		t.close()
+		return nil, errs
+	}
+	return t, nil
+}
+
+// close stops the table's health checks.
+func (t *table) close() {
+	for _, stop := range t.stopHealth {
+		stop()
+	}
+	t.stopHealth = nil
+}
+
+func renderDirect(d *config.Direct) *direct {
+	var h []byte
+	h = append(h, "HTTP/1.1 "...)
+	h = strconv.AppendInt(h, int64(d.Status), 10)
+	h = append(h, ' ')
+	h = append(h, reason(d.Status)...)
+	h = append(h, "\r\n"...)
+	keys := make([]string, 0, len(d.Headers))
+	for k := range d.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		h = append(h, k...)
+		h = append(h, ": "...)
+		h = append(h, d.Headers[k]...)
+		h = append(h, "\r\n"...)
+	}
+	h = append(h, "Content-Length: "...)
+	h = strconv.AppendInt(h, int64(len(d.Body)), 10)
+	h = append(h, "\r\n"...)
+	return &direct{head: h, body: []byte(d.Body)}
+}
+
+// parseRewrite splits "/v2/:id/*rest" into literal and parameter parts.
+func parseRewrite(s string) []rewritePart {
+	var parts []rewritePart
+	for len(s) > 0 {
+		i := strings.IndexAny(s, ":*")
+		if i < 0 {
+			parts = append(parts, rewritePart{lit: []byte(s)})
+			break
+		}
+		if i > 0 {
+			parts = append(parts, rewritePart{lit: []byte(s[:i])})
+		}
+		s = s[i+1:]
+		j := strings.IndexByte(s, '/')
+		if j < 0 {
+			j = len(s)
+		}
+		parts = append(parts, rewritePart{param: s[:j]})
+		s = s[j:]
+	}
+	return parts
+}

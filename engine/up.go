@@ -1,0 +1,360 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/hotpath/hotpath/parser"
+	"github.com/hotpath/hotpath/pool"
+)
+
+type upState uint8
+
+const (
+	upDialing upState = iota // dial in progress (c is nil)
+	upActive                 // serving d's exchange
+	upIdle                   // in the loop's idle pool
+	upClosed                 // closed or abandoned by the engine; accounting done
+)
+
+// up is an upstream connection, on the same loop as the client it serves.
+type up struct {
+	lp    *loop
+	c     gnet.Conn
+	idx   int // in lp.ups
+	ep    *pool.Endpoint
+	conns *pool.Conns[*up]
+	d     *down // the exchange being served; nil when idle
+
+	state    upState
+	served   int
+	reused   bool // taken from the idle pool for this exchange
+	gotResp  bool // a response byte arrived for this exchange
+	headDone bool // final response head received
+	resp     parser.Response
+	connArr  [8]parser.Header
+
+	dl       dlKind
+	deadline int64
+
+	busy      bool
+	wantClose bool
+	paused    bool
+}
+
+func (u *up) setDeadline(k dlKind, at int64) {
+	u.dl, u.deadline = k, at
+	if k == dlNone {
+		u.deadline = 0
+	}
+}
+
+// attach makes u serve d's exchange.
+func (u *up) attach(d *down, reused bool) {
+	u.d = d
+	d.u = u
+	u.reused = reused
+	u.gotResp, u.headDone = false, false
+	u.resp.Reset()
+	u.resp.Limits = d.tbl.limits
+}
+
+// send writes the request head (and, once reading resumes, the body) to a
+// connected upstream.
+func (u *up) send() {
+	d := u.d
+	u.state = upActive
+	_, _ = u.c.Write(d.head)
+	if u.d != d || d.closed {
+		return // the write failed and the failure has been handled
+	}
+	now := d.lp.srv.now()
+	if d.reqDone {
+		u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
+	} else {
+		u.setDeadline(dlNone, 0)
+		d.run() // forward body bytes already buffered
+	}
+}
+
+// closeConn closes the connection (now, or when u's callback returns). The
+// caller has done the pool accounting.
+func (u *up) closeConn() {
+	u.state = upClosed
+	u.d = nil
+	if u.c == nil {
+		return // still dialing: onOpen will close it
+	}
+	if u.busy {
+		u.wantClose = true
+		return
+	}
+	_ = u.lp.el.Close(u.c)
+}
+
+// abandon is called when u's client goes away mid-exchange. A dialing
+// connection is kept for the pool; an active one cannot be reused.
+func (u *up) abandon() {
+	u.d = nil
+	if u.state == upDialing {
+		return
+	}
+	u.conns.Closed(u)
+	u.closeConn()
+}
+
+func (u *up) onOpen(c gnet.Conn) gnet.Action {
+	u.c = c
+	u.busy = true
+	switch {
+	case u.state != upDialing:
+		u.wantClose = true // timed out while dialing
+	case u.d == nil:
+		u.state = upIdle // its client left: keep it warm for the next one
+		u.setDeadline(dlNone, 0)
+		if toClose, ok := u.conns.Release(u, 0, time.Now()); ok {
+			toClose.closeConn()
+		}
+	default:
+		u.attach(u.d, false)
+		u.send()
+	}
+	u.busy = false
+	if u.wantClose {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// dialFailed runs on the loop when the dial goroutine gives up.
+func (u *up) dialFailed(timedOut bool) {
+	if u.state != upDialing {
+		return
+	}
+	u.state = upClosed
+	u.lp.removeUp(u)
+	u.conns.Closed(u)
+	if d := u.d; d != nil {
+		d.detach()
+		if timedOut {
+			d.gatewayError(ErrConnectTimeout)
+		} else {
+			d.gatewayError(ErrUpstreamConnect)
+		}
+	}
+}
+
+func (u *up) onClose(err error) {
+	u.lp.removeUp(u)
+	if u.paused {
+		u.paused = false
+		u.lp.srv.paused.Add(-1)
+	}
+	prev := u.state
+	u.state = upClosed
+	switch prev {
+	case upClosed:
+		return
+	case upIdle:
+		u.conns.Closed(u)
+		return
+	}
+	u.conns.Closed(u)
+	d := u.d
+	if d == nil {
+		return
+	}
+	d.detach()
+	if !u.headDone {
+		// RFC 9112 §9.3.1: a request on a reused connection that closed
+		// before any response byte may be retried if it is idempotent and
+		// its body was not consumed.
+		if !u.gotResp && u.reused && d.idempotent && d.reqKind == parser.BodyNone && !d.retried {
+			d.retried = true
+			d.acquire(true)
+			return
+		}
+		d.gatewayError(ErrUpstreamClosed)
+		return
+	}
+	if d.respKind == parser.BodyClose && (err == nil || errors.Is(err, io.EOF)) {
+		// The close delimits the body: the response is complete. A
+		// re-chunked body ends with the last chunk and the client
+		// connection stays open; otherwise closing it ends the body.
+		d.flushHead()
+		d.endEP(false)
+		d.respDone = true
+		if d.rechunk {
+			d.send(lastChunk)
+		} else {
+			d.closeAfter = true
+		}
+		d.maybeFinish()
+		return
+	}
+	d.endEP(true) // truncated body: the client sees the connection close
+	d.flushHead()
+	d.close()
+}
+
+func (u *up) onTraffic() gnet.Action {
+	u.busy = true
+	u.readResponse()
+	u.busy = false
+	if u.wantClose {
+		return gnet.Close
+	}
+	if u.paused {
+		setReading(u.lp.epfd, u.c, false)
+	}
+	return gnet.None
+}
+
+// readResponse parses the response head and streams the body to the client.
+func (u *up) readResponse() {
+	d := u.d
+	if u.state != upActive || d == nil {
+		// Bytes or EOF on an idle connection: it cannot be reused.
+		if u.state == upIdle {
+			u.conns.Closed(u)
+		}
+		u.closeConn()
+		return
+	}
+	buf, _ := u.c.Peek(-1)
+	u.gotResp = u.gotResp || len(buf) > 0
+	consumed := 0
+	finished := false
+	var failure error
+	for consumed < len(buf) && u.d == d && !finished {
+		b := buf[consumed:]
+		if !u.headDone {
+			n, err := u.resp.Parse(b, d.isHead)
+			if err == parser.ErrNeedMore {
+				break
+			}
+			if err != nil {
+				failure = ErrUpstreamMalformed
+				break
+			}
+			consumed += n
+			if u.resp.Status < 200 {
+				if u.resp.Status == 101 {
+					failure = ErrUpstreamMalformed // no Upgrade was forwarded
+					break
+				}
+				if u.resp.Status == 100 && d.expect100 {
+					_, _ = d.c.Write(continue100)
+				}
+				u.resp.Reset()
+				u.resp.Limits = d.tbl.limits
+				continue
+			}
+			d.writeResponseHead(&u.resp, u.connArr[:0])
+			u.headDone = true
+			u.setDeadline(dlUpRead, d.lp.srv.now()+d.tbl.timeouts.upstreamRead)
+			if d.respKind == parser.BodyNone {
+				d.flushHead()
+				finished = true
+			}
+			continue
+		}
+		n, done, err := d.forwardBody(b)
+		consumed += n
+		if err != nil {
+			failure = ErrUpstreamMalformed
+			break
+		}
+		if done {
+			finished = true
+		}
+		if n == 0 {
+			break
+		}
+	}
+	discard(u.c, consumed)
+	if u.d != d {
+		return // the client went away while we wrote to it
+	}
+	if failure != nil {
+		d.gatewayError(failure)
+		return
+	}
+	if u.headDone && !finished {
+		d.flushHead()
+		u.setDeadline(dlUpRead, d.lp.srv.now()+d.tbl.timeouts.upstreamRead)
+	}
+	if finished {
+		u.complete(len(buf) > consumed)
+		return
+	}
+	if d.c.OutboundBuffered() > d.tbl.maxBuf {
+		u.lp.pause(u.c, &u.paused)
+		u.setDeadline(dlNone, 0) // the client is slow, not the upstream
+	}
+	if u.c.InboundBuffered() > 4*d.tbl.maxBuf {
+		d.gatewayError(ErrUpstreamMalformed) // head too large for the parser's limits
+	}
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// complete ends a response that arrived whole: the connection goes back to
+// the pool when both sides allow it, and the client's exchange finishes.
+func (u *up) complete(leftover bool) {
+	d := u.d
+	failed := d.status == 502 || d.status == 503 || d.status == 504
+	d.endEP(failed)
+	reusable := u.resp.KeepAlive && !leftover && d.reqDone && !d.lp.srv.stopping.Load()
+	d.detach()
+	u.served++
+	u.setDeadline(dlNone, 0)
+	if reusable {
+		u.state = upIdle
+		if toClose, ok := u.conns.Release(u, u.served, time.Now()); ok {
+			toClose.closeConn()
+		}
+	} else {
+		u.conns.Closed(u)
+		u.closeConn()
+	}
+	d.respDone = true
+	d.maybeFinish()
+}
+
+// tick enforces u's deadline and resumes reading once the client drained.
+func (u *up) tick(now int64) {
+	d := u.d
+	if u.paused {
+		if d == nil || d.c.OutboundBuffered() <= d.tbl.maxBuf/2 {
+			u.lp.resume(u.c, &u.paused)
+			if d != nil {
+				u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
+			}
+		}
+	}
+	if u.deadline == 0 || now < u.deadline {
+		return
+	}
+	switch u.dl {
+	case dlConnect:
+		if u.state == upDialing {
+			u.state = upClosed
+			u.lp.removeUp(u)
+			u.conns.Closed(u)
+			if d != nil {
+				d.detach()
+				d.gatewayError(ErrConnectTimeout)
+			}
+		}
+	case dlUpHeader, dlUpRead:
+		if d != nil {
+			d.gatewayError(ErrUpstreamTimeout)
+		} else {
+			u.setDeadline(dlNone, 0)
+		}
+	}
+}
