@@ -1,0 +1,99 @@
+// Command hotecho is a fast benchmark upstream on fasthttp (logic in package
+// echoserver). It prints one line with its address on start and stops
+// gracefully on SIGINT or SIGTERM.
+//
+//	hotecho                                  # 127.0.0.1:9001, 13-byte body
+//	hotecho -addr 127.0.0.1:9002 --size 65536 --chunked
+//	hotecho --delay 5ms --jitter 1ms --jitter-dist exponential
+//	hotecho --status-mix 200:98,503:2 --stall 200ms/5s
+//	hotecho --echo
+//
+// /healthz always answers 200.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hotpath/hotpath/echoserver"
+)
+
+func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, stop, nil))
+}
+
+// run is main without the process exit. It serves until stop yields; ready,
+// when not nil, receives the bound address once serving.
+func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready chan<- string) int {
+	fs := flag.NewFlagSet("hotecho", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9001", "listen address")
+	size := fs.Int("size", echoserver.DefaultSize, "body size in bytes")
+	chunked := fs.Bool("chunked", false, "send bodies with Transfer-Encoding: chunked")
+	chunkSize := fs.Int("chunk-size", 16<<10, "largest chunk in bytes with --chunked")
+	delay := fs.Duration("delay", 0, "delay before every response (e.g. 1ms)")
+	jitter := fs.Duration("jitter", 0, "jitter added to --delay")
+	dist := fs.String("jitter-dist", "uniform", "jitter distribution: uniform (±jitter), normal (stddev jitter), exponential (mean jitter)")
+	mix := fs.String("status-mix", "", "statuses by weight, e.g. 200:98,503:2 (default all 200)")
+	echo := fs.Bool("echo", false, "answer with the request (request line, headers, body)")
+	stall := fs.String("stall", "", "hold all responses for PAUSE at the start of every EVERY window, e.g. 200ms/5s")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hotecho: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg := echoserver.Config{Size: *size, Chunked: *chunked, ChunkSize: *chunkSize, Delay: *delay, Jitter: *jitter, Echo: *echo}
+	var err error
+	if cfg.JitterDist, err = echoserver.ParseDist(*dist); err != nil {
+		fmt.Fprintln(stderr, "hotecho:", err)
+		return 2
+	}
+	if cfg.StatusMix, err = echoserver.ParseStatusMix(*mix); err != nil {
+		fmt.Fprintln(stderr, "hotecho:", err)
+		return 2
+	}
+	if cfg.Stall, err = echoserver.ParseStall(*stall); err != nil {
+		fmt.Fprintln(stderr, "hotecho:", err)
+		return 2
+	}
+	srv, err := echoserver.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotecho:", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotecho:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "hotecho listening on http://%s (%s)\n", ln.Addr(), cfg.Describe())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-done:
+		fmt.Fprintln(stderr, "hotecho:", err)
+		return 1
+	case <-stop:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		fmt.Fprintln(stderr, "hotecho: shutdown:", err)
+	}
+	<-done
+	return 0
+}

@@ -1,0 +1,88 @@
+package loadgen
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hotpath/hotpath/echoserver"
+)
+
+// TestAccuracyUnderStall runs the open loop against a server that answers in
+// 1 ms but stalls every response for the first 200 ms of every 5 s, and
+// checks the corrected percentiles against the distribution the schedule
+// implies, and that the uncorrected ones show the omission. Tolerances are
+// wide: this is a shared, noisy machine.
+func TestAccuracyUnderStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s run; skipped with -short")
+	}
+	const (
+		rate     = 2000.0
+		conns    = 20
+		duration = 10 * time.Second
+		delay    = time.Millisecond
+		pause    = 200 * time.Millisecond
+		every    = 5 * time.Second
+	)
+	url, srv := startEcho(t, echoserver.Config{Delay: delay, Stall: echoserver.Stall{Pause: pause, Every: every}})
+	res := mustRun(t, Config{Targets: target(t, "GET", url), Connections: conns, Rate: rate, Duration: duration})
+	if n := res.ErrorCount(); n != 0 {
+		t.Fatalf("errors %v", res.Errors)
+	}
+
+	// The expected distribution: each connection's schedule, served one
+	// request at a time (HTTP/1.1 without pipelining), a request that finds
+	// the server in a stall waits for the stall to end, then takes the delay.
+	expected := newHistogram()
+	origin := res.Start.Sub(srv.Epoch()) // run time 0 on the server's clock
+	interval := time.Duration(float64(conns) / rate * float64(time.Second))
+	for g := range conns {
+		free := time.Duration(0) // when the connection can start its next request
+		for k := 0; ; k++ {
+			intended := time.Duration(float64(g)/rate*float64(time.Second)) + time.Duration(k)*interval
+			if intended >= duration {
+				break
+			}
+			begin := max(intended, free)
+			if into := (origin + begin) % every; into < pause {
+				begin += pause - into
+			}
+			free = begin + delay
+			if free <= duration {
+				record(expected, int64((free-intended)/time.Microsecond))
+			}
+		}
+	}
+	q := func(p float64) (got, want time.Duration) {
+		return time.Duration(res.Latency.ValueAtQuantile(p)) * time.Microsecond,
+			time.Duration(expected.ValueAtQuantile(p)) * time.Microsecond
+	}
+	t.Logf("requests %d (expected %d), stall share %.1f%%", res.Requests, expected.TotalCount(), 100*float64(pause)/float64(every))
+	for _, p := range []float64{50, 90, 98, 99, 99.9} {
+		got, want := q(p)
+		unc := time.Duration(res.Uncorrected.ValueAtQuantile(p)) * time.Microsecond
+		t.Logf("p%v corrected %v, expected %v, uncorrected %v", p, got, want, unc)
+	}
+
+	// p50: the plain delay (sleep overshoot and loopback add a little).
+	if got, want := q(50); got < want*9/10 || got > want+3*time.Millisecond {
+		t.Errorf("corrected p50 %v, want about %v", got, want)
+	}
+	// The tail is set by the stalls: within 25% (or 15 ms) of the model.
+	for _, p := range []float64{99, 99.9} {
+		got, want := q(p)
+		tol := max(want/4, 15*time.Millisecond)
+		if got < want-tol || got > want+tol {
+			t.Errorf("corrected p%v %v, want %v ± %v", p, got, want, tol)
+		}
+	}
+	// Uncorrected, only the one request per connection caught by each stall
+	// waits (0.2% of them): p99 stays near the plain delay, far below.
+	_, want99 := q(99)
+	if unc := time.Duration(res.Uncorrected.ValueAtQuantile(99)) * time.Microsecond; unc > want99/5 {
+		t.Errorf("uncorrected p99 %v, want far below the corrected %v", unc, want99)
+	}
+	if res.Requests < expected.TotalCount()*95/100 {
+		t.Errorf("requests %d, schedule has %d", res.Requests, expected.TotalCount())
+	}
+}

@@ -1,0 +1,228 @@
+package loadgen
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is one load run. Zero fields take the defaults noted.
+type Config struct {
+	// Targets are sent round robin per connection; all on Addr. At least one.
+	Targets []Target `json:"-"`
+	// Addr is the host:port every target is on (set by the target parsers).
+	Addr string `json:"addr"`
+	// URL describes the target for reports (the URL, or "targets: FILE").
+	URL string `json:"url"`
+
+	Connections int           `json:"connections"` // default 10
+	Threads     int           `json:"threads"`     // event loops; default 1, at most Connections
+	Duration    time.Duration `json:"duration"`    // recorded period; default 10 s
+	Warmup      time.Duration `json:"warmup"`      // sent but not recorded, before Duration
+	// Rate is the total requests per second in open-loop mode; 0 is the
+	// closed loop.
+	Rate float64 `json:"rate"`
+	// Pipeline is the most requests in flight per connection; default 1.
+	Pipeline int `json:"pipeline"`
+	// NoKeepAlive opens a new connection for every request (the requests
+	// carry "Connection: close").
+	NoKeepAlive bool `json:"no_keepalive"`
+	// Timeout fails a request that has no complete response after it (the
+	// connection is closed and reopened); default 10 s.
+	Timeout time.Duration `json:"timeout"`
+	// Live, when not nil, is called about once a second from Run's goroutine
+	// with the progress so far.
+	Live func(Progress) `json:"-"`
+}
+
+// Target is one request to send. Bytes is the rendered request, built once
+// by Render.
+type Target struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+
+	addr  string
+	bytes []byte
+	head  bool
+}
+
+// Bytes is the rendered request (valid after Render).
+func (t *Target) Bytes() []byte { return t.bytes }
+
+// withDefaults fills zero fields and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.Connections == 0 {
+		c.Connections = 10
+	}
+	if c.Threads == 0 {
+		c.Threads = 1
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Pipeline == 0 {
+		c.Pipeline = 1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	switch {
+	case len(c.Targets) == 0:
+		return c, fmt.Errorf("%w: no target", ErrBadConfig)
+	case c.Connections < 1:
+		return c, fmt.Errorf("%w: connections must be >= 1, got %d", ErrBadConfig, c.Connections)
+	case c.Threads < 1:
+		return c, fmt.Errorf("%w: threads must be >= 1, got %d", ErrBadConfig, c.Threads)
+	case c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0:
+		return c, fmt.Errorf("%w: durations must be positive", ErrBadConfig)
+	case c.Rate < 0:
+		return c, fmt.Errorf("%w: rate must be >= 0, got %v", ErrBadConfig, c.Rate)
+	case c.Pipeline < 1 || c.Pipeline > 1024:
+		return c, fmt.Errorf("%w: pipeline depth must be 1..1024, got %d", ErrBadConfig, c.Pipeline)
+	case c.NoKeepAlive && c.Pipeline > 1:
+		return c, fmt.Errorf("%w: pipelining needs keep-alive connections", ErrBadConfig)
+	}
+	c.Threads = min(c.Threads, c.Connections)
+	c.Addr = c.Targets[0].addr
+	for i := range c.Targets {
+		if c.Targets[i].addr != c.Addr {
+			return c, fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Addr, c.Targets[i].addr)
+		}
+		c.Targets[i].render(c.NoKeepAlive)
+	}
+	return c, nil
+}
+
+// NewTarget parses rawURL (http:// only) and makes a target. headers are
+// "Name: value" lines, as curl's and wrk's -H take them.
+func NewTarget(method, rawURL string, headers []string, body string) (Target, error) {
+	t := Target{Method: method, URL: rawURL, Body: body}
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+			return t, fmt.Errorf("%w: %q", ErrBadHeader, h)
+		}
+		if t.Headers == nil {
+			t.Headers = map[string]string{}
+		}
+		t.Headers[name] = strings.TrimSpace(value)
+	}
+	return t, t.check()
+}
+
+// check validates the method and URL and sets addr.
+func (t *Target) check() error {
+	if t.Method == "" {
+		t.Method = "GET"
+	}
+	for _, c := range []byte(t.Method) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return fmt.Errorf("%w: bad method %q", ErrBadConfig, t.Method)
+		}
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrBadURL, t.URL, err)
+	}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		return ErrHTTPS
+	default:
+		return fmt.Errorf("%w: %q: want http://host[:port]/path", ErrBadURL, t.URL)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("%w: %q: no host", ErrBadURL, t.URL)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("%w: %q: bad port", ErrBadURL, t.URL)
+	}
+	t.addr = net.JoinHostPort(u.Hostname(), port)
+	return nil
+}
+
+// render builds the request bytes once.
+func (t *Target) render(close bool) {
+	u, _ := url.Parse(t.URL) // checked by check
+	path := u.RequestURI()
+	var b strings.Builder
+	b.WriteString(t.Method + " " + path + " HTTP/1.1\r\n")
+	host := u.Host
+	hasHost := false
+	for name, v := range t.Headers {
+		if strings.EqualFold(name, "Host") {
+			hasHost = true
+			host = v
+		}
+	}
+	b.WriteString("Host: " + host + "\r\n")
+	for name, v := range t.Headers {
+		if strings.EqualFold(name, "Content-Length") || (hasHost && strings.EqualFold(name, "Host")) {
+			continue
+		}
+		b.WriteString(name + ": " + v + "\r\n")
+	}
+	if close {
+		b.WriteString("Connection: close\r\n")
+	}
+	if len(t.Body) > 0 || t.Method == "POST" || t.Method == "PUT" || t.Method == "PATCH" {
+		b.WriteString("Content-Length: " + strconv.Itoa(len(t.Body)) + "\r\n")
+	}
+	b.WriteString("\r\n")
+	b.WriteString(t.Body)
+	t.bytes = []byte(b.String())
+	t.head = t.Method == "HEAD"
+}
+
+// ReadTargets reads a targets file: JSON lines, one request per line, sent
+// round robin:
+//
+//	{"method":"GET","url":"http://127.0.0.1:8080/a","headers":{"X-Key":"1"}}
+//	{"method":"POST","url":"http://127.0.0.1:8080/b","body":"{\"k\":1}"}
+//
+// method defaults to GET; blank lines and lines starting with # are skipped.
+// All URLs must be on the same host:port.
+func ReadTargets(r io.Reader) ([]Target, error) {
+	var out []Target
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		var t Target
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&t); err != nil {
+			return nil, fmt.Errorf("%w: line %d: %v", ErrBadTargets, line, err)
+		}
+		if err := t.check(); err != nil {
+			return nil, fmt.Errorf("%w: line %d: %w", ErrBadTargets, line, err)
+		}
+		if len(out) > 0 && t.addr != out[0].addr {
+			return nil, fmt.Errorf("%w: line %d: %w: %s and %s", ErrBadTargets, line, ErrMixedHosts, out[0].addr, t.addr)
+		}
+		out = append(out, t)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadTargets, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no targets", ErrBadTargets)
+	}
+	return out, nil
+}
