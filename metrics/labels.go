@@ -1,0 +1,172 @@
+package metrics
+
+// Status classes index the per-code counters: 1xx..5xx, then "other" for a
+// status outside 100..599 (an upstream may send 999; 0 means no response).
+const (
+	numClasses = 6
+	classOther = 5
+)
+
+var classLabels = [numClasses]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+// statusClass maps a status code to its class index.
+func statusClass(status int) int {
+	c := status/100 - 1
+	if uint(c) >= classOther {
+		return classOther
+	}
+	return c
+}
+
+// Reason is why the request parser refused a request: the statuses of
+// RFC 9110/9112 the gateway answers with, plus a few named causes that
+// operators want to tell apart from a generic 400.
+type Reason uint8
+
+// Reasons. The zero value is ReasonBadRequest.
+const (
+	ReasonBadRequest       Reason = iota // 400: malformed request line or header field
+	ReasonRequestTimeout                 // 408: the head or body did not arrive in time
+	ReasonBodyTooLarge                   // 413: Content-Length or body above the limit
+	ReasonURITooLong                     // 414: request line above the limit
+	ReasonHeadersTooLarge                // 431: head or field count above the limit
+	ReasonNotImplemented                 // 501: unknown transfer coding
+	ReasonVersion                        // 505: HTTP version other than 1.0 and 1.1
+	ReasonAmbiguousFraming               // 400: Content-Length with Transfer-Encoding, duplicate Content-Length
+	ReasonInvalidChunked                 // 400: malformed chunk size, extension or CRLF
+	ReasonHTTP2Preface                   // HTTP/2 preface on an HTTP/1.1 listener; closed without answer
+	numReasons
+)
+
+var reasonLabels = [numReasons]string{
+	ReasonBadRequest:       "bad_request",
+	ReasonRequestTimeout:   "request_timeout",
+	ReasonBodyTooLarge:     "body_too_large",
+	ReasonURITooLong:       "uri_too_long",
+	ReasonHeadersTooLarge:  "headers_too_large",
+	ReasonNotImplemented:   "not_implemented",
+	ReasonVersion:          "version_not_supported",
+	ReasonAmbiguousFraming: "ambiguous_framing",
+	ReasonInvalidChunked:   "invalid_chunked",
+	ReasonHTTP2Preface:     "http2_preface",
+}
+
+var reasonStatus = [numReasons]int{
+	ReasonBadRequest:       400,
+	ReasonRequestTimeout:   408,
+	ReasonBodyTooLarge:     413,
+	ReasonURITooLong:       414,
+	ReasonHeadersTooLarge:  431,
+	ReasonNotImplemented:   501,
+	ReasonVersion:          505,
+	ReasonAmbiguousFraming: 400,
+	ReasonInvalidChunked:   400,
+	ReasonHTTP2Preface:     0,
+}
+
+// String returns the reason's label value, e.g. "uri_too_long".
+func (r Reason) String() string {
+	if r >= numReasons {
+		return "unknown"
+	}
+	return reasonLabels[r]
+}
+
+// Status returns the HTTP status the gateway answers for r, or 0 when it
+// closes the connection without an answer.
+func (r Reason) Status() int {
+	if r >= numReasons {
+		return 400
+	}
+	return reasonStatus[r]
+}
+
+// ReasonForStatus maps a rejection status (as returned by parser.Status) to
+// its generic Reason. Callers that know a more precise cause (framing,
+// chunked, HTTP/2 preface) pass that Reason instead.
+func ReasonForStatus(status int) Reason {
+	switch status {
+	case 408:
+		return ReasonRequestTimeout
+	case 413:
+		return ReasonBodyTooLarge
+	case 414:
+		return ReasonURITooLong
+	case 431:
+		return ReasonHeadersTooLarge
+	case 501:
+		return ReasonNotImplemented
+	case 505:
+		return ReasonVersion
+	}
+	return ReasonBadRequest
+}
+
+// ErrorClass is the kind of upstream failure counted by Shard.UpstreamError.
+type ErrorClass uint8
+
+// Upstream error classes.
+const (
+	ErrorConnect     ErrorClass = iota // dial refused, unreachable or failed
+	ErrorTimeout                       // connect, header or read timeout
+	ErrorReset                         // connection reset or closed mid-exchange
+	ErrorBadResponse                   // the response head or framing failed to parse
+	numErrorClasses
+)
+
+var errorLabels = [numErrorClasses]string{"connect", "timeout", "reset", "bad_response"}
+
+// String returns the class's label value, e.g. "timeout".
+func (e ErrorClass) String() string {
+	if e >= numErrorClasses {
+		return "unknown"
+	}
+	return errorLabels[e]
+}
+
+// CacheResult is the outcome of a cache lookup counted by Loop.CacheLookup.
+type CacheResult uint8
+
+// Cache lookup results.
+const (
+	CacheHit   CacheResult = iota // fresh entry served
+	CacheMiss                     // no usable entry; forwarded upstream
+	CacheStale                    // stale entry served (stale-while-revalidate, stale-if-error)
+	numCacheResults
+)
+
+var cacheLabels = [numCacheResults]string{"hit", "miss", "stale"}
+
+// LimitMode says whether a limiter rejection was enforced or only recorded
+// (shadow mode), for Shard.LimiterReject.
+type LimitMode uint8
+
+// Limiter modes.
+const (
+	LimitEnforced LimitMode = iota
+	LimitShadow
+	numLimitModes
+)
+
+var limitLabels = [numLimitModes]string{"enforce", "shadow"}
+
+// UnmatchedRoute is the route label of requests that matched no route (and
+// of requests refused before routing, if the engine counts those): its ID
+// is Table.Unmatched().
+const UnmatchedRoute = "_unmatched"
+
+// Buckets are the upper bounds, in seconds, of the upstream latency
+// histogram. They are fixed so that every loop records into a fixed array.
+var Buckets = [numBuckets]float64{
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+}
+
+const numBuckets = 14
+
+// bucketNanos are Buckets in nanoseconds, compared on the hot path.
+var bucketNanos = func() (b [numBuckets]int64) {
+	for i, s := range Buckets {
+		b[i] = int64(s*1e9 + 0.5)
+	}
+	return b
+}()

@@ -1,0 +1,146 @@
+package metrics
+
+import "sync/atomic"
+
+// Loop is the process-wide counter block of one event loop: traffic,
+// downstream connections, parser rejections and cache lookups. Only the
+// owning loop calls its methods; the Collector reads it with atomic loads.
+// Its size is a multiple of 64 bytes and it is allocated on its own, so two
+// loops never write the same cache line. The methods never allocate.
+type Loop struct {
+	bytesIn, bytesOut uint64
+	downOpened        uint64
+	downClosed        uint64
+	reasons           [numReasons]uint64
+	cache             [numCacheResults]uint64
+	cacheStores       uint64
+	cacheStoredBytes  uint64
+	_                 [5]uint64 // pad to 192 bytes (3 cache lines)
+}
+
+// BytesReceived counts n bytes read from downstream clients.
+func (l *Loop) BytesReceived(n int) { atomic.AddUint64(&l.bytesIn, uint64(n)) }
+
+// BytesSent counts n bytes written to downstream clients.
+func (l *Loop) BytesSent(n int) { atomic.AddUint64(&l.bytesOut, uint64(n)) }
+
+// DownstreamOpened counts an accepted client connection.
+func (l *Loop) DownstreamOpened() { atomic.AddUint64(&l.downOpened, 1) }
+
+// DownstreamClosed counts a closed client connection.
+func (l *Loop) DownstreamClosed() { atomic.AddUint64(&l.downClosed, 1) }
+
+// ParserReject counts a request refused by the parser for reason r.
+func (l *Loop) ParserReject(r Reason) {
+	if r >= numReasons {
+		r = ReasonBadRequest
+	}
+	atomic.AddUint64(&l.reasons[r], 1)
+}
+
+// CacheLookup counts one response-cache lookup with result r.
+func (l *Loop) CacheLookup(r CacheResult) {
+	if r >= numCacheResults {
+		return
+	}
+	atomic.AddUint64(&l.cache[r], 1)
+}
+
+// CacheStore counts a response of n bytes stored in the cache.
+func (l *Loop) CacheStore(n int) {
+	atomic.AddUint64(&l.cacheStores, 1)
+	atomic.AddUint64(&l.cacheStoredBytes, uint64(n))
+}
+
+// routeCell is one loop's counters for one route name: 64 bytes.
+type routeCell struct {
+	codes   [numClasses]uint64
+	limited [numLimitModes]uint64
+}
+
+// upstreamCell is one loop's counters for one upstream name: 256 bytes.
+// active and idle are gauges (signed, summed over loops at scrape).
+type upstreamCell struct {
+	codes     [numClasses]uint64
+	errors    [numErrorClasses]uint64
+	buckets   [numBuckets + 1]uint64 // non-cumulative; the last is +Inf
+	sumNanos  uint64
+	active    int64
+	idle      int64
+	bytesSent uint64
+	bytesRecv uint64
+	_         [2]uint64
+}
+
+// Shard is one loop's view of a Table: the route and upstream counters of
+// that loop, indexed by the dense IDs of the Table's Labels. Only the owning
+// loop calls its methods. Route and upstream IDs out of range panic like an
+// index out of range: they are a wiring bug.
+type Shard struct {
+	routes []*routeCell
+	ups    []*upstreamCell
+}
+
+// Request counts a response with status to the client on route (2xx,
+// 4xx, ...; a status outside 100..599 counts as "other").
+func (s *Shard) Request(route, status int) {
+	atomic.AddUint64(&s.routes[route].codes[statusClass(status)], 1)
+}
+
+// LimiterReject counts a request on route refused by its rate limiter, or
+// only recorded as over the limit in shadow mode.
+func (s *Shard) LimiterReject(route int, mode LimitMode) {
+	if mode >= numLimitModes {
+		mode = LimitEnforced
+	}
+	atomic.AddUint64(&s.routes[route].limited[mode], 1)
+}
+
+// UpstreamResponse counts a response from upstream with status, and
+// records nanos (from the request write to the end of the response head,
+// or whatever the engine documents) in the latency histogram.
+func (s *Shard) UpstreamResponse(upstream, status int, nanos int64) {
+	c := s.ups[upstream]
+	atomic.AddUint64(&c.codes[statusClass(status)], 1)
+	i := 0
+	for i < numBuckets && nanos > bucketNanos[i] {
+		i++
+	}
+	atomic.AddUint64(&c.buckets[i], 1)
+	if nanos > 0 {
+		atomic.AddUint64(&c.sumNanos, uint64(nanos))
+	}
+}
+
+// UpstreamError counts a failed exchange with upstream.
+func (s *Shard) UpstreamError(upstream int, class ErrorClass) {
+	if class >= numErrorClasses {
+		class = ErrorBadResponse
+	}
+	atomic.AddUint64(&s.ups[upstream].errors[class], 1)
+}
+
+// UpstreamBytes counts bytes written to (sent) and read from (received)
+// upstream.
+func (s *Shard) UpstreamBytes(upstream, sent, received int) {
+	c := s.ups[upstream]
+	if sent != 0 {
+		atomic.AddUint64(&c.bytesSent, uint64(sent))
+	}
+	if received != 0 {
+		atomic.AddUint64(&c.bytesRecv, uint64(received))
+	}
+}
+
+// AddActive adds delta (+1 when a connection is dialled or taken from the
+// idle list, -1 when it is closed or parked) to upstream's active
+// connections. Storage is per upstream name, so a connection may be opened
+// under one Table and closed under the next.
+func (s *Shard) AddActive(upstream int, delta int64) {
+	atomic.AddInt64(&s.ups[upstream].active, delta)
+}
+
+// AddIdle adds delta to upstream's idle keep-alive connections.
+func (s *Shard) AddIdle(upstream int, delta int64) {
+	atomic.AddInt64(&s.ups[upstream].idle, delta)
+}

@@ -1,0 +1,186 @@
+package metrics
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// descs are the exported metric families. Names follow the Prometheus
+// conventions: a hotpath_ prefix, base units (seconds, bytes), _total on
+// counters.
+type descs struct {
+	requests, limiter                            *prometheus.Desc
+	upRequests, upErrors, upDuration, upConns    *prometheus.Desc
+	upBytesSent, upBytesRecv                     *prometheus.Desc
+	bytesIn, bytesOut, downTotal, downActive     *prometheus.Desc
+	parser                                       *prometheus.Desc
+	cacheLookups, cacheStores, cacheStoredBytes  *prometheus.Desc
+	cacheEvictions, cacheEvictedBytes, cacheSize *prometheus.Desc
+	accessDropped                                *prometheus.Desc
+}
+
+func newDescs() descs {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("hotpath_"+name, help, labels, nil)
+	}
+	return descs{
+		requests:          d("requests_total", "Responses sent to clients, by route and status class.", "route", "code"),
+		limiter:           d("limiter_rejections_total", "Requests over a route's rate limit, enforced or shadow.", "route", "mode"),
+		upRequests:        d("upstream_requests_total", "Responses received from upstreams, by status class.", "upstream", "code"),
+		upErrors:          d("upstream_errors_total", "Failed upstream exchanges, by class.", "upstream", "class"),
+		upDuration:        d("upstream_request_duration_seconds", "Upstream response latency.", "upstream"),
+		upConns:           d("upstream_connections", "Upstream connections, active (serving an exchange) or idle (keep-alive).", "upstream", "state"),
+		upBytesSent:       d("upstream_bytes_sent_total", "Bytes written to upstreams.", "upstream"),
+		upBytesRecv:       d("upstream_bytes_received_total", "Bytes read from upstreams.", "upstream"),
+		bytesIn:           d("downstream_bytes_received_total", "Bytes read from clients."),
+		bytesOut:          d("downstream_bytes_sent_total", "Bytes written to clients."),
+		downTotal:         d("downstream_connections_total", "Client connections accepted."),
+		downActive:        d("downstream_connections", "Client connections open."),
+		parser:            d("parser_rejections_total", "Requests refused by the HTTP parser, by reason.", "reason"),
+		cacheLookups:      d("cache_lookups_total", "Response cache lookups, by result.", "result"),
+		cacheStores:       d("cache_stores_total", "Responses stored in the cache."),
+		cacheStoredBytes:  d("cache_stored_bytes_total", "Bytes of responses stored in the cache."),
+		cacheEvictions:    d("cache_evictions_total", "Entries evicted from the cache."),
+		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
+		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
+		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
+	}
+}
+
+// Describe sends every metric family's descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	d := &c.desc
+	for _, x := range []*prometheus.Desc{
+		d.requests, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
+		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive,
+		d.parser, d.cacheLookups, d.cacheStores, d.cacheStoredBytes, d.cacheEvictions,
+		d.cacheEvictedBytes,
+	} {
+		ch <- x
+	}
+	if c.opts.CacheSize != nil {
+		ch <- d.cacheSize
+	}
+	if c.opts.AccessLogDropped != nil {
+		ch <- d.accessDropped
+	}
+}
+
+// Collect sums every loop's counters with atomic loads and sends them. It
+// exports the routes and upstreams of the current Table. It allocates (per
+// scrape, off the request path).
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	d := &c.desc
+	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+
+	var lt Loop // sums
+	for _, l := range c.loops {
+		lt.bytesIn += atomic.LoadUint64(&l.bytesIn)
+		lt.bytesOut += atomic.LoadUint64(&l.bytesOut)
+		lt.downOpened += atomic.LoadUint64(&l.downOpened)
+		lt.downClosed += atomic.LoadUint64(&l.downClosed)
+		for i := range l.reasons {
+			lt.reasons[i] += atomic.LoadUint64(&l.reasons[i])
+		}
+		for i := range l.cache {
+			lt.cache[i] += atomic.LoadUint64(&l.cache[i])
+		}
+		lt.cacheStores += atomic.LoadUint64(&l.cacheStores)
+		lt.cacheStoredBytes += atomic.LoadUint64(&l.cacheStoredBytes)
+	}
+	counter(d.bytesIn, lt.bytesIn)
+	counter(d.bytesOut, lt.bytesOut)
+	counter(d.downTotal, lt.downOpened)
+	// Closed is read after opened in each loop, so a connection opened and
+	// closed between the two loads can make this transiently low, never
+	// negative by more than the connections closed mid-scrape.
+	gauge(d.downActive, max(float64(lt.downOpened)-float64(lt.downClosed), 0))
+	for i, v := range lt.reasons {
+		counter(d.parser, v, reasonLabels[i])
+	}
+	for i, v := range lt.cache {
+		counter(d.cacheLookups, v, cacheLabels[i])
+	}
+	counter(d.cacheStores, lt.cacheStores)
+	counter(d.cacheStoredBytes, lt.cacheStoredBytes)
+	counter(d.cacheEvictions, atomic.LoadUint64(&c.evict.n))
+	counter(d.cacheEvictedBytes, atomic.LoadUint64(&c.evict.bytes))
+	if c.opts.CacheSize != nil {
+		gauge(d.cacheSize, float64(c.opts.CacheSize()))
+	}
+	if c.opts.AccessLogDropped != nil {
+		counter(d.accessDropped, c.opts.AccessLogDropped())
+	}
+
+	t := c.table.Load()
+	for _, s := range t.routes {
+		var rc routeCell
+		for _, cell := range s.cells {
+			for i := range cell.codes {
+				rc.codes[i] += atomic.LoadUint64(&cell.codes[i])
+			}
+			for i := range cell.limited {
+				rc.limited[i] += atomic.LoadUint64(&cell.limited[i])
+			}
+		}
+		for i, v := range rc.codes {
+			if i == classOther && v == 0 {
+				continue
+			}
+			counter(d.requests, v, s.name, classLabels[i])
+		}
+		for i, v := range rc.limited {
+			counter(d.limiter, v, s.name, limitLabels[i])
+		}
+	}
+	for _, s := range t.upstreams {
+		var uc upstreamCell
+		for _, cell := range s.cells {
+			for i := range cell.codes {
+				uc.codes[i] += atomic.LoadUint64(&cell.codes[i])
+			}
+			for i := range cell.errors {
+				uc.errors[i] += atomic.LoadUint64(&cell.errors[i])
+			}
+			for i := range cell.buckets {
+				uc.buckets[i] += atomic.LoadUint64(&cell.buckets[i])
+			}
+			uc.sumNanos += atomic.LoadUint64(&cell.sumNanos)
+			uc.active += atomic.LoadInt64(&cell.active)
+			uc.idle += atomic.LoadInt64(&cell.idle)
+			uc.bytesSent += atomic.LoadUint64(&cell.bytesSent)
+			uc.bytesRecv += atomic.LoadUint64(&cell.bytesRecv)
+		}
+		for i, v := range uc.codes {
+			if i == classOther && v == 0 {
+				continue
+			}
+			counter(d.upRequests, v, s.name, classLabels[i])
+		}
+		for i, v := range uc.errors {
+			counter(d.upErrors, v, s.name, errorLabels[i])
+		}
+		// The count is the sum of the buckets, so the histogram is
+		// self-consistent even when loops record during the scrape.
+		cum := make(map[float64]uint64, numBuckets)
+		var n uint64
+		for i, b := range Buckets {
+			n += uc.buckets[i]
+			cum[b] = n
+		}
+		n += uc.buckets[numBuckets]
+		ch <- prometheus.MustNewConstHistogram(d.upDuration, n, float64(uc.sumNanos)/1e9, cum, s.name)
+		gauge(d.upConns, float64(max(uc.active, 0)), s.name, "active")
+		gauge(d.upConns, float64(max(uc.idle, 0)), s.name, "idle")
+		counter(d.upBytesSent, uc.bytesSent, s.name)
+		counter(d.upBytesRecv, uc.bytesRecv, s.name)
+	}
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
