@@ -39,6 +39,14 @@ type Config struct {
 	// Live, when not nil, is called about once a second from Run's goroutine
 	// with the progress so far.
 	Live func(Progress) `json:"-"`
+	// WindowStart, when not nil, is called once from Run's goroutine when
+	// the recorded period begins (when the warm-up ends), with the period's
+	// start time. It is how work tied to exactly the measured window (a
+	// server-side CPU profile, say) is started. It must return quickly: the
+	// loops do not wait for it, but Live and cancellation do. It is not
+	// called when the run is cancelled during the warm-up; when called, it
+	// returns before Run does.
+	WindowStart func(time.Time) `json:"-"`
 }
 
 // Target is one request to send. Bytes is the rendered request, built once

@@ -105,10 +105,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	go func() { wg.Wait(); close(done) }()
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
+	var window <-chan time.Time
+	if cfg.WindowStart != nil {
+		wt := time.NewTimer(time.Until(base.Add(cfg.Warmup)))
+		defer wt.Stop()
+		window = wt.C
+	}
 wait:
 	for {
 		select {
+		case <-window:
+			window = nil
+			cfg.WindowStart(base.Add(cfg.Warmup))
 		case <-done:
+			// The loops can end in the same instant as the warm-up when
+			// Duration is tiny: the window did start, say so.
+			if window != nil && time.Since(base) >= cfg.Warmup && ctx.Err() == nil {
+				cfg.WindowStart(base.Add(cfg.Warmup))
+			}
 			break wait
 		case <-ctx.Done():
 			for _, l := range loops {

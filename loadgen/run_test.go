@@ -222,3 +222,28 @@ func TestRunTimeout(t *testing.T) {
 		t.Fatalf("errors %v, requests %d", res.Errors, res.Requests)
 	}
 }
+
+// WindowStart is called once, with the recorded period's start, and not at
+// all when the run ends during the warm-up.
+func TestRunWindowStart(t *testing.T) {
+	url, _ := startEcho(t, echoserver.Config{})
+	var calls []time.Time
+	res := mustRun(t, Config{Targets: target(t, "GET", url), Connections: 1,
+		Warmup: 50 * time.Millisecond, Duration: 100 * time.Millisecond,
+		WindowStart: func(start time.Time) { calls = append(calls, start) }})
+	if len(calls) != 1 || !calls[0].Equal(res.Start) {
+		t.Fatalf("WindowStart calls %v, want one at %v", calls, res.Start)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls = nil
+	if _, err := Run(ctx, Config{Targets: target(t, "GET", url), Connections: 1,
+		Warmup: time.Minute, Duration: time.Second,
+		WindowStart: func(start time.Time) { calls = append(calls, start) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 0 {
+		t.Fatalf("WindowStart called %d times for a run cancelled in its warm-up", len(calls))
+	}
+}

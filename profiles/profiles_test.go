@@ -1,39 +1,53 @@
 package profiles
 
 import (
-	"compress/gzip"
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeAdmin serves net/http/pprof on 127.0.0.1:0, as hotpath's admin
-// listener does, and returns its base URL.
-func fakeAdmin(t *testing.T) string {
+// listener does, and returns its base URL. With rates, it also answers
+// GET /debug/pprof/rates as hotpath's admin does.
+func fakeAdmin(t *testing.T, rates string) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if rates != "" {
+		mux.HandleFunc("GET /debug/pprof/rates", func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, rates)
+		})
+	}
+	return serve(t, mux)
+}
+
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: h}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -43,189 +57,377 @@ func fakeAdmin(t *testing.T) string {
 	return "http://" + ln.Addr().String()
 }
 
-// checkProfile checks that path is a non-empty gzip stream (pprof's
-// profile.proto is gzip-compressed protobuf).
-func checkProfile(t *testing.T, path string) {
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// parse checks that path is a profile.proto that github.com/google/pprof
+// reads, and returns it.
+func parse(t *testing.T, path string) *profile.Profile {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	p, err := profile.Parse(f)
 	if err != nil {
-		t.Fatalf("%s: not gzip: %v", filepath.Base(path), err)
+		t.Fatalf("%s: %v", filepath.Base(path), err)
 	}
-	n, err := io.Copy(io.Discard, zr)
-	if err != nil || n == 0 {
-		t.Fatalf("%s: %d bytes of protobuf, err %v", filepath.Base(path), n, err)
-	}
+	return p
 }
 
-// capture takes a one-second window of profiles with a little CPU work.
-func capture(t *testing.T, base, dir, name string, trace bool) string {
+var sink [][]byte
+
+// work is the load's stand-in: CPU, allocations and some lock contention
+// in this process (the server) until d has passed.
+func work(d time.Duration) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for range 2 {
+		wg.Go(func() {
+			x := 0
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				for i := range 2000 {
+					x += i * i
+				}
+				sink = append(sink[:0], make([]byte, 256))
+				mu.Unlock()
+			}
+			_ = x
+		})
+	}
+	wg.Wait()
+}
+
+// capture takes a one-second window of kinds (all when nil) with work.
+func capture(t *testing.T, base, dir, name string, kinds []Kind, trace time.Duration) (*Capture, *Manifest) {
 	t.Helper()
-	c, err := Start(context.Background(), Options{
-		BaseURL: base, Dir: dir, Name: name, Duration: time.Second, Trace: trace,
-		Client: &http.Client{Transport: &http.Transport{}},
+	c, err := New(context.Background(), Options{BaseURL: base, Dir: dir, Name: name, Window: time.Second, Kinds: kinds, Trace: trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.Start(start)
+	c.Start(start) // a second Start does nothing
+	work(time.Second)
+	m, err := c.Finish(Run{
+		Command: []string{"hotload", "-d", "1s"}, Target: "http://127.0.0.1:1/", Elapsed: time.Since(start),
+		Summary: Summary{Requests: 1000, RPS: 1000, P99US: 900},
+		Files:   map[string][]byte{"report.json": []byte(`{"version":1}`)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.opts.Client.CloseIdleConnections)
-	deadline := time.Now().Add(time.Second)
-	x := 0
-	for time.Now().Before(deadline) { // the measured window: some work to sample
-		for i := 0; i < 1000; i++ {
-			x += i * i
-		}
-	}
-	_ = x
-	runDir, err := c.Finish([]byte(`{"rps":1234}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if runDir != c.Dir() {
-		t.Errorf("Finish dir %q != Dir %q", runDir, c.Dir())
-	}
-	return runDir
+	return c, m
 }
 
 func TestCapture(t *testing.T) {
-	base := fakeAdmin(t)
+	if testing.Short() {
+		t.Skip("a one-second capture")
+	}
+	prev := runtime.SetMutexProfileFraction(5)
+	t.Cleanup(func() { runtime.SetMutexProfileFraction(prev) })
+	base := fakeAdmin(t, "")
 	dir := t.TempDir()
-	runDir := capture(t, base, dir, "keep alive/64", true)
-	if got := filepath.Base(runDir); !strings.HasSuffix(got, "-keep-alive-64") || filepath.Dir(runDir) != dir {
-		t.Errorf("run dir %q", runDir)
-	}
-	for _, k := range AllKinds {
-		checkProfile(t, filepath.Join(runDir, k.File()))
-	}
-	if st, err := os.Stat(filepath.Join(runDir, Trace.File())); err != nil || st.Size() == 0 {
-		t.Errorf("trace: %v", err)
-	}
-	run, err := os.ReadFile(filepath.Join(runDir, "run.json"))
-	if err != nil || string(run) != `{"rps":1234}` {
-		t.Errorf("run.json = %q, %v", run, err)
-	}
-	var meta struct {
-		CPUSecs int      `json:"cpu_seconds"`
-		Files   []string `json:"files"`
-	}
-	b, err := os.ReadFile(filepath.Join(runDir, "capture.json"))
-	if err != nil || json.Unmarshal(b, &meta) != nil {
-		t.Fatalf("capture.json: %v: %s", err, b)
-	}
-	if meta.CPUSecs != 1 || len(meta.Files) != len(AllKinds)+1 {
-		t.Errorf("capture.json = %+v", meta)
-	}
-}
+	c, m := capture(t, base+"/debug/pprof/", dir, "keep alive/64", nil, 200*time.Millisecond)
 
-func TestCaptureKindsAndErrors(t *testing.T) {
-	base := fakeAdmin(t)
-	dir := t.TempDir()
-	c, err := Start(context.Background(), Options{
-		BaseURL: base + "/", Dir: dir, Duration: 1500 * time.Millisecond, Kinds: []Kind{Goroutine, "nonesuch"},
-	})
-	if err != nil {
-		t.Fatal(err)
+	if got := filepath.Base(c.Dir()); !strings.HasSuffix(got, "-keep-alive-64") || filepath.Dir(c.Dir()) != dir || m.ID != got {
+		t.Errorf("run dir %q, id %q", c.Dir(), m.ID)
 	}
-	if len(c.Warnings()) != 1 || c.seconds != 2 {
-		t.Errorf("1.5 s window: seconds %d, warnings %q", c.seconds, c.Warnings())
+	want := map[string]string{ // file -> when
+		"cpu.pprof": WhenWindow, "allocs.pprof": WhenWindow, "mutex.pprof": WhenWindow, "block.pprof": WhenWindow,
+		"heap-before.pprof": WhenStart, "heap.pprof": WhenEnd, "goroutine.pprof": WhenEnd, "trace.out": WhenWindow,
 	}
-	runDir, err := c.Finish(nil)
-	if err != nil {
-		t.Fatal(err)
+	if len(m.Profiles) != len(want) {
+		t.Errorf("manifest lists %d profiles, want %d: %+v", len(m.Profiles), len(want), m.Profiles)
 	}
-	entries, _ := os.ReadDir(runDir)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
+	for _, e := range m.Profiles {
+		if want[e.File] != e.When || e.Bytes == 0 {
+			t.Errorf("%s: when %q (want %q), %d bytes", e.File, e.When, want[e.File], e.Bytes)
+		}
+		if e.Kind == Trace {
+			continue
+		}
+		p := parse(t, filepath.Join(c.Dir(), e.File))
+		if len(p.Sample) != e.Samples {
+			t.Errorf("%s: manifest says %d samples, file has %d", e.File, e.Samples, len(p.Sample))
+		}
 	}
-	if strings.Join(names, ",") != "capture.json,goroutine.pprof" {
-		t.Errorf("files %v", names)
+	if m.PprofURL != base || m.ProfileSec != 1 || m.TraceSec != 0.2 || m.Report != "report.json" || m.Rates != nil || m.WindowStart.IsZero() {
+		t.Errorf("manifest %+v", m)
 	}
-	if _, err := c.Finish(nil); !errors.Is(err, ErrFinished) {
+	if s := m.Summary; s.Requests != 1000 || s.P99US != 900 ||
+		s.ServerCPUSec != float64(entry(m, CPU).Total)/1e9 || s.ServerCPUPerReqUS != s.ServerCPUSec*1e6/1000 {
+		t.Errorf("summary %+v, cpu total %d", s, entry(m, CPU).Total)
+	}
+	// What is on disk is what Finish returned.
+	disk, err := ReadManifest(c.Dir())
+	if err != nil || disk.ID != m.ID || len(disk.Profiles) != len(m.Profiles) || disk.Summary != m.Summary {
+		t.Errorf("ReadManifest = %+v, %v", disk, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(c.Dir(), "report.json")); err != nil || string(b) != `{"version":1}` {
+		t.Errorf("report.json %q, %v", b, err)
+	}
+	if _, err := c.Finish(Run{}); !errors.Is(err, ErrFinished) {
 		t.Errorf("second Finish = %v", err)
 	}
+}
 
-	// A CPU profile already running on the server: the second capture's
-	// CPU request fails, the other profiles are kept.
-	busy, err := Start(context.Background(), Options{BaseURL: base, Dir: dir, Name: "a", Duration: time.Second, Kinds: []Kind{CPU}})
+func entry(m *Manifest, k Kind) Entry {
+	for _, e := range m.Profiles {
+		if e.Kind == k {
+			return e
+		}
+	}
+	return Entry{}
+}
+
+// hotpath's admin reports its rates; off means a warning before the load.
+func TestCaptureRatesAndFailures(t *testing.T) {
+	base := fakeAdmin(t, `{"mutex":0,"block":100000}`)
+	c, err := New(context.Background(), Options{BaseURL: base, Dir: t.TempDir(), Window: 1500 * time.Millisecond, Kinds: []Kind{Mutex, Block, Goroutine}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No ordering needed: one of the two fails whichever reaches the server first.
-	second, err := Start(context.Background(), Options{BaseURL: base, Dir: dir, Name: "a", Duration: time.Second, Kinds: []Kind{CPU, Goroutine}})
+	if c.rates == nil || *c.rates != (Rates{Mutex: 0, Block: 100000}) || c.secs != 2 {
+		t.Errorf("rates %+v, seconds %d", c.rates, c.secs)
+	}
+	w := strings.Join(c.Warnings(), "\n")
+	if !strings.Contains(w, "mutex.pprof will be empty") || strings.Contains(w, "block.pprof") || !strings.Contains(w, "not whole seconds") {
+		t.Errorf("warnings:\n%s", w)
+	}
+
+	// Finish before Start: the run ended in its warm-up. No profile, a
+	// manifest saying so.
+	m, err := c.Finish(Run{Files: map[string][]byte{"summary.txt": []byte("x")}})
+	if !errors.Is(err, ErrNotStarted) || len(m.Profiles) != 0 || len(m.Errors) != 1 {
+		t.Fatalf("Finish without Start = %v, %+v", err, m)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir(), "summary.txt")); err != nil {
+		t.Error(err)
+	}
+
+	// Abort removes the directory of a capture that never started.
+	c, err = New(context.Background(), Options{BaseURL: base, Dir: t.TempDir(), Window: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err1 := busy.Finish(nil)
-	d2, err2 := second.Finish(nil)
-	if (err1 == nil) == (err2 == nil) {
-		t.Fatalf("want exactly one CPU capture to fail: %v / %v", err1, err2)
+	if err := c.Abort(); err != nil {
+		t.Fatal(err)
 	}
-	checkProfile(t, filepath.Join(d2, Goroutine.File()))
-	if filepath.Base(d2) == filepath.Base(busy.Dir()) {
-		t.Errorf("two runs in one directory %s", d2)
+	if _, err := os.Stat(c.Dir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("aborted run dir: %v", err)
+	}
+
+	// A server that answers the index but fails a profile: the others are
+	// kept, the error names the one that failed.
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/heap", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no heap today", http.StatusInternalServerError)
+	})
+	c, err = New(context.Background(), Options{BaseURL: serve(t, mux), Dir: t.TempDir(), Window: time.Second, Kinds: []Kind{Heap, Goroutine}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(time.Now())
+	m, err = c.Finish(Run{})
+	if err == nil || !strings.Contains(err.Error(), "heap-before.pprof") || !strings.Contains(err.Error(), "no heap today") {
+		t.Errorf("Finish = %v", err)
+	}
+	if len(m.Profiles) != 1 || m.Profiles[0].File != "goroutine.pprof" || len(m.Errors) != 2 {
+		t.Errorf("manifest %+v", m)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir(), "heap.pprof")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed profile left a file: %v", err)
 	}
 }
 
-func TestStartOptions(t *testing.T) {
+func TestNewUnreachable(t *testing.T) {
+	notPprof := serve(t, http.NotFoundHandler())
 	tests := []struct {
-		name string
-		opts Options
+		name, url, msg string
 	}{
-		{"no base URL", Options{Dir: "x", Duration: time.Second}},
-		{"no dir", Options{BaseURL: "http://127.0.0.1:1", Duration: time.Second}},
-		{"no duration", Options{BaseURL: "http://127.0.0.1:1", Dir: "x"}},
+		{"closed port", "http://" + closedPort(t), "connection refused"},
+		{"not pprof", notPprof, "answered 404"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Start(context.Background(), tt.opts); !errors.Is(err, ErrOptions) {
-				t.Errorf("Start = %v, want ErrOptions", err)
+			dir := filepath.Join(t.TempDir(), "runs")
+			_, err := New(context.Background(), Options{BaseURL: tt.url, Dir: dir, Window: time.Second})
+			if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), tt.msg) || !strings.Contains(err.Error(), tt.url+"/debug/pprof/") {
+				t.Fatalf("New = %v", err)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("profile dir created before the endpoint answered: %v", err)
 			}
 		})
 	}
 }
 
+func TestNewOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"no base URL", Options{Dir: "x", Window: time.Second}},
+		{"no dir", Options{BaseURL: "http://127.0.0.1:1", Window: time.Second}},
+		{"no window", Options{BaseURL: "http://127.0.0.1:1", Dir: "x"}},
+		{"not http", Options{BaseURL: "127.0.0.1:9901", Dir: "x", Window: time.Second}},
+		{"trace longer than window", Options{BaseURL: "http://127.0.0.1:1", Dir: "x", Window: time.Second, Trace: 2 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(context.Background(), tt.opts); !errors.Is(err, ErrOptions) {
+				t.Errorf("New = %v, want ErrOptions", err)
+			}
+		})
+	}
+}
+
+func TestParseKinds(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Kind
+		err  bool
+	}{
+		{in: "cpu", want: []Kind{CPU}},
+		{in: " heap, CPU ,cpu,trace", want: []Kind{Heap, CPU, Trace}},
+		{in: "allocs,all", want: []Kind{Allocs, CPU, Heap, Mutex, Block, Goroutine}},
+		{in: "cpu,threadcreate", err: true},
+		{in: ",", err: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseKinds(tt.in)
+		if (err != nil) != tt.err || (!tt.err && !slices.Equal(got, tt.want)) {
+			t.Errorf("ParseKinds(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+		if tt.err && !errors.Is(err, ErrKind) {
+			t.Errorf("ParseKinds(%q) error %v, want ErrKind", tt.in, err)
+		}
+	}
+}
+
 func TestBaselineAndDiff(t *testing.T) {
-	base := fakeAdmin(t)
-	dir := t.TempDir()
-	run1 := capture(t, base, dir, "before", false)
-	bdir, err := SaveBaseline(run1, "main")
+	if testing.Short() {
+		t.Skip("two one-second captures")
+	}
+	base := fakeAdmin(t, "")
+	root := t.TempDir()
+	kinds := []Kind{CPU, Allocs, Goroutine}
+	before, _ := capture(t, base, root, "before", kinds, 0)
+	bdir, err := SaveBaseline(root, "main", before.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bdir != filepath.Join(dir, "baselines", "main") {
+	if bdir != BaselineDir(root, "main") || bdir != filepath.Join(root, "baselines", "main") {
 		t.Errorf("baseline dir %s", bdir)
 	}
-	checkProfile(t, filepath.Join(bdir, CPU.File()))
-	// Saving again replaces it.
-	if _, err := SaveBaseline(run1, "main"); err != nil {
+	parse(t, filepath.Join(bdir, CPU.File()))
+	if _, err := SaveBaseline(root, "main", before.Dir()); err != nil { // saving again replaces it
 		t.Fatal(err)
 	}
-	run2 := capture(t, base, dir, "after", false)
+	if _, err := SaveBaseline(root, "pr-1", before.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := Baselines(root)
+	if err != nil || len(bs) != 2 || bs[0].Name != "main" || bs[1].Name != "pr-1" ||
+		bs[0].Manifest.ID != before.ID() || !strings.HasSuffix(bs[0].Source, before.ID()) || bs[0].Saved.IsZero() {
+		t.Fatalf("Baselines = %+v, %v", bs, err)
+	}
+	if _, err := OpenBaseline(root, "nope"); !errors.Is(err, ErrNoBaseline) || !strings.Contains(err.Error(), "have: main, pr-1") {
+		t.Errorf("OpenBaseline(nope) = %v", err)
+	}
+	for _, bad := range []string{"", "..", "a/b"} {
+		if _, err := SaveBaseline(root, bad, before.Dir()); !errors.Is(err, ErrOptions) {
+			t.Errorf("SaveBaseline(%q) = %v", bad, err)
+		}
+	}
+	if _, err := SaveBaseline(root, "x", t.TempDir()); !errors.Is(err, ErrNotRun) {
+		t.Errorf("SaveBaseline of a non-run = %v", err)
+	}
+
+	after, _ := capture(t, base, root, "after", kinds, 0)
+	var out bytes.Buffer
+	err = Diff(context.Background(), &out, bdir, after.Dir(), DiffOptions{Kinds: []Kind{CPU, Allocs, Goroutine}, Top: 5, Builtin: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, &out)
+	}
+	for _, want := range []string{"requests/s", "server CPU us/request", "== cpu", "Type: cpu (nanoseconds)", "== allocs", "Type: alloc_space (bytes)", "== goroutine", "flat Δ"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("diff output lacks %q:\n%s", want, &out)
+		}
+	}
+	// Missing profiles and traces are reported, the rest still printed.
+	out.Reset()
+	err = Diff(context.Background(), &out, bdir, after.Dir(), DiffOptions{Kinds: []Kind{Heap, Trace, CPU}, Builtin: true})
+	if !errors.Is(err, ErrNoProfile) || !errors.Is(err, ErrKind) || !strings.Contains(out.String(), "Type: cpu") {
+		t.Errorf("Diff = %v\n%s", err, &out)
+	}
 
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go not on PATH: skipping the go tool pprof diff")
 	}
-	for _, k := range []Kind{CPU, Heap, Goroutine} {
-		out, err := Diff(bdir, run2, k)
-		if err != nil {
-			t.Fatalf("%s: %v", k, err)
+	out.Reset()
+	if err := Diff(context.Background(), &out, bdir, after.Dir(), DiffOptions{Top: 5}); err != nil {
+		t.Fatalf("%v\n%s", err, &out)
+	}
+	if !strings.Contains(out.String(), "go tool pprof -top -nodecount=5") || !strings.Contains(out.String(), "flat%") {
+		t.Errorf("go tool pprof diff:\n%s", &out)
+	}
+}
+
+// The in-process diff on profiles built by hand: flat and cumulative
+// changes, largest first, inlined frames counted.
+func TestTopDiff(t *testing.T) {
+	fn := func(id uint64, name string) *profile.Function { return &profile.Function{ID: id, Name: name} }
+	parseFn, readFn, mainFn := fn(1, "parser.Parse"), fn(2, "engine.read"), fn(3, "main")
+	// engine.read has parser.Parse inlined into it.
+	inlined := &profile.Location{ID: 1, Line: []profile.Line{{Function: parseFn}, {Function: readFn}}}
+	mainLoc := &profile.Location{ID: 2, Line: []profile.Line{{Function: mainFn}}}
+	readLoc := &profile.Location{ID: 3, Line: []profile.Line{{Function: readFn}}}
+	mk := func(parse, read int64) *profile.Profile {
+		return &profile.Profile{
+			SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+			Sample: []*profile.Sample{
+				{Location: []*profile.Location{inlined, mainLoc}, Value: []int64{1, parse}},
+				{Location: []*profile.Location{readLoc, mainLoc}, Value: []int64{1, read}},
+			},
+			Location: []*profile.Location{inlined, mainLoc, readLoc},
+			Function: []*profile.Function{parseFn, readFn, mainFn},
 		}
-		if !strings.Contains(out, "flat") {
-			t.Errorf("%s diff output without a table:\n%s", k, out)
+	}
+	var out bytes.Buffer
+	if err := topDiff(&out, mk(100e6, 50e6), mk(40e6, 60e6), "", 10); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if !strings.Contains(lines[0], "base 150.00ms, run 100.00ms, change -50.00ms (-33.3%)") {
+		t.Errorf("header %q", lines[0])
+	}
+	// parser.Parse: flat -60ms; engine.read: flat +10ms, cum -50ms; main: cum -50ms.
+	want := [][]string{
+		{"-60.00ms", "-40.00%", "-60.00ms", "-40.00%", "parser.Parse"},
+		{"+10.00ms", "+6.67%", "-50.00ms", "-33.33%", "engine.read"},
+		{"0ns", "+0.00%", "-50.00ms", "-33.33%", "main"},
+	}
+	if len(lines) != 2+len(want) {
+		t.Fatalf("diff:\n%s", got)
+	}
+	for i, w := range want {
+		if f := strings.Fields(lines[2+i]); !slices.Equal(f, w) {
+			t.Errorf("row %d = %q, want %q", i, f, w)
 		}
-	}
-	if _, err := Diff(bdir, run2, Trace); !errors.Is(err, ErrOptions) {
-		t.Errorf("trace diff = %v", err)
-	}
-	if _, err := Diff(bdir, t.TempDir(), CPU); !errors.Is(err, ErrNoProfile) {
-		t.Errorf("missing profile = %v", err)
-	}
-	if !strings.HasSuffix(run2, "-after") {
-		t.Errorf("run dir %s", run2)
 	}
 }

@@ -7,12 +7,17 @@
 //	hotload --targets reqs.jsonl --fail-if 'p99>20ms,errors>0.1%' -d 10s
 //	hotload compare before.json after.json
 //	hotload merge a.json b.json --json all.json
+//	hotload -c 64 --warmup 5s -d 30s --pprof http://127.0.0.1:9901 --profile-dir runs --name base http://127.0.0.1:8080/
+//	hotload profile baseline save main runs/20261127T120301Z-base
+//	hotload profile diff main runs/20261127T121502Z-pr42 --type cpu,allocs
 //
-// Exit status: 0 success, 1 the run could not be made (unreachable target,
-// I/O), 2 bad usage, 3 a --fail-if condition held.
+// Exit status: 0 success, 1 the run could not be made (unreachable target
+// or pprof endpoint, I/O, profiles not all taken), 2 bad usage, 3 a
+// --fail-if condition held.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -28,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hotpath/hotpath/loadgen"
+	"github.com/hotpath/hotpath/profiles"
 )
 
 // Exit statuses.
@@ -49,6 +55,7 @@ const usage = `usage: hotload [flags] URL
        hotload [flags] --targets FILE
        hotload compare A.json B.json
        hotload merge A.json B.json... [--json OUT] [--hgrm OUT]
+       hotload profile baseline save NAME RUNDIR | baseline list | diff BASELINE RUNDIR
 
 Flags (-flag and --flag are the same):
 `
@@ -67,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return compare(args[1:], stdout, stderr)
 		case "merge":
 			return merge(args[1:], stdout, stderr)
+		case "profile":
+			return profileCmd(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("hotload", flag.ContinueOnError)
@@ -74,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg      loadgen.Config
 		headers  headerList
+		prof     pprofFlags
 		method   = fs.String("m", "GET", "request method")
 		body     = fs.String("b", "", "request body")
 		bodyFile = fs.String("body-file", "", "read the request body from FILE")
@@ -92,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.NoKeepAlive, "no-keepalive", false, "a new connection for every request")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "fail a request without a response after this long")
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
+	prof.register(fs)
 
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -156,6 +167,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hotload: -c, -t, -p must be >= 1; -d and --timeout > 0; -R and --warmup >= 0")
 		return exitUsage
 	}
+	popts, err := prof.options(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotload:", err)
+		return exitUsage
+	}
 	live := liveLine(stderr)
 	if live != nil {
 		cfg.Live = func(p loadgen.Progress) { live(p, cfg.Duration, cfg.Warmup) }
@@ -173,22 +189,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// The pprof endpoint is checked before the load starts; the capture
+	// itself starts with the measured window.
+	var capture *profiles.Capture
+	if popts != nil {
+		if capture, err = profiles.New(ctx, *popts); err != nil {
+			fmt.Fprintln(stderr, "hotload:", err)
+			if errors.Is(err, profiles.ErrOptions) {
+				return exitUsage
+			}
+			return exitRun
+		}
+		for _, w := range capture.Warnings() {
+			fmt.Fprintln(stderr, "hotload: warning:", w)
+		}
+		cfg.WindowStart = capture.Start
+	}
 	res, err := loadgen.Run(ctx, cfg)
 	if live != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil {
+		if capture != nil {
+			capture.Abort()
+		}
 		fmt.Fprintln(stderr, "hotload:", err)
 		if errors.Is(err, loadgen.ErrUnreachable) {
 			return exitRun
 		}
 		return exitUsage
 	}
-	if err := loadgen.WriteSummary(stdout, res); err != nil {
+	var summary bytes.Buffer
+	if err := loadgen.WriteSummary(io.MultiWriter(stdout, &summary), res); err != nil {
 		fmt.Fprintln(stderr, "hotload:", err)
 		return exitRun
 	}
-	if code := writeOutputs(res, *jsonOut, *hgrmOut, stderr); code != exitOK {
+	code := writeOutputs(res, *jsonOut, *hgrmOut, stderr)
+	if capture != nil {
+		// Profiles are kept even when --json or --hgrm could not be written.
+		code = max(code, finishCapture(capture, args, cfg, res, summary.Bytes(), stdout, stderr))
+	}
+	if code != exitOK {
 		return code
 	}
 	if failed := loadgen.CheckFailIf(conds, res); len(failed) > 0 {

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hotpath/hotpath/loadgen"
+	"github.com/hotpath/hotpath/profiles"
+)
+
+// defaultProfileDir is where runs and baselines go without --profile-dir.
+const defaultProfileDir = "runs"
+
+// pprofFlags are the flags of a run that captures the server's profiles.
+type pprofFlags struct {
+	url, dir, kinds, name string
+	trace                 time.Duration
+}
+
+func (p *pprofFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.url, "pprof", "", "capture the server's pprof profiles during the measured window from this base URL, e.g. http://127.0.0.1:9901 (hotpath's admin)")
+	fs.StringVar(&p.dir, "profile-dir", "", "with --pprof: keep each run in DIR/<run id>/ (default "+defaultProfileDir+")")
+	fs.StringVar(&p.kinds, "profiles", "", "with --pprof: profiles to take, from cpu,heap,allocs,mutex,block,goroutine,trace (default all but trace)")
+	fs.DurationVar(&p.trace, "trace", 0, "with --pprof: also take a runtime trace this long from the window's start, e.g. 1s")
+	fs.StringVar(&p.name, "name", "", "with --pprof: a label for the run directory, e.g. base or pr42")
+}
+
+// options turns the flags into capture options for cfg's window, or
+// returns nil when --pprof is not given; an error is a usage error.
+func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
+	if p.url == "" {
+		if p.dir != "" || p.kinds != "" || p.trace != 0 || p.name != "" {
+			return nil, errors.New("--profile-dir, --profiles, --trace and --name need --pprof")
+		}
+		return nil, nil
+	}
+	if cfg.Duration%time.Second != 0 {
+		return nil, fmt.Errorf("with --pprof, -d must be whole seconds (the CPU profile's unit), got %v", cfg.Duration)
+	}
+	if p.trace < 0 || p.trace > cfg.Duration {
+		return nil, fmt.Errorf("--trace %v must be within the measured window (-d %v)", p.trace, cfg.Duration)
+	}
+	opts := &profiles.Options{BaseURL: p.url, Dir: p.dir, Name: p.name, Window: cfg.Duration, Trace: p.trace}
+	if opts.Dir == "" {
+		opts.Dir = defaultProfileDir
+	}
+	if p.kinds != "" {
+		kinds, err := profiles.ParseKinds(p.kinds)
+		if err != nil {
+			return nil, err
+		}
+		opts.Kinds = kinds
+	}
+	return opts, nil
+}
+
+// finishCapture completes c with the run's results and reports where they
+// are. It returns exitRun when profiles are missing.
+func finishCapture(c *profiles.Capture, args []string, cfg loadgen.Config, res *loadgen.Result, summary []byte, stdout, stderr io.Writer) int {
+	var report, hgrm bytes.Buffer
+	if err := loadgen.WriteJSON(&report, res); err != nil {
+		fmt.Fprintln(stderr, "hotload:", err)
+		return exitRun
+	}
+	if err := loadgen.WriteHgrm(&hgrm, res.Latency); err != nil {
+		fmt.Fprintln(stderr, "hotload:", err)
+		return exitRun
+	}
+	m, err := c.Finish(profiles.Run{
+		Command: append([]string{"hotload"}, args...), Target: cfg.URL,
+		Warmup: cfg.Warmup, Elapsed: res.Elapsed,
+		Summary: profiles.Summary{
+			Requests: res.Requests, Errors: res.ErrorCount(), RPS: res.RPS(),
+			P50US: res.Latency.ValueAtQuantile(50), P99US: res.Latency.ValueAtQuantile(99), P999US: res.Latency.ValueAtQuantile(99.9),
+			ClientCPUPerReqUS: float64(res.CPUPerRequest()) / 1e3,
+		},
+		Files: map[string][]byte{"report.json": report.Bytes(), "summary.txt": summary, "latency.hgrm": hgrm.Bytes()},
+	})
+	if m != nil {
+		fmt.Fprintf(stdout, "Profiles: %s", c.Dir())
+		if s := m.Summary; s.ServerCPUPerReqUS > 0 {
+			fmt.Fprintf(stdout, " (server CPU %.2fus/request)", s.ServerCPUPerReqUS)
+		}
+		fmt.Fprintln(stdout)
+		for _, w := range m.Warnings {
+			fmt.Fprintln(stderr, "hotload: warning:", w)
+		}
+	}
+	if err != nil {
+		if m == nil {
+			fmt.Fprintln(stderr, "hotload:", err)
+		}
+		for _, e := range m.Errors {
+			fmt.Fprintln(stderr, "hotload:", e)
+		}
+		return exitRun
+	}
+	return exitOK
+}
+
+const profileUsage = `usage: hotload profile baseline save NAME RUNDIR [--profile-dir DIR]
+       hotload profile baseline list [--profile-dir DIR]
+       hotload profile diff BASELINE RUNDIR [--top 20] [--type cpu,allocs|all] [--builtin] [--profile-dir DIR]
+
+Baselines live in DIR/baselines/NAME/. DIR is --profile-dir when given,
+else the directory that holds RUNDIR (save, diff), else ./` + defaultProfileDir + ` (list).
+BASELINE is a baseline's name, or a run or baseline directory (a path with a /).
+`
+
+// profileCmd is `hotload profile ...`.
+func profileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := func(msg string) int {
+		if msg != "" {
+			fmt.Fprintln(stderr, "hotload profile:", msg)
+			return exitUsage
+		}
+		fmt.Fprint(stderr, profileUsage)
+		return exitUsage
+	}
+	if len(args) == 0 {
+		return usage("")
+	}
+	fs := flag.NewFlagSet("hotload profile", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("profile-dir", "", "the profile directory (see above)")
+	top := fs.Int("top", 20, "diff: functions shown per profile")
+	types := fs.String("type", "cpu", "diff: profiles to diff, e.g. cpu,allocs, or all that both runs have")
+	builtin := fs.Bool("builtin", false, "diff: compute in-process even when go tool pprof is available")
+	help := func() int {
+		fmt.Fprint(stderr, profileUsage+"\nFlags:\n")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	cmd := args[0]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		return help()
+	}
+	if cmd == "baseline" {
+		if len(args) < 2 {
+			return usage("baseline wants save or list")
+		}
+		cmd += " " + args[1]
+		args = args[1:]
+	}
+	pos, err := parseInterleaved(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return help()
+	}
+	if err != nil {
+		return usage(err.Error())
+	}
+	root := func(runDir string) string {
+		if *dir != "" {
+			return *dir
+		}
+		if runDir != "" {
+			return filepath.Dir(filepath.Clean(runDir))
+		}
+		return defaultProfileDir
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "hotload:", err)
+		return exitRun
+	}
+	switch cmd {
+	case "baseline save":
+		if len(pos) != 2 {
+			return usage("want: baseline save NAME RUNDIR")
+		}
+		d, err := profiles.SaveBaseline(root(pos[1]), pos[0], pos[1])
+		if errors.Is(err, profiles.ErrOptions) {
+			return usage(err.Error())
+		}
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "baseline %s saved in %s\n", pos[0], d)
+		return exitOK
+	case "baseline list":
+		if len(pos) != 0 {
+			return usage("want: baseline list [--profile-dir DIR]")
+		}
+		bs, err := profiles.Baselines(root(""))
+		if err != nil {
+			return fail(err)
+		}
+		if len(bs) == 0 {
+			fmt.Fprintf(stdout, "no baselines in %s\n", filepath.Join(root(""), profiles.BaselinesDir))
+			return exitOK
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "NAME\tSAVED\tRUN\tREQ/S\tP99\tSERVER CPU US/REQ\tPROFILES\n")
+		for _, b := range bs {
+			m := b.Manifest
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%.2f\t%d\n", b.Name, b.Saved.Local().Format(time.DateTime), m.ID,
+				m.Summary.RPS, time.Duration(m.Summary.P99US)*time.Microsecond, m.Summary.ServerCPUPerReqUS, len(m.Profiles))
+		}
+		tw.Flush()
+		return exitOK
+	case "diff":
+		if len(pos) != 2 {
+			return usage("want: diff BASELINE RUNDIR")
+		}
+		if *top < 1 {
+			return usage("--top must be >= 1")
+		}
+		opts := profiles.DiffOptions{Top: *top, Builtin: *builtin}
+		if *types != "all" {
+			if opts.Kinds, err = profiles.ParseKinds(*types); err != nil {
+				return usage(err.Error())
+			}
+		}
+		baseDir := pos[0]
+		if filepath.Base(baseDir) == baseDir { // a name
+			b, err := profiles.OpenBaseline(root(pos[1]), pos[0])
+			if errors.Is(err, profiles.ErrOptions) {
+				return usage(err.Error())
+			}
+			if err != nil {
+				return fail(err)
+			}
+			baseDir = b.Dir
+		}
+		if *types == "all" {
+			bm, err1 := profiles.ReadManifest(baseDir)
+			rm, err2 := profiles.ReadManifest(pos[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fail(err)
+			}
+			for _, k := range profiles.AllKinds {
+				if bm.Has(k) && rm.Has(k) {
+					opts.Kinds = append(opts.Kinds, k)
+				}
+			}
+		}
+		if err := profiles.Diff(ctx, stdout, baseDir, pos[1], opts); err != nil {
+			return fail(err)
+		}
+		return exitOK
+	}
+	return usage(fmt.Sprintf("unknown command %q", cmd))
+}
