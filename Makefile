@@ -32,13 +32,40 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-# Micro-benchmarks of every package (no peers needed).
-microbench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS) | tee $(BIN)/microbench.txt
+# Micro-benchmarks of the hot-path packages (no peers needed), compared with
+# the committed baseline by benchstat. One package at a time (-p 1) so that
+# two benchmarks never share the two cores. `make microbench-baseline`
+# refreshes the baseline (commit it with the change that moved it).
+MICROBENCH_PKGS     ?= ./parser ./trie ./limiter ./cache ./compression ./metrics ./loadgen ./pool
+MICROBENCH_COUNT    ?= 6
+MICROBENCH_TIME     ?= 200ms
+MICROBENCH_BASELINE := bench/baseline/microbench.txt
+MICROBENCH_OUT      ?= bench/results/microbench.txt
+MICROBENCH_RUN       = $(GO) test -p 1 -vet=off -run '^$$' -bench . -benchmem -count $(MICROBENCH_COUNT) -benchtime $(MICROBENCH_TIME) $(MICROBENCH_PKGS)
 
-# End-to-end benchmarks against peers (installs nginx, haproxy, wrk when it can).
+microbench:
+	@mkdir -p $(dir $(MICROBENCH_OUT))
+	$(MICROBENCH_RUN) | tee $(MICROBENCH_OUT)
+	@! grep -Eq '^(FAIL|panic:|--- FAIL)' $(MICROBENCH_OUT) || (echo "microbench: a benchmark failed"; exit 1)
+	@echo; echo "== benchstat $(MICROBENCH_BASELINE) (old) vs $(MICROBENCH_OUT) (new)"
+	$(GO) tool benchstat $(MICROBENCH_BASELINE) $(MICROBENCH_OUT)
+
+.PHONY: microbench-baseline
+microbench-baseline:
+	@mkdir -p $(dir $(MICROBENCH_BASELINE))
+	$(MICROBENCH_RUN) | tee $(MICROBENCH_BASELINE).tmp
+	@! grep -Eq '^(FAIL|panic:|--- FAIL)' $(MICROBENCH_BASELINE).tmp || (echo "microbench: a benchmark failed; baseline kept"; exit 1)
+	mv $(MICROBENCH_BASELINE).tmp $(MICROBENCH_BASELINE)
+
+# hotpath beside nginx and HAProxy (bench/README.md): installs the peers with
+# apt-get when root and they are missing, writes bench/results/<date>_<time>/
+# {results.md,results.json,latency.html}. Options go in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="-rounds 2 -d 5s -scenarios passthrough_small,gzip"
+#   make bench BENCH_ARGS=-quick
+BENCH_ARGS ?=
+
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./bench/... ./parser/... ./trie/... ./limiter/... ./cache/...
+	$(GO) run ./bench/cmd/harness -bin $(BIN) $(BENCH_ARGS)
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
@@ -60,3 +87,17 @@ fmt:
 
 clean:
 	rm -rf $(BIN)
+
+# A load run with hotpath's pprof profiles captured over exactly the measured
+# window (profiles/GUIDE.md). Needs hotpath running with its admin listener.
+#   make profile NAME=before; hotload profile baseline save main runs/<dir>
+#   make profile NAME=after BASE=main     # diffs the new run against `main`
+PROFILE_URL ?= http://127.0.0.1:8080/
+ADMIN       ?= http://127.0.0.1:9901
+PROFILE_DIR ?= runs
+NAME        ?= run
+LOAD        ?= -c 64 --warmup 5s -d 30s
+.PHONY: profile
+profile: build
+	$(BIN)/hotload $(LOAD) --pprof $(ADMIN) --profile-dir $(PROFILE_DIR) --name $(NAME) $(PROFILE_URL)
+	@if [ -n "$(BASE)" ]; then $(BIN)/hotload profile diff $(BASE) $$(ls -d $(PROFILE_DIR)/2* | tail -1); fi

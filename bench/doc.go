@@ -1,0 +1,25 @@
+// Package bench puts hotpath beside nginx and HAProxy: end-to-end scenarios
+// run with equivalent configurations, interleaved, pinned to cores, and
+// reported as medians with ranges and ratios against nginx.
+//
+// One Run starts hotecho as the upstream for each scenario, renders a config
+// for every contender from the templates under templates/ (hotpath YAML,
+// nginx.conf, haproxy.cfg) into a scratch directory, checks each config with
+// the contender's own checker, starts the contenders and drives them in turn
+// with hotload (A B C A B C … for Options.Rounds rounds). Each measured run
+// is preceded by a warm-up run. The server under test is pinned to one core
+// and hotload and hotecho to another; every contender runs one worker.
+//
+// Per run it records requests per second, latency percentiles (from
+// hotload's JSON report), errors, and the server's CPU time per request:
+// utime+stime from /proc/<pid>/stat summed over the contender's processes
+// (nginx's master and worker), the delta over the measured run divided by
+// the requests it answered.
+//
+//	rep, err := bench.Run(ctx, bench.Options{Bin: "bin", Out: "bench/results/x"})
+//	if err != nil { ... }
+//	fmt.Println(rep.Dir) // results.md, results.json, latency.html, raw/, configs/
+//
+// The gateway never imports this package; cmd/harness wires it for
+// `make bench`.
+package bench

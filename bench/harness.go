@@ -1,0 +1,488 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/hotpath/hotpath/loadgen"
+)
+
+// Run runs the selected scenarios against the selected contenders and
+// writes results.md, results.json and latency.html to o.Out. A contender
+// that cannot run a scenario (not installed, config refused, died) is
+// recorded as skipped or failed in the report; Run fails only when nothing
+// can be measured at all or ctx ends.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	scenarios, err := selectScenarios(o.Scenarios)
+	if err != nil {
+		return nil, err
+	}
+	contenders, err := selectContenders(o.Contenders)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []string{"hotecho", "hotload"} {
+		if _, err := os.Stat(filepath.Join(o.Bin, b)); err != nil {
+			return nil, fmt.Errorf("bench: %s not found in %s (make build)", b, o.Bin)
+		}
+	}
+	for _, cpus := range []*string{&o.ServerCPU, &o.ClientCPU} {
+		if *cpus != "" && !cpusExist(*cpus) {
+			fmt.Fprintf(o.Log, "bench: CPU %s not on this %d-CPU machine: not pinning\n", *cpus, runtime.NumCPU())
+			*cpus = ""
+		}
+	}
+	live, missing := findPeers(contenders, o.Bin, o.Install, o.Log)
+	for name, why := range missing {
+		fmt.Fprintf(o.Log, "bench: skipping %s: %s\n", name, why)
+	}
+	if len(live) == 0 {
+		return nil, errors.New("bench: no contender can run")
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "hotpath-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+
+	h := &harness{o: o, scratch: scratch, contenders: live}
+	h.rep = &Report{Dir: o.Out, Meta: newMeta(o, live)}
+	fmt.Fprintf(o.Log, "bench: %d scenario(s) × %d contender(s) × %d round(s) of %v (+%v warm-up), -c %d; results in %s\n",
+		len(scenarios), len(live), o.Rounds, o.Duration, max(o.Warmup, 0), o.Connections, o.Out)
+	for _, s := range scenarios {
+		sr := ScenarioResult{Name: s.Name, Desc: s.Desc}
+		for _, c := range contenders {
+			cr := &ContenderResult{Name: c.Name}
+			if why, ok := missing[c.Name]; ok {
+				cr.Skipped = why
+			}
+			sr.Contenders = append(sr.Contenders, cr)
+		}
+		if err := h.scenario(ctx, s, &sr); err != nil {
+			return nil, err
+		}
+		sr.summarize()
+		h.rep.Scenarios = append(h.rep.Scenarios, sr)
+		// Write after every scenario so that an interrupted run keeps what
+		// it measured.
+		if err := h.rep.write(); err != nil {
+			return nil, err
+		}
+	}
+	return h.rep, nil
+}
+
+type harness struct {
+	o          Options
+	scratch    string
+	contenders []*Contender
+	rep        *Report
+}
+
+// running is a contender serving one scenario.
+type running struct {
+	c    *Contender
+	res  *ContenderResult
+	proc *process
+	addr string
+}
+
+// scenario runs every round of s and fills sr.
+func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) error {
+	o := h.o
+	dir := filepath.Join(h.scratch, s.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	echoAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	argv := append([]string{filepath.Join(o.Bin, "hotecho"), "-addr", echoAddr}, s.Echo...)
+	echo, err := startProcess("hotecho", filepath.Join(dir, "hotecho.log"), nil, pinned(o.ClientCPU, o.Nice, argv...)...)
+	if err != nil {
+		return err
+	}
+	defer echo.stop(5 * time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = echo.waitListening(wctx, echoAddr)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	var routes []string
+	for i := range s.Routes {
+		routes = append(routes, routePath(i))
+	}
+	var live []*running
+	defer func() {
+		for _, r := range live {
+			r.proc.stop(5 * time.Second)
+		}
+	}()
+	for _, c := range h.contenders {
+		res := sr.contender(c.Name)
+		r, err := h.start(ctx, s, c, res, echoAddr, routes, filepath.Join(dir, c.Name))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(o.Log, "[%s] %s: %s%s\n", s.Name, c.Name, res.Skipped, res.Failed)
+			continue
+		}
+		live = append(live, r)
+	}
+
+	for round := 1; round <= o.Rounds; round++ {
+		for _, r := range live {
+			if r.res.Failed != "" {
+				continue
+			}
+			run, err := h.measure(ctx, s, r, echo, round, routes)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r.res.Failed = err.Error()
+				fmt.Fprintf(o.Log, "[%s r%d/%d] %s: failed: %v\n", s.Name, round, o.Rounds, r.c.Name, err)
+				continue
+			}
+			r.res.Runs = append(r.res.Runs, run)
+			fmt.Fprintf(o.Log, "[%s r%d/%d] %-7s %9.0f req/s  %6.2f µs CPU/req (busy %3.0f%%)  p50 %s  p99 %s  p99.9 %s  errors %d\n",
+				s.Name, round, o.Rounds, r.c.Name, run.RPS, run.CPUPerReqUS, 100*run.ServerBusy,
+				fmtLatency(float64(run.P50US)), fmtLatency(float64(run.P99US)), fmtLatency(float64(run.P999US)), run.Errors)
+		}
+	}
+	return nil
+}
+
+// start renders, checks, starts and probes c for s. On error res says why
+// (Skipped or Failed).
+func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *ContenderResult, echoAddr string, routes []string, dir string) (*running, error) {
+	addr, err := freePort()
+	if err != nil {
+		res.Failed = err.Error()
+		return nil, err
+	}
+	conf, err := c.render(dir, site{Listen: addr, Upstream: echoAddr, Root: os.Geteuid() == 0, Features: s.Features, Routes: routes})
+	if err != nil {
+		res.Failed = err.Error()
+		return nil, err
+	}
+	// Keep the config beside the results (the scratch directory goes).
+	if b, err := os.ReadFile(conf); err == nil {
+		keep := filepath.Join(h.o.Out, "configs", s.Name, c.file)
+		if os.MkdirAll(filepath.Dir(keep), 0o755) == nil {
+			_ = os.WriteFile(keep, b, 0o644)
+		}
+	}
+	if err := c.check(conf, dir); err != nil {
+		if c.Name == "hotpath" && s.Features.any() {
+			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", s.Features.names(), shortCheckError(err, conf))
+		} else {
+			res.Failed = err.Error()
+		}
+		return nil, err
+	}
+	var env []string
+	if c.Name == "hotpath" && h.o.ServerCPU == "" {
+		env = append(env, "GOMAXPROCS=1")
+	}
+	proc, err := startProcess(c.Name, filepath.Join(dir, c.Name+".log"), env, pinned(h.o.ServerCPU, h.o.Nice, append([]string{c.Binary}, c.runArgs(conf, dir)...)...)...)
+	if err != nil {
+		res.Failed = err.Error()
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = proc.waitListening(wctx, addr)
+	cancel()
+	if err == nil {
+		err = probe(ctx, s, addr, routes)
+	}
+	if err != nil {
+		if tail := proc.logTail(); tail != "" {
+			err = fmt.Errorf("%w (%s log: %s)", err, c.Name, tail)
+		}
+		proc.stop(5 * time.Second)
+		res.Failed = err.Error()
+		return nil, err
+	}
+	return &running{c: c, res: res, proc: proc, addr: addr}, nil
+}
+
+// shortCheckError returns the first problem a config checker reported,
+// without the file name and the list of known fields.
+func shortCheckError(err error, conf string) string {
+	msg := strings.TrimPrefix(err.Error(), errRejected.Error()+": ")
+	msg, _, _ = strings.Cut(msg, " / ")
+	if rest, ok := strings.CutPrefix(msg, conf+":"); ok {
+		// "LINE: problem"
+		if _, p, ok := strings.Cut(rest, ": "); ok {
+			msg = p
+		}
+	}
+	msg, _, _ = strings.Cut(msg, " (known:")
+	return msg
+}
+
+// probe sends one request (two for a cache) as hotload would and checks the
+// response with the scenario's rules. A request that fails in transport is
+// retried for a few seconds: a server may accept before it serves.
+func probe(ctx context.Context, s Scenario, addr string, routes []string) error {
+	path := "/bench"
+	if len(routes) > 0 {
+		path = routes[0]
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}
+	get := func() error {
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
+		if err != nil {
+			return err
+		}
+		for _, hv := range s.Headers {
+			k, v, _ := strings.Cut(hv, ":")
+			req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if err := s.probe(resp); err != nil {
+			return fmt.Errorf("probe GET %s: %w", path, err)
+		}
+		return nil
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for range 2 {
+		for {
+			err := get()
+			if err == nil {
+				break
+			}
+			var uerr *url.Error
+			if !errors.As(err, &uerr) || time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("probe: %w", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// measure makes one warm-up run and one measured run of r and returns the
+// measured run's figures.
+func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *process, round int, routes []string) (RunResult, error) {
+	o := h.o
+	rawDir := filepath.Join(o.Out, "raw", s.Name)
+	if err := os.MkdirAll(rawDir, 0o755); err != nil {
+		return RunResult{}, err
+	}
+	args := []string{"-t", "1", "-c", fmt.Sprint(o.Connections)}
+	for _, hv := range s.Headers {
+		args = append(args, "-H", hv)
+	}
+	args = append(args, s.Load...)
+	if len(routes) > 0 {
+		tf, err := h.targetsFile(s, r, routes)
+		if err != nil {
+			return RunResult{}, err
+		}
+		args = append(args, "--targets", tf)
+	} else {
+		args = append(args, "http://"+r.addr+"/bench")
+	}
+	if o.Warmup > 0 {
+		if _, err := h.hotload(ctx, append([]string{"-d", o.Warmup.String()}, args...), os.DevNull); err != nil {
+			return RunResult{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if r.proc.exited() {
+		return RunResult{}, fmt.Errorf("%w: %s", errExited, r.proc.logTail())
+	}
+	base := fmt.Sprintf("%s-r%d", r.c.Name, round)
+	jsonPath := filepath.Join(rawDir, base+".json")
+	srv0, _, err := treeCPU(r.proc.pid())
+	if err != nil {
+		return RunResult{}, err
+	}
+	up0, _, _ := treeCPU(echo.pid())
+	all0, _ := machineBusy()
+	t0 := time.Now()
+	out, err := h.hotload(ctx, append([]string{"-d", o.Duration.String(), "--json", jsonPath}, args...), filepath.Join(rawDir, base+".txt"))
+	wall := time.Since(t0)
+	srv1, nproc, cerr := treeCPU(r.proc.pid())
+	up1, _, _ := treeCPU(echo.pid())
+	all1, _ := machineBusy()
+	if err != nil {
+		return RunResult{}, fmt.Errorf("%w: %s", err, firstLines(out, 3))
+	}
+	if cerr != nil {
+		return RunResult{}, fmt.Errorf("%w: %v: %s", errExited, cerr, r.proc.logTail())
+	}
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		return RunResult{}, err
+	}
+	res, err := loadgen.ReadJSON(f)
+	f.Close()
+	if err != nil {
+		return RunResult{}, err
+	}
+	run := RunResult{
+		Round:     round,
+		RPS:       res.RPS(),
+		Requests:  res.Requests,
+		Processes: nproc,
+		P50US:     res.Latency.ValueAtQuantile(50),
+		P99US:     res.Latency.ValueAtQuantile(99),
+		P999US:    res.Latency.ValueAtQuantile(99.9),
+		MaxUS:     res.Latency.Max(),
+		Errors:    res.ErrorCount(),
+		Status:    res.Status,
+		Warnings:  res.Warnings,
+		Raw:       filepath.Join("raw", s.Name, base+".json"),
+		latency:   res.Latency,
+	}
+	for st, n := range res.Status {
+		if !s.ok(st) {
+			run.Errors += n
+		}
+	}
+	if res.Requests > 0 {
+		run.CPUPerReqUS = float64(srv1-srv0) / 1e3 / float64(res.Requests)
+		run.UpstreamCPUPerReqUS = float64(up1-up0) / 1e3 / float64(res.Requests)
+	}
+	run.ServerBusy = (srv1 - srv0).Seconds() / wall.Seconds()
+	// What the machine did besides the server, hotecho and hotload: other
+	// work on a shared machine, which the interleaving spreads but cannot
+	// remove.
+	others := (all1 - all0) - (srv1 - srv0) - (up1 - up0) - res.CPU
+	run.OtherCores = max(others.Seconds(), 0) / wall.Seconds()
+	if res.Requests == 0 {
+		return run, fmt.Errorf("no responses (errors: %v)", res.Errors)
+	}
+	return run, nil
+}
+
+// hotload runs hotload pinned to the client CPU with args, stdout to
+// outPath, and returns its combined output on failure.
+func (h *harness) hotload(ctx context.Context, args []string, outPath string) (string, error) {
+	argv := pinned(h.o.ClientCPU, h.o.Nice, append([]string{filepath.Join(h.o.Bin, "hotload")}, args...)...)
+	cctx, cancel := context.WithTimeout(ctx, h.o.Duration+h.o.Warmup+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if outPath != os.DevNull {
+		_ = os.WriteFile(outPath, out.Bytes(), 0o644)
+	}
+	if err != nil {
+		return out.String(), fmt.Errorf("hotload: %w", err)
+	}
+	return out.String(), nil
+}
+
+// targetsFile writes (once per contender) hotload's targets for routes,
+// shuffled with a fixed seed so that every contender sees the same order
+// and consecutive requests do not walk the table in order.
+func (h *harness) targetsFile(s Scenario, r *running, routes []string) (string, error) {
+	path := filepath.Join(h.scratch, s.Name, r.c.Name, "targets.jsonl")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	order := make([]int, len(routes))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, i := range order {
+		hdr := map[string]string{}
+		for _, hv := range s.Headers {
+			k, v, _ := strings.Cut(hv, ":")
+			hdr[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		t := map[string]any{"method": "GET", "url": "http://" + r.addr + routes[i]}
+		if len(hdr) > 0 {
+			t["headers"] = hdr
+		}
+		if err := enc.Encode(t); err != nil {
+			return "", err
+		}
+	}
+	return path, os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// newMeta describes the machine and the software measured.
+func newMeta(o Options, cs []*Contender) Meta {
+	m := Meta{
+		Start:       time.Now().UTC(),
+		GoVersion:   runtime.Version(),
+		NumCPU:      runtime.NumCPU(),
+		Versions:    map[string]string{},
+		Duration:    o.Duration.String(),
+		Warmup:      max(o.Warmup, 0).String(),
+		Rounds:      o.Rounds,
+		Connections: o.Connections,
+		ServerCPU:   o.ServerCPU,
+		ClientCPU:   o.ClientCPU,
+		Nice:        o.Nice,
+	}
+	m.Host, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	for _, c := range cs {
+		m.Versions[c.Name] = c.version()
+	}
+	if v, ok := m.Versions["hotpath"]; ok {
+		m.Versions["hotpath"] = v + gitRevision()
+	}
+	return m
+}
+
+// gitRevision describes the work tree the harness runs in (" at abc1234",
+// " at abc1234 with uncommitted changes"), or "" outside a git tree.
+func gitRevision() string {
+	rev, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	s := " at " + strings.TrimSpace(string(rev))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		s += " with uncommitted changes"
+	}
+	return s
+}

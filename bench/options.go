@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Options configure a Run. The zero value of every field means its default.
+type Options struct {
+	// Bin is the directory holding hotpath, hotecho and hotload ("bin").
+	Bin string
+	// Out is the results directory, created if missing
+	// (bench/results/<date>_<time>).
+	Out string
+	// Duration is the length of each measured run (10 s).
+	Duration time.Duration
+	// Warmup is the length of the unmeasured run before each measured one
+	// (2 s). Negative: none.
+	Warmup time.Duration
+	// Rounds is how many times every contender runs every scenario, in
+	// interleaved order (3).
+	Rounds int
+	// Connections is hotload's -c (64).
+	Connections int
+	// Scenarios and Contenders select subsets by name (all when empty).
+	Scenarios  []string
+	Contenders []string
+	// ServerCPU is the taskset CPU list of the server under test ("0");
+	// ClientCPU that of hotload and hotecho ("1"). "none" in either turns
+	// pinning off for it.
+	ServerCPU, ClientCPU string
+	// Nice, when not 0, runs the servers, hotecho and hotload under
+	// `nice -n Nice`; a negative value (root only) keeps other work on a
+	// shared machine from taking their cores, at that work's expense.
+	Nice int
+	// Install lets the harness apt-get install nginx and HAProxy when they
+	// are missing and it runs as root.
+	Install bool
+	// Log receives progress lines (io.Discard when nil).
+	Log io.Writer
+}
+
+// Quick returns o set up for a smoke test: one round of 1 s runs with a
+// short warm-up and 16 connections. Fields already set are kept.
+func (o Options) Quick() Options {
+	if o.Duration == 0 {
+		o.Duration = time.Second
+	}
+	if o.Warmup == 0 {
+		o.Warmup = 250 * time.Millisecond
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
+	}
+	if o.Connections == 0 {
+		o.Connections = 16
+	}
+	return o
+}
+
+// withDefaults fills the zero fields and checks the rest.
+func (o Options) withDefaults() (Options, error) {
+	if o.Bin == "" {
+		o.Bin = "bin"
+	}
+	if o.Out == "" {
+		o.Out = "bench/results/" + time.Now().Format("2006-01-02_150405")
+	}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Warmup == 0 {
+		o.Warmup = 2 * time.Second
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 3
+	}
+	if o.Connections == 0 {
+		o.Connections = 64
+	}
+	if o.ServerCPU == "" {
+		o.ServerCPU = "0"
+	}
+	if o.ClientCPU == "" {
+		o.ClientCPU = "1"
+	}
+	if o.ServerCPU == "none" {
+		o.ServerCPU = ""
+	}
+	if o.ClientCPU == "none" {
+		o.ClientCPU = ""
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Duration < 0 || o.Rounds < 0 || o.Connections < 0 {
+		return o, fmt.Errorf("bench: duration, rounds and connections must be positive")
+	}
+	return o, nil
+}

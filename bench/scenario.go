@@ -1,0 +1,189 @@
+package bench
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Scenario is one workload: how the upstream answers, what every contender
+// is configured to do, and how hotload drives it.
+type Scenario struct {
+	Name string
+	// Desc says in one line what the scenario measures (it heads its table).
+	Desc string
+	// Echo are hotecho flags besides -addr.
+	Echo []string
+	// Load are hotload flags besides -c, -t, -d, --json and the target.
+	Load []string
+	// Headers are sent with every request (and with the probe); each is
+	// also passed to hotload as -H.
+	Headers []string
+	Features
+	// Routes, when above 0, configures that many exact-path routes and
+	// spreads the requests over all of them (hotload --targets).
+	Routes int
+	// Expect are the statuses that count as answers; any other status is
+	// an error. Nil means 200–399.
+	Expect []int
+	// Probe checks one response of a contender before it is measured, so
+	// that a config that silently does something else (no compression, say)
+	// is caught. Nil checks for a status in Expect.
+	Probe func(*http.Response) error
+}
+
+// Features are the per-route policies a scenario switches on. The zero value
+// is plain proxying.
+type Features struct {
+	Cache     bool       // cache responses for 60 s
+	RateLimit *RateLimit // limit requests per client IP
+	Gzip      *Gzip      // compress responses
+}
+
+// RateLimit is a per-client-IP token bucket.
+type RateLimit struct {
+	Rate  int // requests per second
+	Burst int // requests above the rate allowed at once
+}
+
+// Gzip is response compression.
+type Gzip struct {
+	MinLength int // bytes; smaller bodies pass uncompressed
+	Level     int // 1..9
+}
+
+// any reports whether f asks for anything beyond proxying.
+func (f Features) any() bool { return f.Cache || f.RateLimit != nil || f.Gzip != nil }
+
+// names lists the features switched on, for messages.
+func (f Features) names() string {
+	var s []string
+	if f.Cache {
+		s = append(s, "cache")
+	}
+	if f.RateLimit != nil {
+		s = append(s, "rate_limit")
+	}
+	if f.Gzip != nil {
+		s = append(s, "compression")
+	}
+	return strings.Join(s, ", ")
+}
+
+// ok reports whether status counts as an answer in s.
+func (s *Scenario) ok(status int) bool {
+	if s.Expect == nil {
+		return status >= 200 && status < 400
+	}
+	return slices.Contains(s.Expect, status)
+}
+
+// probe checks resp with s.Probe, or its status against s.Expect.
+func (s *Scenario) probe(resp *http.Response) error {
+	if !s.ok(resp.StatusCode) {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if s.Probe != nil {
+		return s.Probe(resp)
+	}
+	return nil
+}
+
+// Size of the bodies of the 16 KiB scenarios.
+const bigBody = 16 << 10
+
+// manyRoutes is the number of routes of the many_routes scenario.
+const manyRoutes = 10000
+
+// Scenarios returns every scenario in the order they run.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Name: "passthrough_small",
+			Desc: "13-byte body from hotecho, keep-alive on both sides",
+		},
+		{
+			Name: "passthrough_16k",
+			Desc: "16 KiB body from hotecho, keep-alive on both sides",
+			Echo: []string{"--size", fmt.Sprint(bigBody)},
+		},
+		{
+			Name: "keepalive_off",
+			Desc: "a new client connection for every request (hotload --no-keepalive); upstream keep-alive stays on",
+			Load: []string{"--no-keepalive"},
+		},
+		{
+			Name: "pipelined",
+			Desc: "16 requests in flight per client connection (hotload -p 16)",
+			Load: []string{"-p", "16"},
+		},
+		{
+			Name:     "cache_hit",
+			Desc:     "every request a cache hit (13-byte body cached for 60 s); the upstream CPU note shows whether the upstream was spared",
+			Features: Features{Cache: true},
+		},
+		{
+			Name:     "rate_limited",
+			Desc:     "per-client-IP rate limit far above the offered load (1 000 000/s, burst 1000): the limiter's cost",
+			Features: Features{RateLimit: &RateLimit{Rate: 1000000, Burst: 1000}},
+		},
+		{
+			Name:     "rate_limit_reject",
+			Desc:     "per-client-IP limit of 1000/s (burst 100), far below the offered load: the cost of answering 429",
+			Features: Features{RateLimit: &RateLimit{Rate: 1000, Burst: 100}},
+			Expect:   []int{200, 429},
+		},
+		{
+			Name:     "gzip",
+			Desc:     "16 KiB compressible body gzipped by the proxy (level 5 where settable; Accept-Encoding: gzip)",
+			Echo:     []string{"--size", fmt.Sprint(bigBody)},
+			Headers:  []string{"Accept-Encoding: gzip"},
+			Features: Features{Gzip: &Gzip{MinLength: 1024, Level: 5}},
+			Probe: func(resp *http.Response) error {
+				if ce := resp.Header.Get("Content-Encoding"); ce != "gzip" {
+					return fmt.Errorf("response not gzipped (Content-Encoding %q)", ce)
+				}
+				return nil
+			},
+		},
+		{
+			Name:   "many_routes",
+			Desc:   fmt.Sprintf("%d exact-path routes in the config, requests spread over all of them", manyRoutes),
+			Routes: manyRoutes,
+		},
+	}
+}
+
+// selectScenarios returns the scenarios named in names (all when empty), in
+// their usual order.
+func selectScenarios(names []string) ([]Scenario, error) {
+	all := Scenarios()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []Scenario
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == n })
+		if i < 0 {
+			return nil, fmt.Errorf("bench: unknown scenario %q (known: %s)", n, scenarioNames(all))
+		}
+		out = append(out, all[i])
+	}
+	slices.SortStableFunc(out, func(a, b Scenario) int {
+		return slices.IndexFunc(all, func(s Scenario) bool { return s.Name == a.Name }) -
+			slices.IndexFunc(all, func(s Scenario) bool { return s.Name == b.Name })
+	})
+	return slices.CompactFunc(out, func(a, b Scenario) bool { return a.Name == b.Name }), nil
+}
+
+func scenarioNames(ss []Scenario) string {
+	var n []string
+	for _, s := range ss {
+		n = append(n, s.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// routePath is the path of route i in many_routes.
+func routePath(i int) string { return fmt.Sprintf("/svc/%d/items", i) }
