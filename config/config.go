@@ -28,7 +28,10 @@ type Config struct {
 type Listener struct {
 	// Address is host:port, e.g. "0.0.0.0:8080".
 	Address string `yaml:"address"`
-	// Workers is the number of event loops (one per core when 0).
+	// Workers is the number of event loops (one per core when 0). Every
+	// loop accepts on every listener, so there is one count for the whole
+	// gateway: the first listener that sets it decides, and a listener
+	// that sets a different non-zero value is a config error.
 	Workers int `yaml:"workers"`
 }
 
@@ -217,3 +220,14 @@ func (p *PassiveHealth) setDefaults() {
 func (d *Direct) setDefaults() { d.Status = 200 }
 
 func (l *Listener) setDefaults() {}
+
+// Workers is the number of event loops the listeners configure: the first
+// non-zero listeners[].workers, or 0 (one per core).
+func (c *Config) Workers() int {
+	for _, l := range c.Listeners {
+		if l.Workers > 0 {
+			return l.Workers
+		}
+	}
+	return 0
+}

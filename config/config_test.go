@@ -88,6 +88,10 @@ routes:
 		{"both upstream and direct", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /\n    upstream: a\n    direct: {body: x}\n",
 			[]string{"routes[0].direct: a route has either upstream or direct"}},
 		{"yaml syntax", "routes: [\n", []string{"t.yaml:"}},
+		{"listeners disagree on workers", "listeners:\n  - address: 127.0.0.1:1\n    workers: 2\n  - address: 127.0.0.1:2\n  - address: 127.0.0.1:3\n    workers: 3\n",
+			[]string{"t.yaml:6: listeners[2].workers: is 3 but listeners[0].workers is 2"}},
+		{"duplicate listener", "listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:1\n",
+			[]string{`t.yaml:3: listeners[1].address: duplicate listener "127.0.0.1:1" (also listeners[0])`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,5 +116,18 @@ routes:
 func TestExampleParses(t *testing.T) {
 	if _, err := Load("example.yaml"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWorkersSharedByListeners(t *testing.T) {
+	c, err := Parse("t.yaml", []byte("listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:2\n    workers: 3\n  - address: 127.0.0.1:0\n  - address: 127.0.0.1:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Workers(); got != 3 {
+		t.Errorf("Workers() = %d, want 3 (set on the second listener only)", got)
+	}
+	if got := Default().Workers(); got != 0 {
+		t.Errorf("default Workers() = %d, want 0 (one per core)", got)
 	}
 }

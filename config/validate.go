@@ -19,13 +19,31 @@ func (c *Config) validate() Errors {
 	if len(c.Listeners) == 0 {
 		bad("listeners", "at least one listener is required")
 	}
+	listenAt := map[string]int{}
+	workersAt := -1 // the first listener that sets workers
 	for i, l := range c.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
 		if err := checkHostPort(l.Address); err != nil {
 			bad(p+".address", "%v", err)
+		} else if !strings.HasSuffix(l.Address, ":0") {
+			// With SO_REUSEPORT a second bind of the same address would
+			// succeed silently and split its connections.
+			if j, dup := listenAt[l.Address]; dup {
+				bad(p+".address", "duplicate listener %q (also listeners[%d])", l.Address, j)
+			}
+			listenAt[l.Address] = i
 		}
-		if l.Workers < 0 {
+		switch {
+		case l.Workers < 0:
 			bad(p+".workers", "must be 0 (one per core) or more")
+		case l.Workers == 0:
+		case workersAt < 0:
+			workersAt = i
+		case l.Workers != c.Listeners[workersAt].Workers:
+			// Every event loop accepts on every listener: there is one
+			// worker count for all of them.
+			bad(p+".workers", "is %d but listeners[%d].workers is %d; all listeners share the event loops (set it once, or equal everywhere)",
+				l.Workers, workersAt, c.Listeners[workersAt].Workers)
 		}
 	}
 

@@ -63,7 +63,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, l := range cfg.Listeners {
 		s.addrs = append(s.addrs, l.Address)
 	}
-	s.loops = cfg.Listeners[0].Workers
+	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
 	}
