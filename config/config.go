@@ -55,6 +55,11 @@ type Timeouts struct {
 	UpstreamHeader time.Duration `yaml:"upstream_header"` // request sent → response head complete (504)
 	UpstreamRead   time.Duration `yaml:"upstream_read"`   // idle time between response body bytes
 	Drain          time.Duration `yaml:"drain"`           // graceful shutdown: in-flight requests get this long
+
+	// ClientSend closes a client that has bytes queued for it and has
+	// taken none of them for this long (a slow-read attack, or a peer that
+	// vanished): the connection is reset and its upstream released.
+	ClientSend time.Duration `yaml:"client_send"`
 }
 
 // Forwarded switches the headers the gateway adds to proxied requests and
@@ -184,6 +189,7 @@ func (c *Config) setDefaults() {
 		Connect:        3 * time.Second,
 		UpstreamHeader: 30 * time.Second,
 		UpstreamRead:   60 * time.Second,
+		ClientSend:     60 * time.Second,
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}

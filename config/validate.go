@@ -68,6 +68,7 @@ func (c *Config) validate() Errors {
 		{"timeouts.connect", c.Timeouts.Connect > 0},
 		{"timeouts.upstream_header", c.Timeouts.UpstreamHeader > 0},
 		{"timeouts.upstream_read", c.Timeouts.UpstreamRead > 0},
+		{"timeouts.client_send", c.Timeouts.ClientSend > 0},
 	} {
 		if !t.set {
 			bad(t.path, "must be positive")

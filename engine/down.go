@@ -57,6 +57,8 @@ type down struct {
 	deadline int64 // loop clock; 0 = none
 	lastOut  int   // output buffered at the last flush check
 
+	sendW sendWatch // timeouts.client_send
+
 	busy      bool // inside one of d's own callbacks: close via wantClose
 	wantClose bool
 	closed    bool
@@ -552,6 +554,11 @@ func (d *down) onClose() {
 
 // tick enforces d's deadline and resumes it when its upstream has drained.
 func (d *down) tick(now int64) {
+	if d.sendStalled(now) {
+		abort(d.c)
+		d.close()
+		return
+	}
 	if d.paused {
 		u := d.u
 		busyUp := u != nil && u.state == upActive && u.c.OutboundBuffered() > d.tbl.maxBuf/2

@@ -34,6 +34,7 @@ type table struct {
 type timeouts struct {
 	clientHeader, clientBody, keepalive   int64
 	connect, upstreamHeader, upstreamRead int64
+	clientSend                            int64
 }
 
 type upstream struct {
@@ -90,6 +91,7 @@ func compile(cfg *config.Config) (*table, error) {
 			connect:        int64(cfg.Timeouts.Connect),
 			upstreamHeader: int64(cfg.Timeouts.UpstreamHeader),
 			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),
+			clientSend:     int64(cfg.Timeouts.ClientSend),
 		},
 		fwd: cfg.Forwarded,
 	}
