@@ -60,6 +60,9 @@ type Timeouts struct {
 	// taken none of them for this long (a slow-read attack, or a peer that
 	// vanished): the connection is reset and its upstream released.
 	ClientSend time.Duration `yaml:"client_send"`
+	// Pending is how long a request may wait for a connection to an
+	// endpoint whose pool is at max_conns (503 after).
+	Pending time.Duration `yaml:"pending"`
 }
 
 // Forwarded switches the headers the gateway adds to proxied requests and
@@ -105,6 +108,12 @@ type Pool struct {
 	MaxConns    int           `yaml:"max_conns"`    // connections per endpoint per loop, 0 = unlimited
 	IdleTimeout time.Duration `yaml:"idle_timeout"` // idle connection closed after this
 	MaxRequests int           `yaml:"max_requests"` // requests per connection, 0 = unlimited
+
+	// MaxPending bounds the requests that wait, per endpoint per loop and
+	// in arrival order, for a connection when max_conns are all busy; a
+	// request beyond it, or one still waiting after timeouts.pending, is
+	// answered 503. 0 answers 503 at once.
+	MaxPending int `yaml:"max_pending"`
 }
 
 // Health configures active and passive health checking.
@@ -190,6 +199,7 @@ func (c *Config) setDefaults() {
 		UpstreamHeader: 30 * time.Second,
 		UpstreamRead:   60 * time.Second,
 		ClientSend:     60 * time.Second,
+		Pending:        3 * time.Second,
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
@@ -202,7 +212,7 @@ type defaulter interface{ setDefaults() }
 
 func (u *Upstream) setDefaults() {
 	u.Balancer = "round_robin"
-	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second}
+	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second, MaxPending: 1024}
 }
 
 func (e *Endpoint) setDefaults() { e.Weight = 1 }

@@ -69,6 +69,7 @@ func (c *Config) validate() Errors {
 		{"timeouts.upstream_header", c.Timeouts.UpstreamHeader > 0},
 		{"timeouts.upstream_read", c.Timeouts.UpstreamRead > 0},
 		{"timeouts.client_send", c.Timeouts.ClientSend > 0},
+		{"timeouts.pending", c.Timeouts.Pending > 0},
 	} {
 		if !t.set {
 			bad(t.path, "must be positive")
@@ -122,6 +123,9 @@ func (c *Config) validate() Errors {
 		}
 		if u.Pool.MaxConns < 0 {
 			bad(p+".pool.max_conns", "must not be negative")
+		}
+		if u.Pool.MaxPending < 0 {
+			bad(p+".pool.max_pending", "must not be negative")
 		}
 		if u.Pool.MaxRequests < 0 {
 			bad(p+".pool.max_requests", "must not be negative")

@@ -57,7 +57,9 @@ type down struct {
 	deadline int64 // loop clock; 0 = none
 	lastOut  int   // output buffered at the last flush check
 
-	sendW sendWatch // timeouts.client_send
+	sendW   sendWatch  // timeouts.client_send
+	waiting *waitQueue // queued for a connection (pending.go)
+	waitSeq uint32     // tells this wait's queue entry from stale ones
 
 	busy      bool // inside one of d's own callbacks: close via wantClose
 	wantClose bool
@@ -323,9 +325,18 @@ func (d *down) dispatch() {
 	d.acquire(false)
 }
 
-// acquire attaches an upstream connection: an idle pooled one unless fresh,
-// else a new dial (subject to max_conns).
+// acquire attaches an upstream connection, or queues the exchange behind
+// those already waiting for one to the same endpoint (pending.go).
 func (d *down) acquire(fresh bool) {
+	if d.lp.waitTurn(d) {
+		return
+	}
+	d.connect(fresh)
+}
+
+// connect attaches an idle pooled connection unless fresh, else dials a new
+// one; at max_conns the exchange waits for one (pending.go).
+func (d *down) connect(fresh bool) {
 	if !fresh {
 		if u, ok := d.conns.Get(time.Now()); ok {
 			u.attach(d, true)
@@ -334,7 +345,7 @@ func (d *down) acquire(fresh bool) {
 		}
 	}
 	if !d.conns.CanDial() {
-		d.gatewayError(ErrPoolExhausted)
+		d.lp.enqueue(d)
 		return
 	}
 	d.conns.Dialed()

@@ -25,6 +25,8 @@ type loop struct {
 	// pool.Endpoint.ID (dense and process-unique across reloads).
 	conns []*pool.Conns[*up]
 
+	pending pending // requests waiting for a connection (pending.go)
+
 	stoppedAccepting bool
 }
 
@@ -61,6 +63,7 @@ func (lp *loop) Run(context.Context) error {
 			p.Expire(wall, lp.closeIdle)
 		}
 	}
+	lp.tickPending(now)
 	return nil
 }
 
@@ -187,7 +190,10 @@ func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				timedOut = true
 			}
-			_ = el.Execute(context.Background(), runnable(func() { u.dialFailed(timedOut) }))
+			_ = el.Execute(context.Background(), runnable(func() {
+				u.dialFailed(timedOut)
+				u.lp.settle()
+			}))
 		}
 	}()
 }

@@ -263,11 +263,13 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	case *up:
 		x.onClose(err)
 	}
+	settleAfter(c) // a close may free a connection slot (pending.go)
 	return gnet.None
 }
 
 // OnTraffic implements gnet.EventHandler.
 func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
+	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
 	case *down:

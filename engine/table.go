@@ -34,7 +34,7 @@ type table struct {
 type timeouts struct {
 	clientHeader, clientBody, keepalive   int64
 	connect, upstreamHeader, upstreamRead int64
-	clientSend                            int64
+	clientSend, pending                   int64
 }
 
 type upstream struct {
@@ -44,6 +44,8 @@ type upstream struct {
 	key     pool.KeyKind
 	keyName string
 	limits  pool.Limits
+
+	maxPending int // pool.max_pending: waiters per endpoint per loop
 }
 
 // route is a compiled config.Route: the trie's value.
@@ -92,6 +94,7 @@ func compile(cfg *config.Config) (*table, error) {
 			upstreamHeader: int64(cfg.Timeouts.UpstreamHeader),
 			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),
 			clientSend:     int64(cfg.Timeouts.ClientSend),
+			pending:        int64(cfg.Timeouts.Pending),
 		},
 		fwd: cfg.Forwarded,
 	}
@@ -140,6 +143,7 @@ func compile(cfg *config.Config) (*table, error) {
 			MaxRequests: uc.Pool.MaxRequests,
 			IdleTimeout: uc.Pool.IdleTimeout,
 		}
+		u.maxPending = uc.Pool.MaxPending
 		if u.limits.MaxIdle == 0 {
 			u.limits.MaxIdle = -1 // config: 0 keeps none; pool: 0 means its default
 		}
