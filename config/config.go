@@ -63,6 +63,9 @@ type Timeouts struct {
 	// Pending is how long a request may wait for a connection to an
 	// endpoint whose pool is at max_conns (503 after).
 	Pending time.Duration `yaml:"pending"`
+	// TunnelIdle closes an upgraded connection (a WebSocket) that carried
+	// no byte in either direction for this long.
+	TunnelIdle time.Duration `yaml:"tunnel_idle"`
 }
 
 // Forwarded switches the headers the gateway adds to proxied requests and
@@ -162,6 +165,12 @@ type Route struct {
 	// PreserveHost passes the client's Host through (default true); false
 	// sends the endpoint's address.
 	PreserveHost bool `yaml:"preserve_host"`
+	// Upgrade lists the protocols a client may switch to with an HTTP/1.1
+	// Upgrade request (RFC 9110 §7.8) on this route, case-insensitively;
+	// default [websocket]. An empty list refuses every upgrade: such a
+	// request is forwarded as plain HTTP, without Upgrade. h2c is never
+	// tunnelled.
+	Upgrade []string `yaml:"upgrade"`
 }
 
 // Direct is a response the gateway answers itself.
@@ -200,6 +209,7 @@ func (c *Config) setDefaults() {
 		UpstreamRead:   60 * time.Second,
 		ClientSend:     60 * time.Second,
 		Pending:        3 * time.Second,
+		TunnelIdle:     5 * time.Minute,
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
@@ -217,7 +227,10 @@ func (u *Upstream) setDefaults() {
 
 func (e *Endpoint) setDefaults() { e.Weight = 1 }
 
-func (r *Route) setDefaults() { r.PreserveHost = true }
+func (r *Route) setDefaults() {
+	r.PreserveHost = true
+	r.Upgrade = []string{"websocket"}
+}
 
 func (a *ActiveHealth) setDefaults() {
 	a.Path = "/healthz"

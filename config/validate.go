@@ -70,6 +70,7 @@ func (c *Config) validate() Errors {
 		{"timeouts.upstream_read", c.Timeouts.UpstreamRead > 0},
 		{"timeouts.client_send", c.Timeouts.ClientSend > 0},
 		{"timeouts.pending", c.Timeouts.Pending > 0},
+		{"timeouts.tunnel_idle", c.Timeouts.TunnelIdle > 0},
 	} {
 		if !t.set {
 			bad(t.path, "must be positive")
@@ -206,6 +207,22 @@ func (c *Config) validate() Errors {
 		}
 		if r.Rewrite != "" && r.StripPrefix != "" {
 			bad(p+".rewrite", "use either strip_prefix or rewrite, not both")
+		}
+		seenProto := map[string]int{}
+		for j, proto := range r.Upgrade {
+			pp := fmt.Sprintf("%s.upgrade[%d]", p, j)
+			name := strings.ToLower(proto)
+			switch {
+			case !isToken(proto):
+				bad(pp, "not a protocol name (a token such as websocket): %q", proto)
+			case name == "h2c":
+				bad(pp, "h2c cannot be tunnelled: HTTP/2 over cleartext upgrades the connection the gateway itself speaks HTTP/1.1 on")
+			default:
+				if k, dup := seenProto[name]; dup {
+					bad(pp, "duplicate protocol %q (also upgrade[%d])", proto, k)
+				}
+				seenProto[name] = j
+			}
 		}
 		if strings.ContainsAny(r.HostRewrite, " \t\r\n/") {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)

@@ -61,6 +61,9 @@ type down struct {
 	waiting *waitQueue // queued for a connection (pending.go)
 	waitSeq uint32     // tells this wait's queue entry from stale ones
 
+	upgrade    bool   // forwarded with Upgrade: a 101 starts a tunnel (tunnel.go)
+	upgradeVal []byte // the protocols offered, for checking the 101
+
 	busy      bool // inside one of d's own callbacks: close via wantClose
 	wantClose bool
 	closed    bool
@@ -251,6 +254,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.reqChunk.Reset()
 	d.reqDone = r.Body == parser.BodyNone
 	d.status = 0
+	d.upgrade = false
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
 	d.rt, d.ep, d.u = nil, nil, nil
 
@@ -301,6 +305,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		d.localError(ErrNoHealthyEndpoint)
 		return
 	}
+	d.upgrade = d.upgradeFor(rt)
 	d.buildRequestHead(rt, ep)
 	d.ep = ep
 	d.conns = d.lp.connsFor(ep, rt.up.limits)
@@ -775,6 +780,9 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	b = append(b, t.viaLine...)
 	if r.Body == parser.BodyChunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if d.upgrade {
+		b = d.appendUpgrade(b)
 	}
 	b = append(b, "\r\n"...)
 	d.head = b

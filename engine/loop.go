@@ -25,7 +25,8 @@ type loop struct {
 	// pool.Endpoint.ID (dense and process-unique across reloads).
 	conns []*pool.Conns[*up]
 
-	pending pending // requests waiting for a connection (pending.go)
+	pending pending   // requests waiting for a connection (pending.go)
+	tunnels []*tunnel // upgraded connection pairs (tunnel.go)
 
 	stoppedAccepting bool
 }
@@ -63,6 +64,7 @@ func (lp *loop) Run(context.Context) error {
 			p.Expire(wall, lp.closeIdle)
 		}
 	}
+	lp.tickTunnels(now)
 	lp.tickPending(now)
 	return nil
 }

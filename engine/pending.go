@@ -279,5 +279,7 @@ func settleAfter(c gnet.Conn) {
 		x.lp.settle()
 	case *up:
 		x.lp.settle()
+	case *tunnelEnd:
+		x.t.lp.settle()
 	}
 }

@@ -262,6 +262,8 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		x.onClose()
 	case *up:
 		x.onClose(err)
+	case *tunnelEnd:
+		x.onClose(err)
 	}
 	settleAfter(c) // a close may free a connection slot (pending.go)
 	return gnet.None
@@ -275,6 +277,8 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	case *down:
 		return x.onTraffic()
 	case *up:
+		return x.onTraffic()
+	case *tunnelEnd:
 		return x.onTraffic()
 	}
 	return gnet.Close
@@ -293,6 +297,8 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	case *down:
 		x.busy = false
 	case *up:
+		x.busy = false
+	case *tunnelEnd:
 		x.busy = false
 	}
 	*action = gnet.Close

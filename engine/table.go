@@ -34,7 +34,7 @@ type table struct {
 type timeouts struct {
 	clientHeader, clientBody, keepalive   int64
 	connect, upstreamHeader, upstreamRead int64
-	clientSend, pending                   int64
+	clientSend, pending, tunnelIdle       int64
 }
 
 type upstream struct {
@@ -57,6 +57,7 @@ type route struct {
 	rewrite      []rewritePart
 	hostRewrite  []byte
 	preserveHost bool
+	upgrade      [][]byte // protocols clients may switch to, lower case (tunnel.go)
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -95,6 +96,7 @@ func compile(cfg *config.Config) (*table, error) {
 			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),
 			clientSend:     int64(cfg.Timeouts.ClientSend),
 			pending:        int64(cfg.Timeouts.Pending),
+			tunnelIdle:     int64(cfg.Timeouts.TunnelIdle),
 		},
 		fwd: cfg.Forwarded,
 	}
@@ -194,6 +196,9 @@ func compile(cfg *config.Config) (*table, error) {
 		}
 		if rc.HostRewrite != "" {
 			r.hostRewrite = []byte(rc.HostRewrite)
+		}
+		for _, proto := range rc.Upgrade {
+			r.upgrade = append(r.upgrade, []byte(strings.ToLower(proto)))
 		}
 		methods := rc.Methods
 		if len(methods) == 0 {
