@@ -174,6 +174,8 @@ func (lp *loop) resume(c gnet.Conn, paused *bool) {
 // dial connects to ep in a goroutine with the connect timeout and enrolls
 // the connection into this loop; u.onOpen or u.dialFailed then runs on the
 // loop. This goroutine is per new upstream connection, not per request.
+// EventLoop.Register would not remove it and has no connect timeout: see
+// "Upstream connects" in doc.go.
 func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 	el := lp.el
 	go func() {
@@ -183,8 +185,15 @@ func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 			ch, err = el.Enroll(gnet.NewContext(context.Background(), u), conn)
 			if err != nil {
 				_ = conn.Close()
-			} else if r := <-ch; r.Err != nil {
-				err = r.Err
+			} else {
+				select {
+				case r := <-ch:
+					err = r.Err
+				case <-lp.srv.done:
+					// The loops stopped: gnet's enroll worker waits for a
+					// registration that will never run (see doc.go).
+					return
+				}
 			}
 		}
 		if err != nil {
