@@ -438,3 +438,18 @@ func TestTunnelHoldsPoolSlot(t *testing.T) {
 		t.Fatalf("upstream saw %d connections, want 2 (a tunnel's connection is not pooled)", n)
 	}
 }
+
+// TestTunnelDrain: a graceful shutdown lets a tunnel run until its
+// deadline, then closes it.
+func TestTunnelDrain(t *testing.T) {
+	up := upgradeUpstream(t, nil, func(c net.Conn, r *bufio.Reader) { _, _ = io.Copy(c, r) })
+	srv := startServer(t, testConfig(t, proxyTo(up.addr)))
+	c, br := dialUpgrade(t, srv)
+	if err := shutdown(t, srv, 300*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want the deadline: the tunnel was still open", err)
+	}
+	_, _ = io.WriteString(c, "late")
+	if got, err := io.ReadAll(br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("client read %q, %v after shutdown", got, err)
+	}
+}
