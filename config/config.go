@@ -28,7 +28,10 @@ type Config struct {
 type Listener struct {
 	// Address is host:port, e.g. "0.0.0.0:8080".
 	Address string `yaml:"address"`
-	// Workers is the number of event loops (one per core when 0).
+	// Workers is the number of event loops (one per core when 0). Every
+	// loop accepts on every listener, so there is one count for the whole
+	// gateway: the first listener that sets it decides, and a listener
+	// that sets a different non-zero value is a config error.
 	Workers int `yaml:"workers"`
 }
 
@@ -52,6 +55,17 @@ type Timeouts struct {
 	UpstreamHeader time.Duration `yaml:"upstream_header"` // request sent → response head complete (504)
 	UpstreamRead   time.Duration `yaml:"upstream_read"`   // idle time between response body bytes
 	Drain          time.Duration `yaml:"drain"`           // graceful shutdown: in-flight requests get this long
+
+	// ClientSend closes a client that has bytes queued for it and has
+	// taken none of them for this long (a slow-read attack, or a peer that
+	// vanished): the connection is reset and its upstream released.
+	ClientSend time.Duration `yaml:"client_send"`
+	// Pending is how long a request may wait for a connection to an
+	// endpoint whose pool is at max_conns (503 after).
+	Pending time.Duration `yaml:"pending"`
+	// TunnelIdle closes an upgraded connection (a WebSocket) that carried
+	// no byte in either direction for this long.
+	TunnelIdle time.Duration `yaml:"tunnel_idle"`
 }
 
 // Forwarded switches the headers the gateway adds to proxied requests and
@@ -97,6 +111,12 @@ type Pool struct {
 	MaxConns    int           `yaml:"max_conns"`    // connections per endpoint per loop, 0 = unlimited
 	IdleTimeout time.Duration `yaml:"idle_timeout"` // idle connection closed after this
 	MaxRequests int           `yaml:"max_requests"` // requests per connection, 0 = unlimited
+
+	// MaxPending bounds the requests that wait, per endpoint per loop and
+	// in arrival order, for a connection when max_conns are all busy; a
+	// request beyond it, or one still waiting after timeouts.pending, is
+	// answered 503. 0 answers 503 at once.
+	MaxPending int `yaml:"max_pending"`
 }
 
 // Health configures active and passive health checking.
@@ -145,6 +165,12 @@ type Route struct {
 	// PreserveHost passes the client's Host through (default true); false
 	// sends the endpoint's address.
 	PreserveHost bool `yaml:"preserve_host"`
+	// Upgrade lists the protocols a client may switch to with an HTTP/1.1
+	// Upgrade request (RFC 9110 §7.8) on this route, case-insensitively;
+	// default [websocket]. An empty list refuses every upgrade: such a
+	// request is forwarded as plain HTTP, without Upgrade. h2c is never
+	// tunnelled.
+	Upgrade []string `yaml:"upgrade"`
 }
 
 // Direct is a response the gateway answers itself.
@@ -181,6 +207,9 @@ func (c *Config) setDefaults() {
 		Connect:        3 * time.Second,
 		UpstreamHeader: 30 * time.Second,
 		UpstreamRead:   60 * time.Second,
+		ClientSend:     60 * time.Second,
+		Pending:        3 * time.Second,
+		TunnelIdle:     5 * time.Minute,
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
@@ -193,12 +222,15 @@ type defaulter interface{ setDefaults() }
 
 func (u *Upstream) setDefaults() {
 	u.Balancer = "round_robin"
-	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second}
+	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second, MaxPending: 1024}
 }
 
 func (e *Endpoint) setDefaults() { e.Weight = 1 }
 
-func (r *Route) setDefaults() { r.PreserveHost = true }
+func (r *Route) setDefaults() {
+	r.PreserveHost = true
+	r.Upgrade = []string{"websocket"}
+}
 
 func (a *ActiveHealth) setDefaults() {
 	a.Path = "/healthz"
@@ -217,3 +249,14 @@ func (p *PassiveHealth) setDefaults() {
 func (d *Direct) setDefaults() { d.Status = 200 }
 
 func (l *Listener) setDefaults() {}
+
+// Workers is the number of event loops the listeners configure: the first
+// non-zero listeners[].workers, or 0 (one per core).
+func (c *Config) Workers() int {
+	for _, l := range c.Listeners {
+		if l.Workers > 0 {
+			return l.Workers
+		}
+	}
+	return 0
+}

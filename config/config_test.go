@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,12 @@ routes:
 		{"both upstream and direct", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /\n    upstream: a\n    direct: {body: x}\n",
 			[]string{"routes[0].direct: a route has either upstream or direct"}},
 		{"yaml syntax", "routes: [\n", []string{"t.yaml:"}},
+		{"listeners disagree on workers", "listeners:\n  - address: 127.0.0.1:1\n    workers: 2\n  - address: 127.0.0.1:2\n  - address: 127.0.0.1:3\n    workers: 3\n",
+			[]string{"t.yaml:6: listeners[2].workers: is 3 but listeners[0].workers is 2"}},
+		{"h2c upgrade refused", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /\n    upstream: a\n    upgrade: [websocket, H2C, \"a b\"]\n",
+			[]string{"t.yaml:7: routes[0].upgrade[1]: h2c cannot be tunnelled", `t.yaml:7: routes[0].upgrade[2]: not a protocol name`}},
+		{"duplicate listener", "listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:1\n",
+			[]string{`t.yaml:3: listeners[1].address: duplicate listener "127.0.0.1:1" (also listeners[0])`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,5 +119,44 @@ routes:
 func TestExampleParses(t *testing.T) {
 	if _, err := Load("example.yaml"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWorkersSharedByListeners(t *testing.T) {
+	c, err := Parse("t.yaml", []byte("listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:2\n    workers: 3\n  - address: 127.0.0.1:0\n  - address: 127.0.0.1:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Workers(); got != 3 {
+		t.Errorf("Workers() = %d, want 3 (set on the second listener only)", got)
+	}
+	if got := Default().Workers(); got != 0 {
+		t.Errorf("default Workers() = %d, want 0 (one per core)", got)
+	}
+}
+
+func TestRouteUpgradeDefault(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(`
+upstreams:
+  - name: a
+    endpoints: [{address: "127.0.0.1:1"}]
+routes:
+  - {path: /default, upstream: a}
+  - {path: /none, upstream: a, upgrade: []}
+  - {path: /more, upstream: a, upgrade: [websocket, tls-custom]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"[websocket]", "[]", "[websocket tls-custom]"} {
+		if got := fmt.Sprint(c.Routes[i].Upgrade); got != want {
+			t.Errorf("routes[%d].upgrade = %s, want %s", i, got, want)
+		}
+	}
+	if c.Timeouts.TunnelIdle != 5*time.Minute || c.Timeouts.ClientSend != time.Minute || c.Timeouts.Pending != 3*time.Second {
+		t.Errorf("timeouts %+v", c.Timeouts)
+	}
+	if c.Upstreams[0].Pool.MaxPending != 1024 {
+		t.Errorf("max_pending %d, want 1024", c.Upstreams[0].Pool.MaxPending)
 	}
 }

@@ -19,13 +19,31 @@ func (c *Config) validate() Errors {
 	if len(c.Listeners) == 0 {
 		bad("listeners", "at least one listener is required")
 	}
+	listenAt := map[string]int{}
+	workersAt := -1 // the first listener that sets workers
 	for i, l := range c.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
 		if err := checkHostPort(l.Address); err != nil {
 			bad(p+".address", "%v", err)
+		} else if !strings.HasSuffix(l.Address, ":0") {
+			// With SO_REUSEPORT a second bind of the same address would
+			// succeed silently and split its connections.
+			if j, dup := listenAt[l.Address]; dup {
+				bad(p+".address", "duplicate listener %q (also listeners[%d])", l.Address, j)
+			}
+			listenAt[l.Address] = i
 		}
-		if l.Workers < 0 {
+		switch {
+		case l.Workers < 0:
 			bad(p+".workers", "must be 0 (one per core) or more")
+		case l.Workers == 0:
+		case workersAt < 0:
+			workersAt = i
+		case l.Workers != c.Listeners[workersAt].Workers:
+			// Every event loop accepts on every listener: there is one
+			// worker count for all of them.
+			bad(p+".workers", "is %d but listeners[%d].workers is %d; all listeners share the event loops (set it once, or equal everywhere)",
+				l.Workers, workersAt, c.Listeners[workersAt].Workers)
 		}
 	}
 
@@ -50,6 +68,9 @@ func (c *Config) validate() Errors {
 		{"timeouts.connect", c.Timeouts.Connect > 0},
 		{"timeouts.upstream_header", c.Timeouts.UpstreamHeader > 0},
 		{"timeouts.upstream_read", c.Timeouts.UpstreamRead > 0},
+		{"timeouts.client_send", c.Timeouts.ClientSend > 0},
+		{"timeouts.pending", c.Timeouts.Pending > 0},
+		{"timeouts.tunnel_idle", c.Timeouts.TunnelIdle > 0},
 	} {
 		if !t.set {
 			bad(t.path, "must be positive")
@@ -103,6 +124,9 @@ func (c *Config) validate() Errors {
 		}
 		if u.Pool.MaxConns < 0 {
 			bad(p+".pool.max_conns", "must not be negative")
+		}
+		if u.Pool.MaxPending < 0 {
+			bad(p+".pool.max_pending", "must not be negative")
 		}
 		if u.Pool.MaxRequests < 0 {
 			bad(p+".pool.max_requests", "must not be negative")
@@ -183,6 +207,22 @@ func (c *Config) validate() Errors {
 		}
 		if r.Rewrite != "" && r.StripPrefix != "" {
 			bad(p+".rewrite", "use either strip_prefix or rewrite, not both")
+		}
+		seenProto := map[string]int{}
+		for j, proto := range r.Upgrade {
+			pp := fmt.Sprintf("%s.upgrade[%d]", p, j)
+			name := strings.ToLower(proto)
+			switch {
+			case !isToken(proto):
+				bad(pp, "not a protocol name (a token such as websocket): %q", proto)
+			case name == "h2c":
+				bad(pp, "h2c cannot be tunnelled: HTTP/2 over cleartext upgrades the connection the gateway itself speaks HTTP/1.1 on")
+			default:
+				if k, dup := seenProto[name]; dup {
+					bad(pp, "duplicate protocol %q (also upgrade[%d])", proto, k)
+				}
+				seenProto[name] = j
+			}
 		}
 		if strings.ContainsAny(r.HostRewrite, " \t\r\n/") {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)

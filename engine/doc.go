@@ -17,6 +17,45 @@
 // pause.go) until the slow side has drained below half of
 // limits.max_buffered_bytes.
 //
+// Upgraded connections (WebSocket) become tunnels relayed on the same loop
+// (tunnel.go); requests for an endpoint at pool.max_conns wait in a per-loop
+// FIFO (pending.go); a client that takes none of the bytes queued for it for
+// timeouts.client_send is reset (send.go).
+//
+// # Upstream connects
+//
+// DESIGN.md describes upstream connections as dialed with the client
+// connection's EventLoop().Register. In gnet v2.10.0 that is not a
+// non-blocking connect on the loop, so the engine dials with net.DialTimeout
+// in a goroutine and hands the connection to EventLoop().Enroll (loop.dial).
+// What Register does (eventloop_unix.go, enroll):
+//
+//   - It submits a task to gnet's global ants worker pool, and that task
+//     calls net.Dial(addr.Network(), addr.String()): a blocking dial in a
+//     worker goroutine on Go's netpoller, then a dup of the descriptor and a
+//     Trigger that registers the dup on the loop. Enroll runs the same task
+//     minus the dial. Either way a goroutine does the connect and hands the
+//     connection over; Register only swaps ours for a pooled one.
+//   - net.Dial has no deadline, and Register uses its ctx only to carry
+//     the connection's context (gnet.NewContext). Measured: Register to an
+//     address that never answers the SYN, with a 200 ms ctx deadline, had no
+//     result after 3 s, its worker parked in net.(*netFD).connect until the
+//     kernel gives up (tcp_syn_retries 6: about 127 s). The engine's own
+//     connect deadline would still answer 504 in time, but every such dial
+//     would pin a goroutine and a socket for two minutes; DialTimeout bounds
+//     both by timeouts.connect.
+//   - gnet has no public way to connect non-blockingly on a loop or to add
+//     a descriptor to a loop's poller: a descriptor put into the loop's epoll
+//     set behind gnet's back (pause.go only changes the interest of gnet's
+//     own) is taken for a stale connection, logged and deleted.
+//   - If the loops stop after the task's Trigger but before the loop runs
+//     it, gnet's worker waits forever for the registration. dial stops
+//     waiting when the server is done; the pooled worker stays parked.
+//
+// A connect-on-the-loop needs gnet itself to grow one (a non-blocking
+// connect(2) whose EPOLLOUT completes the registration); until then the
+// goroutine is per new upstream connection, which keep-alive pools make rare.
+//
 //	srv, err := engine.New(config.Default())
 //	if err != nil { ... }
 //	if err := srv.Start(); err != nil { ... }

@@ -57,6 +57,13 @@ type down struct {
 	deadline int64 // loop clock; 0 = none
 	lastOut  int   // output buffered at the last flush check
 
+	sendW   sendWatch  // timeouts.client_send
+	waiting *waitQueue // queued for a connection (pending.go)
+	waitSeq uint32     // tells this wait's queue entry from stale ones
+
+	upgrade    bool   // forwarded with Upgrade: a 101 starts a tunnel (tunnel.go)
+	upgradeVal []byte // the protocols offered, for checking the 101
+
 	busy      bool // inside one of d's own callbacks: close via wantClose
 	wantClose bool
 	closed    bool
@@ -247,6 +254,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.reqChunk.Reset()
 	d.reqDone = r.Body == parser.BodyNone
 	d.status = 0
+	d.upgrade = false
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
 	d.rt, d.ep, d.u = nil, nil, nil
 
@@ -297,6 +305,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		d.localError(ErrNoHealthyEndpoint)
 		return
 	}
+	d.upgrade = d.upgradeFor(rt)
 	d.buildRequestHead(rt, ep)
 	d.ep = ep
 	d.conns = d.lp.connsFor(ep, rt.up.limits)
@@ -321,9 +330,18 @@ func (d *down) dispatch() {
 	d.acquire(false)
 }
 
-// acquire attaches an upstream connection: an idle pooled one unless fresh,
-// else a new dial (subject to max_conns).
+// acquire attaches an upstream connection, or queues the exchange behind
+// those already waiting for one to the same endpoint (pending.go).
 func (d *down) acquire(fresh bool) {
+	if d.lp.waitTurn(d) {
+		return
+	}
+	d.connect(fresh)
+}
+
+// connect attaches an idle pooled connection unless fresh, else dials a new
+// one; at max_conns the exchange waits for one (pending.go).
+func (d *down) connect(fresh bool) {
 	if !fresh {
 		if u, ok := d.conns.Get(time.Now()); ok {
 			u.attach(d, true)
@@ -332,7 +350,7 @@ func (d *down) acquire(fresh bool) {
 		}
 	}
 	if !d.conns.CanDial() {
-		d.gatewayError(ErrPoolExhausted)
+		d.lp.enqueue(d)
 		return
 	}
 	d.conns.Dialed()
@@ -552,6 +570,11 @@ func (d *down) onClose() {
 
 // tick enforces d's deadline and resumes it when its upstream has drained.
 func (d *down) tick(now int64) {
+	if d.sendStalled(now) {
+		abort(d.c)
+		d.close()
+		return
+	}
 	if d.paused {
 		u := d.u
 		busyUp := u != nil && u.state == upActive && u.c.OutboundBuffered() > d.tbl.maxBuf/2
@@ -757,6 +780,9 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	b = append(b, t.viaLine...)
 	if r.Body == parser.BodyChunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if d.upgrade {
+		b = d.appendUpgrade(b)
 	}
 	b = append(b, "\r\n"...)
 	d.head = b

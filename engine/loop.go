@@ -25,6 +25,9 @@ type loop struct {
 	// pool.Endpoint.ID (dense and process-unique across reloads).
 	conns []*pool.Conns[*up]
 
+	pending pending   // requests waiting for a connection (pending.go)
+	tunnels []*tunnel // upgraded connection pairs (tunnel.go)
+
 	stoppedAccepting bool
 }
 
@@ -61,6 +64,8 @@ func (lp *loop) Run(context.Context) error {
 			p.Expire(wall, lp.closeIdle)
 		}
 	}
+	lp.tickTunnels(now)
+	lp.tickPending(now)
 	return nil
 }
 
@@ -169,6 +174,8 @@ func (lp *loop) resume(c gnet.Conn, paused *bool) {
 // dial connects to ep in a goroutine with the connect timeout and enrolls
 // the connection into this loop; u.onOpen or u.dialFailed then runs on the
 // loop. This goroutine is per new upstream connection, not per request.
+// EventLoop.Register would not remove it and has no connect timeout: see
+// "Upstream connects" in doc.go.
 func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 	el := lp.el
 	go func() {
@@ -178,8 +185,15 @@ func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 			ch, err = el.Enroll(gnet.NewContext(context.Background(), u), conn)
 			if err != nil {
 				_ = conn.Close()
-			} else if r := <-ch; r.Err != nil {
-				err = r.Err
+			} else {
+				select {
+				case r := <-ch:
+					err = r.Err
+				case <-lp.srv.done:
+					// The loops stopped: gnet's enroll worker waits for a
+					// registration that will never run (see doc.go).
+					return
+				}
 			}
 		}
 		if err != nil {
@@ -187,7 +201,10 @@ func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				timedOut = true
 			}
-			_ = el.Execute(context.Background(), runnable(func() { u.dialFailed(timedOut) }))
+			_ = el.Execute(context.Background(), runnable(func() {
+				u.dialFailed(timedOut)
+				u.lp.settle()
+			}))
 		}
 	}()
 }

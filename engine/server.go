@@ -63,7 +63,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, l := range cfg.Listeners {
 		s.addrs = append(s.addrs, l.Address)
 	}
-	s.loops = cfg.Listeners[0].Workers
+	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
 	}
@@ -262,17 +262,23 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		x.onClose()
 	case *up:
 		x.onClose(err)
+	case *tunnelEnd:
+		x.onClose(err)
 	}
+	settleAfter(c) // a close may free a connection slot (pending.go)
 	return gnet.None
 }
 
 // OnTraffic implements gnet.EventHandler.
 func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
+	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
 	case *down:
 		return x.onTraffic()
 	case *up:
+		return x.onTraffic()
+	case *tunnelEnd:
 		return x.onTraffic()
 	}
 	return gnet.Close
@@ -291,6 +297,8 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	case *down:
 		x.busy = false
 	case *up:
+		x.busy = false
+	case *tunnelEnd:
 		x.busy = false
 	}
 	*action = gnet.Close

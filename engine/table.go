@@ -34,6 +34,7 @@ type table struct {
 type timeouts struct {
 	clientHeader, clientBody, keepalive   int64
 	connect, upstreamHeader, upstreamRead int64
+	clientSend, pending, tunnelIdle       int64
 }
 
 type upstream struct {
@@ -43,6 +44,8 @@ type upstream struct {
 	key     pool.KeyKind
 	keyName string
 	limits  pool.Limits
+
+	maxPending int // pool.max_pending: waiters per endpoint per loop
 }
 
 // route is a compiled config.Route: the trie's value.
@@ -54,6 +57,7 @@ type route struct {
 	rewrite      []rewritePart
 	hostRewrite  []byte
 	preserveHost bool
+	upgrade      [][]byte // protocols clients may switch to, lower case (tunnel.go)
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -90,6 +94,9 @@ func compile(cfg *config.Config) (*table, error) {
 			connect:        int64(cfg.Timeouts.Connect),
 			upstreamHeader: int64(cfg.Timeouts.UpstreamHeader),
 			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),
+			clientSend:     int64(cfg.Timeouts.ClientSend),
+			pending:        int64(cfg.Timeouts.Pending),
+			tunnelIdle:     int64(cfg.Timeouts.TunnelIdle),
 		},
 		fwd: cfg.Forwarded,
 	}
@@ -138,6 +145,7 @@ func compile(cfg *config.Config) (*table, error) {
 			MaxRequests: uc.Pool.MaxRequests,
 			IdleTimeout: uc.Pool.IdleTimeout,
 		}
+		u.maxPending = uc.Pool.MaxPending
 		if u.limits.MaxIdle == 0 {
 			u.limits.MaxIdle = -1 // config: 0 keeps none; pool: 0 means its default
 		}
@@ -188,6 +196,9 @@ func compile(cfg *config.Config) (*table, error) {
 		}
 		if rc.HostRewrite != "" {
 			r.hostRewrite = []byte(rc.HostRewrite)
+		}
+		for _, proto := range rc.Upgrade {
+			r.upgrade = append(r.upgrade, []byte(strings.ToLower(proto)))
 		}
 		methods := rc.Methods
 		if len(methods) == 0 {

@@ -243,6 +243,12 @@ func (u *up) readResponse() {
 			consumed += n
 			if u.resp.Status < 200 {
 				if u.resp.Status == 101 {
+					if d.upgrade {
+						if failure = u.switchProtocols(consumed); failure == nil {
+							return // the connection pair is a tunnel now
+						}
+						break
+					}
 					failure = ErrUpstreamMalformed // no Upgrade was forwarded
 					break
 				}
