@@ -39,6 +39,11 @@ type up struct {
 
 	dl       dlKind
 	deadline int64
+	// sendLeft is the request bytes still queued for the upstream when the
+	// response-head deadline last expired: while that shrinks the upstream
+	// is still reading the request (a large body into a slow reader) and the
+	// deadline is renewed, as nginx's proxy_send_timeout would allow.
+	sendLeft int
 
 	busy      bool
 	wantClose bool
@@ -58,6 +63,7 @@ func (u *up) attach(d *down, reused bool) {
 	d.u = u
 	u.reused = reused
 	u.gotResp, u.headDone = false, false
+	u.sendLeft = 0
 	u.resp.Reset()
 	u.resp.Limits = d.tbl.limits
 }
@@ -357,6 +363,13 @@ func (u *up) tick(now int64) {
 			}
 		}
 	case dlUpHeader, dlUpRead:
+		if u.dl == dlUpHeader && d != nil && u.c != nil && !u.gotResp {
+			if left := u.c.OutboundBuffered(); left > 0 && left != u.sendLeft {
+				u.sendLeft = left
+				u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
+				return
+			}
+		}
 		if d != nil {
 			d.gatewayError(ErrUpstreamTimeout)
 		} else {
