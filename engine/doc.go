@@ -17,6 +17,10 @@
 // pause.go) until the slow side has drained below half of
 // limits.max_buffered_bytes.
 //
+// Observability (observe.go) follows the same rule: each loop records into
+// its own metrics blocks and access-log buffer from a few hook calls in the
+// state machines; Server.Collector exposes the sums to Prometheus.
+//
 //	srv, err := engine.New(config.Default())
 //	if err != nil { ... }
 //	if err := srv.Start(); err != nil { ... }
