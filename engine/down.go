@@ -486,7 +486,8 @@ func (d *down) maybeFinish() {
 }
 
 func (d *down) finish() {
-	d.observeEnd()
+	now := d.lp.srv.now()
+	d.observeEndAt(now)
 	d.detach()
 	d.rt = nil
 	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
@@ -497,7 +498,7 @@ func (d *down) finish() {
 	d.req.Reset()
 	d.tbl = d.lp.srv.tbl.Load()
 	d.req.Limits = d.tbl.limits
-	d.setDeadline(dlKeepalive, d.lp.srv.now()+d.tbl.timeouts.keepalive)
+	d.setDeadline(dlKeepalive, now+d.tbl.timeouts.keepalive)
 	if d.paused {
 		d.lp.resume(d.c, &d.paused)
 	}

@@ -415,12 +415,19 @@ func (d *down) observeUpstreamHead(now int64) {
 // observeEnd closes the exchange, if one is open: request metrics and the
 // access-log line.
 func (d *down) observeEnd() {
+	if d.obs.open {
+		d.observeEndAt(d.lp.srv.now())
+	}
+}
+
+// observeEndAt is observeEnd for a caller that has read the loop clock
+// (finish shares it with the keep-alive deadline).
+func (d *down) observeEndAt(now int64) {
 	x := &d.obs
 	if !x.open {
 		return
 	}
 	x.open = false
-	now := d.lp.srv.now()
 	lo := &d.lp.obs
 	t := d.tbl
 	status := d.status

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -62,8 +63,8 @@ func obsBenchServer(tb testing.TB, metricsOn, logOn bool) (net.Conn, *Server) {
 // variant (CPU: getrusage, all goroutines, steal excluded). Compare runs with
 // benchstat:
 //
-//	go test -run '^$' -bench 'Observability$' -benchtime 40000x -count 12 ./engine | tee obs.txt
-//	go tool benchstat -filter '.name:ObservabilityVariant' -col /obs obs.txt
+//	HOTPATH_OBS_VARIANTS=$PWD/variants.txt go test -run '^$' -bench 'Observability$' -benchtime 40000x -count 12 ./engine
+//	go tool benchstat -col /obs variants.txt
 func BenchmarkObservability(b *testing.B) {
 	conns := make([]net.Conn, len(obsVariants))
 	for i, v := range obsVariants {
@@ -90,17 +91,28 @@ func BenchmarkObservability(b *testing.B) {
 		name := strings.TrimPrefix(v.name, "obs=")
 		b.ReportMetric(float64(wall[i])/float64(b.N), name+"-ns/req")
 		b.ReportMetric(float64(cpu[i])/float64(b.N), name+"-cpu-ns/req")
-		if b.N >= 10*chunk {
-			// One line per variant in the benchmark format, for
-			// `benchstat -col /obs`: the variants side by side with deltas.
-			fmt.Printf("BenchmarkObservabilityVariant/%s %d %.1f ns/op %.1f cpu-ns/op\n",
-				v.name, b.N, float64(wall[i])/float64(b.N), float64(cpu[i])/float64(b.N))
-		}
+	}
+	if path := os.Getenv("HOTPATH_OBS_VARIANTS"); path != "" && b.N >= 10*chunk {
+		writeVariants(b, path, wall[:], cpu[:])
 	}
 	b.ReportMetric(100*(float64(wall[1])/float64(wall[0])-1), "metrics-overhead-%")
 	b.ReportMetric(100*(float64(wall[2])/float64(wall[1])-1), "log-overhead-%")
 	b.ReportMetric(100*(float64(cpu[1])/float64(cpu[0])-1), "metrics-cpu-overhead-%")
 	b.ReportMetric(100*(float64(cpu[2])/float64(cpu[1])-1), "log-cpu-overhead-%")
+}
+
+// writeVariants appends one benchmark-format line per variant to path, so
+// that benchstat -col /obs shows the variants side by side with deltas.
+func writeVariants(b *testing.B, path string, wall, cpu []time.Duration) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	for i, v := range obsVariants {
+		fmt.Fprintf(f, "BenchmarkObservabilityVariant/%s %d %.1f ns/op %.1f cpu-ns/op\n",
+			v.name, b.N, float64(wall[i])/float64(b.N), float64(cpu[i])/float64(b.N))
+	}
 }
 
 // processCPU returns the process's user and system CPU time so far.
@@ -182,7 +194,7 @@ func BenchmarkObserveExchange(b *testing.B) {
 				d.obs.upEnd, d.obs.upAddr = now+2000, "10.0.1.2:8080"
 				d.obs.upIn += len(benchResponse)
 				d.obs.bytesOut += len(benchResponse)
-				d.observeEnd()
+				d.observeEndAt(now + 3000) // finish's clock read, shared with the keep-alive deadline
 				if i&1023 == 0 {
 					lp.obs.tick(lp) // the loop's periodic flush, amortised
 				}
