@@ -9,6 +9,9 @@
 //	GET  /readyz           200 when Options.Ready says so, else 503
 //	GET  /config           the running config (Options.Config)
 //	POST /reload           Options.Reload: 200 "reloaded", or 400/500 with the error
+//	POST /cache/purge?host=H&prefix=P  Options.Purger: 200 {"purged":N}; 501 without a cache
+//
+// Options.DisablePprof leaves out every /debug/pprof/ route.
 //
 // Example:
 //

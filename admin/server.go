@@ -40,6 +40,11 @@ type Options struct {
 	// ErrBadRequest (or config.Errors, wrapped by the caller) answers 400,
 	// any other 500. nil: 404.
 	Reload func() error
+	// Purger serves POST /cache/purge?host=H&prefix=P. nil answers 501:
+	// the gateway was built without a response cache.
+	Purger CachePurger
+	// DisablePprof leaves /debug/pprof/ out of the mux.
+	DisablePprof bool
 	// MutexProfileFraction and BlockProfileRate, if non-zero, are set at
 	// Start (runtime.SetMutexProfileFraction, runtime.SetBlockProfileRate)
 	// so that the mutex and block profiles have samples.
@@ -47,6 +52,16 @@ type Options struct {
 	BlockProfileRate     int
 	// Logger receives the listener's errors; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// CachePurger is implemented by a gateway with a response cache. Callers
+// building Options check for it with a type assertion on the gateway
+// (`if p, ok := srv.(admin.CachePurger); ok { opts.Purger = p }`).
+type CachePurger interface {
+	// PurgeCache removes the cached responses whose host is host ("" for
+	// every host) and whose path starts with prefix ("" for every path),
+	// and returns how many it removed.
+	PurgeCache(host, prefix string) int
 }
 
 // Server is the admin HTTP server.
@@ -96,13 +111,17 @@ func (s *Server) routes() {
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
 		EnableOpenMetrics: true,
 	}))
-	m.HandleFunc("/debug/pprof/", pprof.Index)
-	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	m.HandleFunc("GET /debug/pprof/rates", s.getRates)
-	m.HandleFunc("POST /debug/pprof/rates", s.setRates)
+	if !s.opts.DisablePprof {
+		// Index also serves the named profiles: heap, allocs, goroutine,
+		// mutex, block, threadcreate.
+		m.HandleFunc("/debug/pprof/", pprof.Index)
+		m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		m.HandleFunc("GET /debug/pprof/rates", s.getRates)
+		m.HandleFunc("POST /debug/pprof/rates", s.setRates)
+	}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { text(w, http.StatusOK, "ok") })
 	m.HandleFunc("GET /readyz", s.readyz)
 	if s.opts.Config != nil {
@@ -111,6 +130,30 @@ func (s *Server) routes() {
 	if s.opts.Reload != nil {
 		m.HandleFunc("/reload", s.reload)
 	}
+	m.HandleFunc("/cache/purge", s.purge)
+}
+
+// purge answers POST /cache/purge?host=H&prefix=P with {"purged":N}.
+func (s *Server) purge(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		text(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
+		return
+	}
+	if s.opts.Purger == nil {
+		text(w, http.StatusNotImplemented, "no response cache in this gateway")
+		return
+	}
+	q := r.URL.Query()
+	host, prefix := q.Get("host"), q.Get("prefix")
+	if prefix != "" && prefix[0] != '/' {
+		text(w, http.StatusBadRequest, "prefix must start with '/'")
+		return
+	}
+	n := s.opts.Purger.PurgeCache(host, prefix)
+	s.opts.Logger.Info("cache purged via admin API", "host", host, "prefix", prefix, "purged", n)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"purged\":%d}\n", n)
 }
 
 func text(w http.ResponseWriter, code int, msg string) {

@@ -233,3 +233,64 @@ func TestDefaultAddr(t *testing.T) {
 		t.Errorf("Addr before Start = %q, want %q", s.Addr(), DefaultAddr)
 	}
 }
+
+// purger records its calls.
+type purger struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (p *purger) PurgeCache(host, prefix string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, host+"|"+prefix)
+	return 3
+}
+
+func TestCachePurge(t *testing.T) {
+	p := &purger{}
+	with := "http://" + start(t, Options{Purger: p}).Addr()
+	without := "http://" + start(t, Options{}).Addr()
+	tests := []struct {
+		name     string
+		base     string
+		method   string
+		query    string
+		wantCode int
+		wantBody string
+	}{
+		{"purge", with, "POST", "?host=a.example&prefix=/img/", 200, `{"purged":3}`},
+		{"all", with, "POST", "", 200, `{"purged":3}`},
+		{"relative prefix", with, "POST", "?prefix=img", 400, "prefix"},
+		{"GET refused", with, "GET", "?host=a", 405, "POST"},
+		{"no cache", without, "POST", "?host=a", 501, "no response cache"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, body := do(t, tt.method, tt.base+"/cache/purge"+tt.query)
+			if code != tt.wantCode || !strings.Contains(body, tt.wantBody) {
+				t.Fatalf("= %d %q, want %d %q", code, body, tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if want := []string{"a.example|/img/", "|"}; fmt.Sprint(p.calls) != fmt.Sprint(want) {
+		t.Errorf("PurgeCache calls %q, want %q", p.calls, want)
+	}
+}
+
+func TestDisablePprof(t *testing.T) {
+	off := "http://" + start(t, Options{DisablePprof: true}).Addr()
+	on := "http://" + start(t, Options{}).Addr()
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/allocs", "/debug/pprof/heap?debug=1"} {
+		if code, _, _ := do(t, "GET", off+p); code != 404 {
+			t.Errorf("%s with pprof off = %d, want 404", p, code)
+		}
+	}
+	for _, p := range []string{"/debug/pprof/allocs?debug=1", "/debug/pprof/mutex?debug=1", "/debug/pprof/block?debug=1", "/debug/pprof/goroutine?debug=1", "/debug/pprof/trace?seconds=0.1"} {
+		if code, _, body := do(t, "GET", on+p); code != 200 {
+			t.Errorf("%s = %d: %s", p, code, body)
+		}
+	}
+}

@@ -17,9 +17,18 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	Routes    []Route    `yaml:"routes"`
 
+	// Observability: see observability.go.
+	Admin     Admin     `yaml:"admin"`
+	Metrics   Metrics   `yaml:"metrics"`
+	AccessLog AccessLog `yaml:"access_log"`
+	Log       Log       `yaml:"log"`
+
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
 	Source string `yaml:"-"`
+	// Text is the source text the config was parsed from (served by the
+	// admin API's GET /config). Do not modify it.
+	Text []byte `yaml:"-"`
 	// lines maps a field path ("routes[2].upstream") to its line.
 	lines map[string]int
 }
@@ -214,6 +223,7 @@ func (c *Config) setDefaults() {
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
 	c.Router = Router{TrailingSlash: "strict"}
+	c.setObservabilityDefaults()
 }
 
 // defaulter is implemented by list elements that have defaults; the decoder

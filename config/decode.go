@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"reflect"
@@ -33,7 +34,7 @@ func Default() *Config {
 // Parse decodes and validates data; source names it in messages. The error,
 // when not nil, is an Errors listing every problem found.
 func Parse(source string, data []byte) (*Config, error) {
-	c := &Config{Source: source, lines: map[string]int{}}
+	c := &Config{Source: source, Text: bytes.Clone(data), lines: map[string]int{}}
 	c.setDefaults()
 	d := decoder{cfg: c}
 	var root yaml.Node
@@ -117,6 +118,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(i))
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.fail(n, path, "want a number, got %q", n.Value)
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {

@@ -13,7 +13,8 @@
 //
 // Default returns the embedded default configuration (default.yaml): one
 // listener on 127.0.0.1:8080, one upstream "echo" at 127.0.0.1:9001, a
-// catch-all route to it and GET /healthz answered directly with 200 "ok".
+// catch-all route to it, GET /healthz answered directly with 200 "ok", the
+// admin listener on 127.0.0.1:9901 with metrics on, and the access log off.
 //
 //	cfg, err := config.Load("hotpath.yaml")
 //	if err != nil {

@@ -228,6 +228,7 @@ func (c *Config) validate() Errors {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)
 		}
 	}
+	c.validateObservability(bad)
 	return errs
 }
 

@@ -17,6 +17,10 @@
 // pause.go) until the slow side has drained below half of
 // limits.max_buffered_bytes.
 //
+// Observability (observe.go) follows the same rule: each loop records into
+// its own metrics blocks and access-log buffer from a few hook calls in the
+// state machines; Server.Collector exposes the sums to Prometheus.
+//
 // Upgraded connections (WebSocket) become tunnels relayed on the same loop
 // (tunnel.go); requests for an endpoint at pool.max_conns wait in a per-loop
 // FIFO (pending.go); a client that takes none of the bytes queued for it for

@@ -104,6 +104,8 @@ type down struct {
 	rechunk   bool // close-delimited from upstream, chunked to an HTTP/1.1 client
 	chunkHdr  []byte
 	iov4      [4][]byte
+
+	obs exchangeObs // for the metrics and the access log (observe.go)
 }
 
 func (d *down) setDeadline(k dlKind, at int64) {
@@ -216,6 +218,7 @@ func (d *down) readHead() bool {
 		return false
 	}
 	if err != nil {
+		d.observeParseError(err)
 		d.reject(parser.Status(err))
 		return false
 	}
@@ -228,6 +231,7 @@ func (d *down) readHead() bool {
 // reject answers a request that failed to parse and closes the connection:
 // its framing can no longer be trusted.
 func (d *down) reject(status int) {
+	d.observeReject()
 	d.keepAlive, d.closeAfter, d.isHead, d.minor = false, true, false, 1
 	d.renderLocal(status, nil)
 	_, _ = d.c.Write(d.out)
@@ -257,6 +261,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.upgrade = false
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
 	d.rt, d.ep, d.u = nil, nil, nil
+	d.observeBegin(n)
 
 	if r.Body == parser.BodyChunked {
 		// Validate the chunk framing already received before anything is
@@ -399,6 +404,7 @@ func (d *down) pumpBody() {
 		_, _ = u.c.Write(buf[:n])
 	}
 	discard(d.c, n)
+	d.obs.bytesIn += n
 	if d.closed || d.state != downActive {
 		return
 	}
@@ -449,7 +455,9 @@ func (d *down) detach() {
 // endEP reports the exchange's outcome to the endpoint, once.
 func (d *down) endEP(failed bool) {
 	if d.ep != nil {
-		d.ep.End(time.Duration(d.lp.srv.now()-d.start), failed)
+		now := d.lp.srv.now()
+		d.ep.End(time.Duration(now-d.start), failed)
+		d.obs.upEnd, d.obs.upAddr = now, d.ep.Addr
 		d.ep = nil
 	}
 }
@@ -457,6 +465,7 @@ func (d *down) endEP(failed bool) {
 // gatewayError answers the client for an upstream-side failure (or aborts
 // the response if it already started) and ends the exchange.
 func (d *down) gatewayError(err error) {
+	d.observeUpstreamError(err)
 	if u := d.u; u != nil {
 		d.detach()
 		u.conns.Closed(u)
@@ -495,6 +504,8 @@ func (d *down) maybeFinish() {
 }
 
 func (d *down) finish() {
+	now := d.lp.srv.now()
+	d.observeEndAt(now)
 	d.detach()
 	d.rt = nil
 	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
@@ -505,7 +516,7 @@ func (d *down) finish() {
 	d.req.Reset()
 	d.tbl = d.lp.srv.tbl.Load()
 	d.req.Limits = d.tbl.limits
-	d.setDeadline(dlKeepalive, d.lp.srv.now()+d.tbl.timeouts.keepalive)
+	d.setDeadline(dlKeepalive, now+d.tbl.timeouts.keepalive)
 	if d.paused {
 		d.lp.resume(d.c, &d.paused)
 	}
@@ -520,6 +531,7 @@ const lingerTime = int64(time.Second)
 
 // toClosing closes the connection once its output has drained.
 func (d *down) toClosing() {
+	d.observeEnd()
 	d.state = downClosing
 	d.detach()
 	if d.c.OutboundBuffered() == 0 {
@@ -566,6 +578,7 @@ func (d *down) onClose() {
 		u.abandon()
 	}
 	d.endEP(false)
+	d.observeEnd()
 }
 
 // tick enforces d's deadline and resumes it when its upstream has drained.
@@ -599,6 +612,7 @@ func (d *down) tick(now int64) {
 	if d.deadline == 0 || now < d.deadline {
 		return
 	}
+	d.observeDeadline()
 	switch d.dl {
 	case dlKeepalive, dlLinger:
 		d.close()
@@ -819,6 +833,7 @@ func (d *down) appendPath(b []byte, rt *route) []byte {
 
 // localError renders the response for an engine error into d.out.
 func (d *down) localError(err error) {
+	d.observeLocalError(err)
 	d.local = true
 	d.status = Status(err)
 	d.renderLocal(d.status, nil)
@@ -939,8 +954,10 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 
 // send writes p to the client, preceded by a pending response head.
 func (d *down) send(p []byte) {
+	d.obs.bytesOut += len(p)
 	if d.outPending {
 		d.outPending = false
+		d.obs.bytesOut += len(d.out)
 		if len(p) == 0 {
 			_, _ = d.c.Write(d.out)
 			return
@@ -1021,9 +1038,11 @@ func (d *down) sendChunk(p []byte) {
 	iov := d.iov4[:0]
 	if d.outPending {
 		d.outPending = false
+		d.obs.bytesOut += len(d.out)
 		iov = append(iov, d.out)
 	}
 	iov = append(iov, h, p, crlf)
+	d.obs.bytesOut += len(h) + len(p) + len(crlf)
 	_, _ = d.c.Writev(iov)
 	clear(d.iov4[:])
 }

@@ -29,10 +29,12 @@ type loop struct {
 	tunnels []*tunnel // upgraded connection pairs (tunnel.go)
 
 	stoppedAccepting bool
+
+	obs loopObs // metrics and access-log buffer (observe.go)
 }
 
 func newLoop(s *Server, el gnet.EventLoop, c gnet.Conn) *loop {
-	lp := &loop{srv: s, el: el, epfd: epollFD(c), lnfd: listenerFDs(c)}
+	lp := &loop{srv: s, el: el, epfd: epollFD(c), lnfd: listenerFDs(c), obs: s.obs.newLoop()}
 	if lp.epfd < 0 {
 		s.log.Warn("gnet layout unknown: pause-read unavailable, falling back to closing connections over 4x limits.max_buffered_bytes")
 	}
@@ -66,6 +68,7 @@ func (lp *loop) Run(context.Context) error {
 	}
 	lp.tickTunnels(now)
 	lp.tickPending(now)
+	lp.obs.tick(lp)
 	return nil
 }
 
@@ -102,6 +105,7 @@ func (lp *loop) openDown(c gnet.Conn) {
 	c.SetContext(d)
 	lp.downs = append(lp.downs, d)
 	lp.srv.active.Add(1)
+	lp.obs.downOpened()
 	t := lp.srv.tbl.Load()
 	d.setDeadline(dlHeader, lp.srv.now()+t.timeouts.clientHeader)
 }
@@ -116,6 +120,7 @@ func (lp *loop) removeDown(d *down) {
 	}
 	d.idx = -1
 	lp.srv.active.Add(-1)
+	lp.obs.downClosed()
 }
 
 func (lp *loop) addUp(u *up) {

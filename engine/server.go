@@ -40,6 +40,8 @@ type Server struct {
 	done     chan struct{} // closed when gnet.Run returns
 	runErr   error
 	started  atomic.Bool
+
+	obs observer // metrics and access log (observe.go)
 }
 
 // Option configures a Server.
@@ -66,6 +68,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
+	}
+	s.initObs(cfg)
+	if err := s.obs.install(t); err != nil {
+		t.close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -94,6 +101,10 @@ func Check(cfg *config.Config) error {
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("engine: Start called twice")
+	}
+	if err := s.obs.start(s.log); err != nil {
+		s.started.Store(false)
+		return err
 	}
 	protos := make([]string, len(s.addrs))
 	for i, a := range s.addrs {
@@ -124,6 +135,7 @@ func (s *Server) Start() error {
 		if s.runErr == nil {
 			s.runErr = errors.New("engine: gnet stopped during boot")
 		}
+		s.obs.close()
 		return fmt.Errorf("engine: listen %s: %w", strings.Join(s.addrs, ", "), s.runErr)
 	}
 }
@@ -150,6 +162,11 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, err := compile(cfg)
+	if err == nil {
+		if err = s.obs.install(t); err != nil {
+			t.close()
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -158,6 +175,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
 	}
 	old.close()
+	s.obs.reload(cfg, s.log)
 	s.log.Info("config reloaded", "source", cfg.Source, "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams))
 	return nil
 }
@@ -215,6 +233,7 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	s.obs.close()
 	s.mu.Lock()
 	if t := s.tbl.Load(); t != nil {
 		t.close()

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
 	"github.com/hotpath/hotpath/trie"
@@ -25,7 +26,8 @@ type table struct {
 	maxBuf   int // limits.max_buffered_bytes: pause the other side above it
 	timeouts timeouts
 	fwd      config.Forwarded
-	viaLine  []byte // "Via: 1.1 hotpath\r\n", empty when disabled
+	viaLine  []byte         // "Via: 1.1 hotpath\r\n", empty when disabled
+	mt       *metrics.Table // nil when metrics are off (observe.go)
 
 	stopHealth []func()
 }
@@ -38,6 +40,7 @@ type timeouts struct {
 }
 
 type upstream struct {
+	id      int // index in table.upstreams: its metrics ID
 	name    string
 	eps     []*pool.Endpoint
 	bal     pool.Balancer
@@ -50,6 +53,7 @@ type upstream struct {
 
 // route is a compiled config.Route: the trie's value.
 type route struct {
+	id           int // index in config.Routes: its metrics ID
 	name         string
 	up           *upstream
 	direct       *direct
@@ -106,7 +110,7 @@ func compile(cfg *config.Config) (*table, error) {
 
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
-		u := &upstream{name: uc.Name}
+		u := &upstream{id: i, name: uc.Name}
 		for _, e := range uc.Endpoints {
 			ep := pool.NewEndpoint(e.Address, e.Weight)
 			if ph := uc.Health.Passive; ph != nil {
@@ -175,7 +179,7 @@ func compile(cfg *config.Config) (*table, error) {
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		r := &route{name: rc.Name, preserveHost: rc.PreserveHost}
+		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost}
 		if r.name == "" {
 			r.name = rc.Path
 		}

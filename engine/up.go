@@ -201,6 +201,7 @@ func (u *up) onClose(err error) {
 		d.maybeFinish()
 		return
 	}
+	d.observeUpstreamError(ErrUpstreamClosed)
 	d.endEP(true) // truncated body: the client sees the connection close
 	d.flushHead()
 	d.close()
@@ -267,7 +268,9 @@ func (u *up) readResponse() {
 			}
 			d.writeResponseHead(&u.resp, u.connArr[:0])
 			u.headDone = true
-			u.setDeadline(dlUpRead, d.lp.srv.now()+d.tbl.timeouts.upstreamRead)
+			now := d.lp.srv.now()
+			d.observeUpstreamHead(now)
+			u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
 			if d.respKind == parser.BodyNone {
 				d.flushHead()
 				finished = true
@@ -288,6 +291,7 @@ func (u *up) readResponse() {
 		}
 	}
 	discard(u.c, consumed)
+	d.obs.upIn += consumed
 	if u.d != d {
 		return // the client went away while we wrote to it
 	}

@@ -2,8 +2,9 @@
 // near-zero cost on the request path, and exposes the counts to Prometheus.
 //
 // Every event loop owns its counters. The process-wide block of a loop is a
-// *Loop (bytes, downstream connections, parser rejections, cache); the
-// per-route and per-upstream counters of a loop are reached through a
+// *Loop (bytes, downstream connections, parser rejections, timeouts, cache
+// stores); the per-route counters (requests, durations, limiter and cache
+// outcomes) and per-upstream counters of a loop are reached through a
 // *Shard of the current *Table. A loop increments only its own blocks with
 // atomic.AddUint64 on cache lines no other loop writes, so an increment is
 // an uncontended locked add of a few nanoseconds and never allocates. The
@@ -25,6 +26,6 @@
 //	lm, sh := c.Loop(i), tab.Shard(i)
 //	lm.DownstreamOpened()
 //	lm.BytesReceived(n)
-//	sh.Request(routeID, 200)
+//	sh.Request(routeID, 200, elapsedNanos)
 //	sh.UpstreamResponse(upstreamID, 200, elapsedNanos)
 package metrics

@@ -102,19 +102,22 @@ func ReasonForStatus(status int) Reason {
 	return ReasonBadRequest
 }
 
-// ErrorClass is the kind of upstream failure counted by Shard.UpstreamError.
+// ErrorClass is the kind of upstream failure counted by Shard.UpstreamError
+// (label "kind").
 type ErrorClass uint8
 
 // Upstream error classes.
 const (
-	ErrorConnect     ErrorClass = iota // dial refused, unreachable or failed
-	ErrorTimeout                       // connect, header or read timeout
-	ErrorReset                         // connection reset or closed mid-exchange
-	ErrorBadResponse                   // the response head or framing failed to parse
+	ErrorConnect           ErrorClass = iota // dial refused, unreachable or failed
+	ErrorTimeout                             // connect, header or read timeout
+	ErrorReset                               // connection reset or closed mid-exchange
+	ErrorBadResponse                         // the response head or framing failed to parse
+	ErrorPoolExhausted                       // max_conns reached: no connection to send on
+	ErrorNoHealthyEndpoint                   // every endpoint ejected or unhealthy
 	numErrorClasses
 )
 
-var errorLabels = [numErrorClasses]string{"connect", "timeout", "reset", "bad_response"}
+var errorLabels = [numErrorClasses]string{"connect", "timeout", "reset", "bad_response", "pool_exhausted", "no_healthy_endpoint"}
 
 // String returns the class's label value, e.g. "timeout".
 func (e ErrorClass) String() string {
@@ -124,7 +127,34 @@ func (e ErrorClass) String() string {
 	return errorLabels[e]
 }
 
-// CacheResult is the outcome of a cache lookup counted by Loop.CacheLookup.
+// TimeoutKind is the deadline counted by Loop.Timeout (label "kind"); the
+// names follow the config's timeouts section.
+type TimeoutKind uint8
+
+// Timeout kinds.
+const (
+	TimeoutClientHeader   TimeoutKind = iota // request head incomplete (408)
+	TimeoutClientBody                        // client idle mid request body (408)
+	TimeoutClientFlush                       // client did not read the last response
+	TimeoutKeepalive                         // idle keep-alive client closed
+	TimeoutConnect                           // upstream connect (504)
+	TimeoutUpstreamHeader                    // upstream response head late (504)
+	TimeoutUpstreamRead                      // upstream idle mid response body
+	numTimeoutKinds
+)
+
+var timeoutLabels = [numTimeoutKinds]string{"client_header", "client_body", "client_flush", "keepalive", "connect", "upstream_header", "upstream_read"}
+
+// String returns the kind's label value, e.g. "upstream_header".
+func (k TimeoutKind) String() string {
+	if k >= numTimeoutKinds {
+		return "unknown"
+	}
+	return timeoutLabels[k]
+}
+
+// CacheResult is the outcome of a cache lookup counted by
+// Shard.CacheResult.
 type CacheResult uint8
 
 // Cache lookup results.
@@ -155,8 +185,8 @@ var limitLabels = [numLimitModes]string{"enforce", "shadow"}
 // is Table.Unmatched().
 const UnmatchedRoute = "_unmatched"
 
-// Buckets are the upper bounds, in seconds, of the upstream latency
-// histogram. They are fixed so that every loop records into a fixed array.
+// Buckets are the upper bounds, in seconds, of the request and upstream
+// latency histograms. They are fixed so that every loop records into a fixed array.
 var Buckets = [numBuckets]float64{
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 }

@@ -3,19 +3,19 @@ package metrics
 import "sync/atomic"
 
 // Loop is the process-wide counter block of one event loop: traffic,
-// downstream connections, parser rejections and cache lookups. Only the
-// owning loop calls its methods; the Collector reads it with atomic loads.
-// Its size is a multiple of 64 bytes and it is allocated on its own, so two
-// loops never write the same cache line. The methods never allocate.
+// downstream connections, parser rejections, timeouts and cache stores.
+// Only the owning loop calls its methods; the Collector reads it with atomic
+// loads. Its size is a multiple of 64 bytes and it is allocated on its own,
+// so two loops never write the same cache line. The methods never allocate.
 type Loop struct {
 	bytesIn, bytesOut uint64
 	downOpened        uint64
 	downClosed        uint64
 	reasons           [numReasons]uint64
-	cache             [numCacheResults]uint64
+	timeouts          [numTimeoutKinds]uint64
 	cacheStores       uint64
 	cacheStoredBytes  uint64
-	_                 [5]uint64 // pad to 192 bytes (3 cache lines)
+	_                 [1]uint64 // pad to 192 bytes (3 cache lines)
 }
 
 // BytesReceived counts n bytes read from downstream clients.
@@ -38,12 +38,12 @@ func (l *Loop) ParserReject(r Reason) {
 	atomic.AddUint64(&l.reasons[r], 1)
 }
 
-// CacheLookup counts one response-cache lookup with result r.
-func (l *Loop) CacheLookup(r CacheResult) {
-	if r >= numCacheResults {
+// Timeout counts a deadline of kind k that expired.
+func (l *Loop) Timeout(k TimeoutKind) {
+	if k >= numTimeoutKinds {
 		return
 	}
-	atomic.AddUint64(&l.cache[r], 1)
+	atomic.AddUint64(&l.timeouts[k], 1)
 }
 
 // CacheStore counts a response of n bytes stored in the cache.
@@ -52,10 +52,14 @@ func (l *Loop) CacheStore(n int) {
 	atomic.AddUint64(&l.cacheStoredBytes, uint64(n))
 }
 
-// routeCell is one loop's counters for one route name: 64 bytes.
+// routeCell is one loop's counters for one route name: 256 bytes.
 type routeCell struct {
-	codes   [numClasses]uint64
-	limited [numLimitModes]uint64
+	codes    [numClasses]uint64
+	limited  [numLimitModes]uint64
+	cache    [numCacheResults]uint64
+	buckets  [numBuckets + 1]uint64 // request duration, non-cumulative; the last is +Inf
+	sumNanos uint64
+	_        [5]uint64
 }
 
 // upstreamCell is one loop's counters for one upstream name: 256 bytes.
@@ -69,7 +73,6 @@ type upstreamCell struct {
 	idle      int64
 	bytesSent uint64
 	bytesRecv uint64
-	_         [2]uint64
 }
 
 // Shard is one loop's view of a Table: the route and upstream counters of
@@ -82,9 +85,16 @@ type Shard struct {
 }
 
 // Request counts a response with status to the client on route (2xx,
-// 4xx, ...; a status outside 100..599 counts as "other").
-func (s *Shard) Request(route, status int) {
-	atomic.AddUint64(&s.routes[route].codes[statusClass(status)], 1)
+// 4xx, ...; a status outside 100..599 counts as "other") and records nanos,
+// the request's duration from its head to its last response byte, in the
+// route's latency histogram.
+func (s *Shard) Request(route, status int, nanos int64) {
+	c := s.routes[route]
+	atomic.AddUint64(&c.codes[statusClass(status)], 1)
+	atomic.AddUint64(&c.buckets[bucket(nanos)], 1)
+	if nanos > 0 {
+		atomic.AddUint64(&c.sumNanos, uint64(nanos))
+	}
 }
 
 // LimiterReject counts a request on route refused by its rate limiter, or
@@ -96,28 +106,47 @@ func (s *Shard) LimiterReject(route int, mode LimitMode) {
 	atomic.AddUint64(&s.routes[route].limited[mode], 1)
 }
 
+// LimiterRejected counts a request on route refused by its rate limiter
+// (LimiterReject with LimitEnforced).
+func (s *Shard) LimiterRejected(route int) {
+	atomic.AddUint64(&s.routes[route].limited[LimitEnforced], 1)
+}
+
+// CacheResult counts one response-cache lookup on route with result kind.
+func (s *Shard) CacheResult(route int, kind CacheResult) {
+	if kind >= numCacheResults {
+		return
+	}
+	atomic.AddUint64(&s.routes[route].cache[kind], 1)
+}
+
 // UpstreamResponse counts a response from upstream with status, and
-// records nanos (from the request write to the end of the response head,
-// or whatever the engine documents) in the latency histogram.
+// records nanos (the engine measures from the start of the exchange to the
+// end of the response head) in the latency histogram.
 func (s *Shard) UpstreamResponse(upstream, status int, nanos int64) {
 	c := s.ups[upstream]
 	atomic.AddUint64(&c.codes[statusClass(status)], 1)
-	i := 0
-	for i < numBuckets && nanos > bucketNanos[i] {
-		i++
-	}
-	atomic.AddUint64(&c.buckets[i], 1)
+	atomic.AddUint64(&c.buckets[bucket(nanos)], 1)
 	if nanos > 0 {
 		atomic.AddUint64(&c.sumNanos, uint64(nanos))
 	}
 }
 
-// UpstreamError counts a failed exchange with upstream.
-func (s *Shard) UpstreamError(upstream int, class ErrorClass) {
-	if class >= numErrorClasses {
-		class = ErrorBadResponse
+// bucket returns the histogram bucket index of nanos (numBuckets: +Inf).
+func bucket(nanos int64) int {
+	i := 0
+	for i < numBuckets && nanos > bucketNanos[i] {
+		i++
 	}
-	atomic.AddUint64(&s.ups[upstream].errors[class], 1)
+	return i
+}
+
+// UpstreamError counts a failed exchange with upstream.
+func (s *Shard) UpstreamError(upstream int, kind ErrorClass) {
+	if kind >= numErrorClasses {
+		kind = ErrorBadResponse
+	}
+	atomic.AddUint64(&s.ups[upstream].errors[kind], 1)
 }
 
 // UpstreamBytes counts bytes written to (sent) and read from (received)
@@ -132,15 +161,13 @@ func (s *Shard) UpstreamBytes(upstream, sent, received int) {
 	}
 }
 
-// AddActive adds delta (+1 when a connection is dialled or taken from the
-// idle list, -1 when it is closed or parked) to upstream's active
-// connections. Storage is per upstream name, so a connection may be opened
-// under one Table and closed under the next.
-func (s *Shard) AddActive(upstream int, delta int64) {
-	atomic.AddInt64(&s.ups[upstream].active, delta)
-}
-
-// AddIdle adds delta to upstream's idle keep-alive connections.
-func (s *Shard) AddIdle(upstream int, delta int64) {
-	atomic.AddInt64(&s.ups[upstream].idle, delta)
+// SetConns publishes this loop's connections to upstream: active (open and
+// serving or dialing) and idle (parked keep-alive). The loop calls it from
+// its periodic tick with counts read from its pools, so the request path
+// pays nothing for these gauges. Storage is per upstream name; the
+// Collector sums the loops.
+func (s *Shard) SetConns(upstream int, active, idle int64) {
+	c := s.ups[upstream]
+	atomic.StoreInt64(&c.active, active)
+	atomic.StoreInt64(&c.idle, idle)
 }

@@ -179,21 +179,22 @@ func TestCollect(t *testing.T) {
 		l.BytesReceived(100)
 		l.BytesSent(1000)
 		l.ParserReject(ReasonURITooLong)
-		l.CacheLookup(CacheHit)
-		l.CacheLookup(CacheMiss)
+		l.Timeout(TimeoutUpstreamHeader)
+		sh.CacheResult(0, CacheHit)
+		sh.CacheResult(0, CacheMiss)
 		l.CacheStore(10)
-		sh.Request(0, 200)
-		sh.Request(0, 503)
-		sh.Request(1, 304)
-		sh.Request(tab.Unmatched(), 404)
+		sh.Request(0, 200, 300_000)
+		sh.Request(0, 503, 2_000_000)
+		sh.Request(1, 304, 0)
+		sh.Request(tab.Unmatched(), 404, 0)
 		sh.LimiterReject(0, LimitShadow)
+		sh.LimiterRejected(1)
 		sh.UpstreamResponse(0, 200, 300_000)        // 0.3 ms: first bucket
 		sh.UpstreamResponse(0, 200, 1_000_000)      // exactly 1 ms: le="0.001"
 		sh.UpstreamResponse(0, 999, 20_000_000_000) // 20 s: +Inf
 		sh.UpstreamError(0, ErrorTimeout)
 		sh.UpstreamBytes(0, 50, 500)
-		sh.AddActive(0, 2)
-		sh.AddIdle(0, 1)
+		sh.SetConns(0, 2, 1)
 	}
 	c.Loop(0).DownstreamClosed()
 	c.CacheEvicted(64)
@@ -210,10 +211,14 @@ func TestCollect(t *testing.T) {
 		{"hotpath_requests_total", []string{"route", UnmatchedRoute, "code", "4xx"}, 2},
 		{"hotpath_limiter_rejections_total", []string{"route", "api", "mode", "shadow"}, 2},
 		{"hotpath_limiter_rejections_total", []string{"route", "api", "mode", "enforce"}, 0},
+		{"hotpath_limiter_rejections_total", []string{"route", "static", "mode", "enforce"}, 2},
+		{"hotpath_timeouts_total", []string{"kind", "upstream_header"}, 2},
+		{"hotpath_timeouts_total", []string{"kind", "client_header"}, 0},
 		{"hotpath_upstream_requests_total", []string{"upstream", "backend", "code", "2xx"}, 4},
 		{"hotpath_upstream_requests_total", []string{"upstream", "backend", "code", "other"}, 2},
-		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "class", "timeout"}, 2},
-		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "class", "connect"}, 0},
+		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "kind", "timeout"}, 2},
+		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "kind", "connect"}, 0},
+		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "kind", "pool_exhausted"}, 0},
 		{"hotpath_upstream_connections", []string{"upstream", "backend", "state", "active"}, 4},
 		{"hotpath_upstream_connections", []string{"upstream", "backend", "state", "idle"}, 2},
 		{"hotpath_upstream_bytes_sent_total", []string{"upstream", "backend"}, 100},
@@ -224,9 +229,10 @@ func TestCollect(t *testing.T) {
 		{"hotpath_downstream_connections", nil, 1},
 		{"hotpath_parser_rejections_total", []string{"reason", "uri_too_long"}, 2},
 		{"hotpath_parser_rejections_total", []string{"reason", "bad_request"}, 0},
-		{"hotpath_cache_lookups_total", []string{"result", "hit"}, 2},
-		{"hotpath_cache_lookups_total", []string{"result", "miss"}, 2},
-		{"hotpath_cache_lookups_total", []string{"result", "stale"}, 0},
+		{"hotpath_cache_lookups_total", []string{"route", "api", "result", "hit"}, 2},
+		{"hotpath_cache_lookups_total", []string{"route", "api", "result", "miss"}, 2},
+		{"hotpath_cache_lookups_total", []string{"route", "api", "result", "stale"}, 0},
+		{"hotpath_cache_lookups_total", []string{"route", "static", "result", "hit"}, 0},
 		{"hotpath_cache_stores_total", nil, 2},
 		{"hotpath_cache_stored_bytes_total", nil, 20},
 		{"hotpath_cache_evictions_total", nil, 1},
@@ -256,6 +262,23 @@ func TestCollect(t *testing.T) {
 			t.Errorf("bucket le=%v = %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
 		}
 	}
+
+	rh := find(mfs, "hotpath_request_duration_seconds", "route", "api").GetHistogram()
+	if rh.GetSampleCount() != 4 {
+		t.Errorf("route histogram count = %d, want 4", rh.GetSampleCount())
+	}
+	if want := 2 * (0.0003 + 0.002); rh.GetSampleSum() < want-1e-9 || rh.GetSampleSum() > want+1e-9 {
+		t.Errorf("route histogram sum = %v, want %v", rh.GetSampleSum(), want)
+	}
+	wantCum = map[float64]uint64{0.0005: 2, 0.001: 2, 0.0025: 4}
+	for _, b := range rh.GetBucket() {
+		if w, ok := wantCum[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+			t.Errorf("route bucket le=%v = %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+		}
+	}
+	if rh := find(mfs, "hotpath_request_duration_seconds", "route", "static").GetHistogram(); rh.GetSampleCount() != 2 || rh.GetBucket()[0].GetCumulativeCount() != 2 {
+		t.Errorf("route static: zero duration not in the first bucket: %v", rh)
+	}
 }
 
 // TestReload checks the label-table swap: a surviving route keeps its
@@ -269,19 +292,19 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1 := t1.Shard(0)
-	s1.Request(0, 200) // a
-	s1.Request(1, 200) // b
-	s1.AddActive(0, 1)
+	s1.Request(0, 200, 0) // a
+	s1.Request(1, 200, 0) // b
+	s1.SetConns(0, 1, 0)
 
 	t2, err := c.Install(Labels{Routes: []string{"c", "b"}, Upstreams: []string{"u2", "u1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s2 := t2.Shard(0)
-	s1.Request(1, 200) // b, in flight on the old table
-	s2.Request(1, 200) // b
-	s2.Request(0, 200) // c
-	s2.AddActive(1, -1)
+	s1.Request(1, 200, 0) // b, in flight on the old table
+	s2.Request(1, 200, 0) // b
+	s2.Request(0, 200, 0) // c
+	s2.SetConns(1, 0, 0)
 
 	mfs := gather(t, c)
 	if got := value(t, mfs, "hotpath_requests_total", "route", "b", "code", "2xx"); got != 3 {
@@ -294,14 +317,14 @@ func TestReload(t *testing.T) {
 		t.Errorf("removed route a still exported")
 	}
 	if got := value(t, mfs, "hotpath_upstream_connections", "upstream", "u1", "state", "active"); got != 0 {
-		t.Errorf("u1 active = %v, want 0 (opened under t1, closed under t2)", got)
+		t.Errorf("u1 active = %v, want 0 (set under t1, then under t2)", got)
 	}
 
 	t3, err := c.Install(Labels{Routes: []string{"a"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t3.Shard(0).Request(0, 200)
+	t3.Shard(0).Request(0, 200, 0)
 	mfs = gather(t, c)
 	if got := value(t, mfs, "hotpath_requests_total", "route", "a", "code", "2xx"); got != 2 {
 		t.Errorf("a after coming back = %v, want 2", got)
@@ -314,8 +337,8 @@ func TestDuplicateNamesShareCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab.Shard(0).Request(0, 200)
-	tab.Shard(0).Request(1, 200)
+	tab.Shard(0).Request(0, 200, 0)
+	tab.Shard(0).Request(1, 200, 0)
 	mfs := gather(t, c) // the pedantic registry refuses duplicate series
 	if got := value(t, mfs, "hotpath_requests_total", "route", "x", "code", "2xx"); got != 2 {
 		t.Errorf("x = %v, want 2", got)
@@ -358,9 +381,8 @@ func recordRequest(l *Loop, sh *Shard, route, up int) {
 	l.BytesReceived(180)
 	sh.UpstreamBytes(up, 200, 350)
 	sh.UpstreamResponse(up, 200, 420_000)
-	sh.Request(route, 200)
+	sh.Request(route, 200, 510_000)
 	l.BytesSent(350)
-	l.CacheLookup(CacheMiss)
 }
 
 func TestRecordAllocs(t *testing.T) {
@@ -372,8 +394,10 @@ func TestRecordAllocs(t *testing.T) {
 		l.ParserReject(ReasonHeadersTooLarge)
 		sh.LimiterReject(0, LimitEnforced)
 		sh.UpstreamError(0, ErrorReset)
-		sh.AddActive(0, 1)
-		sh.AddIdle(0, -1)
+		sh.SetConns(0, 1, 2)
+		sh.CacheResult(0, CacheMiss)
+		sh.LimiterRejected(0)
+		l.Timeout(TimeoutClientBody)
 		l.DownstreamOpened()
 		l.DownstreamClosed()
 		l.CacheStore(100)

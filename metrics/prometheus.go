@@ -10,7 +10,7 @@ import (
 // conventions: a hotpath_ prefix, base units (seconds, bytes), _total on
 // counters.
 type descs struct {
-	requests, limiter                            *prometheus.Desc
+	requests, duration, limiter, timeouts        *prometheus.Desc
 	upRequests, upErrors, upDuration, upConns    *prometheus.Desc
 	upBytesSent, upBytesRecv                     *prometheus.Desc
 	bytesIn, bytesOut, downTotal, downActive     *prometheus.Desc
@@ -25,11 +25,13 @@ func newDescs() descs {
 		return prometheus.NewDesc("hotpath_"+name, help, labels, nil)
 	}
 	return descs{
-		requests:          d("requests_total", "Responses sent to clients, by route and status class.", "route", "code"),
+		requests:          d("requests_total", "Responses sent to clients, by route and status class (\"other\": none or out of range).", "route", "code"),
+		duration:          d("request_duration_seconds", "Request duration, from the request head to the last response byte, by route.", "route"),
+		timeouts:          d("timeouts_total", "Deadlines that expired, by kind.", "kind"),
 		limiter:           d("limiter_rejections_total", "Requests over a route's rate limit, enforced or shadow.", "route", "mode"),
 		upRequests:        d("upstream_requests_total", "Responses received from upstreams, by status class.", "upstream", "code"),
-		upErrors:          d("upstream_errors_total", "Failed upstream exchanges, by class.", "upstream", "class"),
-		upDuration:        d("upstream_request_duration_seconds", "Upstream response latency.", "upstream"),
+		upErrors:          d("upstream_errors_total", "Failed upstream exchanges, by kind.", "upstream", "kind"),
+		upDuration:        d("upstream_request_duration_seconds", "Upstream latency, from the start of the exchange to the end of the response head.", "upstream"),
 		upConns:           d("upstream_connections", "Upstream connections, active (serving an exchange) or idle (keep-alive).", "upstream", "state"),
 		upBytesSent:       d("upstream_bytes_sent_total", "Bytes written to upstreams.", "upstream"),
 		upBytesRecv:       d("upstream_bytes_received_total", "Bytes read from upstreams.", "upstream"),
@@ -38,7 +40,7 @@ func newDescs() descs {
 		downTotal:         d("downstream_connections_total", "Client connections accepted."),
 		downActive:        d("downstream_connections", "Client connections open."),
 		parser:            d("parser_rejections_total", "Requests refused by the HTTP parser, by reason.", "reason"),
-		cacheLookups:      d("cache_lookups_total", "Response cache lookups, by result.", "result"),
+		cacheLookups:      d("cache_lookups_total", "Response cache lookups, by route and result.", "route", "result"),
 		cacheStores:       d("cache_stores_total", "Responses stored in the cache."),
 		cacheStoredBytes:  d("cache_stored_bytes_total", "Bytes of responses stored in the cache."),
 		cacheEvictions:    d("cache_evictions_total", "Entries evicted from the cache."),
@@ -52,7 +54,7 @@ func newDescs() descs {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.desc
 	for _, x := range []*prometheus.Desc{
-		d.requests, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
+		d.requests, d.duration, d.timeouts, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
 		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive,
 		d.parser, d.cacheLookups, d.cacheStores, d.cacheStoredBytes, d.cacheEvictions,
 		d.cacheEvictedBytes,
@@ -88,8 +90,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for i := range l.reasons {
 			lt.reasons[i] += atomic.LoadUint64(&l.reasons[i])
 		}
-		for i := range l.cache {
-			lt.cache[i] += atomic.LoadUint64(&l.cache[i])
+		for i := range l.timeouts {
+			lt.timeouts[i] += atomic.LoadUint64(&l.timeouts[i])
 		}
 		lt.cacheStores += atomic.LoadUint64(&l.cacheStores)
 		lt.cacheStoredBytes += atomic.LoadUint64(&l.cacheStoredBytes)
@@ -104,8 +106,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i, v := range lt.reasons {
 		counter(d.parser, v, reasonLabels[i])
 	}
-	for i, v := range lt.cache {
-		counter(d.cacheLookups, v, cacheLabels[i])
+	for i, v := range lt.timeouts {
+		counter(d.timeouts, v, timeoutLabels[i])
 	}
 	counter(d.cacheStores, lt.cacheStores)
 	counter(d.cacheStoredBytes, lt.cacheStoredBytes)
@@ -128,6 +130,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			for i := range cell.limited {
 				rc.limited[i] += atomic.LoadUint64(&cell.limited[i])
 			}
+			for i := range cell.cache {
+				rc.cache[i] += atomic.LoadUint64(&cell.cache[i])
+			}
+			for i := range cell.buckets {
+				rc.buckets[i] += atomic.LoadUint64(&cell.buckets[i])
+			}
+			rc.sumNanos += atomic.LoadUint64(&cell.sumNanos)
 		}
 		for i, v := range rc.codes {
 			if i == classOther && v == 0 {
@@ -138,6 +147,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for i, v := range rc.limited {
 			counter(d.limiter, v, s.name, limitLabels[i])
 		}
+		for i, v := range rc.cache {
+			counter(d.cacheLookups, v, s.name, cacheLabels[i])
+		}
+		ch <- histogram(d.duration, &rc.buckets, rc.sumNanos, s.name)
 	}
 	for _, s := range t.upstreams {
 		var uc upstreamCell
@@ -166,21 +179,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for i, v := range uc.errors {
 			counter(d.upErrors, v, s.name, errorLabels[i])
 		}
-		// The count is the sum of the buckets, so the histogram is
-		// self-consistent even when loops record during the scrape.
-		cum := make(map[float64]uint64, numBuckets)
-		var n uint64
-		for i, b := range Buckets {
-			n += uc.buckets[i]
-			cum[b] = n
-		}
-		n += uc.buckets[numBuckets]
-		ch <- prometheus.MustNewConstHistogram(d.upDuration, n, float64(uc.sumNanos)/1e9, cum, s.name)
+		ch <- histogram(d.upDuration, &uc.buckets, uc.sumNanos, s.name)
 		gauge(d.upConns, float64(max(uc.active, 0)), s.name, "active")
 		gauge(d.upConns, float64(max(uc.idle, 0)), s.name, "idle")
 		counter(d.upBytesSent, uc.bytesSent, s.name)
 		counter(d.upBytesRecv, uc.bytesRecv, s.name)
 	}
+}
+
+// histogram builds a histogram from non-cumulative bucket counts. The count
+// is the sum of the buckets, so the histogram is self-consistent even when
+// loops record during the scrape.
+func histogram(desc *prometheus.Desc, buckets *[numBuckets + 1]uint64, sumNanos uint64, label string) prometheus.Metric {
+	cum := make(map[float64]uint64, numBuckets)
+	var n uint64
+	for i, b := range Buckets {
+		n += buckets[i]
+		cum[b] = n
+	}
+	n += buckets[numBuckets]
+	return prometheus.MustNewConstHistogram(desc, n, float64(sumNanos)/1e9, cum, label)
 }
 
 var _ prometheus.Collector = (*Collector)(nil)

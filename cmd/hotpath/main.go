@@ -1,6 +1,8 @@
 // Command hotpath is the gateway: it loads a config (the embedded default
 // when -config is not given) and serves it until SIGTERM or SIGINT, which
-// drain it gracefully. SIGHUP reloads the config file.
+// drain it gracefully and then stop the admin listener. SIGHUP reloads the
+// config file (as POST /reload on the admin listener does) and reopens the
+// access-log file.
 //
 //	hotpath                        # embedded default: 127.0.0.1:8080 -> 127.0.0.1:9001
 //	hotpath -config hotpath.yaml
@@ -14,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/engine"
+	"github.com/hotpath/hotpath/gateway"
 )
 
 func main() {
@@ -47,40 +49,48 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkFile(*check, stdout, stderr)
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	srv, err := engine.New(cfg, engine.WithLogger(log))
+	log, level := gateway.NewLogger(cfg.Log, stderr)
+	g, err := gateway.New(cfg, gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if err := srv.Start(); err != nil {
-		log.Error("start failed", "err", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "hotpath listening on %s (config %s); try: curl http://%s/\n",
-		strings.Join(srv.Addrs(), ", "), cfg.Source, srv.Addr())
-
+	// Catch signals before anything listens, so that a signal sent as soon
+	// as the gateway answers is never the default (fatal) action.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	if err := g.Start(); err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	srv := g.Engine()
+	fmt.Fprintf(stdout, "hotpath listening on %s (config %s); try: curl http://%s/\n",
+		strings.Join(srv.Addrs(), ", "), cfg.Source, srv.Addr())
+	if a := g.AdminAddr(); a != "" {
+		fmt.Fprintf(stdout, "admin API on http://%s/ (metrics, healthz, readyz, config, reload, debug/pprof)\n", a)
+	}
+
 	for {
 		select {
-		case <-srv.Done():
+		case <-g.Done():
 			log.Error("event loops stopped unexpectedly")
+			_ = g.Close()
 			return 1
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(srv, *cfgPath, log)
+				_ = g.Reload() // logs a refusal; the old config keeps serving
 				continue
 			}
-			log.Info("draining", "signal", sig.String(), "deadline", cfg.Timeouts.Drain)
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Drain)
-			err := srv.Shutdown(ctx)
+			drain := srv.Config().Timeouts.Drain
+			log.Info("draining", "signal", sig.String(), "deadline", drain)
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			err := g.Shutdown(ctx)
 			cancel()
 			if err != nil {
 				log.Warn("drain deadline passed; remaining connections closed", "err", err)
@@ -96,20 +106,6 @@ func loadConfig(path string) (*config.Config, error) {
 		return config.Default(), nil
 	}
 	return config.Load(path)
-}
-
-func reload(srv *engine.Server, path string, log *slog.Logger) {
-	if path == "" {
-		log.Info("SIGHUP: running on the embedded config, nothing to reload")
-		return
-	}
-	cfg, err := config.Load(path)
-	if err == nil {
-		err = srv.Reload(cfg)
-	}
-	if err != nil {
-		log.Error("reload refused; the previous config keeps serving", "file", path, "err", err)
-	}
 }
 
 // checkFile validates a config file: parse, validate and compile routes.

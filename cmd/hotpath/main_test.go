@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestCheck(t *testing.T) {
@@ -63,5 +68,89 @@ routes:
 				}
 			}
 		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for run's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunSignals runs the gateway with its admin listener, reloads it with
+// SIGHUP and drains it with SIGTERM.
+func TestRunSignals(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hp.yaml")
+	_ = os.WriteFile(path, []byte(`
+listeners: [{address: "127.0.0.1:0", workers: 1}]
+admin: {address: "127.0.0.1:0"}
+log: {format: json}
+routes:
+  - {path: /hi, direct: {body: hi}}
+`), 0o600)
+	var out, errb syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run([]string{"-config", path}, &out, &errb) }()
+
+	var admin string
+	deadline := time.Now().Add(10 * time.Second)
+	for admin == "" {
+		if _, a, ok := strings.Cut(out.String(), "admin API on http://"); ok {
+			admin, _, _ = strings.Cut(a, "/")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no admin address; stdout %q stderr %q", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	get := func(p string) string {
+		resp, err := http.Get("http://" + admin + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := get("/readyz"); !strings.Contains(got, "ready") {
+		t.Fatalf("readyz %q", got)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(get("/metrics"), `hotpath_config_reloads_total{result="success"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload; stderr %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d; stderr %s", c, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("SIGTERM did not stop run")
+	}
+	if !strings.Contains(errb.String(), `"msg":"config reloaded"`) {
+		t.Errorf("stderr is not the JSON log with the reload: %s", errb.String())
 	}
 }

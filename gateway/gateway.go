@@ -1,0 +1,243 @@
+// Package gateway runs hotpath as one process: the engine on its
+// configuration, the admin listener beside it (metrics, pprof, health,
+// config, reload, cache purge), reloads from the configuration's source,
+// the process log, and the order of a graceful shutdown. cmd/hotpath parses
+// flags and signals and calls it; tests drive it the same way.
+//
+//	cfg, err := config.Load(path)
+//	log, level := gateway.NewLogger(cfg.Log, os.Stderr)
+//	g, err := gateway.New(cfg, gateway.Options{ConfigPath: path, Logger: log, Level: level})
+//	err = g.Start()
+//	...
+//	err = g.Reload()        // SIGHUP, or POST /reload on the admin listener
+//	err = g.Shutdown(ctx)   // drain the engine, then stop the admin listener
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hotpath/hotpath/admin"
+	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/engine"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// ConfigPath is the file Reload reads; "" means the embedded default.
+	ConfigPath string
+	// Logger is the process log; nil means slog.Default().
+	Logger *slog.Logger
+	// Level, if set, is the Logger's level, updated by Reload from
+	// log.level.
+	Level *slog.LevelVar
+	// EngineOptions are passed to engine.New (tests: WithAccessLogOutput).
+	EngineOptions []engine.Option
+}
+
+// Gateway is a running hotpath process. Its methods are safe for
+// concurrent use.
+type Gateway struct {
+	opts  Options
+	log   *slog.Logger
+	srv   *engine.Server
+	admin *admin.Server // nil when admin.address is ""
+	reg   *prometheus.Registry
+
+	mu         sync.Mutex // serializes Reload
+	reloads    *prometheus.CounterVec
+	lastReload prometheus.Gauge
+}
+
+// NewLogger returns the process logger that c asks for (text or JSON on w)
+// and the LevelVar that Reload updates.
+func NewLogger(c config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(c.Level))
+	ho := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho)), level
+	}
+	return slog.New(slog.NewTextHandler(w, ho)), level
+}
+
+// parseLevel maps a validated log.level to its slog level.
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(s)) != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// New compiles cfg into an engine and prepares the admin listener; nothing
+// listens until Start.
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	g := &Gateway{opts: opts, log: opts.Logger}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	srv, err := engine.New(cfg, append([]engine.Option{engine.WithLogger(g.log)}, opts.EngineOptions...)...)
+	if err != nil {
+		return nil, err
+	}
+	g.srv = srv
+
+	g.reg = prometheus.NewRegistry()
+	g.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotpath_config_reloads_total",
+		Help: "Configuration reloads (SIGHUP or POST /reload), by result.",
+	}, []string{"result"})
+	g.reloads.WithLabelValues("success")
+	g.reloads.WithLabelValues("failure")
+	g.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hotpath_config_last_reload_success_timestamp_seconds",
+		Help: "When the running configuration was loaded (Unix seconds).",
+	})
+	g.lastReload.SetToCurrentTime()
+	g.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		g.reloads, g.lastReload,
+	)
+	if c := srv.Collector(); c != nil {
+		g.reg.MustRegister(c)
+	}
+
+	if cfg.Admin.Address != "" {
+		ao := admin.Options{
+			Addr:         cfg.Admin.Address,
+			Registry:     g.reg,
+			Ready:        srv.Ready,
+			Config:       g.config,
+			Reload:       g.adminReload,
+			DisablePprof: !cfg.Admin.Pprof,
+			Logger:       g.log,
+		}
+		if p, ok := any(srv).(admin.CachePurger); ok {
+			ao.Purger = p
+		}
+		if g.admin, err = admin.New(ao); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Start binds the gateway's listeners, then the admin listener.
+func (g *Gateway) Start() error {
+	if err := g.srv.Start(); err != nil {
+		return err
+	}
+	if g.admin != nil {
+		if err := g.admin.Start(); err != nil {
+			_ = g.srv.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Engine returns the gateway's engine.
+func (g *Gateway) Engine() *engine.Server { return g.srv }
+
+// AdminAddr returns the admin listener's address ("" when it is off).
+func (g *Gateway) AdminAddr() string {
+	if g.admin == nil {
+		return ""
+	}
+	return g.admin.Addr()
+}
+
+// Registry returns the Prometheus registry served on /metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
+
+// Reload loads the configuration again from its source and swaps it in.
+// On error (a config.Errors listing every problem, a read error, ...) the
+// running configuration keeps serving.
+func (g *Gateway) Reload() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cfg, err := g.load()
+	if err == nil {
+		err = g.srv.Reload(cfg)
+	}
+	if err != nil {
+		g.reloads.WithLabelValues("failure").Inc()
+		g.log.Error("reload refused; the previous config keeps serving", "source", g.source(), "err", err)
+		return err
+	}
+	if g.opts.Level != nil {
+		g.opts.Level.Set(parseLevel(cfg.Log.Level))
+	}
+	g.reloads.WithLabelValues("success").Inc()
+	g.lastReload.SetToCurrentTime()
+	return nil
+}
+
+func (g *Gateway) load() (*config.Config, error) {
+	if g.opts.ConfigPath == "" {
+		return config.Parse("<default>", config.DefaultYAML())
+	}
+	return config.Load(g.opts.ConfigPath)
+}
+
+func (g *Gateway) source() string {
+	if g.opts.ConfigPath == "" {
+		return "<default>"
+	}
+	return g.opts.ConfigPath
+}
+
+// adminReload is Reload for POST /reload: an invalid configuration is the
+// caller's fault (400), anything else a server error (500).
+func (g *Gateway) adminReload() error {
+	err := g.Reload()
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		return fmt.Errorf("%w: %w", admin.ErrBadRequest, err)
+	}
+	return err
+}
+
+// config serves GET /config: the running configuration's source text.
+func (g *Gateway) config() ([]byte, string) {
+	return g.srv.Config().Text, "application/yaml"
+}
+
+// Shutdown drains the engine (so /readyz answers 503 from the start) until
+// ctx is done, then stops the admin listener, giving its requests in
+// progress up to a second more.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.srv.Shutdown(ctx)
+	if g.admin != nil {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if aerr := g.admin.Shutdown(actx); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	return err
+}
+
+// Close stops the engine and the admin listener at once.
+func (g *Gateway) Close() error {
+	err := g.srv.Close()
+	if g.admin != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no grace: close what is open
+		_ = g.admin.Shutdown(ctx)
+	}
+	return err
+}
+
+// Done is closed when the engine's event loops have stopped.
+func (g *Gateway) Done() <-chan struct{} { return g.srv.Done() }

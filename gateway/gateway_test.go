@@ -1,0 +1,429 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hotpath/hotpath/config"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's worker pool (ants) runs Enroll; its idle workers expire on
+		// their own schedule (as in engine's tests).
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*Pool).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*Pool).ticktock"),
+	)
+}
+
+// upstream is a net/http server answering /status/N with status N, and
+// /hold by waiting until release is closed.
+type upstream struct {
+	addr    string
+	release chan struct{}
+	held    chan struct{}
+	unblock func() // closes release, once
+}
+
+func newUpstream(t *testing.T) *upstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upstream{addr: ln.Addr().String(), release: make(chan struct{}), held: make(chan struct{}, 16)}
+	var once sync.Once
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			u.held <- struct{}{}
+			<-u.release
+		}
+		code := 200
+		_, _ = fmt.Sscanf(r.URL.Path, "/status/%d", &code)
+		w.Header().Set("Content-Length", "2")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, "ok")
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		once.Do(func() { close(u.release) })
+		_ = srv.Close()
+		<-done
+	})
+	u.unblock = func() { once.Do(func() { close(u.release) }) }
+	return u
+}
+
+// writeConfig writes a config proxying /* to up, with the admin listener
+// on a free port, and returns its path.
+func writeConfig(t *testing.T, dir, up, extra string) string {
+	t.Helper()
+	p := filepath.Join(dir, "hotpath.yaml")
+	y := fmt.Sprintf(`listeners:
+  - address: 127.0.0.1:0
+    workers: 2
+admin:
+  address: 127.0.0.1:0
+upstreams:
+  - name: app
+    endpoints: [{address: %s}]
+routes:
+  - name: api
+    path: /*path
+    upstream: app
+%s`, up, extra)
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func start(t *testing.T, path string) *Gateway {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(cfg, Options{ConfigPath: path, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = g.Close()
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return g
+}
+
+func do(t *testing.T, method, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// series is one line of the Prometheus text exposition.
+type series struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+// parseExposition parses the text format's sample lines.
+func parseExposition(t *testing.T, text string) []series {
+	t.Helper()
+	var out []series
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample %q", line)
+		}
+		s := series{labels: map[string]string{}, value: v}
+		head := line[:sp]
+		if i := strings.IndexByte(head, '{'); i >= 0 {
+			s.name = head[:i]
+			for _, kv := range strings.Split(strings.TrimSuffix(head[i+1:], "}"), ",") {
+				k, val, _ := strings.Cut(kv, "=")
+				s.labels[k] = strings.Trim(val, `"`)
+			}
+		} else {
+			s.name = head
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// sample returns the value of the series name with labels (pairs), or -1.
+func sample(ss []series, name string, labels ...string) float64 {
+next:
+	for _, s := range ss {
+		if s.name != name {
+			continue
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if s.labels[labels[i]] != labels[i+1] {
+				continue next
+			}
+		}
+		return s.value
+	}
+	return -1
+}
+
+// scrapeUntil scrapes /metrics until every want (name, labels..., value as
+// the last element) holds, or fails at the deadline.
+func scrapeUntil(t *testing.T, g *Gateway, wants [][]any) []series {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := do(t, "GET", "http://"+g.AdminAddr()+"/metrics")
+		if code != 200 {
+			t.Fatalf("/metrics = %d", code)
+		}
+		ss := parseExposition(t, body)
+		var bad []string
+		for _, w := range wants {
+			var labels []string
+			for _, l := range w[1 : len(w)-1] {
+				labels = append(labels, l.(string))
+			}
+			want := float64(w[len(w)-1].(int))
+			if got := sample(ss, w[0].(string), labels...); got != want {
+				bad = append(bad, fmt.Sprintf("%s%v = %v, want %v", w[0], labels, got, want))
+			}
+		}
+		if len(bad) == 0 {
+			return ss
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics:\n%s", strings.Join(bad, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	up := newUpstream(t)
+	g := start(t, writeConfig(t, t.TempDir(), up.addr, ""))
+	base := "http://" + g.Engine().Addr()
+	const n = 5
+	for i := 0; i < n; i++ {
+		for _, s := range []int{200, 201, 404, 500} {
+			if code, _ := do(t, "GET", fmt.Sprintf("%s/status/%d", base, s)); code != s {
+				t.Fatalf("status %d, want %d", code, s)
+			}
+		}
+	}
+	ss := scrapeUntil(t, g, [][]any{
+		{"hotpath_requests_total", "route", "api", "code", "2xx", 2 * n},
+		{"hotpath_requests_total", "route", "api", "code", "4xx", n},
+		{"hotpath_requests_total", "route", "api", "code", "5xx", n},
+		{"hotpath_request_duration_seconds_count", "route", "api", 4 * n},
+		{"hotpath_upstream_requests_total", "upstream", "app", "code", "2xx", 2 * n},
+		{"hotpath_upstream_request_duration_seconds_count", "upstream", "app", 4 * n},
+		{"hotpath_upstream_errors_total", "upstream", "app", "kind", "timeout", 0},
+		{"hotpath_downstream_connections_total", 1},
+		{"hotpath_downstream_connections", 1},
+		{"hotpath_config_reloads_total", "result", "success", 0},
+		{"hotpath_cache_lookups_total", "route", "api", "result", "miss", 0},
+		{"hotpath_limiter_rejections_total", "route", "api", "mode", "enforce", 0},
+		{"hotpath_accesslog_dropped_total", 0},
+	})
+	if v := sample(ss, "hotpath_request_duration_seconds_bucket", "route", "api", "le", "+Inf"); v != 4*n {
+		t.Errorf("+Inf bucket = %v", v)
+	}
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "hotpath_downstream_bytes_sent_total"} {
+		if sample(ss, name) < 0 {
+			t.Errorf("%s missing", name)
+		}
+	}
+}
+
+func TestPprof(t *testing.T) {
+	up := newUpstream(t)
+	g := start(t, writeConfig(t, t.TempDir(), up.addr, ""))
+	base := "http://" + g.AdminAddr()
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/allocs?debug=1", "/debug/pprof/heap?debug=1",
+		"/debug/pprof/mutex?debug=1", "/debug/pprof/block?debug=1", "/debug/pprof/goroutine?debug=1",
+		"/debug/pprof/trace?seconds=0.1", "/debug/pprof/profile?seconds=1"} {
+		if code, body := do(t, "GET", base+p); code != 200 || len(body) == 0 {
+			t.Errorf("%s = %d (%d bytes)", p, code, len(body))
+		}
+	}
+}
+
+func TestPprofOff(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "hotpath.yaml")
+	y := fmt.Sprintf("listeners: [{address: \"127.0.0.1:0\", workers: 1}]\nadmin: {address: \"127.0.0.1:0\", pprof: false}\n"+
+		"upstreams: [{name: app, endpoints: [{address: %s}]}]\nroutes: [{path: /*p, upstream: app}]\n", up.addr)
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := start(t, p)
+	if code, _ := do(t, "GET", "http://"+g.AdminAddr()+"/debug/pprof/heap"); code != 404 {
+		t.Errorf("pprof off: /debug/pprof/heap = %d, want 404", code)
+	}
+	if code, _ := do(t, "GET", "http://"+g.AdminAddr()+"/metrics"); code != 200 {
+		t.Errorf("/metrics = %d", code)
+	}
+}
+
+// TestReadyzDuringDrain holds a request in flight, starts the drain, and
+// watches /readyz turn 503 while the admin listener still answers; the
+// admin listener stops after the engine.
+func TestReadyzDuringDrain(t *testing.T) {
+	up := newUpstream(t)
+	g := start(t, writeConfig(t, t.TempDir(), up.addr, ""))
+	admin := "http://" + g.AdminAddr()
+	if code, _ := do(t, "GET", admin+"/readyz"); code != 200 {
+		t.Fatalf("readyz before drain = %d", code)
+	}
+	c, err := net.Dial("tcp", g.Engine().Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-up.held
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- g.Shutdown(ctx)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _ := do(t, "GET", admin+"/readyz")
+		if code == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz still %d during drain", code)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, _ := do(t, "GET", admin+"/healthz"); code != 200 {
+		t.Errorf("healthz during drain = %d", code)
+	}
+	http.DefaultClient.CloseIdleConnections() // let the admin listener stop without waiting for idle keep-alives
+	up.unblock()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("in-flight request: %v", err)
+	}
+	_ = resp.Body.Close()
+	_ = c.Close() // the drain lingers until the client closes
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("in-flight response %d close=%v", resp.StatusCode, resp.Close)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := http.Get(admin + "/readyz"); err == nil {
+		t.Error("admin listener still answering after Shutdown")
+	}
+}
+
+func TestReloadAndConfig(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, up.addr, "")
+	g := start(t, path)
+	admin := "http://" + g.AdminAddr()
+	base := "http://" + g.Engine().Addr()
+
+	orig, _ := os.ReadFile(path)
+	if code, body := do(t, "GET", admin+"/config"); code != 200 || body != string(orig) {
+		t.Fatalf("GET /config = %d:\n%s", code, body)
+	}
+	if code, _ := do(t, "GET", base+"/direct"); code != 200 { // proxied: upstream answers 200
+		t.Fatalf("before reload: %d", code)
+	}
+
+	// A good reload: a direct route in front of the catch-all.
+	good := writeConfig(t, dir, up.addr, "  - name: direct\n    path: /direct\n    direct: {status: 418, body: teapot}\n")
+	if code, body := do(t, "POST", admin+"/reload"); code != 200 {
+		t.Fatalf("POST /reload = %d: %s", code, body)
+	}
+	if code, _ := do(t, "GET", base+"/direct"); code != 418 {
+		t.Fatalf("after reload: %d", code)
+	}
+	newText, _ := os.ReadFile(good)
+	if _, body := do(t, "GET", admin+"/config"); body != string(newText) {
+		t.Errorf("GET /config after reload:\n%s", body)
+	}
+
+	// A bad reload: refused with every problem, the old table keeps serving.
+	if err := os.WriteFile(path, []byte("upstreams:\n  - name: app\n    endpoints: [{address: nowhere}]\nroutes:\n  - path: /x\n    upstream: api\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, body := do(t, "POST", admin+"/reload")
+	if code != 400 || !strings.Contains(body, "hotpath.yaml:3: upstreams[0].endpoints[0].address") ||
+		!strings.Contains(body, `hotpath.yaml:6: routes[0].upstream: unknown upstream "api"`) {
+		t.Fatalf("bad reload = %d:\n%s", code, body)
+	}
+	if code, _ := do(t, "GET", base+"/direct"); code != 418 {
+		t.Fatalf("after refused reload: %d", code)
+	}
+	if code, _ := do(t, "GET", admin+"/reload"); code != 405 {
+		t.Errorf("GET /reload = %d, want 405", code)
+	}
+	_ = os.Remove(path)
+	if code, _ := do(t, "POST", admin+"/reload"); code != 500 {
+		t.Errorf("reload of a missing file = %d, want 500", code)
+	}
+	scrapeUntil(t, g, [][]any{
+		{"hotpath_config_reloads_total", "result", "success", 1},
+		{"hotpath_config_reloads_total", "result", "failure", 2},
+	})
+	// The purge hook answers 501 until the engine has a cache.
+	if code, _ := do(t, "POST", admin+"/cache/purge?host=x&prefix=/"); code != 501 {
+		t.Errorf("purge without a cache = %d, want 501", code)
+	}
+}
+
+func TestReloadAppliesLogLevel(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, up.addr, "log: {level: warn}\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, level := NewLogger(cfg.Log, io.Discard)
+	g, err := New(cfg, Options{ConfigPath: path, Logger: log, Level: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() }) // never started: Close is a no-op
+	if level.Level() != slog.LevelWarn {
+		t.Fatalf("level %v", level.Level())
+	}
+	writeConfig(t, dir, up.addr, "log: {level: debug, format: json}\n")
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if level.Level() != slog.LevelDebug {
+		t.Errorf("level after reload %v, want debug", level.Level())
+	}
+}
