@@ -274,22 +274,35 @@ func TestAccuracyFakeClock(t *testing.T) {
 
 func TestAccuracyRealClock(t *testing.T) {
 	// The burst absorbs scheduling gaps up to Burst/Rate = 200ms on a
-	// loaded machine; the upper bound is exact whatever the scheduling.
+	// loaded machine; the upper bound is exact whatever the scheduling. The
+	// lower bound needs the hammering goroutines to get CPU: a run starved
+	// for longer than the burst covers (make test runs packages in
+	// parallel on two cores) is repeated, up to three attempts.
 	const rate, burst = 10_000.0, 2000
-	g := mustNew(t, Config{Rate: rate, Burst: burst})
-	start := time.Now()
-	var last atomic.Int64
-	admitted := hammer(g, 4,
-		func() int64 {
-			n := int64(time.Since(start))
-			last.Store(n)
-			return n
-		},
-		func() bool { return time.Since(start) > 300*time.Millisecond })
-	want := rate * float64(last.Load()) / 1e9
-	if float64(admitted) < want*0.99 || float64(admitted) > want*1.01+burst {
-		t.Fatalf("admitted %d in %v, want %.0f (-1%%, +1%% + burst %d)",
-			admitted, time.Duration(last.Load()), want, burst)
+	for attempt := 1; ; attempt++ {
+		g := mustNew(t, Config{Rate: rate, Burst: burst})
+		start := time.Now()
+		var last atomic.Int64
+		admitted := hammer(g, 4,
+			func() int64 {
+				n := int64(time.Since(start))
+				last.Store(n)
+				return n
+			},
+			func() bool { return time.Since(start) > 300*time.Millisecond })
+		want := rate * float64(last.Load()) / 1e9
+		if float64(admitted) > want*1.01+burst {
+			t.Fatalf("admitted %d in %v, more than %.0f (+1%% + burst %d)",
+				admitted, time.Duration(last.Load()), want, burst)
+		}
+		if float64(admitted) >= want*0.99 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("admitted %d in %v, want at least %.0f (-1%%) in any of 3 attempts",
+				admitted, time.Duration(last.Load()), want)
+		}
+		t.Logf("attempt %d: admitted %d in %v, below %.0f; CPU-starved run, repeating", attempt, admitted, time.Duration(last.Load()), want*0.99)
 	}
 }
 
