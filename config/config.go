@@ -17,6 +17,13 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	Routes    []Route    `yaml:"routes"`
 
+	// TrustedProxies are the addresses (CIDRs) whose X-Forwarded-For the
+	// gateway believes: for client_ip rate-limit keys, and when forwarding
+	// X-Forwarded-For (see policies.go).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Cache is the response cache's shared memory (policies.go).
+	Cache CacheStore `yaml:"cache"`
+
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
 	Source string `yaml:"-"`
@@ -145,6 +152,13 @@ type Route struct {
 	// PreserveHost passes the client's Host through (default true); false
 	// sends the endpoint's address.
 	PreserveHost bool `yaml:"preserve_host"`
+
+	// Policies (policies.go): a rate limit per key, a bound on requests in
+	// flight (503 beyond; 0 = unlimited), a response cache and compression.
+	RateLimit   *RateLimit   `yaml:"rate_limit"`
+	MaxInFlight int          `yaml:"max_in_flight"`
+	Cache       *RouteCache  `yaml:"cache"`
+	Compression *Compression `yaml:"compression"`
 }
 
 // Direct is a response the gateway answers itself.
@@ -185,6 +199,7 @@ func (c *Config) setDefaults() {
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
 	c.Router = Router{TrailingSlash: "strict"}
+	c.Cache.setDefaults()
 }
 
 // defaulter is implemented by list elements that have defaults; the decoder

@@ -188,6 +188,7 @@ func (c *Config) validate() Errors {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)
 		}
 	}
+	errs = append(errs, c.validatePolicies()...)
 	return errs
 }
 
