@@ -97,6 +97,8 @@ type down struct {
 	rechunk   bool // close-delimited from upstream, chunked to an HTTP/1.1 client
 	chunkHdr  []byte
 	iov4      [4][]byte
+
+	pol *policyState // route policies (policy.go); nil until the first policy route
 }
 
 func (d *down) setDeadline(k dlKind, at int64) {
@@ -287,6 +289,9 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
+	if rt.pol != nil && d.policyBegin(rt) {
+		return
+	}
 	if rt.direct != nil {
 		d.local = true
 		d.renderDirect(rt.direct)
@@ -477,6 +482,7 @@ func (d *down) maybeFinish() {
 }
 
 func (d *down) finish() {
+	d.policyEnd()
 	d.detach()
 	d.rt = nil
 	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
@@ -502,6 +508,7 @@ const lingerTime = int64(time.Second)
 
 // toClosing closes the connection once its output has drained.
 func (d *down) toClosing() {
+	d.policyEnd()
 	d.state = downClosing
 	d.detach()
 	if d.c.OutboundBuffered() == 0 {
@@ -548,6 +555,7 @@ func (d *down) onClose() {
 		u.abandon()
 	}
 	d.endEP(false)
+	d.policyEnd()
 }
 
 // tick enforces d's deadline and resumes it when its upstream has drained.
@@ -740,7 +748,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	if t.fwd.XForwardedFor {
 		b = append(b, "X-Forwarded-For: "...)
 		for _, h := range r.Headers {
-			if len(h.Name) == 15 && eqFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
+			if len(h.Name) == 15 && d.forwardXFF() && eqFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
 				b = append(b, h.Value...)
 				b = append(b, ", "...)
 			}
@@ -909,6 +917,9 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	d.outPending, d.started = true, true
 	d.respKind, d.respLeft = r.Body, r.ContentLength
 	d.respChunk.Reset()
+	if d.pol != nil {
+		d.policyHead(r)
+	}
 }
 
 // send writes p to the client, preceded by a pending response head.

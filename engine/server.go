@@ -40,6 +40,8 @@ type Server struct {
 	done     chan struct{} // closed when gnet.Run returns
 	runErr   error
 	started  atomic.Bool
+
+	pol policyShared // limiter state across reloads (policy.go)
 }
 
 // Option configures a Server.
@@ -57,6 +59,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	t, err := compile(cfg)
 	if err != nil {
+		return nil, err
+	}
+	s.pol.log = s.log
+	if err := s.pol.bind(t); err != nil {
+		t.close()
 		return nil, err
 	}
 	s.tbl.Store(t)
@@ -153,6 +160,10 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := s.pol.bind(t); err != nil {
+		t.close()
+		return err
+	}
 	old := s.tbl.Swap(t)
 	if !sameListeners(old.cfg, cfg) {
 		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
@@ -206,6 +217,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops the loops at once, closing every connection.
 func (s *Server) Close() error {
 	if !s.started.Load() {
+		s.pol.close(s.tbl.Load())
 		return nil
 	}
 	s.stop()
@@ -220,6 +232,7 @@ func (s *Server) stop() {
 		t.close()
 	}
 	s.mu.Unlock()
+	s.pol.close(s.tbl.Load())
 }
 
 // Done is closed when the event loops have stopped.

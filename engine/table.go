@@ -28,6 +28,7 @@ type table struct {
 	viaLine  []byte // "Via: 1.1 hotpath\r\n", empty when disabled
 
 	stopHealth []func()
+	pol        tablePolicy // trusted proxies, cache store, policy routes (policy.go)
 }
 
 // timeouts are config.Timeouts in nanoseconds of the loop clock.
@@ -54,6 +55,7 @@ type route struct {
 	rewrite      []rewritePart
 	hostRewrite  []byte
 	preserveHost bool
+	pol          *routePolicy // rate limit, max_in_flight, cache, compression; nil when none
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -97,6 +99,7 @@ func compile(cfg *config.Config) (*table, error) {
 		t.viaLine = []byte("Via: 1.1 " + cfg.Forwarded.ViaName + "\r\n")
 	}
 
+	errs = append(errs, compileTablePolicy(cfg, t)...)
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
 		u := &upstream{name: uc.Name}
@@ -189,6 +192,8 @@ func compile(cfg *config.Config) (*table, error) {
 		if rc.HostRewrite != "" {
 			r.hostRewrite = []byte(rc.HostRewrite)
 		}
+		pol, perrs := compilePolicy(cfg, t, i, &cfg.Routes[i], r.name)
+		r.pol, errs = pol, append(errs, perrs...)
 		methods := rc.Methods
 		if len(methods) == 0 {
 			methods = []string{"*"}
