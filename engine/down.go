@@ -951,6 +951,9 @@ func (d *down) flushHead() {
 // framing chosen in writeResponseHead. It returns the bytes of b consumed
 // and whether the body is complete.
 func (d *down) forwardBody(b []byte) (n int, done bool, err error) {
+	if d.pol != nil && d.pol.xon {
+		return d.xformBody(b)
+	}
 	switch d.respKind {
 	case parser.BodyLength:
 		n = len(b)

@@ -9,15 +9,17 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hotpath/hotpath/compression"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/limiter"
 	"github.com/hotpath/hotpath/parser"
 )
 
-// Route policies: rate limit and concurrency limit, compiled per route from
-// config and applied by the engine at a few hook points (begin, the end of
-// the exchange). The logic lives in the limiter package; this file only
-// wires it to the connection state machine.
+// Route policies: rate limit, concurrency limit and compression, compiled
+// per route from config and applied by the engine at a few hook points
+// (begin, the response head and body, the end of the exchange). The logic
+// lives in the limiter and compression packages; this file and compress.go
+// only wire them to the connection state machine.
 //
 // State that must outlive a reload lives in the Server's policyShared: the
 // rate limiters' buckets and the in-flight counters, keyed by route
@@ -39,6 +41,9 @@ type routePolicy struct {
 
 	maxInFlight int
 	inflight    *limiter.Concurrency
+
+	comp *compression.Config
+	encs []compression.Encoding
 
 	stats *PolicyStats
 }
@@ -62,7 +67,7 @@ type PolicyStats struct {
 // compilePolicy compiles a route's policy sections, or returns nil when it
 // has none. Errors name the config field.
 func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name string) (*routePolicy, config.Errors) {
-	if rc.RateLimit == nil && rc.MaxInFlight == 0 {
+	if rc.RateLimit == nil && rc.MaxInFlight == 0 && rc.Compression == nil {
 		return nil, nil
 	}
 	var errs config.Errors
@@ -109,6 +114,41 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 		rp.rlID = fmt.Sprintf("%s %+v %q", rp.id, rp.rlCfg, rl.Key)
 	}
 	rp.maxInFlight = rc.MaxInFlight
+	if c := rc.Compression; c != nil {
+		cp := p + ".compression"
+		for j, typ := range c.Types {
+			if _, err := compression.NewConfig(compression.Options{Types: []string{typ}}); err != nil {
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("%s.types[%d]", cp, j), fmt.Sprintf("%v, got %q", err, typ)))
+			}
+		}
+		types := c.Types
+		if len(types) == 0 {
+			types = nil // the library's default list
+		}
+		comp, err := compression.NewConfig(compression.Options{
+			Types:     types,
+			MinLength: max(int64(c.MinLength), 1), // 0 in the library means its default
+			GzipLevel: c.GzipLevel,
+			ZstdLevel: config.ZstdLevelName(c.ZstdLevel),
+		})
+		switch {
+		case err == compression.ErrGzipLevel:
+			errs = append(errs, cfg.Errorf(cp+".gzip_level", err.Error()))
+		case err == compression.ErrZstdLevel:
+			errs = append(errs, cfg.Errorf(cp+".zstd_level", err.Error()))
+		case err != nil && len(errs) == 0:
+			errs = append(errs, cfg.Errorf(cp, err.Error()))
+		}
+		rp.comp = comp
+		for _, e := range c.Encodings {
+			switch e {
+			case "gzip":
+				rp.encs = append(rp.encs, compression.Gzip)
+			case "zstd":
+				rp.encs = append(rp.encs, compression.Zstd)
+			}
+		}
+	}
 	t.pol.routes = append(t.pol.routes, rp)
 	return rp, errs
 }
@@ -186,7 +226,8 @@ func (ps *policyShared) bind(t *table) error {
 	return nil
 }
 
-// close drops the references t's routes hold to the limiters. It runs
+// close drops the references t's routes hold to the limiters and encoder
+// pools. It runs
 // after the event loops have stopped. Dropping the references matters: gnet
 // keeps every engine it ran (and so the Server) reachable from a
 // package-level map, and a closed Server must not pin the limiters' tables.
@@ -200,7 +241,7 @@ func (ps *policyShared) close(t *table) {
 	ps.limiters, ps.conc = nil, nil
 	if t != nil {
 		for _, rp := range t.pol.routes {
-			rp.rl = nil
+			rp.rl, rp.comp = nil, nil
 		}
 	}
 }
@@ -243,12 +284,15 @@ type policyState struct {
 
 	dec    limiter.Decision // the rate-limit decision, sent in RateLimit fields
 	hasDec bool
+	enc    compression.Encoding // negotiated coding (Identity: none)
 
 	// Client address, parsed once per connection.
 	peer   netip.Addr
 	peerOK bool
 	xff    [8][]byte
 	scr    []byte // scratch: lower-cased host for keys, rate-limit fields
+
+	xform
 }
 
 // pol returns d's policy state, allocating it on first use.
@@ -267,7 +311,7 @@ func (d *down) policyBegin(rt *route) bool {
 	rp := rt.pol
 	ps := d.policies()
 	ps.rp = rp
-	ps.hasDec = false
+	ps.hasDec, ps.enc = false, compression.Identity
 	if rp.rl != nil {
 		dec := rp.rl.AllowHash(d.rateKey(rp), d.start)
 		switch {
@@ -290,6 +334,11 @@ func (d *down) policyBegin(rt *route) bool {
 		}
 		ps.slot = rp.inflight
 	}
+	if rp.comp != nil && d.minor >= 1 {
+		// HTTP/1.0 clients get identity: compressing for them would need a
+		// close-delimited body and cost the keep-alive connection.
+		ps.enc = compression.Negotiate(d.req.AcceptEncoding, rp.encs...)
+	}
 	return false
 }
 
@@ -303,19 +352,8 @@ func (d *down) appendPolicyFields(b []byte) []byte {
 	return b
 }
 
-// policyHead runs at the end of writeResponseHead for an exchange with
-// route policies: it adds the RateLimit fields to the upstream's head.
-func (d *down) policyHead(*parser.Response) {
-	ps := d.pol
-	if ps.rp == nil || !ps.hasDec {
-		return
-	}
-	b := d.appendPolicyFields(d.out[:len(d.out)-2]) // reopen the head
-	d.out = append(b, crlf...)
-}
-
 // policyEnd releases what the exchange holds, exactly once: the in-flight
-// slot. It is called when the exchange finishes, when the connection starts closing and
+// slot and the compressor. It is called when the exchange finishes, when the connection starts closing and
 // when it closes; only the first call does anything.
 func (d *down) policyEnd() {
 	ps := d.pol
@@ -326,6 +364,7 @@ func (d *down) policyEnd() {
 		ps.slot.Release()
 		ps.slot = nil
 	}
+	d.xformEnd()
 	ps.rp, ps.hasDec = nil, false
 }
 
