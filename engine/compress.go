@@ -3,14 +3,17 @@ package engine
 import (
 	"bytes"
 
+	"github.com/hotpath/hotpath/cache"
 	"github.com/hotpath/hotpath/compression"
 	"github.com/hotpath/hotpath/parser"
 )
 
 // The response side of route policies: after writeResponseHead has
-// rendered the upstream's head, policyHead decides compression and
-// rewrites the head (Content-Encoding, Vary, framing, RateLimit). When the
-// body must be compressed, forwardBody hands it to xformBody, which decodes the upstream framing,
+// rendered the upstream's head, policyHead decides compression and cache
+// capture, and rewrites the head (Content-Encoding, Vary, framing, X-Cache,
+// RateLimit). When the body must be transformed (compressed, captured for
+// the cache, or dropped because a stale response was sent instead),
+// forwardBody hands it to xformBody, which decodes the upstream framing,
 // compresses into a per-connection buffer with a pooled encoder and writes
 // chunks to the client as the bytes arrive: nothing is buffered whole.
 // A compressed body is flushed at the end of every upstream read, so a
@@ -20,6 +23,7 @@ import (
 type xform struct {
 	xon      bool // the body goes through xformBody
 	xchunked bool // the gateway frames the body to the client as chunks
+	xdiscard bool // the body is read and dropped (a stale response was sent)
 	zs       *compression.Stream
 	zw       appendWriter
 	hbuf     []byte // the other half of d.out for head rewriting
@@ -45,6 +49,18 @@ func (d *down) policyHead(r *parser.Response) {
 	if rp == nil {
 		return
 	}
+	now := ps.reqTime
+	if rp.cache != nil {
+		now = d.lp.srv.wallNow()
+		if r.Status >= 500 && ps.stale != nil && ps.stale.UsableOnError(now) {
+			d.staleForErrorStatus(r, now)
+			return
+		}
+		if ps.invalidate && r.Status < 400 {
+			s := &ps.snap.creq
+			rp.cache.PurgeURL(s.Host, s.Path, s.Query)
+		}
+	}
 	compress, vary := false, false
 	if rp.comp != nil && r.Body != parser.BodyNone && r.Status != 206 {
 		cr := compression.Response{
@@ -67,11 +83,15 @@ func (d *down) policyHead(r *parser.Response) {
 	if compress {
 		enc = ps.enc
 	}
-	ps.xon, ps.xchunked = compress, compress
+	if ps.capOn {
+		d.captureHead(r, enc, now)
+	}
+	ps.xon = compress || ps.capOn
+	ps.xchunked = compress || (ps.xon && r.Body != parser.BodyLength && d.minor >= 1)
 	if compress {
 		ps.zs = rp.comp.Stream(enc, &ps.zw)
 	}
-	if compress || vary || ps.hasDec {
+	if compress || vary || ps.looked || ps.hasDec {
 		d.rewriteHead(compress, vary, enc)
 	}
 }
@@ -117,6 +137,9 @@ func (d *down) rewriteHead(compress, vary bool, enc compression.Encoding) {
 	}
 	if compress {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if ps.looked {
+		b = cache.AppendXCache(b, cache.XCacheMiss)
 	}
 	b = d.appendPolicyFields(b)
 	b = append(b, crlf...)
@@ -168,7 +191,7 @@ func (d *down) xformBody(b []byte) (n int, done bool, err error) {
 }
 
 // xformData passes one piece of payload on: into the compressor, or to the
-// client.
+// capture and the client.
 func (d *down) xformData(p []byte) {
 	if len(p) == 0 {
 		return
@@ -179,6 +202,10 @@ func (d *down) xformData(p []byte) {
 		if len(ps.zw.b) >= emitThreshold {
 			d.xformEmit()
 		}
+		return
+	}
+	d.capture(p)
+	if ps.xdiscard {
 		return
 	}
 	if ps.xchunked {
@@ -195,7 +222,10 @@ func (d *down) xformEmit() {
 	if len(out) == 0 {
 		return
 	}
-	d.sendChunk(out)
+	d.capture(out)
+	if !ps.xdiscard {
+		d.sendChunk(out)
+	}
 	ps.zw.b = out[:0]
 }
 
@@ -210,11 +240,13 @@ func (d *down) xformFinish() {
 		d.xformEmit()
 	}
 	switch {
+	case ps.xdiscard:
 	case ps.xchunked:
 		d.send(lastChunk)
 	case d.respKind == parser.BodyClose:
 		d.closeAfter = true // close-delimited to an HTTP/1.0 client
 	}
+	ps.bodyDone = true
 }
 
 // xformEnd releases the transform at the end of the exchange (the encoder
@@ -225,7 +257,7 @@ func (d *down) xformEnd() {
 		_ = ps.zs.Close()
 		ps.zs = nil
 	}
-	ps.xon, ps.xchunked = false, false
+	ps.xon, ps.xchunked, ps.xdiscard = false, false, false
 	ps.zw.b = ps.zw.b[:0]
 	if cap(ps.zw.b) > 4*emitThreshold {
 		ps.zw.b = nil

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -208,5 +209,78 @@ func TestCompressionFraming(t *testing.T) {
 	}
 	if body := readBody(t, resp); body != string(jsonBody) {
 		t.Fatalf("HTTP/1.0 body: %d bytes", len(body))
+	}
+}
+
+// TestCachedCompressedVariants: each negotiated coding is its own cache
+// entry. Whatever the order of requests, a client never gets a coding it
+// did not accept, and every variant decodes to the original bytes.
+func TestCachedCompressedVariants(t *testing.T) {
+	up := compressUpstream(t)
+	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", `
+  - name: cached
+    path: /*p
+    upstream: app
+    cache: {}
+    compression: {}
+`)))
+	clients := []struct{ ae, ce string }{
+		{"gzip", "gzip"},
+		{"zstd", "zstd"},
+		{"", ""},
+		{"gzip, deflate, br", "gzip"}, // a browser's list: same variant as "gzip"
+		{"zstd;q=0.1, gzip", "gzip"},
+		{"identity", ""},
+		{"br, zstd", "zstd"},
+	}
+	var mu sync.Mutex
+	hits := map[string]int{}
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := net.Dial("tcp", srv.Addr())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer conn.Close()
+				req := "GET /json HTTP/1.1\r\nHost: example.com\r\n"
+				if c.ae != "" {
+					req += "Accept-Encoding: " + c.ae + "\r\n"
+				}
+				_, _ = io.WriteString(conn, req+"\r\n")
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				ce := resp.Header.Get("Content-Encoding")
+				if ce != c.ce {
+					t.Errorf("Accept-Encoding %q got Content-Encoding %q (X-Cache %s), want %q", c.ae, ce, resp.Header.Get("X-Cache"), c.ce)
+					return
+				}
+				if resp.Header.Get("Vary") != "Accept-Encoding" {
+					t.Errorf("Accept-Encoding %q: Vary %q", c.ae, resp.Header.Get("Vary"))
+				}
+				plain := decode(t, ce, body)
+				if !bytes.Equal(plain, jsonBody) {
+					t.Errorf("Accept-Encoding %q: body differs after decoding", c.ae)
+				}
+				mu.Lock()
+				hits[resp.Header.Get("X-Cache")]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	if got := up.reqs.Load(); got != 3 {
+		t.Errorf("upstream saw %d requests, want 3 (identity, gzip, zstd)", got)
+	}
+	if hits["MISS"] != 3 || hits["HIT"] != 3*len(clients)-3 {
+		t.Errorf("X-Cache counts %v", hits)
 	}
 }

@@ -35,6 +35,7 @@ const (
 	dlUpHeader         // upstream response head must complete
 	dlUpRead           // upstream idle between response body bytes
 	dlLinger           // half-closed client: wait for its close
+	dlCacheWait        // parked on another request's cache fetch (cachepath.go)
 )
 
 // down is a client (downstream) connection and its current exchange. It is
@@ -319,8 +320,11 @@ func (d *down) dispatch() {
 	}
 	if d.local {
 		d.respDone, d.started = true, true
-		_, _ = d.c.Write(d.out)
+		d.writeLocal()
 		d.maybeFinish()
+		return
+	}
+	if d.parkedForCache(now) {
 		return
 	}
 	d.acquire(false)
@@ -444,6 +448,9 @@ func (d *down) endEP(failed bool) {
 // gatewayError answers the client for an upstream-side failure (or aborts
 // the response if it already started) and ends the exchange.
 func (d *down) gatewayError(err error) {
+	if d.pol != nil && d.staleOnError(err) {
+		return
+	}
 	if u := d.u; u != nil {
 		d.detach()
 		u.conns.Closed(u)
@@ -609,6 +616,8 @@ func (d *down) tick(now int64) {
 		d.respDone, d.started = true, true
 		_, _ = d.c.Write(d.out)
 		d.toClosing()
+	case dlCacheWait:
+		d.cacheWaitExpired(now)
 	case dlFlush:
 		if out := d.c.OutboundBuffered(); out < d.lastOut {
 			d.lastOut = out

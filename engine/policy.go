@@ -8,27 +8,30 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/hotpath/hotpath/cache"
 	"github.com/hotpath/hotpath/compression"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/limiter"
 	"github.com/hotpath/hotpath/parser"
 )
 
-// Route policies: rate limit, concurrency limit and compression, compiled
-// per route from config and applied by the engine at a few hook points
-// (begin, the response head and body, the end of the exchange). The logic
-// lives in the limiter and compression packages; this file and compress.go
-// only wire them to the connection state machine.
+// Route policies: rate limit, concurrency limit, response cache and
+// compression, compiled per route from config and applied by the engine at
+// a few hook points (begin, dispatch, the response head and body, the end
+// of the exchange). The logic lives in the limiter, cache and compression
+// packages; this file and cachepath.go, compress.go and refresh.go only
+// wire them to the connection state machine.
 //
 // State that must outlive a reload lives in the Server's policyShared: the
 // rate limiters' buckets and the in-flight counters, keyed by route
 // identity and configuration (an unchanged rate_limit keeps its buckets
 // across SIGHUP; a changed one, or a renamed route, starts with full
-// buckets).
+// buckets), and the one response cache shared by all routes.
 
-// routePolicy is a route's compiled policies. Its limiter and concurrency
-// pointers are bound by policyShared.bind when the table is
+// routePolicy is a route's compiled policies. Its limiter, concurrency and
+// cache pointers are bound by policyShared.bind when the table is
 // installed (they stay nil in a table compiled only to check a config).
 type routePolicy struct {
 	name string // the route's name, for the "route" key part
@@ -42,16 +45,22 @@ type routePolicy struct {
 	maxInFlight int
 	inflight    *limiter.Concurrency
 
+	cache   *cache.Cache
+	cpol    cache.Policy
+	caching bool
+
 	comp *compression.Config
 	encs []compression.Encoding
 
 	stats *PolicyStats
 }
 
-// tablePolicy is the table-wide part: trusted proxies.
+// tablePolicy is the table-wide part: trusted proxies and the cache store's
+// configuration.
 type tablePolicy struct {
 	trusted  *limiter.TrustedProxies
 	trustXFF bool // trusted_proxies is set: X-Forwarded-For from others is replaced
+	store    config.CacheStore
 	routes   []*routePolicy
 }
 
@@ -62,12 +71,15 @@ type PolicyStats struct {
 	RateLimited   atomic.Int64 // answered 429
 	ShadowLimited atomic.Int64 // over the limit in shadow mode, let through
 	InFlightFull  atomic.Int64 // answered 503 (max_in_flight)
+	CacheWaiting  atomic.Int64 // requests parked on another request's fetch now
+	Refreshes     atomic.Int64 // background revalidations started
+	StaleOnError  atomic.Int64 // stale responses served because the upstream failed
 }
 
 // compilePolicy compiles a route's policy sections, or returns nil when it
 // has none. Errors name the config field.
 func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name string) (*routePolicy, config.Errors) {
-	if rc.RateLimit == nil && rc.MaxInFlight == 0 && rc.Compression == nil {
+	if rc.RateLimit == nil && rc.MaxInFlight == 0 && (rc.Cache == nil || !rc.Cache.Enabled) && rc.Compression == nil {
 		return nil, nil
 	}
 	var errs config.Errors
@@ -114,6 +126,17 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 		rp.rlID = fmt.Sprintf("%s %+v %q", rp.id, rp.rlCfg, rl.Key)
 	}
 	rp.maxInFlight = rc.MaxInFlight
+	if c := rc.Cache; c != nil && c.Enabled {
+		rp.caching = true
+		rp.cpol = cache.Policy{
+			TTL:                  c.TTL,
+			DefaultTTL:           c.DefaultTTL,
+			MaxTTL:               c.MaxTTL,
+			StaleWhileRevalidate: c.StaleWhileRevalidate,
+			StaleIfError:         c.StaleIfError,
+			StoreSetCookie:       c.StoreSetCookie,
+		}
+	}
 	if c := rc.Compression; c != nil {
 		cp := p + ".compression"
 		for j, typ := range c.Types {
@@ -156,6 +179,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 // compileTablePolicy compiles the table-wide policy settings.
 func compileTablePolicy(cfg *config.Config, t *table) config.Errors {
 	var errs config.Errors
+	t.pol.store = cfg.Cache
 	t.pol.trustXFF = len(cfg.TrustedProxies) > 0
 	for j, p := range cfg.TrustedProxies {
 		if _, err := limiter.ParseTrustedProxies([]string{p}); err != nil {
@@ -170,14 +194,18 @@ func compileTablePolicy(cfg *config.Config, t *table) config.Errors {
 }
 
 // policyShared is the Server's policy state that outlives tables: rate
-// limiters and concurrency limiters by identity.
+// limiters and concurrency limiters by identity, the response cache, and the
+// background refreshes.
 type policyShared struct {
 	mu       sync.Mutex // serializes bind and close (Reload already holds Server.mu)
 	log      *slog.Logger
 	limiters map[string]*limiter.GCRA
 	conc     map[string]*limiter.Concurrency
 	stats    map[string]*PolicyStats
+	cache    *cache.Cache
+	store    config.CacheStore
 	closed   bool
+	refresh  refresher
 }
 
 // bind attaches the shared state to t's routes: limiters whose route and
@@ -193,6 +221,7 @@ func (ps *policyShared) bind(t *table) error {
 	limiters := map[string]*limiter.GCRA{}
 	conc := map[string]*limiter.Concurrency{}
 	stats := map[string]*PolicyStats{}
+	needCache := false
 	for _, rp := range t.pol.routes {
 		if old := ps.stats[rp.id]; old != nil {
 			rp.stats = old // counters survive a reload too
@@ -221,29 +250,105 @@ func (ps *policyShared) bind(t *table) error {
 			conc[key] = c
 			rp.inflight = c
 		}
+		needCache = needCache || rp.caching
+	}
+	if needCache {
+		if ps.cache == nil {
+			c, err := cache.New(cache.Config{
+				MaxBytes:        int64(t.pol.store.MaxBytes),
+				MaxEntryBytes:   int64(t.pol.store.MaxObjectBytes),
+				CoalesceTimeout: t.pol.store.CoalesceWait,
+			})
+			if err != nil {
+				return fmt.Errorf("engine: cache: %w", err)
+			}
+			ps.cache, ps.store = c, t.pol.store
+		} else if ps.store != t.pol.store {
+			ps.log.Warn("cache: changes to max_bytes, max_object_bytes and coalesce_wait need a restart; keeping the running values",
+				"max_bytes", ps.store.MaxBytes, "max_object_bytes", ps.store.MaxObjectBytes, "coalesce_wait", ps.store.CoalesceWait)
+		}
+		t.pol.store = ps.store
+		for _, rp := range t.pol.routes {
+			if rp.caching {
+				rp.cache = ps.cache
+			}
+		}
 	}
 	ps.limiters, ps.conc, ps.stats = limiters, conc, stats
 	return nil
 }
 
-// close drops the references t's routes hold to the limiters and encoder
-// pools. It runs
-// after the event loops have stopped. Dropping the references matters: gnet
-// keeps every engine it ran (and so the Server) reachable from a
-// package-level map, and a closed Server must not pin the limiters' tables.
+// close stops background refreshes and the cache, and drops the
+// references t's routes hold to them. It runs after the event loops have
+// stopped, so nothing else uses them any more. Dropping the references
+// matters: gnet keeps every engine it ran (and so the Server) reachable
+// from a package-level map, and a closed Server must not pin the cache's
+// memory or the limiters' tables.
 func (ps *policyShared) close(t *table) {
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
 	if ps.closed {
+		ps.mu.Unlock()
 		return
 	}
 	ps.closed = true
+	ps.mu.Unlock()
+	ps.refresh.stop()
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.cache != nil {
+		ps.cache.Close()
+		ps.cache = nil
+	}
 	ps.limiters, ps.conc = nil, nil
 	if t != nil {
 		for _, rp := range t.pol.routes {
-			rp.rl, rp.comp = nil, nil
+			rp.cache, rp.rl, rp.comp = nil, nil, nil
 		}
 	}
+}
+
+// ErrNoCache is returned by PurgeCache when no route caches.
+var ErrNoCache = errors.New("engine: no route has a cache")
+
+// PurgeCache invalidates cached responses for host whose path starts with
+// prefix; "" or "/" purges the whole host. host is matched as clients send
+// it in Host (case-insensitively, with the port when they send one). Purges
+// are generation bumps (the cache cannot be iterated), so there is no count
+// of entries removed; a prefix that ends a first path segment ("/api/")
+// purges that whole first segment, a superset, never less. It is safe to
+// call from any goroutine (an admin endpoint).
+func (s *Server) PurgeCache(host, prefix string) error {
+	c := s.sharedCache()
+	if c == nil {
+		return ErrNoCache
+	}
+	if prefix == "" || prefix == "/" {
+		c.PurgeHost([]byte(host))
+		return nil
+	}
+	c.PurgePrefix([]byte(host), []byte(prefix))
+	return nil
+}
+
+// PurgeCacheURL invalidates every stored variant (codings, Vary) of one URL:
+// host, path and query ("" for none) exactly as clients send them.
+func (s *Server) PurgeCacheURL(host, path, query string) error {
+	c := s.sharedCache()
+	if c == nil {
+		return ErrNoCache
+	}
+	var q []byte
+	if query != "" {
+		q = []byte(query)
+	}
+	c.PurgeURL([]byte(host), []byte(path), q)
+	return nil
+}
+
+func (s *Server) sharedCache() *cache.Cache {
+	s.pol.mu.Lock()
+	defer s.pol.mu.Unlock()
+	return s.pol.cache
 }
 
 // RoutePolicyStats is a snapshot of one route's policy counters.
@@ -251,6 +356,7 @@ type RoutePolicyStats struct {
 	Route                                    string
 	RateLimited, ShadowLimited, InFlightFull int64
 	InFlight                                 int // requests holding a max_in_flight slot now
+	CacheWaiting, Refreshes, StaleOnError    int64
 }
 
 // PolicyStats returns the policy counters of the current table's routes
@@ -265,6 +371,9 @@ func (s *Server) PolicyStats() []RoutePolicyStats {
 			RateLimited:   st.RateLimited.Load(),
 			ShadowLimited: st.ShadowLimited.Load(),
 			InFlightFull:  st.InFlightFull.Load(),
+			CacheWaiting:  st.CacheWaiting.Load(),
+			Refreshes:     st.Refreshes.Load(),
+			StaleOnError:  st.StaleOnError.Load(),
 		}
 		if rp.inflight != nil {
 			r.InFlight = rp.inflight.InFlight()
@@ -292,6 +401,7 @@ type policyState struct {
 	xff    [8][]byte
 	scr    []byte // scratch: lower-cased host for keys, rate-limit fields
 
+	cacheState
 	xform
 }
 
@@ -304,9 +414,10 @@ func (d *down) policies() *policyState {
 }
 
 // policyBegin applies rt's policies to the request just parsed, in the
-// order of DESIGN.md: rate limit, then concurrency limit. It returns true
-// when the exchange is answered (429, 503; d.local is set and d.out holds
-// the response); false to proxy as usual.
+// order of DESIGN.md: rate limit, then concurrency limit, then the cache.
+// It returns true when the exchange is answered (429, 503, 504, a cache
+// hit; d.local is set and d.out holds the response) or parked waiting for
+// another request's fetch; false to proxy as usual.
 func (d *down) policyBegin(rt *route) bool {
 	rp := rt.pol
 	ps := d.policies()
@@ -339,6 +450,9 @@ func (d *down) policyBegin(rt *route) bool {
 		// close-delimited body and cost the keep-alive connection.
 		ps.enc = compression.Negotiate(d.req.AcceptEncoding, rp.encs...)
 	}
+	if rp.cache != nil && rt.up != nil {
+		return d.cacheBegin(rt, rp)
+	}
 	return false
 }
 
@@ -353,18 +467,22 @@ func (d *down) appendPolicyFields(b []byte) []byte {
 }
 
 // policyEnd releases what the exchange holds, exactly once: the in-flight
-// slot and the compressor. It is called when the exchange finishes, when the connection starts closing and
+// slot, a parked cache wait, the compressor, and the cache flight (stored
+// and completed when the response arrived whole, failed otherwise). It is
+// called when the exchange finishes, when the connection starts closing and
 // when it closes; only the first call does anything.
 func (d *down) policyEnd() {
 	ps := d.pol
 	if ps == nil || ps.rp == nil {
 		return
 	}
+	rp := ps.rp
 	if ps.slot != nil {
 		ps.slot.Release()
 		ps.slot = nil
 	}
 	d.xformEnd()
+	d.cacheEnd(rp)
 	ps.rp, ps.hasDec = nil, false
 }
 
@@ -494,4 +612,13 @@ func appendLower(b, s []byte) []byte {
 		b = append(b, c)
 	}
 	return b
+}
+
+// wallNow is the wall clock the cache runs on (freshness is wall time);
+// tests replace it per Server to move time without sleeping.
+func (s *Server) wallNow() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
 }

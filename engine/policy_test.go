@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +19,33 @@ import (
 func policyConfig(t testing.TB, addr, top, routes string) string {
 	t.Helper()
 	return fmt.Sprintf("%s\nupstreams:\n  - name: app\n    endpoints: [{address: %s}]\nroutes:\n%s", top, addr, routes)
+}
+
+// testClock is a wall clock for the cache that tests move forward.
+type testClock struct {
+	base time.Time
+	off  atomic.Int64
+}
+
+func newTestClock() *testClock               { return &testClock{base: time.Now()} }
+func (c *testClock) Now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
+func (c *testClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// startServerClock starts a server whose cache runs on clk.
+func startServerClock(t testing.TB, yaml string, clk *testClock) *Server {
+	t.Helper()
+	srv, err := New(testConfig(t, yaml), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if clk != nil {
+		srv.clock = clk.Now
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
 }
 
 // client is one keep-alive client connection for raw requests.

@@ -41,7 +41,8 @@ type Server struct {
 	runErr   error
 	started  atomic.Bool
 
-	pol policyShared // limiter state across reloads (policy.go)
+	pol   policyShared     // limiter state and the cache, across reloads (policy.go)
+	clock func() time.Time // wall clock for the cache; nil = time.Now (tests move it)
 }
 
 // Option configures a Server.
