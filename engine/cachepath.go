@@ -453,6 +453,9 @@ func (d *down) cacheEnd(rp *routePolicy) {
 				RequestTime:  ps.reqTime,
 				ResponseTime: ps.respTime,
 			}, &rp.cpol)
+			if e != nil {
+				rp.stats.CacheStored.Add(1)
+			}
 		}
 		rp.cache.Complete(ps.ticket, e)
 	}

@@ -18,11 +18,10 @@ import (
 // versioned is an upstream whose body names how many requests it has
 // answered ("v1", "v2", ...), with the Cache-Control the test sets.
 type versioned struct {
-	n     atomic.Int64
-	cc    atomic.Value // string
-	fail  atomic.Int64 // answer this status instead while non-zero
-	gate  atomic.Value // chan struct{}: wait on it before answering, if set
-	first chan struct{}
+	n    atomic.Int64
+	cc   atomic.Value // string
+	fail atomic.Int64 // answer this status instead while non-zero
+	gate atomic.Value // chan struct{}: wait on it before answering, if set
 }
 
 func newVersioned(t *testing.T, cc string) (*versioned, *httpUpstream) {
@@ -48,10 +47,14 @@ func newVersioned(t *testing.T, cc string) (*versioned, *httpUpstream) {
 	return v, up
 }
 
-// syncCache waits until stored entries are visible to lookups (ristretto
-// applies sets asynchronously; fresh entries are covered meanwhile by the
-// flights' recent list, stale ones are not).
-func syncCache(srv *Server) {
+// waitStored waits until route has stored n responses and they are visible
+// to lookups. A response reaches the client just before its exchange stores
+// it (same loop callback), and ristretto applies sets asynchronously; a
+// fresh entry is covered meanwhile (the open flight, then the flights'
+// recent list), but a test that moves the clock past it needs it stored.
+func waitStored(t *testing.T, srv *Server, route string, n int64) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool { return statsOf(srv, route).CacheStored >= n }, "response not stored")
 	if c := srv.sharedCache(); c != nil {
 		c.Sync()
 	}
@@ -90,16 +93,26 @@ func TestCacheHitMissAndHead(t *testing.T) {
 	}
 	// HTTP/1.0 clients get hits too, and keep-alive when they ask for it.
 	c := dial(t, srv)
-	resp = roundTrip(t, c, bufio.NewReader(c), "GET /a?x=1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET")
-	if resp.Header.Get("X-Cache") != "HIT" {
-		// HTTP/1.0 without Host has another key (no host): a miss is right.
-		if resp.Header.Get("X-Cache") != "MISS" {
-			t.Errorf("HTTP/1.0: %v", resp.Header)
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ {
+		resp = roundTrip(t, c, br, "GET /a?x=1 HTTP/1.0\r\nHost: example.com\r\nConnection: keep-alive\r\n\r\n", "GET")
+		if body := readBody(t, resp); body != "v1" || resp.Header.Get("X-Cache") != "HIT" || resp.Close {
+			t.Fatalf("HTTP/1.0 request %d: %q %v close=%v", i, body, resp.Header, resp.Close)
 		}
 	}
-	readBody(t, resp)
-	if got := up.reqs.Load(); got != 3 {
-		t.Errorf("upstream saw %d requests, want 3", got)
+	// Pipelined hits are answered in order.
+	_, _ = io.WriteString(c, "GET /a?x=1 HTTP/1.0\r\nHost: example.com\r\nConnection: keep-alive\r\n\r\nGET /a?x=2 HTTP/1.0\r\nHost: example.com\r\n\r\n")
+	for _, want := range []string{"v1", "v2"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); body != want {
+			t.Fatalf("pipelined: %q, want %q", body, want)
+		}
+	}
+	if got := up.reqs.Load(); got != 2 {
+		t.Errorf("upstream saw %d requests, want 2", got)
 	}
 }
 
@@ -136,10 +149,12 @@ func TestCacheInvalidationAndPurge(t *testing.T) {
 	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", cacheRoute)))
 	cl := newClient(t, srv)
 	get := func(path string) string { _, b := cl.get(path); return b }
-	if get("/p/1") != "v1" || get("/p/1") != "v1" || get("/q/1") != "v2" {
-		t.Fatal("fill")
+	for i, want := range []struct{ path, body string }{{"/p/1", "v1"}, {"/p/1", "v1"}, {"/q/1", "v2"}} {
+		if got := get(want.path); got != want.body {
+			t.Fatalf("fill %d: %q, want %q", i, got, want.body)
+		}
 	}
-	syncCache(srv)
+	waitStored(t, srv, "cached", 2)
 	// RFC 9111 §4.4: a successful unsafe request invalidates its URL.
 	if resp, _ := cl.do("POST", "/p/1", "Content-Length: 0"); resp.StatusCode != 200 {
 		t.Fatalf("POST %d", resp.StatusCode)
@@ -147,7 +162,7 @@ func TestCacheInvalidationAndPurge(t *testing.T) {
 	if got := get("/p/1"); got != "v4" {
 		t.Fatalf("after POST: %q, want a fresh fetch", got)
 	}
-	syncCache(srv)
+	waitStored(t, srv, "cached", 3)
 	if err := srv.PurgeCache("example.com", "/q/"); err != nil {
 		t.Fatal(err)
 	}
@@ -178,11 +193,13 @@ func TestCacheCoalescing(t *testing.T) {
 	v, up := newVersioned(t, "max-age=60")
 	gate := make(chan struct{})
 	v.gate.Store(gate)
-	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", cacheRoute+`
+	cfg := testConfig(t, policyConfig(t, up.addr, "cache: {coalesce_wait: 1m}", cacheRoute+`
   - name: ping
     path: /ping
     direct: {body: pong}
-`)))
+`))
+	cfg.Timeouts.UpstreamHeader = time.Minute // the gate holds the leader's fetch
+	srv := startServerClock(t, cfg, newTestClock())
 	const n = 8
 	var wg sync.WaitGroup
 	bodies := make(chan string, n)
@@ -252,7 +269,9 @@ func TestCacheCoalescedLeaderNotStorable(t *testing.T) {
 	v, up := newVersioned(t, "private")
 	gate := make(chan struct{})
 	v.gate.Store(gate)
-	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", cacheRoute)))
+	cfg := testConfig(t, policyConfig(t, up.addr, "cache: {coalesce_wait: 1m}", cacheRoute))
+	cfg.Timeouts.UpstreamHeader = time.Minute
+	srv := startServerClock(t, cfg, newTestClock())
 	const n = 4
 	var wg sync.WaitGroup
 	got := make(chan string, n)
@@ -354,17 +373,17 @@ func TestCacheChunkedAndCloseDelimitedStored(t *testing.T) {
 func TestCacheStaleWhileRevalidate(t *testing.T) {
 	clk := newTestClock()
 	v, up := newVersioned(t, "max-age=10")
-	srv := startServerClock(t, policyConfig(t, up.addr, "", `
+	srv := startServerClock(t, testConfig(t, policyConfig(t, up.addr, "", `
   - name: cached
     path: /*p
     upstream: app
     cache: {stale_while_revalidate: 30s, stale_if_error: 0s}
-`), clk)
+`)), clk)
 	cl := newClient(t, srv)
 	if _, body := cl.get("/swr"); body != "v1" {
 		t.Fatalf("fill: %q", body)
 	}
-	syncCache(srv)
+	waitStored(t, srv, "cached", 1)
 	clk.Advance(15 * time.Second) // stale, inside stale-while-revalidate
 	gate := make(chan struct{})
 	v.gate.Store(gate)
@@ -394,17 +413,17 @@ func TestCacheStaleWhileRevalidate(t *testing.T) {
 func TestCacheStaleIfError(t *testing.T) {
 	clk := newTestClock()
 	v, up := newVersioned(t, "max-age=10")
-	srv := startServerClock(t, policyConfig(t, up.addr, "", `
+	srv := startServerClock(t, testConfig(t, policyConfig(t, up.addr, "", `
   - name: cached
     path: /*p
     upstream: app
     cache: {stale_while_revalidate: 0s, stale_if_error: 60s}
-`), clk)
+`)), clk)
 	cl := newClient(t, srv)
 	if _, body := cl.get("/sie"); body != "v1" {
 		t.Fatalf("fill: %q", body)
 	}
-	syncCache(srv)
+	waitStored(t, srv, "cached", 1)
 	clk.Advance(20 * time.Second)
 	v.fail.Store(503)
 	for i := 0; i < 2; i++ {
@@ -437,17 +456,17 @@ func TestCacheStaleIfErrorUpstreamDown(t *testing.T) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=10\r\nContent-Length: 4\r\n\r\ngood")
 		}
 	})
-	srv := startServerClock(t, policyConfig(t, up.addr, "", `
+	srv := startServerClock(t, testConfig(t, policyConfig(t, up.addr, "", `
   - name: cached
     path: /*p
     upstream: app
     cache: {stale_while_revalidate: 0s, stale_if_error: 60s}
-`), clk)
+`)), clk)
 	cl := newClient(t, srv)
 	if _, body := cl.get("/down"); body != "good" {
 		t.Fatalf("fill: %q", body)
 	}
-	syncCache(srv)
+	waitStored(t, srv, "cached", 1)
 	clk.Advance(30 * time.Second)
 	fail.Store(true)
 	resp, body := cl.get("/down")
@@ -456,5 +475,53 @@ func TestCacheStaleIfErrorUpstreamDown(t *testing.T) {
 	}
 	if resp, _ := cl.get("/other"); resp.StatusCode != 502 {
 		t.Fatalf("uncached resource: %d, want 502", resp.StatusCode)
+	}
+}
+
+// TestCacheWaitBounded: a parked request whose coalesce_wait ends goes
+// upstream on its own while the leader is still stuck; a parked client
+// that disconnects is forgotten. The cache's clock is frozen, so the
+// leader's flight never becomes overdue (which would make a newcomer the
+// new leader instead of parking it); the parked request's own deadline runs
+// on the loop clock.
+func TestCacheWaitBounded(t *testing.T) {
+	stuck := make(chan struct{})
+	var n atomic.Int64
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if n.Add(1) == 1 {
+			<-stuck // the leader's fetch hangs
+		}
+		_, _ = io.WriteString(w, "body")
+	})
+	defer close(stuck)
+	start := func(wait string) *Server {
+		cfg := testConfig(t, policyConfig(t, up.addr, "cache: {coalesce_wait: "+wait+"}", cacheRoute))
+		cfg.Timeouts.UpstreamHeader = time.Minute
+		srv := startServerClock(t, cfg, newTestClock())
+		leader := dial(t, srv)
+		_, _ = io.WriteString(leader, "GET /slow HTTP/1.1\r\nHost: example.com\r\n\r\n")
+		eventually(t, 5*time.Second, func() bool { return n.Load() == 1 }, "leader did not reach the upstream")
+		return srv
+	}
+
+	srv := start("1m")
+	gone := dial(t, srv)
+	_, _ = io.WriteString(gone, "GET /slow HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	eventually(t, 5*time.Second, func() bool { return statsOf(srv, "cached").CacheWaiting == 1 }, "not parked")
+	_ = gone.Close()
+	eventually(t, 5*time.Second, func() bool { return statsOf(srv, "cached").CacheWaiting == 0 }, "a closed client stays parked")
+
+	n.Store(0)
+	srv = start("200ms")
+	resp, body := newClient(t, srv).get("/slow")
+	if resp.StatusCode != 200 || body != "body" || resp.Header.Get("X-Cache") != "MISS" {
+		t.Fatalf("after coalesce_wait: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if got := n.Load(); got != 2 {
+		t.Errorf("upstream saw %d requests, want 2", got)
+	}
+	if st := statsOf(srv, "cached"); st.CacheWaiting != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -50,7 +50,7 @@ func decode(t *testing.T, ce string, body []byte) []byte {
 
 var (
 	jsonBody = []byte(strings.Repeat(`{"id":12345,"name":"hotpath","tags":["a","b","c"]},`, 200)) // ~10 KiB
-	bigText  = bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog\n"), 200000)      // ~8.8 MiB
+	bigText  = bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog\n"), 50000)       // ~2.2 MiB: dozens of upstream reads
 )
 
 // compressUpstream answers by path with bodies of various kinds.

@@ -71,6 +71,7 @@ type PolicyStats struct {
 	RateLimited   atomic.Int64 // answered 429
 	ShadowLimited atomic.Int64 // over the limit in shadow mode, let through
 	InFlightFull  atomic.Int64 // answered 503 (max_in_flight)
+	CacheStored   atomic.Int64 // responses stored (misses and refreshes)
 	CacheWaiting  atomic.Int64 // requests parked on another request's fetch now
 	Refreshes     atomic.Int64 // background revalidations started
 	StaleOnError  atomic.Int64 // stale responses served because the upstream failed
@@ -356,7 +357,8 @@ type RoutePolicyStats struct {
 	Route                                    string
 	RateLimited, ShadowLimited, InFlightFull int64
 	InFlight                                 int // requests holding a max_in_flight slot now
-	CacheWaiting, Refreshes, StaleOnError    int64
+	CacheStored, CacheWaiting                int64
+	Refreshes, StaleOnError                  int64
 }
 
 // PolicyStats returns the policy counters of the current table's routes
@@ -371,6 +373,7 @@ func (s *Server) PolicyStats() []RoutePolicyStats {
 			RateLimited:   st.RateLimited.Load(),
 			ShadowLimited: st.ShadowLimited.Load(),
 			InFlightFull:  st.InFlightFull.Load(),
+			CacheStored:   st.CacheStored.Load(),
 			CacheWaiting:  st.CacheWaiting.Load(),
 			Refreshes:     st.Refreshes.Load(),
 			StaleOnError:  st.StaleOnError.Load(),

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/config"
 )
 
 // policyConfig is a test config with one upstream "app" at addr, the
@@ -32,9 +34,9 @@ func (c *testClock) Now() time.Time          { return c.base.Add(time.Duration(c
 func (c *testClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // startServerClock starts a server whose cache runs on clk.
-func startServerClock(t testing.TB, yaml string, clk *testClock) *Server {
+func startServerClock(t testing.TB, cfg *config.Config, clk *testClock) *Server {
 	t.Helper()
-	srv, err := New(testConfig(t, yaml), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,6 +235,7 @@ func (j *refreshJob) fetch(r *refresher) (*cache.Entry, error) {
 	if e == nil {
 		return nil, err
 	}
+	j.stats.CacheStored.Add(1)
 	return e, nil // ErrRejected still hands the entry to the flight's waiters
 }
 
