@@ -22,6 +22,12 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	AccessLog AccessLog `yaml:"access_log"`
 	Log       Log       `yaml:"log"`
+	// TrustedProxies are the addresses (CIDRs) whose X-Forwarded-For the
+	// gateway believes: for client_ip rate-limit keys, and when forwarding
+	// X-Forwarded-For (see policies.go).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Cache is the response cache's shared memory (policies.go).
+	Cache CacheStore `yaml:"cache"`
 
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
@@ -180,6 +186,13 @@ type Route struct {
 	// request is forwarded as plain HTTP, without Upgrade. h2c is never
 	// tunnelled.
 	Upgrade []string `yaml:"upgrade"`
+
+	// Policies (policies.go): a rate limit per key, a bound on requests in
+	// flight (503 beyond; 0 = unlimited), a response cache and compression.
+	RateLimit   *RateLimit   `yaml:"rate_limit"`
+	MaxInFlight int          `yaml:"max_in_flight"`
+	Cache       *RouteCache  `yaml:"cache"`
+	Compression *Compression `yaml:"compression"`
 }
 
 // Direct is a response the gateway answers itself.
@@ -224,6 +237,7 @@ func (c *Config) setDefaults() {
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
 	c.Router = Router{TrailingSlash: "strict"}
 	c.setObservabilityDefaults()
+	c.Cache.setDefaults()
 }
 
 // defaulter is implemented by list elements that have defaults; the decoder

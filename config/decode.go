@@ -70,7 +70,10 @@ type decoder struct {
 	errs Errors
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	sizeType     = reflect.TypeOf(Size(0))
+)
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, &FieldError{Source: d.cfg.Source, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -88,6 +91,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if v.Type() == durationType {
 		d.duration(n, v, path)
+		return
+	}
+	if v.Type() == sizeType {
+		sz, err := ParseSize(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.fail(n, path, "want a size such as 1048576, 512k or 256MiB, got %s", kindName(n))
+			return
+		}
+		v.SetInt(int64(sz))
 		return
 	}
 	switch v.Kind() {

@@ -35,6 +35,7 @@ const (
 	dlUpHeader         // upstream response head must complete
 	dlUpRead           // upstream idle between response body bytes
 	dlLinger           // half-closed client: wait for its close
+	dlCacheWait        // parked on another request's cache fetch (cachepath.go)
 )
 
 // down is a client (downstream) connection and its current exchange. It is
@@ -105,7 +106,8 @@ type down struct {
 	chunkHdr  []byte
 	iov4      [4][]byte
 
-	obs exchangeObs // for the metrics and the access log (observe.go)
+	obs exchangeObs  // for the metrics and the access log (observe.go)
+	pol *policyState // route policies (policy.go); nil until the first policy route
 }
 
 func (d *down) setDeadline(k dlKind, at int64) {
@@ -300,6 +302,9 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
+	if rt.pol != nil && d.policyBegin(rt) {
+		return
+	}
 	if rt.direct != nil {
 		d.local = true
 		d.renderDirect(rt.direct)
@@ -328,8 +333,11 @@ func (d *down) dispatch() {
 	}
 	if d.local {
 		d.respDone, d.started = true, true
-		_, _ = d.c.Write(d.out)
+		d.writeLocal()
 		d.maybeFinish()
+		return
+	}
+	if d.parkedForCache(now) {
 		return
 	}
 	d.acquire(false)
@@ -466,6 +474,9 @@ func (d *down) endEP(failed bool) {
 // the response if it already started) and ends the exchange.
 func (d *down) gatewayError(err error) {
 	d.observeUpstreamError(err)
+	if d.pol != nil && d.staleOnError(err) {
+		return
+	}
 	if u := d.u; u != nil {
 		d.detach()
 		u.conns.Closed(u)
@@ -506,6 +517,7 @@ func (d *down) maybeFinish() {
 func (d *down) finish() {
 	now := d.lp.srv.now()
 	d.observeEndAt(now)
+	d.policyEnd()
 	d.detach()
 	d.rt = nil
 	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
@@ -532,6 +544,7 @@ const lingerTime = int64(time.Second)
 // toClosing closes the connection once its output has drained.
 func (d *down) toClosing() {
 	d.observeEnd()
+	d.policyEnd()
 	d.state = downClosing
 	d.detach()
 	if d.c.OutboundBuffered() == 0 {
@@ -579,6 +592,7 @@ func (d *down) onClose() {
 	}
 	d.endEP(false)
 	d.observeEnd()
+	d.policyEnd()
 }
 
 // tick enforces d's deadline and resumes it when its upstream has drained.
@@ -638,6 +652,8 @@ func (d *down) tick(now int64) {
 		d.respDone, d.started = true, true
 		_, _ = d.c.Write(d.out)
 		d.toClosing()
+	case dlCacheWait:
+		d.cacheWaitExpired(now)
 	case dlFlush:
 		if out := d.c.OutboundBuffered(); out < d.lastOut {
 			d.lastOut = out
@@ -777,7 +793,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	if t.fwd.XForwardedFor {
 		b = append(b, "X-Forwarded-For: "...)
 		for _, h := range r.Headers {
-			if len(h.Name) == 15 && eqFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
+			if len(h.Name) == 15 && d.forwardXFF() && eqFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
 				b = append(b, h.Value...)
 				b = append(b, ", "...)
 			}
@@ -950,6 +966,9 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	d.outPending, d.started = true, true
 	d.respKind, d.respLeft = r.Body, r.ContentLength
 	d.respChunk.Reset()
+	if d.pol != nil {
+		d.policyHead(r)
+	}
 }
 
 // send writes p to the client, preceded by a pending response head.
@@ -983,6 +1002,9 @@ func (d *down) flushHead() {
 // framing chosen in writeResponseHead. It returns the bytes of b consumed
 // and whether the body is complete.
 func (d *down) forwardBody(b []byte) (n int, done bool, err error) {
+	if d.pol != nil && d.pol.xon {
+		return d.xformBody(b)
+	}
 	switch d.respKind {
 	case parser.BodyLength:
 		n = len(b)

@@ -41,7 +41,9 @@ type Server struct {
 	runErr   error
 	started  atomic.Bool
 
-	obs observer // metrics and access log (observe.go)
+	obs   observer         // metrics and access log (observe.go)
+	pol   policyShared     // limiter state and the cache, across reloads (policy.go)
+	clock func() time.Time // wall clock for the cache; nil = time.Now (tests move it)
 }
 
 // Option configures a Server.
@@ -59,6 +61,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	t, err := compile(cfg)
 	if err != nil {
+		return nil, err
+	}
+	s.pol.log = s.log
+	if err := s.pol.bind(t); err != nil {
+		t.close()
 		return nil, err
 	}
 	s.tbl.Store(t)
@@ -170,6 +177,10 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := s.pol.bind(t); err != nil {
+		t.close()
+		return err
+	}
 	old := s.tbl.Swap(t)
 	if !sameListeners(old.cfg, cfg) {
 		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
@@ -224,6 +235,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops the loops at once, closing every connection.
 func (s *Server) Close() error {
 	if !s.started.Load() {
+		s.pol.close(s.tbl.Load())
 		return nil
 	}
 	s.stop()
@@ -239,6 +251,7 @@ func (s *Server) stop() {
 		t.close()
 	}
 	s.mu.Unlock()
+	s.pol.close(s.tbl.Load())
 }
 
 // Done is closed when the event loops have stopped.

@@ -30,6 +30,7 @@ type table struct {
 	mt       *metrics.Table // nil when metrics are off (observe.go)
 
 	stopHealth []func()
+	pol        tablePolicy // trusted proxies, cache store, policy routes (policy.go)
 }
 
 // timeouts are config.Timeouts in nanoseconds of the loop clock.
@@ -61,7 +62,8 @@ type route struct {
 	rewrite      []rewritePart
 	hostRewrite  []byte
 	preserveHost bool
-	upgrade      [][]byte // protocols clients may switch to, lower case (tunnel.go)
+	upgrade      [][]byte     // protocols clients may switch to, lower case (tunnel.go)
+	pol          *routePolicy // rate limit, max_in_flight, cache, compression; nil when none
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -108,6 +110,7 @@ func compile(cfg *config.Config) (*table, error) {
 		t.viaLine = []byte("Via: 1.1 " + cfg.Forwarded.ViaName + "\r\n")
 	}
 
+	errs = append(errs, compileTablePolicy(cfg, t)...)
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
 		u := &upstream{id: i, name: uc.Name}
@@ -204,6 +207,8 @@ func compile(cfg *config.Config) (*table, error) {
 		for _, proto := range rc.Upgrade {
 			r.upgrade = append(r.upgrade, []byte(strings.ToLower(proto)))
 		}
+		pol, perrs := compilePolicy(cfg, t, i, &cfg.Routes[i], r.name)
+		r.pol, errs = pol, append(errs, perrs...)
 		methods := rc.Methods
 		if len(methods) == 0 {
 			methods = []string{"*"}

@@ -187,6 +187,11 @@ func (u *up) switchProtocols(consumed int) error {
 	d.render101(r, u.connArr[:0])
 	d.status = 101
 	d.endEP(false)
+	// The HTTP exchange ends here: it is counted and logged as a 101, and
+	// its policies let go (a tunnel holds no max_in_flight slot and no
+	// cache flight; the pool's max_conns slot stays taken until it ends).
+	d.observeEnd()
+	d.policyEnd()
 	discard(u.c, consumed)
 
 	t := newTunnel(d, u)

@@ -193,7 +193,9 @@ func (u *up) onClose(err error) {
 		d.flushHead()
 		d.endEP(false)
 		d.respDone = true
-		if d.rechunk {
+		if d.pol != nil && d.pol.xon {
+			d.xformFinish() // the policy transform frames the end (compress.go)
+		} else if d.rechunk {
 			d.send(lastChunk)
 		} else {
 			d.closeAfter = true

@@ -37,6 +37,37 @@ routes:
     colour: blue
 `), 0o600)
 
+	// Shape errors come from config validation; errors only the libraries
+	// can find (key parts, content types, rate windows) from compile.
+	shape := filepath.Join(dir, "shape.yaml")
+	_ = os.WriteFile(shape, []byte(`
+trusted_proxies: [10.0.0.0/8, "10.1.2.3/40"]
+upstreams:
+  - name: app
+    endpoints: [{address: "127.0.0.1:9001"}]
+routes:
+  - path: /*p
+    upstream: app
+    rate_limit: {rate: 0}
+    compression: {encodings: [gzip, brotli]}
+`), 0o600)
+	compiled := filepath.Join(dir, "compiled.yaml")
+	_ = os.WriteFile(compiled, []byte(`
+upstreams:
+  - name: app
+    endpoints: [{address: "127.0.0.1:9001"}]
+routes:
+  - path: /*p
+    upstream: app
+    rate_limit:
+      rate: 1
+      per: 1000h
+      burst: 1000
+      key: [client_ip, "cookie:session"]
+    compression:
+      types: [text/*, "json"]
+`), 0o600)
+
 	tests := []struct {
 		name    string
 		args    []string
@@ -49,6 +80,18 @@ routes:
 			"bad.yaml:7: routes[0].upstream: unknown upstream \"api\"",
 			"bad.yaml:10: routes[1].colour: unknown field",
 			"2 problem(s)",
+		}},
+		{"bad policy sections", []string{"-check", shape}, 1, "", []string{
+			`shape.yaml:2: trusted_proxies[1]: want a CIDR`,
+			`shape.yaml:9: routes[0].rate_limit.rate: must be 1 or more`,
+			`shape.yaml:10: routes[0].compression.encodings[1]: unknown encoding "brotli"`,
+			"3 problem(s)",
+		}},
+		{"policy errors found by compile", []string{"-check", compiled}, 1, "", []string{
+			`compiled.yaml:11: routes[0].rate_limit.burst: limiter: burst/rate (the time to refill a full bucket) must be at most 30 days`,
+			`compiled.yaml:12: routes[0].rate_limit.key[1]: limiter: bad key part`,
+			`compiled.yaml:14: routes[0].compression.types[1]: compression: bad content type pattern`,
+			"3 problem(s)",
 		}},
 		{"missing file", []string{"-check", filepath.Join(dir, "nope.yaml")}, 1, "", []string{"no such file"}},
 		{"version", []string{"-version"}, 0, "hotpath", nil},

@@ -1,0 +1,482 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/hotpath/hotpath/accesslog"
+	"github.com/hotpath/hotpath/cache"
+	"github.com/hotpath/hotpath/compression"
+	"github.com/hotpath/hotpath/metrics"
+	"github.com/hotpath/hotpath/parser"
+	"github.com/hotpath/hotpath/pool"
+)
+
+// The response cache on the request path.
+//
+//   - Hit: the stored response is written from the loop (head rendered into
+//     d.out, body written from the immutable entry with one writev). No
+//     upstream work and, in steady state, no allocation.
+//   - Miss, leader: the request is proxied; the response is streamed to the
+//     client and captured on the way (compress.go), up to max_object_bytes
+//     (a larger one is not stored and its capture is dropped at once), then
+//     stored and handed to the requests waiting for it.
+//   - Miss, another request is fetching the key (Wait): the request is
+//     parked. The leader's Complete calls cacheWaiter.Resume on the leader's
+//     goroutine, which only posts the follower's continuation to the
+//     follower's own loop (EventLoop.Execute, as dial results are); the
+//     follower then serves the entry or goes upstream itself. No loop ever
+//     blocks on another.
+//   - Stale within stale-while-revalidate: served at once; one request per
+//     key starts a background refresh (refresh.go).
+//   - Upstream failure (an error, or a 5xx head) with a stale entry within
+//     stale-if-error: the stale entry is served instead.
+//
+// Cache keys include the negotiated content coding (compression.Encoding
+// as cache.Request.Variant), so a gzip client and a zstd or identity client
+// never share an entry.
+
+// cacheState is a connection's cache state for its current exchange.
+type cacheState struct {
+	creq cache.Request
+	hv   liveHeaders
+
+	w      *cacheWaiter // offered to the next Lookup; replaced once it parks
+	parked *cacheWaiter // set while the request waits for a leader
+	parkEP *pool.Endpoint
+	late   bool // the park deadline passed once: the resume is on its way
+
+	ticket     cache.Ticket
+	looked     bool         // a cacheable lookup missed: X-Cache: MISS
+	lead       bool         // this exchange fetches for the cache: Complete or Fail
+	stale      *cache.Entry // entry to serve if the upstream fails (stale-if-error)
+	invalidate bool         // unsafe method: purge the URL on a non-error response
+	snap       reqSnapshot  // the request, copied: its bytes are gone after begin
+	reqTime    time.Time
+	body       []byte // an entry's body, written after d.out by writeLocal
+
+	// Capture of the proxied response for Store.
+	capOn     bool
+	capOver   bool // larger than max_object_bytes: not stored
+	bodyDone  bool // the whole body went through
+	status    int
+	respTime  time.Time
+	capBody   []byte
+	capArena  []byte
+	capFields []cache.Field
+}
+
+// liveHeaders lets the cache read the parsed request's fields during
+// Lookup (a pointer in the interface: no allocation).
+type liveHeaders struct{ h []parser.Header }
+
+func (l *liveHeaders) Len() int                     { return len(l.h) }
+func (l *liveHeaders) Field(i int) ([]byte, []byte) { return l.h[i].Name, l.h[i].Value }
+
+// reqSnapshot is a copy of what the cache needs of a request after its
+// bytes have left the read buffer: for Store (Vary values, Authorization)
+// and for Fits when a parked request resumes.
+type reqSnapshot struct {
+	buf  []byte
+	hdrs []parser.Header
+	creq cache.Request
+}
+
+func (s *reqSnapshot) Len() int                     { return len(s.hdrs) }
+func (s *reqSnapshot) Field(i int) ([]byte, []byte) { return s.hdrs[i].Name, s.hdrs[i].Value }
+
+// take copies r into s, reusing s's buffers.
+func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
+	n := len(r.Method) + len(r.Host) + len(r.Path) + len(r.Query)
+	for _, h := range r.Headers {
+		n += len(h.Name) + len(h.Value)
+	}
+	if cap(s.buf) < n {
+		s.buf = make([]byte, 0, n)
+	}
+	b := s.buf[:0]
+	cp := func(v []byte) []byte {
+		if v == nil {
+			return nil
+		}
+		start := len(b)
+		b = append(b, v...)
+		return b[start:len(b):len(b)]
+	}
+	s.creq = cache.Request{Method: cp(r.Method), Host: cp(r.Host), Path: cp(r.Path), Query: cp(r.Query), Variant: variant}
+	s.hdrs = s.hdrs[:0]
+	for _, h := range r.Headers {
+		s.hdrs = append(s.hdrs, parser.Header{Name: cp(h.Name), Value: cp(h.Value)})
+	}
+	s.buf = b
+	s.creq.Headers = s
+}
+
+// cacheWaiter is a parked request's handle in a cache flight. A new one is
+// made for every park, so a late Resume for an earlier park is recognised
+// (parked != w) and ignored.
+type cacheWaiter struct{ d *down }
+
+// Resume implements cache.Waiter. It runs on the goroutine that completed
+// the flight and only posts the continuation to the waiter's own loop.
+func (w *cacheWaiter) Resume(e *cache.Entry) {
+	d := w.d
+	_ = d.lp.el.Execute(context.Background(), runnable(func() { d.cacheResumed(w, e) }))
+}
+
+// cacheBegin looks the request up. It returns true when the exchange is
+// answered (hit, stale, only-if-cached) or parked.
+func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
+	ps := d.pol
+	r := &d.req
+	if d.reqKind != parser.BodyNone {
+		return false // a request with a body is never answered from the cache
+	}
+	switch string(r.Method) {
+	case "GET", "HEAD":
+	case "POST", "PUT", "DELETE", "PATCH":
+		// RFC 9111 §4.4: a non-error response to an unsafe method
+		// invalidates the stored responses for its URL.
+		ps.invalidate = true
+		ps.snap.take(r, 0)
+		return false
+	default:
+		return false
+	}
+	creq := &ps.creq
+	creq.Method, creq.Host, creq.Path, creq.Query = r.Method, r.Host, r.Path, r.Query
+	creq.Variant = ps.enc.Variant()
+	ps.hv.h = r.Headers
+	creq.Headers = &ps.hv
+	if ps.w == nil {
+		ps.w = &cacheWaiter{d: d}
+	}
+	now := d.lp.srv.wallNow()
+	ps.reqTime = now
+	res := rp.cache.Lookup(creq, now, ps.w)
+	ps.hv.h = nil
+	switch res.State {
+	case cache.Hit:
+		d.cacheResult(metrics.CacheHit)
+		d.serveEntry(res.Entry, now)
+		return true
+	case cache.Stale:
+		d.cacheResult(metrics.CacheStale)
+		d.serveEntry(res.Entry, now)
+		if res.Leader {
+			d.startRefresh(rt, rp, res.Ticket)
+		}
+		return true
+	case cache.Miss:
+		d.cacheResult(metrics.CacheMiss)
+		ps.looked, ps.ticket, ps.stale = true, res.Ticket, res.Entry
+		if res.OnlyIfCached {
+			if res.Leader {
+				rp.cache.Fail(res.Ticket)
+			}
+			d.renderLocal(cache.StatusGatewayTimeout, nil)
+			return true
+		}
+		if res.Leader {
+			ps.lead = true
+			ps.capOn = !r.IsHead // a HEAD response has no body to store
+			ps.snap.take(r, creq.Variant)
+		}
+		return false
+	case cache.Wait:
+		ps.looked, ps.ticket, ps.stale = true, res.Ticket, res.Entry
+		ps.parked, ps.w, ps.late = ps.w, nil, false
+		ps.snap.take(r, creq.Variant)
+		rp.stats.CacheWaiting.Add(1)
+		// Prepare the upstream request now, while the head is readable:
+		// the wait may end with going upstream after all.
+		if ep := rt.up.bal.Pick(d.hashKey(rt.up)); ep != nil {
+			d.buildRequestHead(rt, ep)
+			ps.parkEP = ep
+		}
+		return true
+	}
+	return false // Bypass
+}
+
+// serveEntry renders a stored response into d.out (head) and ps.body, for
+// writeLocal. Fields the gateway adds: Via, RateLimit, Vary: Accept-Encoding
+// on compressing routes (the entry is one coding of several), Connection.
+func (d *down) serveEntry(e *cache.Entry, now time.Time) {
+	d.local = true
+	d.status = e.Status()
+	if d.lp.srv.draining.Load() {
+		d.closeAfter = true
+	}
+	b := e.AppendResponse(d.out[:0], now, true)
+	b = b[:len(b)-2] // reopen the head: AppendResponse ended it
+	b = append(b, d.tbl.viaLine...)
+	b = d.appendPolicyFields(b)
+	if d.pol.rp.comp != nil {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
+	b = d.appendConnection(b)
+	b = append(b, "\r\n"...)
+	d.out = b
+	if !d.isHead {
+		d.pol.body = e.Body()
+	}
+}
+
+// writeLocal writes a local response: d.out, then an entry's body (one
+// writev, the body straight from the shared immutable entry).
+func (d *down) writeLocal() {
+	if ps := d.pol; ps != nil && len(ps.body) > 0 {
+		d.iov[0], d.iov[1] = d.out, ps.body
+		_, _ = d.c.Writev(d.iov[:])
+		d.iov[0], d.iov[1], ps.body = nil, nil, nil
+		return
+	}
+	_, _ = d.c.Write(d.out)
+}
+
+// parkedForCache arms the wait deadline of a parked request (from
+// dispatch) and reports whether the request is parked.
+func (d *down) parkedForCache(now int64) bool {
+	ps := d.pol
+	if ps == nil || ps.parked == nil {
+		return false
+	}
+	d.setDeadline(dlCacheWait, now+int64(d.tbl.pol.store.CoalesceWait))
+	return true
+}
+
+// cacheResumed runs on d's loop when the flight d waits for completes.
+func (d *down) cacheResumed(w *cacheWaiter, e *cache.Entry) {
+	ps := d.pol
+	if d.closed || ps == nil || ps.parked != w {
+		return // the request ended, or stopped waiting, meanwhile
+	}
+	ps.parked = nil
+	ps.rp.stats.CacheWaiting.Add(-1)
+	d.setDeadline(dlNone, 0)
+	now := d.lp.srv.wallNow()
+	if e != nil && e.Fresh(now) && ps.rp.cache.Fits(e, &ps.snap.creq) {
+		d.cacheResult(metrics.CacheHit) // served by the leader's fetch
+		d.serveEntry(e, now)
+		d.respDone, d.started = true, true
+		d.writeLocal()
+		d.maybeFinish()
+		return
+	}
+	// The leader failed, its response was not storable, or it varies
+	// differently: go upstream for this request alone.
+	d.cacheResult(metrics.CacheMiss)
+	d.proxyParked()
+}
+
+// cacheWaitExpired handles the end of a parked request's coalesce_wait.
+func (d *down) cacheWaitExpired(now int64) {
+	ps := d.pol
+	if ps == nil || ps.parked == nil {
+		d.setDeadline(dlNone, 0)
+		return
+	}
+	if !ps.rp.cache.Cancel(ps.ticket, ps.parked) && !ps.late {
+		// Not parked any more: the leader completed and the resume is
+		// on its way to this loop. Give it a moment.
+		ps.late = true
+		d.setDeadline(dlCacheWait, now+int64(time.Second))
+		return
+	}
+	ps.parked = nil
+	ps.rp.stats.CacheWaiting.Add(-1)
+	d.setDeadline(dlNone, 0)
+	d.cacheResult(metrics.CacheMiss)
+	d.proxyParked()
+}
+
+// proxyParked sends a formerly parked request upstream (head prepared in
+// cacheBegin).
+func (d *down) proxyParked() {
+	ps := d.pol
+	ep := ps.parkEP
+	ps.parkEP = nil
+	if ep == nil || d.rt == nil || d.rt.up == nil {
+		d.gatewayError(ErrNoHealthyEndpoint)
+		return
+	}
+	d.ep = ep
+	d.conns = d.lp.connsFor(ep, d.rt.up.limits)
+	ep.Begin()
+	d.acquire(false)
+}
+
+// staleOnError serves the stale entry instead of an error when the
+// upstream failed before the response started (RFC 5861 stale-if-error).
+// It also ends an exchange whose client already has a stale response and
+// whose upstream body was only being drained. It reports whether it
+// handled the failure.
+func (d *down) staleOnError(err error) bool {
+	ps := d.pol
+	if ps == nil || ps.rp == nil {
+		return false
+	}
+	if ps.xdiscard {
+		d.dropUpstream(true)
+		d.respDone = true
+		d.maybeFinish()
+		return true
+	}
+	if d.started || ps.stale == nil || ps.rp.cache == nil {
+		return false
+	}
+	now := d.lp.srv.wallNow()
+	if !ps.stale.UsableOnError(now) {
+		return false
+	}
+	d.dropUpstream(err != ErrPoolExhausted)
+	ps.rp.stats.StaleOnError.Add(1)
+	d.obs.cache = accesslog.CacheStale // the lookup was counted as a miss
+	e := ps.stale
+	ps.stale = nil
+	d.serveEntry(e, now)
+	d.respDone, d.started = true, true
+	d.writeLocal()
+	d.maybeFinish()
+	return true
+}
+
+// dropUpstream closes the exchange's upstream connection and reports the
+// outcome to the endpoint, as gatewayError does.
+func (d *down) dropUpstream(failed bool) {
+	if u := d.u; u != nil {
+		d.detach()
+		u.conns.Closed(u)
+		u.closeConn()
+	}
+	d.endEP(failed)
+}
+
+// staleForErrorStatus answers with the stale entry instead of the
+// upstream's 5xx head; the upstream body is drained and dropped.
+func (d *down) staleForErrorStatus(r *parser.Response, now time.Time) {
+	ps := d.pol
+	ps.rp.stats.StaleOnError.Add(1)
+	d.obs.cache = accesslog.CacheStale // the lookup was counted as a miss
+	e := ps.stale
+	ps.stale = nil
+	ps.capOn = false // nothing of this response is stored
+	d.serveEntry(e, now)
+	d.local = false
+	d.status = r.Status // the endpoint still failed this request
+	d.outPending = false
+	d.writeLocal()
+	ps.xon, ps.xdiscard = true, true
+}
+
+// captureHead starts capturing the proxied response for Store: the
+// end-to-end fields (with the coding the gateway applies), status, time.
+func (d *down) captureHead(r *parser.Response, enc compression.Encoding, now time.Time) {
+	ps := d.pol
+	ps.capArena, ps.capFields = appendStoreFields(ps.capArena[:0], ps.capFields[:0], r.Headers, enc)
+	ps.status, ps.respTime = r.Status, now
+	ps.capBody, ps.capOver = ps.capBody[:0], false
+	ps.bodyDone = r.Body == parser.BodyNone
+}
+
+// appendStoreFields copies the end-to-end fields of a response (hop-by-hop
+// fields dropped) for cache.Store. When enc is a coding the gateway
+// applies, Content-Length is dropped, Content-Encoding added and a strong
+// ETag made weak (the bytes differ from the upstream's). arena is sized
+// first so that the field slices stay valid.
+func appendStoreFields(arena []byte, fields []cache.Field, hs []parser.Header, enc compression.Encoding) ([]byte, []cache.Field) {
+	var connArr [8]parser.Header
+	conn := connectionFields(connArr[:0], hs)
+	n := 32
+	for _, h := range hs {
+		n += len(h.Name) + len(h.Value) + 2
+	}
+	if cap(arena) < n {
+		arena = make([]byte, 0, n)
+	}
+	cp := func(v []byte) []byte {
+		start := len(arena)
+		arena = append(arena, v...)
+		return arena[start:len(arena):len(arena)]
+	}
+	for _, h := range hs {
+		if hopByHop(h.Name, conn) {
+			continue
+		}
+		name, value := cp(h.Name), []byte(nil)
+		if enc != compression.Identity {
+			if eqFold(h.Name, "content-length") {
+				continue
+			}
+			if eqFold(h.Name, "etag") && len(h.Value) > 0 && h.Value[0] == '"' {
+				start := len(arena)
+				arena = append(arena, "W/"...)
+				arena = append(arena, h.Value...)
+				value = arena[start:len(arena):len(arena)]
+			}
+		}
+		if value == nil {
+			value = cp(h.Value)
+		}
+		fields = append(fields, cache.Field{Name: name, Value: value})
+	}
+	if enc != compression.Identity {
+		fields = append(fields, cache.Field{Name: []byte("Content-Encoding"), Value: []byte(enc.String())})
+	}
+	return arena, fields
+}
+
+// capture appends response body bytes (as the client gets them) to the
+// capture, or drops it for good once it exceeds max_object_bytes.
+func (d *down) capture(p []byte) {
+	ps := d.pol
+	if !ps.capOn || ps.capOver || len(p) == 0 {
+		return
+	}
+	if int64(len(ps.capBody)+len(p)) > int64(d.tbl.pol.store.MaxObjectBytes) {
+		ps.capOver = true
+		ps.capBody = nil // never hold more than max_object_bytes
+		return
+	}
+	ps.capBody = append(ps.capBody, p...)
+}
+
+// cacheEnd settles the exchange's cache state: stop waiting, store a
+// complete captured response and complete the flight (or fail it, so that
+// its waiters go upstream), then reset for the next request.
+func (d *down) cacheEnd(rp *routePolicy) {
+	ps := d.pol
+	if ps.parked != nil {
+		rp.cache.Cancel(ps.ticket, ps.parked) // if false, the late Resume finds parked != w
+		ps.parked = nil
+		rp.stats.CacheWaiting.Add(-1)
+	}
+	if ps.lead {
+		ps.lead = false
+		var e *cache.Entry
+		if ps.capOn && ps.bodyDone && !ps.capOver && ps.status != 0 {
+			e, _ = rp.cache.Store(ps.ticket, &ps.snap.creq, &cache.Response{
+				Status:       ps.status,
+				Header:       ps.capFields,
+				Body:         ps.capBody,
+				RequestTime:  ps.reqTime,
+				ResponseTime: ps.respTime,
+			}, &rp.cpol)
+			if e != nil {
+				rp.stats.CacheStored.Add(1)
+			}
+		}
+		rp.cache.Complete(ps.ticket, e)
+	}
+	ps.looked, ps.invalidate, ps.capOn, ps.capOver, ps.bodyDone = false, false, false, false, false
+	ps.stale, ps.body, ps.parkEP, ps.ticket = nil, nil, nil, cache.Ticket{}
+	clear(ps.capFields)
+	ps.capFields, ps.capBody, ps.status = ps.capFields[:0], ps.capBody[:0], 0
+	if cap(ps.capBody) > 64<<10 {
+		ps.capBody = nil // a large capture is not kept per connection
+	}
+	if cap(ps.snap.buf) > 16<<10 {
+		ps.snap = reqSnapshot{}
+	}
+}
