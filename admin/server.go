@@ -40,7 +40,7 @@ type Options struct {
 	// ErrBadRequest (or config.Errors, wrapped by the caller) answers 400,
 	// any other 500. nil: 404.
 	Reload func() error
-	// Purger serves POST /cache/purge?host=H&prefix=P. nil answers 501:
+	// Purger serves POST /cache/purge. nil answers 501:
 	// the gateway was built without a response cache.
 	Purger CachePurger
 	// DisablePprof leaves /debug/pprof/ out of the mux.
@@ -56,12 +56,16 @@ type Options struct {
 
 // CachePurger is implemented by a gateway with a response cache. Callers
 // building Options check for it with a type assertion on the gateway
-// (`if p, ok := srv.(admin.CachePurger); ok { opts.Purger = p }`).
+// (`if p, ok := srv.(admin.CachePurger); ok { opts.Purger = p }`). Purges
+// invalidate; they cannot count what they removed.
 type CachePurger interface {
-	// PurgeCache removes the cached responses whose host is host ("" for
-	// every host) and whose path starts with prefix ("" for every path),
-	// and returns how many it removed.
-	PurgeCache(host, prefix string) int
+	// PurgeCache invalidates the cached responses whose host is host and
+	// whose path starts with prefix ("" for every path); host "" with no
+	// prefix invalidates everything. An error is answered 409 (for
+	// example: no route caches).
+	PurgeCache(host, prefix string) error
+	// PurgeCacheURL invalidates every stored variant of one URL.
+	PurgeCacheURL(host, path, query string) error
 }
 
 // Server is the admin HTTP server.
@@ -133,7 +137,11 @@ func (s *Server) routes() {
 	m.HandleFunc("/cache/purge", s.purge)
 }
 
-// purge answers POST /cache/purge?host=H&prefix=P with {"purged":N}.
+// purge answers POST /cache/purge with {"purged":true}:
+//
+//	?host=H&prefix=/P   every response of host H under /P (prefix "" = all of H)
+//	?host=H&path=/P&query=Q   one URL, every variant
+//	(no parameters)     everything
 func (s *Server) purge(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -145,15 +153,27 @@ func (s *Server) purge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	host, prefix := q.Get("host"), q.Get("prefix")
-	if prefix != "" && prefix[0] != '/' {
-		text(w, http.StatusBadRequest, "prefix must start with '/'")
+	host, prefix, path := q.Get("host"), q.Get("prefix"), q.Get("path")
+	var err error
+	switch {
+	case prefix != "" && prefix[0] != '/', path != "" && path[0] != '/':
+		text(w, http.StatusBadRequest, "prefix and path must start with '/'")
+		return
+	case prefix != "" && path != "":
+		text(w, http.StatusBadRequest, "give prefix or path, not both")
+		return
+	case path != "":
+		err = s.opts.Purger.PurgeCacheURL(host, path, q.Get("query"))
+	default:
+		err = s.opts.Purger.PurgeCache(host, prefix)
+	}
+	if err != nil {
+		text(w, http.StatusConflict, err.Error())
 		return
 	}
-	n := s.opts.Purger.PurgeCache(host, prefix)
-	s.opts.Logger.Info("cache purged via admin API", "host", host, "prefix", prefix, "purged", n)
+	s.opts.Logger.Info("cache purged via admin API", "host", host, "prefix", prefix, "path", path)
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, "{\"purged\":%d}\n", n)
+	fmt.Fprint(w, "{\"purged\":true}\n")
 }
 
 func text(w http.ResponseWriter, code int, msg string) {

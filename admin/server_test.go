@@ -240,11 +240,21 @@ type purger struct {
 	calls []string
 }
 
-func (p *purger) PurgeCache(host, prefix string) int {
+func (p *purger) PurgeCache(host, prefix string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, host+"|"+prefix)
-	return 3
+	if host == "" && prefix != "" {
+		return errors.New("a purge by path prefix needs a host")
+	}
+	return nil
+}
+
+func (p *purger) PurgeCacheURL(host, path, query string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, "url:"+host+"|"+path+"|"+query)
+	return nil
 }
 
 func TestCachePurge(t *testing.T) {
@@ -259,9 +269,12 @@ func TestCachePurge(t *testing.T) {
 		wantCode int
 		wantBody string
 	}{
-		{"purge", with, "POST", "?host=a.example&prefix=/img/", 200, `{"purged":3}`},
-		{"all", with, "POST", "", 200, `{"purged":3}`},
+		{"purge", with, "POST", "?host=a.example&prefix=/img/", 200, `{"purged":true}`},
+		{"all", with, "POST", "", 200, `{"purged":true}`},
+		{"url", with, "POST", "?host=a.example&path=/x&query=y=1", 200, `{"purged":true}`},
+		{"refused by the gateway", with, "POST", "?prefix=/img/", 409, "needs a host"},
 		{"relative prefix", with, "POST", "?prefix=img", 400, "prefix"},
+		{"prefix and path", with, "POST", "?host=a&prefix=/a&path=/b", 400, "not both"},
 		{"GET refused", with, "GET", "?host=a", 405, "POST"},
 		{"no cache", without, "POST", "?host=a", 501, "no response cache"},
 	}
@@ -275,7 +288,7 @@ func TestCachePurge(t *testing.T) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if want := []string{"a.example|/img/", "|"}; fmt.Sprint(p.calls) != fmt.Sprint(want) {
+	if want := []string{"a.example|/img/", "|", "url:a.example|/x|y=1", "|/img/"}; fmt.Sprint(p.calls) != fmt.Sprint(want) {
 		t.Errorf("PurgeCache calls %q, want %q", p.calls, want)
 	}
 }

@@ -122,8 +122,8 @@ type Ticket struct {
 	primary uint64
 	key     uint64 // the key the flight is for: variant when known, else primary
 	flight  uint64 // flight id; 0 when not a leader
-	gens    [3]uint64
-	slots   [3]uint32
+	gens    [4]uint64
+	slots   [4]uint32
 	noStore bool
 }
 

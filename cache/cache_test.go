@@ -371,6 +371,7 @@ func TestPurge(t *testing.T) {
 		{"partial segment prefix falls back to host", func(c *Cache) { c.PurgePrefix([]byte("example.com"), []byte("/ap")) }, urls},
 		{"host", func(c *Cache) { c.PurgeHost([]byte("example.com")) }, urls},
 		{"other host", func(c *Cache) { c.PurgeHost([]byte("other.example")) }, nil},
+		{"all", func(c *Cache) { c.PurgeAll() }, urls},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,8 +32,8 @@ type Entry struct {
 	index             bool     // a Vary index record: only varyNames is set
 
 	key   uint64    // the ristretto key (primary or variant)
-	gens  [3]uint64 // purge generations when the request was looked up
-	slots [3]uint32 // the generation slots: host, host+first segment, URL
+	gens  [4]uint64 // purge generations when the request was looked up
+	slots [4]uint32 // the generation slots: host, host+first segment, URL, all
 	cost  int64
 }
 

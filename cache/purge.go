@@ -12,15 +12,16 @@ import (
 // Every entry records, when its request was looked up, the generation of
 // three slots in a fixed table of counters: its host's, its host+first
 // path segment's, and its URL's (host, path, query: all methods, codings
-// and Vary variants of it). A hit checks the three (three atomic loads, no
-// lock, no allocation); an entry whose recorded generation is behind is a
+// and Vary variants of it). A hit checks them and PurgeAll's (four atomic
+// loads, no lock, no allocation); an entry whose recorded generation is behind is a
 // miss and is deleted. Purging is one atomic increment:
 //
 //   - PurgeURL bumps the URL's slot;
 //   - PurgePrefix with a prefix that ends a first path segment ("/api/",
 //     "/api/v1/users") bumps host+"api", invalidating the whole first
 //     segment: a superset of the prefix, never less;
-//   - any other prefix ("/", "/ap") and PurgeHost bump the host's slot.
+//   - any other prefix ("/", "/ap") and PurgeHost bump the host's slot;
+//   - PurgeAll bumps one extra slot that every entry records.
 //
 // Slots are hashes modulo genSlots, so a purge also invalidates entries
 // whose names share its slot (about one in 65536 per purge): extra misses,
@@ -34,11 +35,14 @@ type generations struct {
 	// g holds the generation counters. Incremented by purges, loaded by
 	// lookups; both sequentially consistent, so a lookup that starts after
 	// a purge returned sees the new generation.
-	g [genSlots]atomic.Uint64
+	g [genSlots + 1]atomic.Uint64 // the last one is PurgeAll's
 }
 
+// allSlot is the generation slot every entry records: PurgeAll's.
+const allSlot = genSlots
+
 func (p *generations) snapshot(t *Ticket, host, path []byte) {
-	t.slots = [3]uint32{slotOf(hostHash(host)), slotOf(segmentHash(host, firstSegment(path))), slotOf(t.url)}
+	t.slots = [4]uint32{slotOf(hostHash(host)), slotOf(segmentHash(host, firstSegment(path))), slotOf(t.url), allSlot}
 	for i, s := range t.slots {
 		t.gens[i] = p.g[s].Load()
 	}
@@ -107,4 +111,9 @@ func (c *Cache) PurgePrefix(host, prefix []byte) {
 		}
 	}
 	c.PurgeHost(host)
+}
+
+// PurgeAll invalidates every stored response.
+func (c *Cache) PurgeAll() {
+	c.purge.g[allSlot].Add(1)
 }

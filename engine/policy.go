@@ -312,8 +312,13 @@ func (ps *policyShared) close(t *table) {
 // ErrNoCache is returned by PurgeCache when no route caches.
 var ErrNoCache = errors.New("engine: no route has a cache")
 
+// ErrPurgeNeedsHost is returned by PurgeCache for a path prefix without a
+// host: prefixes are purged per host.
+var ErrPurgeNeedsHost = errors.New("engine: a purge by path prefix needs a host")
+
 // PurgeCache invalidates cached responses for host whose path starts with
-// prefix; "" or "/" purges the whole host. host is matched as clients send
+// prefix; "" or "/" purges the whole host, and with host "" too, every
+// stored response. host is matched as clients send
 // it in Host (case-insensitively, with the port when they send one). Purges
 // are generation bumps (the cache cannot be iterated), so there is no count
 // of entries removed; a prefix that ends a first path segment ("/api/")
@@ -324,11 +329,16 @@ func (s *Server) PurgeCache(host, prefix string) error {
 	if c == nil {
 		return ErrNoCache
 	}
-	if prefix == "" || prefix == "/" {
+	switch {
+	case host == "" && (prefix == "" || prefix == "/"):
+		c.PurgeAll()
+	case host == "":
+		return ErrPurgeNeedsHost
+	case prefix == "" || prefix == "/":
 		c.PurgeHost([]byte(host))
-		return nil
+	default:
+		c.PurgePrefix([]byte(host), []byte(prefix))
 	}
-	c.PurgePrefix([]byte(host), []byte(prefix))
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,9 +397,9 @@ func TestReloadAndConfig(t *testing.T) {
 		{"hotpath_config_reloads_total", "result", "success", 1},
 		{"hotpath_config_reloads_total", "result", "failure", 2},
 	})
-	// The purge hook answers 501 until the engine has a cache.
-	if code, _ := do(t, "POST", admin+"/cache/purge?host=x&prefix=/"); code != 501 {
-		t.Errorf("purge without a cache = %d, want 501", code)
+	// No route caches: the purge is refused with the reason.
+	if code, body := do(t, "POST", admin+"/cache/purge?host=x&prefix=/"); code != 409 || !strings.Contains(body, "no route has a cache") {
+		t.Errorf("purge without a cache = %d %q, want 409", code, body)
 	}
 }
 
@@ -425,5 +426,55 @@ func TestReloadAppliesLogLevel(t *testing.T) {
 	}
 	if level.Level() != slog.LevelDebug {
 		t.Errorf("level after reload %v, want debug", level.Level())
+	}
+}
+
+// TestCachePurgeThroughAdmin: a cached response is served without the
+// upstream until POST /cache/purge invalidates it.
+func TestCachePurgeThroughAdmin(t *testing.T) {
+	var hits atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, "cached")
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+
+	g := start(t, writeConfig(t, t.TempDir(), ln.Addr().String(), "    cache: {}\n"))
+	admin := "http://" + g.AdminAddr()
+	base := "http://" + g.Engine().Addr()
+	get := func() {
+		t.Helper()
+		if code, body := do(t, "GET", base+"/a/b"); code != 200 || body != "cached" {
+			t.Fatalf("GET = %d %q", code, body)
+		}
+	}
+	// The store is asynchronous (ristretto's buffers): poll until a GET
+	// stops reaching the upstream.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		before := hits.Load()
+		get()
+		if hits.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the response was never served from the cache")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := hits.Load()
+	if code, body := do(t, "POST", admin+"/cache/purge"); code != 200 || !strings.Contains(body, `"purged":true`) {
+		t.Fatalf("purge = %d %q", code, body)
+	}
+	get()
+	if hits.Load() != before+1 {
+		t.Fatalf("after the purge the upstream saw %d requests, want 1", hits.Load()-before)
 	}
 }
