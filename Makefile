@@ -28,6 +28,7 @@ run: build
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -race -count=1 -tags purego ./parser
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -109,21 +109,34 @@ func notAlnumDash(x uint64) uint64 {
 	return ^(letter|digit|dash)&msb | x&msb
 }
 
-// scanTarget is scanValue for request-target bytes: it stops at SP,
-// controls and DEL.
-func scanTarget(buf []byte, i, end int) int {
+// scanTarget is scanValue for request-target bytes: it returns the index
+// of the first SP, control byte or DEL in buf[i:end], or end. It also
+// returns q, the index of the first '?' in the target, or the q passed in
+// when that is not 0 (a '?' found by an earlier call) or when there is no
+// '?' before the stop. As in ctlMask the lowest flag of each mask is exact (a
+// borrow only runs upwards from a true match, and bytes >= 0x80 are never
+// flagged), so the lowest flag of the stop masks is the stop byte.
+func scanTarget(buf []byte, i, end, q int) (int, int) {
 	for i+8 <= end {
 		x := binary.LittleEndian.Uint64(buf[i:])
-		if hasLess(x, 0x21)|hasByte(x, 0x7f) != 0 {
-			break
+		m := hasLess(x, 0x21) | hasByte(x, 0x7f)
+		if q == 0 {
+			if qm := hasByte(x, '?'); qm != 0 && (m == 0 || qm&-qm < m&-m) {
+				q = i + bits.TrailingZeros64(qm)>>3
+			}
+		}
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)>>3, q
 		}
 		i += 8
 	}
-	// The stop byte is among the next eight (or the end is).
 	for i < end && targetChar[buf[i]] {
+		if buf[i] == '?' && q == 0 {
+			q = i
+		}
 		i++
 	}
-	return i
+	return i, q
 }
 
 // EqualFold reports whether b equals s under ASCII case folding. It does not
@@ -138,22 +151,6 @@ func EqualFold(b []byte, s string) bool {
 			continue
 		}
 		if x|0x20 != y|0x20 || (x|0x20) < 'a' || (x|0x20) > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-// equalLower reports whether b, known to hold only token characters, equals
-// lower, which holds only lowercase letters, digits and '-'. For those bytes
-// OR-ing 0x20 folds case exactly: only 'A'-'Z' map onto 'a'-'z', and only
-// CR (not a token character) onto '-'.
-func equalLower(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i]|0x20 != lower[i] {
 			return false
 		}
 	}

@@ -104,9 +104,18 @@ func (c *Chunked) fail(err error) { c.state.stage, c.state.err = chFailed, err }
 
 // frame consumes framing bytes from buf[i:] and returns where it stopped: at
 // chunk data, at the end of the body, at the end of buf, or at an error
-// (stage chFailed). One byte per step: framing is a few bytes per chunk.
+// (stage chFailed). One byte per step, after plainSizeLine has taken the
+// common case whole: framing is a few bytes per chunk.
 func (c *Chunked) frame(buf []byte, i int) int {
 	s := &c.state
+	if s.stage == chDataCR || s.stage == chSize && s.line == 0 {
+		if j, ok := c.plainSizeLine(buf, i); ok {
+			if s.stage == chData {
+				return j
+			}
+			i = j
+		}
+	}
 	for ; i < len(buf); i++ {
 		b := buf[i]
 		switch s.stage {
@@ -199,6 +208,43 @@ func (c *Chunked) frame(buf []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// plainSizeLine is the fast path of frame for the common framing between
+// chunks: the CRLF after the data (at chDataCR), then a size line of at most
+// fifteen hex digits (no overflow, far below MaxChunkLine) and CRLF, with no
+// extension. If buf[i:] starts with exactly that it consumes it, moves to
+// chData (or to the trailer section for the last chunk) and returns where
+// it stopped; otherwise it changes nothing and frame goes byte by byte.
+func (c *Chunked) plainSizeLine(buf []byte, i int) (int, bool) {
+	s := &c.state
+	j := i
+	if s.stage == chDataCR {
+		if len(buf)-j < 2 || buf[j] != '\r' || buf[j+1] != '\n' {
+			return i, false
+		}
+		j += 2
+	}
+	start := j
+	var n int64
+	for j < len(buf) && j-start < 15 {
+		v := hexVal[buf[j]]
+		if v == 0xff {
+			break
+		}
+		n = n<<4 | int64(v)
+		j++
+	}
+	if j == start || len(buf)-j < 2 || buf[j] != '\r' || buf[j+1] != '\n' {
+		return i, false
+	}
+	j += 2
+	if n == 0 {
+		s.stage = chTLine
+	} else {
+		s.stage, s.size = chData, n
+	}
+	return j, true
 }
 
 // trailerByte advances the trailer section by one byte (RFC 9112 §7.1.2);

@@ -336,6 +336,24 @@ func hexString(n int) string {
 	return string(b[i:])
 }
 
+// FuzzPlainLines compares the field-line scanners, scanPlainLines (the
+// assembly, where there is one) and scanPlainLinesGo, with each other and
+// with the definition of a plain line, on arbitrary field sections, and
+// checks that neither looks past the end of its input.
+func FuzzPlainLines(f *testing.F) {
+	for _, seeds := range [][]string{requestSeeds, responseSeeds} {
+		for _, s := range seeds {
+			if k := strings.IndexByte(s, '\n'); k >= 0 {
+				f.Add([]byte(s[k+1:]))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		scanBoth(t, data)
+		scanBounds(t, data)
+	})
+}
+
 // FuzzDifferentialNetHTTP compares Request.Parse with net/http's
 // http.ReadRequest. Where both accept, the method, the target, the header
 // fields and the body framing must agree. Known, deliberate classes of

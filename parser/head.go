@@ -43,8 +43,9 @@ type headState struct {
 	err   error // once stage == stFailed
 
 	// Start line: request method buf[line:mEnd], target buf[tStart:tEnd];
-	// response reason buf[tStart:tEnd].
-	line, mEnd, tStart, tEnd int
+	// response reason buf[tStart:tEnd]. query is the index of the first '?'
+	// in the target, or 0 while none was seen (a target never starts at 0).
+	line, mEnd, tStart, tEnd, query int
 
 	// The field line being scanned: name from mark, colon at nameEnd, value
 	// from valStart.
@@ -61,12 +62,16 @@ type headState struct {
 	knownName [MaxHeadersCap]uint8
 	inline    [inlineHeaders]Header
 	heap      []Header // all fields once there are more than inlineHeaders
+
+	// spans is where plainLines has the lines it records found; here
+	// rather than on its stack, which would be cleared on every call.
+	spans [plainBatch][4]uint32
 }
 
 // reset keeps the header arrays, which are overwritten field by field.
 func (h *headState) reset() {
 	h.stage, h.minor, h.scan, h.n, h.err = stStart, 0, 0, 0, nil
-	h.line, h.mEnd, h.tStart, h.tEnd = 0, 0, 0, 0
+	h.line, h.mEnd, h.tStart, h.tEnd, h.query = 0, 0, 0, 0, 0
 	h.mark, h.nameEnd, h.valStart, h.nfields, h.nknown = 0, 0, 0, 0, 0
 	h.base, h.baseCap = nil, 0
 }
@@ -79,10 +84,14 @@ func (h *headState) fail(err error) error {
 // enter is called at the start of every Parse on an unfinished head: if buf
 // is not the buffer the recorded fields point into, they are moved to it.
 func (h *headState) enter(buf []byte) {
-	p := unsafe.SliceData(buf)
-	if p == h.base && cap(buf) == h.baseCap {
-		return
+	if unsafe.SliceData(buf) != h.base || cap(buf) != h.baseCap {
+		h.move(buf)
 	}
+}
+
+// move moves the recorded fields to buf, for enter.
+func (h *headState) move(buf []byte) {
+	p := unsafe.SliceData(buf)
 	if h.nfields > 0 {
 		hs := h.fieldArray()
 		for k := range hs {
@@ -131,6 +140,13 @@ func (h *headState) fields(buf []byte, end int, lim *resolved) (int, error) {
 	for {
 		switch stage {
 		case stLine:
+			if end-i >= 8 && nf < maxFields && nf < len(arr) {
+				var done bool
+				if i, nf, done = h.plainLines(buf, i, end, nf, min(maxFields, len(arr)), arr); done {
+					h.stage, h.n, h.nfields = stDone, i, nf
+					return i, nil
+				}
+			}
 			if i >= end {
 				goto more
 			}
@@ -288,6 +304,192 @@ more:
 	return 0, ErrNeedMore
 }
 
+// plainBatch is how many lines a call of scanPlainLines reports at most.
+const plainBatch = 32
+
+// plainLines is the fast path of fields. From i, the start of a field line,
+// it records field lines for as long as each is whole in buf[:end] and
+// plain: a name of ASCII letters, digits and '-', a colon, a value of
+// valueChar bytes, CRLF. It consumes the final CRLF if it gets to it and
+// then returns done. It stops at the start of any other line and of the
+// line that would be field number maxf, and leaves that line to the general
+// scanner in fields, which gives the precise error, waits for more bytes or
+// grows the array. A stopped line was examined twice, so the fast path
+// runs again only from the start of a later line; the total work stays
+// linear.
+//
+// The lines are found by scanPlainLines (SSE2 assembly on amd64) and by
+// scanPlainLinesGo, which takes what the assembly leaves (lines with HTAB in
+// the value) and everything elsewhere; then they are recorded here, in one
+// loop for both.
+func (h *headState) plainLines(buf []byte, i, end, nf, maxf int, arr []Header) (int, int, bool) {
+	if end > len(buf) || end < 8 || maxf > len(arr) {
+		return i, nf, false
+	}
+	p := unsafe.SliceData(buf)
+	spans := &h.spans
+	nknown := h.nknown
+	for i < end && nf < maxf {
+		max := min(maxf-nf, plainBatch)
+		n, next, done := 0, i, false
+		if haveScanLines && end-i >= 16 {
+			n, next, done = scanPlainLines(p, i, end, max, spans)
+			if n == 0 && !done {
+				// One line in Go, then the assembly again.
+				n, next, done = scanPlainLinesGo(p, i, end, 1, spans)
+			}
+		} else {
+			n, next, done = scanPlainLinesGo(p, i, end, max, spans)
+		}
+		for _, s := range spans[:min(n, len(spans))] {
+			j, vs, ve, k := int(s[0]), int(s[1]), int(s[2]), int(s[3])
+			// Two-index slices: enter relies on their capacity.
+			name := buf[i:j]
+			f := &arr[nf]
+			f.Name = name
+			f.Value = buf[vs:ve]
+			if n := j - i; n <= maxKnownLen && knownFirst[n]>>(byteAt(p, i)&31)&1 != 0 {
+				// knownName on the bytes at hand (n >= 4: knownFirst
+				// has no bits for shorter names).
+				const fold = 0x2020202020202020
+				var lo, hi, mid uint64
+				if n >= 8 {
+					lo, hi = load64(p, i)|fold, load64(p, j-8)|fold
+					if n > 16 {
+						mid = load64(p, i+8) | fold
+					}
+				} else {
+					lo = uint64(binary.LittleEndian.Uint32(name)) | fold>>32
+					hi = uint64(binary.LittleEndian.Uint32(name[n-4:])) | fold>>32
+				}
+				if kn := knownWords(n, lo, hi, mid); kn != nameOther {
+					h.knownAt[nknown&(MaxHeadersCap-1)] = uint8(nf)
+					h.knownName[nknown&(MaxHeadersCap-1)] = kn
+					nknown++
+				}
+			}
+			nf++
+			i = k + 2
+		}
+		if done {
+			h.nknown = nknown
+			return next, nf, true
+		}
+		if n == 0 {
+			break
+		}
+	}
+	h.nknown = nknown
+	return i, nf, false
+}
+
+// scanPlainLinesGo is scanPlainLines in Go, which also takes lines with
+// HTAB in the value, and needs end >= 8 rather than 16. Words that run past
+// end load zeros there, which every mask here flags.
+//
+// Each line is scanned for its end first, for the first control byte from
+// its start: in a plain line that is the CR, since neither the name nor the
+// value holds one. The next line's start depends only on that scan, so the
+// name's check, which needs other masks, is not on the chain of dependent
+// loads from one line to the next and overlaps with it.
+//
+// The words are loaded without bounds checks (load64): every load is of
+// bytes in p[:end], which the caller guarantees is inside the buffer and
+// word preserves.
+func scanPlainLinesGo(p *byte, i, end, max int, spans *[plainBatch][4]uint32) (n, next int, done bool) {
+	if end < 8 {
+		return 0, i, false
+	}
+	for i < end && n < max && n < len(spans) {
+		// The line's end: sixteen bytes per round while there are as
+		// many, then by words that end at end and load zeros (flagged)
+		// past it. HTAB is stepped over.
+		k := i
+		for {
+			if k+16 <= end {
+				mx := ctlMask(load64(p, k))
+				my := ctlMask(load64(p, k+8))
+				if mx|my == 0 {
+					k += 16
+					continue
+				}
+				t := bits.TrailingZeros64(my) + 64
+				if mx != 0 {
+					t = bits.TrailingZeros64(mx)
+				}
+				k += t >> 3
+			} else {
+				m := ctlMask(word(p, k, end))
+				if m == 0 {
+					k += 8
+					continue
+				}
+				k += bits.TrailingZeros64(m) >> 3
+			}
+			if k >= end || byteAt(p, k) != '\t' {
+				break
+			}
+			k++
+		}
+		if k+1 >= end || load16(p, k) != '\r'|'\n'<<8 {
+			break
+		}
+		if k == i {
+			return n, k + 2, true // the empty line that ends the head
+		}
+		// The name: letters, digits and '-' up to the colon, which comes
+		// before k if the line is plain (k is its first control byte).
+		j := i
+		m := notAlnumDash(word(p, j, end))
+		for m == 0 {
+			j += 8
+			m = notAlnumDash(word(p, j, end))
+		}
+		j += bits.TrailingZeros64(m) >> 3
+		if j >= k || j == i || byteAt(p, j) != ':' {
+			break
+		}
+		vs := j + 1
+		for vs < k && (byteAt(p, vs) == ' ' || byteAt(p, vs) == '\t') {
+			vs++
+		}
+		ve := k
+		for ve > vs && (byteAt(p, ve-1) == ' ' || byteAt(p, ve-1) == '\t') {
+			ve--
+		}
+		spans[n] = [4]uint32{uint32(j), uint32(vs), uint32(ve), uint32(k)}
+		n++
+		i = k + 2
+	}
+	return n, i, false
+}
+
+// load16 loads the little-endian 16-bit word at p+i without a bounds check;
+// the caller guarantees that p[i:i+2] is inside the buffer.
+func load16(p *byte, i int) uint16 {
+	return binary.LittleEndian.Uint16((*[2]byte)(unsafe.Add(unsafe.Pointer(p), i))[:])
+}
+
+// load64 loads the little-endian word at p+i without a bounds check; the
+// caller guarantees that p[i:i+8] is inside the buffer.
+func load64(p *byte, i int) uint64 {
+	return binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(unsafe.Pointer(p), i))[:])
+}
+
+// byteAt is p[i] without a bounds check; the caller guarantees i is inside
+// the buffer.
+func byteAt(p *byte, i int) byte { return *(*byte)(unsafe.Add(unsafe.Pointer(p), i)) }
+
+// word is the little-endian word of the eight bytes at p+i, with the bytes
+// at end and past it read as zero (which every SWAR mask here flags). It
+// loads only from p[:end], which needs end >= 8 and i <= end.
+func word(p *byte, i, end int) uint64 {
+	if i+8 <= end {
+		return load64(p, i)
+	}
+	return load64(p, end-8) >> (uint(i+8-end) * 8)
+}
+
 // Field names the parser recognises for Request and Response.
 const (
 	nameOther uint8 = iota
@@ -304,72 +506,109 @@ const (
 	nameContentEncoding
 )
 
-// knownName classifies a field name. It dispatches on the length first, so
-// most names are rejected by one compare and only a candidate's bytes are
-// looked at.
+// knownNames holds, by length, the field names the parser recognises as the
+// words knownName compares: at most two names share a length.
+var knownNames [maxKnownLen + 1][2]knownEntry
+
+// maxKnownLen is the length of the longest recognised name,
+// transfer-encoding.
+const maxKnownLen = 17
+
+// knownFirst[n] has bit c&31 set when a recognised name of length n starts
+// with byte c (in either case): a filter that spares knownName most of the
+// names it would not recognise. Bytes other than letters may pass it.
+var knownFirst [maxKnownLen + 1]uint32
+
+type knownEntry struct {
+	lo, hi, mid uint64
+	id          uint8
+}
+
+func init() {
+	for _, k := range []struct {
+		name string
+		id   uint8
+	}{
+		{"host", nameHost}, {"expect", nameExpect}, {"upgrade", nameUpgrade},
+		{"connection", nameConnection}, {"authorization", nameAuthorization},
+		{"cache-control", nameCacheControl}, {"content-length", nameContentLength},
+		{"accept-encoding", nameAcceptEncoding}, {"transfer-encoding", nameTransferEncoding},
+		{"content-type", nameContentType}, {"content-encoding", nameContentEncoding},
+	} {
+		lo, hi, mid := nameWords([]byte(k.name))
+		e := &knownNames[len(k.name)]
+		slot := 0
+		if e[0].id != nameOther {
+			slot = 1
+		}
+		e[slot] = knownEntry{lo, hi, mid, k.id}
+		knownFirst[len(k.name)] |= 1 << (k.name[0] & 31)
+	}
+}
+
+// nameWords folds a field name of 4 to maxKnownLen token characters into
+// the words knownName compares: the first and the last eight bytes (four
+// and four below eight), which cover the name, and for names longer than
+// sixteen bytes bytes 8 to 15 as well. OR-ing 0x20 into every byte folds
+// case exactly for the names compared, which hold only lowercase letters
+// and '-': among token characters only 'A'-'Z' map onto 'a'-'z', and only
+// CR (not a token character) onto '-'. The names are stored lowercase, so
+// the stored words are unchanged by it.
+func nameWords(name []byte) (lo, hi, mid uint64) {
+	const fold = 0x2020202020202020
+	n := len(name)
+	if n < 8 {
+		lo = uint64(binary.LittleEndian.Uint32(name)) | fold>>32
+		hi = uint64(binary.LittleEndian.Uint32(name[n-4:])) | fold>>32
+		return lo, hi, 0
+	}
+	lo = binary.LittleEndian.Uint64(name) | fold
+	hi = binary.LittleEndian.Uint64(name[n-8:]) | fold
+	if n > 16 {
+		mid = binary.LittleEndian.Uint64(name[8:]) | fold
+	}
+	return lo, hi, mid
+}
+
+// knownName classifies a field name, which holds only token characters.
+// The length picks at most two candidates, and a candidate is compared in two
+// or three word compares rather than byte by byte.
 func knownName(name []byte) uint8 {
-	switch len(name) {
-	case 4:
-		if equalLower(name, "host") {
-			return nameHost
-		}
-	case 6:
-		if equalLower(name, "expect") {
-			return nameExpect
-		}
-	case 7:
-		if equalLower(name, "upgrade") {
-			return nameUpgrade
-		}
-	case 10:
-		if equalLower(name, "connection") {
-			return nameConnection
-		}
-	case 12:
-		if equalLower(name, "content-type") {
-			return nameContentType
-		}
-	case 13:
-		if equalLower(name, "cache-control") {
-			return nameCacheControl
-		}
-		if equalLower(name, "authorization") {
-			return nameAuthorization
-		}
-	case 14:
-		if equalLower(name, "content-length") {
-			return nameContentLength
-		}
-	case 15:
-		if equalLower(name, "accept-encoding") {
-			return nameAcceptEncoding
-		}
-	case 16:
-		if equalLower(name, "content-encoding") {
-			return nameContentEncoding
-		}
-	case 17:
-		if equalLower(name, "transfer-encoding") {
-			return nameTransferEncoding
-		}
+	n := len(name)
+	if n < 4 || n > maxKnownLen {
+		return nameOther
+	}
+	lo, hi, mid := nameWords(name)
+	return knownWords(n, lo, hi, mid)
+}
+
+// knownWords looks up a name of length n <= maxKnownLen by its nameWords.
+func knownWords(n int, lo, hi, mid uint64) uint8 {
+	e := &knownNames[n]
+	if lo == e[0].lo && hi == e[0].hi && mid == e[0].mid {
+		return e[0].id
+	}
+	if lo == e[1].lo && hi == e[1].hi && mid == e[1].mid {
+		return e[1].id
 	}
 	return nameOther
 }
 
 // Versions as little-endian words, compared in one load.
-var (
-	http11 = binary.LittleEndian.Uint64([]byte("HTTP/1.1"))
-	http10 = binary.LittleEndian.Uint64([]byte("HTTP/1.0"))
+const (
+	http1x = 'H' | 'T'<<8 | 'T'<<16 | 'P'<<24 | '/'<<32 | '1'<<40 | '.'<<48
+	http11 = http1x | '1'<<56
+	http10 = http1x | '0'<<56
 )
 
 // version checks the 8 bytes of an HTTP-version (RFC 9112 §2.3: case
 // sensitive "HTTP/" DIGIT "." DIGIT) and returns its major and minor.
+// Callers test for HTTP/1.1 and HTTP/1.0 first, inline.
 func version(v []byte) (major, minor int, err error) {
-	x := binary.LittleEndian.Uint64(v)
-	if x == http11 {
+	switch binary.LittleEndian.Uint64(v) {
+	case http11:
 		return 1, 1, nil
-	}
-	if x == http10 {
+	case http10:
 		return 1, 0, nil
 	}
 	if string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
@@ -396,6 +635,12 @@ type framing struct {
 // fields form one list, in order (RFC 9110 §5.3).
 func (f *framing) addTE(v []byte) {
 	f.te = true
+	if shortValueIs(v, "chunked") {
+		// The common value, whole.
+		f.twice = f.twice || f.chunked
+		f.chunked, f.lastChunked = true, true
+		return
+	}
 	for len(v) > 0 {
 		var el []byte
 		if i := indexByte2(v, ','); i >= 0 {
@@ -431,11 +676,11 @@ func knownCoding(c []byte) bool {
 // addConnection looks for close and keep-alive in one pass over the list.
 func (f *framing) addConnection(v []byte) {
 	// The common values, whole.
-	if len(v) == 10 && EqualFold(v, "keep-alive") {
+	if valueIs(v, "keep-alive") {
 		f.connKeep = true
 		return
 	}
-	if len(v) == 5 && EqualFold(v, "close") {
+	if shortValueIs(v, "close") {
 		f.connClose = true
 		return
 	}
@@ -458,6 +703,27 @@ func (f *framing) addConnection(v []byte) {
 			}
 		}
 	}
+}
+
+// valueIs reports whether the field value v equals lower, ASCII
+// case-insensitively, where lower is 8 to 16 lowercase letters and '-'. It
+// compares two overlapping words of each (OR-ing 0x20 folds case exactly
+// here: of the bytes a field value may hold only 'A'-'Z' map onto 'a'-'z',
+// and only '-' itself onto '-', CR being excluded).
+func valueIs(v []byte, lower string) bool {
+	n := len(lower)
+	l := unsafe.Slice(unsafe.StringData(lower), n)
+	const fold = 0x2020202020202020
+	return len(v) == n && binary.LittleEndian.Uint64(v)|fold == binary.LittleEndian.Uint64(l) &&
+		binary.LittleEndian.Uint64(v[n-8:])|fold == binary.LittleEndian.Uint64(l[n-8:])
+}
+
+// shortValueIs is valueIs for lower of 4 to 8 bytes.
+func shortValueIs(v []byte, lower string) bool {
+	n := len(lower)
+	l := unsafe.Slice(unsafe.StringData(lower), n)
+	return len(v) == n && binary.LittleEndian.Uint32(v)|0x20202020 == binary.LittleEndian.Uint32(l) &&
+		binary.LittleEndian.Uint32(v[n-4:])|0x20202020 == binary.LittleEndian.Uint32(l[n-4:])
 }
 
 // keepAlive is the version default adjusted by Connection (RFC 9112 §9.3).

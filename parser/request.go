@@ -1,5 +1,13 @@
 package parser
 
+import "encoding/binary"
+
+// "GET " and "POST" as little-endian words.
+const (
+	methodGET  = 'G' | 'E'<<8 | 'T'<<16 | ' '<<24
+	methodPOST = 'P' | 'O'<<8 | 'S'<<16 | 'T'<<24
+)
+
 // requestState is the resumable scanner state of a Request.
 type requestState struct {
 	headState
@@ -104,6 +112,16 @@ func (r *Request) requestLine(buf []byte, end int, lim *resolved) error {
 	}
 	switch h.stage {
 	case stMethod:
+		// Most methods are GET or POST: their letters are stepped over in
+		// one compare, and the loop below starts at the byte after them.
+		if i == h.line && lend-i >= 8 {
+			switch binary.LittleEndian.Uint32(buf[i:]) {
+			case methodGET:
+				i += 3
+			case methodPOST:
+				i += 4
+			}
+		}
 		for i < lend && tokenChar[buf[i]] {
 			i++
 		}
@@ -119,7 +137,7 @@ func (r *Request) requestLine(buf []byte, end int, lim *resolved) error {
 		h.stage = stTarget
 		fallthrough
 	case stTarget:
-		i = scanTarget(buf, i, lend)
+		i, h.query = scanTarget(buf, i, lend, h.query)
 		if i >= lend {
 			goto more
 		}
@@ -155,7 +173,15 @@ func (r *Request) requestLine(buf []byte, end int, lim *resolved) error {
 		default:
 			return ErrInvalidVersion
 		}
-		major, minor, err := version(buf[v : v+8])
+		var major, minor int
+		var err error
+		switch binary.LittleEndian.Uint64(buf[v:]) {
+		case http11:
+			minor = 1
+		case http10:
+		default:
+			major, minor, err = version(buf[v : v+8])
+		}
 		if err != nil {
 			if major == 2 && minor == 0 && string(buf[h.line:h.mEnd]) == "PRI" && string(buf[h.tStart:h.tEnd]) == "*" {
 				return ErrHTTP2Preface
@@ -186,11 +212,8 @@ func (r *Request) finish(buf []byte, lim *resolved) error {
 	r.Method = buf[h.line:h.mEnd:h.mEnd]
 	r.Target = buf[h.tStart:h.tEnd:h.tEnd]
 	r.Path, r.Query = r.Target, nil
-	for k, c := range r.Target {
-		if c == '?' {
-			r.Path, r.Query = r.Target[:k:k], r.Target[k+1:]
-			break
-		}
+	if q := h.query; q != 0 {
+		r.Path, r.Query = buf[h.tStart:q:q], buf[q+1:h.tEnd:h.tEnd]
 	}
 	r.Minor = int(h.minor)
 	r.IsHead = string(r.Method) == "HEAD"
