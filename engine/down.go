@@ -88,10 +88,14 @@ type down struct {
 	reqLeft    int64
 	reqChunk   parser.Chunked
 	reqDone    bool // request body fully read from the client
-	respDone   bool
-	started    bool // response head written (or pending in out)
-	closeAfter bool
-	status     int
+	// clientClose: the client ended the connection itself (Connection:
+	// close, or HTTP/1.0 without keep-alive), so it sends nothing after
+	// this request (RFC 9112 §9.6) and linger can close outright.
+	clientClose bool
+	respDone    bool
+	started     bool // response head written (or pending in out)
+	closeAfter  bool
+	status      int
 
 	head       []byte // rewritten request head for the upstream
 	out        []byte // response head (or whole local response) for the client
@@ -252,6 +256,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.minor = r.Minor
 	d.isHead = r.IsHead
 	d.keepAlive = r.KeepAlive && !d.lp.srv.draining.Load()
+	d.clientClose = !r.KeepAlive
 	d.closeAfter = !d.keepAlive
 	d.expect100 = r.Expect100 && r.Minor >= 1
 	d.idempotent = isIdempotent(r.Method)
@@ -566,6 +571,14 @@ func (d *down) toClosing() {
 // nginx's lingering_close).
 func (d *down) linger() {
 	if d.dl == dlLinger || d.closed {
+		return
+	}
+	if d.clientClose && d.reqDone && d.c.InboundBuffered() == 0 {
+		// Nothing unread and nothing more to come: close(2) sends a FIN
+		// after the queued response, no RST, so lingering would only cost
+		// a shutdown, a read and a tick (nginx's lingering_close heuristic
+		// decides the same way).
+		d.close()
 		return
 	}
 	if d.paused {
