@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/hotpath/hotpath/parser"
 )
 
 // Config configures a Cache (the gateway's cache: section; YAML names in
@@ -209,7 +210,7 @@ func (c *Cache) Lookup(req *Request, now time.Time, w Waiter) Result {
 	if h := req.Headers; h != nil {
 		for i, n := 0, h.Len(); i < n; i++ {
 			name, value := h.Field(i)
-			if eqFold(name, "cache-control") {
+			if parser.EqualFold(name, "cache-control") {
 				cc.parse(value)
 			} else if c.unkeyed.has(name) {
 				return Result{State: Bypass}
@@ -324,7 +325,7 @@ func (s *nameSet) has(name []byte) bool {
 		list = s.byLen[len(name)]
 	}
 	for _, n := range list {
-		if eqFold(name, n) {
+		if parser.EqualFold(name, n) {
 			return true
 		}
 	}
@@ -339,7 +340,7 @@ func (e *Entry) matches(req *Request) bool {
 	}
 	for i, name := range e.varyNames {
 		v := header(req.Headers, name)
-		if (v == nil) != (e.varyValues[i] == nil) || string(trimOWS(v)) != string(e.varyValues[i]) {
+		if (v == nil) != (e.varyValues[i] == nil) || string(parser.TrimOWS(v)) != string(e.varyValues[i]) {
 			return false
 		}
 	}
@@ -415,21 +416,21 @@ func (c *Cache) Store(t Ticket, req *Request, resp *Response, p *Policy) (*Entry
 	var hasExpires, setCookie bool
 	for _, f := range resp.Header {
 		switch {
-		case eqFold(f.Name, "cache-control"):
+		case parser.EqualFold(f.Name, "cache-control"):
 			cc.parse(f.Value)
-		case eqFold(f.Name, "date"):
+		case parser.EqualFold(f.Name, "date"):
 			date = f.Value
-		case eqFold(f.Name, "expires"):
+		case parser.EqualFold(f.Name, "expires"):
 			expires, hasExpires = f.Value, true
-		case eqFold(f.Name, "age"):
+		case parser.EqualFold(f.Name, "age"):
 			age = f.Value
-		case eqFold(f.Name, "vary"):
+		case parser.EqualFold(f.Name, "vary"):
 			if vary == nil {
 				vary = f.Value
 			} else {
 				vary = append(append(append([]byte{}, vary...), ','), f.Value...)
 			}
-		case eqFold(f.Name, "set-cookie"):
+		case parser.EqualFold(f.Name, "set-cookie"):
 			setCookie = true
 		}
 	}
@@ -496,7 +497,7 @@ func (c *Cache) Store(t Ticket, req *Request, resp *Response, p *Policy) (*Entry
 	if dateOK {
 		apparentAge = max(int64(respTime.Sub(dateT)), 0)
 	}
-	ageValue := deltaSeconds(trimOWS(age)) * int64(time.Second)
+	ageValue := deltaSeconds(parser.TrimOWS(age)) * int64(time.Second)
 	correctedAge := ageValue + int64(respTime.Sub(reqTime))
 	initialAge := max(apparentAge, correctedAge)
 	if lifetime <= initialAge {
@@ -552,7 +553,7 @@ func (c *Cache) build(resp *Response, varyNames []string, req *Request, t Ticket
 	buf = append(buf, "\r\n"...)
 	e := &Entry{status: resp.Status, variant: req.Variant, varyNames: varyNames}
 	for _, f := range resp.Header {
-		if dropOnStore(f.Name) || (setCookie && eqFold(f.Name, "set-cookie")) {
+		if dropOnStore(f.Name) || (setCookie && parser.EqualFold(f.Name, "set-cookie")) {
 			continue
 		}
 		buf = append(buf, f.Name...)
@@ -560,9 +561,9 @@ func (c *Cache) build(resp *Response, varyNames []string, req *Request, t Ticket
 		start := len(buf)
 		buf = append(buf, f.Value...)
 		switch {
-		case eqFold(f.Name, "etag"):
+		case parser.EqualFold(f.Name, "etag"):
 			e.etag = buf[start:len(buf):len(buf)]
-		case eqFold(f.Name, "last-modified"):
+		case parser.EqualFold(f.Name, "last-modified"):
 			e.lastModified = buf[start:len(buf):len(buf)]
 		}
 		buf = append(buf, "\r\n"...)
@@ -591,7 +592,7 @@ func (c *Cache) build(resp *Response, varyNames []string, req *Request, t Ticket
 		e.varyValues = make([][]byte, len(varyNames))
 		for i, name := range varyNames {
 			if v := header(req.Headers, name); v != nil {
-				e.varyValues[i] = append([]byte{}, trimOWS(v)...)
+				e.varyValues[i] = append([]byte{}, parser.TrimOWS(v)...)
 			}
 		}
 		e.key = VariantKey(t.primary, varyNames, req.Headers)
@@ -610,10 +611,10 @@ func (c *Cache) build(resp *Response, varyNames []string, req *Request, t Ticket
 // fields (RFC 9110 §7.6.1) and the fields AppendResponse writes itself.
 func dropOnStore(name []byte) bool {
 	switch {
-	case eqFold(name, "connection"), eqFold(name, "keep-alive"), eqFold(name, "proxy-connection"),
-		eqFold(name, "transfer-encoding"), eqFold(name, "te"), eqFold(name, "trailer"),
-		eqFold(name, "upgrade"), eqFold(name, "proxy-authenticate"), eqFold(name, "proxy-authorization"),
-		eqFold(name, "age"), eqFold(name, "content-length"), eqFold(name, "x-cache"):
+	case parser.EqualFold(name, "connection"), parser.EqualFold(name, "keep-alive"), parser.EqualFold(name, "proxy-connection"),
+		parser.EqualFold(name, "transfer-encoding"), parser.EqualFold(name, "te"), parser.EqualFold(name, "trailer"),
+		parser.EqualFold(name, "upgrade"), parser.EqualFold(name, "proxy-authenticate"), parser.EqualFold(name, "proxy-authorization"),
+		parser.EqualFold(name, "age"), parser.EqualFold(name, "content-length"), parser.EqualFold(name, "x-cache"):
 		return true
 	}
 	return false
@@ -642,6 +643,6 @@ func parseHTTPDate(b []byte) (time.Time, bool) {
 	if len(b) == 0 {
 		return time.Time{}, false
 	}
-	t, err := http.ParseTime(string(trimOWS(b)))
+	t, err := http.ParseTime(string(parser.TrimOWS(b)))
 	return t, err == nil
 }

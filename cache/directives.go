@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/hotpath/hotpath/parser"
+
 // directives holds the Cache-Control directives the cache acts on. Delta
 // seconds are -1 when absent.
 type directives struct {
@@ -29,7 +31,7 @@ func (d *directives) parse(v []byte) {
 		for i < len(v) && v[i] != ',' && v[i] != '=' {
 			i++
 		}
-		name := trimOWS(v[:i])
+		name := parser.TrimOWS(v[:i])
 		var val []byte
 		if i < len(v) && v[i] == '=' {
 			j := i + 1
@@ -54,7 +56,7 @@ func (d *directives) parse(v []byte) {
 				for k < len(v) && v[k] != ',' {
 					k++
 				}
-				val = trimOWS(v[j:k])
+				val = parser.TrimOWS(v[j:k])
 				i = k
 			}
 		}
@@ -68,35 +70,35 @@ func (d *directives) parse(v []byte) {
 
 func (d *directives) set(name, val []byte) {
 	switch {
-	case eqFold(name, "max-age"):
+	case parser.EqualFold(name, "max-age"):
 		d.maxAge = deltaSeconds(val)
-	case eqFold(name, "s-maxage"):
+	case parser.EqualFold(name, "s-maxage"):
 		d.sMaxAge = deltaSeconds(val)
-	case eqFold(name, "no-store"):
+	case parser.EqualFold(name, "no-store"):
 		d.noStore = true
-	case eqFold(name, "no-cache"):
+	case parser.EqualFold(name, "no-cache"):
 		d.noCache = true
-	case eqFold(name, "private"):
+	case parser.EqualFold(name, "private"):
 		d.private = true
-	case eqFold(name, "public"):
+	case parser.EqualFold(name, "public"):
 		d.public = true
-	case eqFold(name, "must-revalidate"):
+	case parser.EqualFold(name, "must-revalidate"):
 		d.mustRevalidate = true
-	case eqFold(name, "proxy-revalidate"):
+	case parser.EqualFold(name, "proxy-revalidate"):
 		d.proxyRevalidate = true
-	case eqFold(name, "only-if-cached"):
+	case parser.EqualFold(name, "only-if-cached"):
 		d.onlyIfCached = true
-	case eqFold(name, "max-stale"):
+	case parser.EqualFold(name, "max-stale"):
 		if val == nil {
 			d.maxStaleAny = true
 		} else {
 			d.maxStale = deltaSeconds(val)
 		}
-	case eqFold(name, "min-fresh"):
+	case parser.EqualFold(name, "min-fresh"):
 		d.minFresh = deltaSeconds(val)
-	case eqFold(name, "stale-while-revalidate"): // RFC 5861
+	case parser.EqualFold(name, "stale-while-revalidate"): // RFC 5861
 		d.staleWhileRevalidate = deltaSeconds(val)
-	case eqFold(name, "stale-if-error"): // RFC 5861
+	case parser.EqualFold(name, "stale-if-error"): // RFC 5861
 		d.staleIfError = deltaSeconds(val)
 	}
 }
@@ -117,21 +119,4 @@ func deltaSeconds(b []byte) int64 {
 		}
 	}
 	return n
-}
-
-// eqFold reports whether b equals the lower-case ASCII s, ignoring case.
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"github.com/cespare/xxhash/v2"
+	"github.com/hotpath/hotpath/parser"
 )
 
 // Headers gives the cache read access to the request's header fields, by
@@ -93,7 +94,7 @@ func VariantKey(primary uint64, varyNames []string, h Headers) uint64 {
 			writeLen(&d, -1)
 			continue
 		}
-		v = trimOWS(v)
+		v = parser.TrimOWS(v)
 		_, _ = d.Write(v)
 		writeLen(&d, len(v))
 	}
@@ -117,7 +118,7 @@ func header(h Headers, name string) []byte {
 		return nil
 	}
 	for i, n := 0, h.Len(); i < n; i++ {
-		if k, v := h.Field(i); eqFold(k, name) {
+		if k, v := h.Field(i); parser.EqualFold(k, name) {
 			if v == nil {
 				v = empty[:]
 			}
@@ -154,14 +155,4 @@ func putUint64(b []byte, v uint64) {
 	for i := 0; i < 8; i++ {
 		b[i] = byte(v >> (8 * i))
 	}
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hotpath/hotpath/parser"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -111,7 +112,7 @@ func (c *Config) Should(r *Response) bool {
 	if r.Head || r.Status < 200 || r.Status == 204 || r.Status == 304 {
 		return false
 	}
-	if ce := trimOWS(r.ContentEncoding); len(ce) > 0 && !eqFold(ce, "identity") {
+	if ce := parser.TrimOWS(r.ContentEncoding); len(ce) > 0 && !parser.EqualFold(ce, "identity") {
 		return false
 	}
 	if r.ContentLength >= 0 && r.ContentLength < c.minLength {
@@ -133,7 +134,7 @@ func (c *Config) Compressible(contentType []byte) bool {
 			break
 		}
 	}
-	mt = trimOWS(mt)
+	mt = parser.TrimOWS(mt)
 	slash := -1
 	for i, b := range mt {
 		if b == '/' {
@@ -146,15 +147,15 @@ func (c *Config) Compressible(contentType []byte) bool {
 	}
 	typ, sub := mt[:slash], mt[slash+1:]
 	for _, p := range c.types {
-		if !eqFold(typ, p.typ) {
+		if !parser.EqualFold(typ, p.typ) {
 			continue
 		}
 		switch {
 		case p.suffix != "":
-			if len(sub) > len(p.suffix) && eqFold(sub[len(sub)-len(p.suffix):], p.suffix) {
+			if len(sub) > len(p.suffix) && parser.EqualFold(sub[len(sub)-len(p.suffix):], p.suffix) {
 				return true
 			}
-		case p.sub == "*" || eqFold(sub, p.sub):
+		case p.sub == "*" || parser.EqualFold(sub, p.sub):
 			return true
 		}
 	}
@@ -168,7 +169,7 @@ func hasToken(v []byte, token string) bool {
 		for i < len(v) && v[i] != ',' {
 			i++
 		}
-		if eqFold(trimOWS(v[:i]), token) {
+		if parser.EqualFold(parser.TrimOWS(v[:i]), token) {
 			return true
 		}
 		if i < len(v) {

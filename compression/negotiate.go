@@ -1,5 +1,7 @@
 package compression
 
+import "github.com/hotpath/hotpath/parser"
+
 // Encoding is a content coding.
 type Encoding uint8
 
@@ -53,11 +55,11 @@ func Negotiate(acceptEncoding []byte, allowed ...Encoding) Encoding {
 		name, params := splitParams(item)
 		qv := parseQ(params)
 		switch {
-		case eqFold(name, "gzip"), eqFold(name, "x-gzip"):
+		case parser.EqualFold(name, "gzip"), parser.EqualFold(name, "x-gzip"):
 			q[Gzip] = max(q[Gzip], qv)
-		case eqFold(name, "zstd"):
+		case parser.EqualFold(name, "zstd"):
 			q[Zstd] = max(q[Zstd], qv)
-		case eqFold(name, "identity"):
+		case parser.EqualFold(name, "identity"):
 			q[Identity] = max(q[Identity], qv)
 		case len(name) == 1 && name[0] == '*':
 			star = max(star, qv)
@@ -85,9 +87,9 @@ func splitParams(item []byte) (name, params []byte) {
 	for i < len(item) && item[i] != ';' {
 		i++
 	}
-	name = trimOWS(item[:i])
+	name = parser.TrimOWS(item[:i])
 	if i < len(item) {
-		params = trimOWS(item[i+1:])
+		params = parser.TrimOWS(item[i+1:])
 	}
 	return name, params
 }
@@ -101,13 +103,13 @@ func parseQ(params []byte) int {
 		for i < len(params) && params[i] != ';' {
 			i++
 		}
-		p := trimOWS(params[:i])
+		p := parser.TrimOWS(params[:i])
 		if i < len(params) {
 			i++
 		}
 		params = params[i:]
 		if len(p) >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=' {
-			return weight(trimOWS(p[2:]))
+			return weight(parser.TrimOWS(p[2:]))
 		}
 	}
 	return 1000
@@ -134,30 +136,4 @@ func weight(b []byte) int {
 		scale /= 10
 	}
 	return min(w, 1000)
-}
-
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -406,10 +406,10 @@ func appendStoreFields(arena []byte, fields []cache.Field, hs []parser.Header, e
 		}
 		name, value := cp(h.Name), []byte(nil)
 		if enc != compression.Identity {
-			if eqFold(h.Name, "content-length") {
+			if parser.EqualFold(h.Name, "content-length") {
 				continue
 			}
-			if eqFold(h.Name, "etag") && len(h.Value) > 0 && h.Value[0] == '"' {
+			if parser.EqualFold(h.Name, "etag") && len(h.Value) > 0 && h.Value[0] == '"' {
 				start := len(arena)
 				arena = append(arena, "W/"...)
 				arena = append(arena, h.Value...)

@@ -117,10 +117,10 @@ func (d *down) rewriteHead(compress, vary bool, enc compression.Encoding) {
 			colon := bytes.IndexByte(line, ':')
 			name := line[:max(colon, 0)]
 			switch {
-			case eqFold(name, "content-length"), eqFold(name, "transfer-encoding"):
+			case parser.EqualFold(name, "content-length"), parser.EqualFold(name, "transfer-encoding"):
 				continue
-			case eqFold(name, "etag"):
-				v := trimOWS(line[colon+1:])
+			case parser.EqualFold(name, "etag"):
+				v := parser.TrimOWS(line[colon+1:])
 				if len(v) > 0 && v[0] == '"' {
 					b = append(b, "ETag: W/"...)
 					b = append(b, v...)

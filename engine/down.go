@@ -703,13 +703,13 @@ func (d *down) hashKey(u *upstream) uint64 {
 		return pool.HashKey(d.req.Path)
 	case pool.KeyHeader:
 		for _, h := range d.req.Headers {
-			if eqFoldString(h.Name, u.keyName) {
+			if parser.EqualFold(h.Name, u.keyName) {
 				return pool.HashKey(h.Value)
 			}
 		}
 	case pool.KeyCookie:
 		for _, h := range d.req.Headers {
-			if eqFold(h.Name, "cookie") {
+			if parser.EqualFold(h.Name, "cookie") {
 				if v := pool.CookieValue(h.Value, u.keyName); v != nil {
 					return pool.HashKey(v)
 				}
@@ -717,26 +717,6 @@ func (d *down) hashKey(u *upstream) uint64 {
 		}
 	}
 	return 0
-}
-
-// eqFoldString compares b and s ignoring ASCII case.
-func eqFoldString(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func isIdempotent(m []byte) bool {
@@ -775,27 +755,27 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 		name := h.Name
 		switch len(name) {
 		case 4:
-			if eqFold(name, "host") {
+			if parser.EqualFold(name, "host") {
 				continue
 			}
 		case 14:
-			if eqFold(name, "content-length") && r.Body == parser.BodyChunked {
+			if parser.EqualFold(name, "content-length") && r.Body == parser.BodyChunked {
 				continue
 			}
 		case 15:
-			if t.fwd.XForwardedFor && eqFold(name, "x-forwarded-for") {
+			if t.fwd.XForwardedFor && parser.EqualFold(name, "x-forwarded-for") {
 				continue // merged into one field below
 			}
 		case 16:
-			if (t.fwd.XForwardedHost && eqFold(name, "x-forwarded-host")) ||
-				(t.fwd.XForwardedProto && eqFold(name, "x-forwarded-proto")) {
+			if (t.fwd.XForwardedHost && parser.EqualFold(name, "x-forwarded-host")) ||
+				(t.fwd.XForwardedProto && parser.EqualFold(name, "x-forwarded-proto")) {
 				continue
 			}
 		}
 		if hopByHop(name, d.conn) {
 			continue
 		}
-		if d.minor == 0 && len(name) == 6 && eqFold(name, "expect") {
+		if d.minor == 0 && len(name) == 6 && parser.EqualFold(name, "expect") {
 			continue // RFC 9110 §10.1.1: ignore Expect from HTTP/1.0
 		}
 		b = append(b, name...)
@@ -806,7 +786,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	if t.fwd.XForwardedFor {
 		b = append(b, "X-Forwarded-For: "...)
 		for _, h := range r.Headers {
-			if len(h.Name) == 15 && d.forwardXFF() && eqFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
+			if len(h.Name) == 15 && d.forwardXFF() && parser.EqualFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
 				b = append(b, h.Value...)
 				b = append(b, ", "...)
 			}
@@ -961,7 +941,7 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 		if hopByHop(h.Name, conn) {
 			continue
 		}
-		if r.Body == parser.BodyChunked && len(h.Name) == 14 && eqFold(h.Name, "content-length") {
+		if r.Body == parser.BodyChunked && len(h.Name) == 14 && parser.EqualFold(h.Name, "content-length") {
 			continue
 		}
 		b = append(b, h.Name...)

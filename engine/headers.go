@@ -14,23 +14,23 @@ import (
 func hopByHop(name []byte, connection []parser.Header) bool {
 	switch len(name) {
 	case 2:
-		if eqFold(name, "te") {
+		if parser.EqualFold(name, "te") {
 			return true
 		}
 	case 7:
-		if eqFold(name, "trailer") || eqFold(name, "upgrade") {
+		if parser.EqualFold(name, "trailer") || parser.EqualFold(name, "upgrade") {
 			return true
 		}
 	case 10:
-		if eqFold(name, "connection") || eqFold(name, "keep-alive") {
+		if parser.EqualFold(name, "connection") || parser.EqualFold(name, "keep-alive") {
 			return true
 		}
 	case 17:
-		if eqFold(name, "transfer-encoding") {
+		if parser.EqualFold(name, "transfer-encoding") {
 			return true
 		}
 	}
-	if len(name) >= 6 && eqFold(name[:6], "proxy-") {
+	if len(name) >= 6 && parser.EqualFold(name[:6], "proxy-") {
 		return true
 	}
 	for _, c := range connection {
@@ -46,28 +46,11 @@ func hopByHop(name []byte, connection []parser.Header) bool {
 func connectionFields(dst []parser.Header, headers []parser.Header) []parser.Header {
 	dst = dst[:0]
 	for _, h := range headers {
-		if len(h.Name) == 10 && eqFold(h.Name, "connection") && len(dst) < cap(dst) {
+		if len(h.Name) == 10 && parser.EqualFold(h.Name, "connection") && len(dst) < cap(dst) {
 			dst = append(dst, h)
 		}
 	}
 	return dst
-}
-
-// eqFold compares b with lower, an ASCII lower-case constant, ignoring case.
-func eqFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // eqFoldBytes compares two byte strings ignoring ASCII case.
@@ -98,7 +81,7 @@ func hasToken(list, token []byte) bool {
 		for i < len(list) && list[i] != ',' {
 			i++
 		}
-		elem := trimOWS(list[:i])
+		elem := parser.TrimOWS(list[:i])
 		if eqFoldBytes(elem, token) {
 			return true
 		}
@@ -108,16 +91,6 @@ func hasToken(list, token []byte) bool {
 		list = list[i+1:]
 	}
 	return false
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // appendHeader appends "name: value\r\n".

@@ -297,11 +297,11 @@ func (d *down) observeBegin(headLen int) {
 	for _, h := range r.Headers {
 		switch len(h.Name) {
 		case 10:
-			if eqFold(h.Name, "user-agent") {
+			if parser.EqualFold(h.Name, "user-agent") {
 				ua = h.Value
 			}
 		case 12:
-			if eqFold(h.Name, "x-request-id") {
+			if parser.EqualFold(h.Name, "x-request-id") {
 				id = h.Value
 			}
 		}

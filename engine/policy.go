@@ -562,7 +562,7 @@ func (d *down) clientAddr() netip.Addr {
 	ps := d.pol
 	xff := ps.xff[:0]
 	for _, h := range d.req.Headers {
-		if len(h.Name) == 15 && eqFold(h.Name, "x-forwarded-for") && len(xff) < cap(xff) {
+		if len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") && len(xff) < cap(xff) {
 			xff = append(xff, h.Value)
 		}
 	}
@@ -586,7 +586,7 @@ func (d *down) forwardXFF() bool {
 // headerValue returns the first value of the field named name.
 func headerValue(hs []parser.Header, name string) ([]byte, bool) {
 	for _, h := range hs {
-		if eqFoldString(h.Name, name) {
+		if parser.EqualFold(h.Name, name) {
 			return h.Value, true
 		}
 	}

@@ -116,8 +116,8 @@ func refreshHead(h []byte) []byte {
 		colon := bytes.IndexByte(line, ':')
 		name := line[:max(colon, 0)]
 		switch {
-		case eqFold(name, "if-none-match"), eqFold(name, "if-modified-since"), eqFold(name, "if-match"),
-			eqFold(name, "if-unmodified-since"), eqFold(name, "if-range"), eqFold(name, "range"):
+		case parser.EqualFold(name, "if-none-match"), parser.EqualFold(name, "if-modified-since"), parser.EqualFold(name, "if-match"),
+			parser.EqualFold(name, "if-unmodified-since"), parser.EqualFold(name, "if-range"), parser.EqualFold(name, "range"):
 			continue
 		}
 		out = append(out, line...)

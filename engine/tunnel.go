@@ -92,7 +92,7 @@ func (d *down) upgradeFor(rt *route) bool {
 	}
 	v := d.upgradeVal[:0]
 	for _, h := range r.Headers {
-		if len(h.Name) != 7 || !eqFold(h.Name, "upgrade") {
+		if len(h.Name) != 7 || !parser.EqualFold(h.Name, "upgrade") {
 			continue
 		}
 		for list := h.Value; len(list) > 0; {
@@ -109,7 +109,7 @@ func (d *down) upgradeFor(rt *route) bool {
 		v = append(v, h.Value...)
 	}
 	d.upgradeVal = v
-	return len(trimOWS(v)) > 0
+	return len(parser.TrimOWS(v)) > 0
 }
 
 // allowsUpgrade reports whether protocol ("name" or "name/version") is in
@@ -123,7 +123,7 @@ func (rt *route) allowsUpgrade(protocol []byte) bool {
 			break
 		}
 	}
-	if eqFold(name, "h2c") {
+	if parser.EqualFold(name, "h2c") {
 		return false
 	}
 	for _, p := range rt.upgrade {
@@ -140,7 +140,7 @@ func nextToken(list []byte) (tok, rest []byte) {
 	for i < len(list) && list[i] != ',' {
 		i++
 	}
-	tok = trimOWS(list[:i])
+	tok = parser.TrimOWS(list[:i])
 	if i < len(list) {
 		i++
 	}
@@ -166,7 +166,7 @@ func (u *up) switchProtocols(consumed int) error {
 	// must be one the client offered.
 	named := false
 	for _, h := range r.Headers {
-		if len(h.Name) != 7 || !eqFold(h.Name, "upgrade") {
+		if len(h.Name) != 7 || !parser.EqualFold(h.Name, "upgrade") {
 			continue
 		}
 		for list := h.Value; len(list) > 0; {
@@ -228,7 +228,7 @@ func (d *down) render101(r *parser.Response, connArr []parser.Header) {
 	b = append(b, "Connection: Upgrade\r\nUpgrade: "...)
 	first := true
 	for _, h := range r.Headers {
-		if len(h.Name) == 7 && eqFold(h.Name, "upgrade") {
+		if len(h.Name) == 7 && parser.EqualFold(h.Name, "upgrade") {
 			if !first {
 				b = append(b, ", "...)
 			}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"unsafe"
+
+	"github.com/hotpath/hotpath/parser"
 )
 
 // TrustedProxies is the set of proxy addresses whose X-Forwarded-For
@@ -83,7 +85,7 @@ func (t *TrustedProxies) ClientIP(peer netip.Addr, xff ...[]byte) netip.Addr {
 			} else {
 				entry, b = b, nil
 			}
-			entry = trimOWS(entry)
+			entry = parser.TrimOWS(entry)
 			if len(entry) == 0 {
 				continue
 			}
@@ -107,16 +109,6 @@ func lastComma(b []byte) int {
 		}
 	}
 	return -1
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // parseForwardedAddr parses one X-Forwarded-For entry, dropping a port.

@@ -186,7 +186,7 @@ func listElement(el []byte) []byte {
 			break
 		}
 	}
-	return trimOWS(el)
+	return TrimOWS(el)
 }
 
 func indexByte2(b []byte, c byte) int {
@@ -198,7 +198,9 @@ func indexByte2(b []byte, c byte) int {
 	return -1
 }
 
-func trimOWS(b []byte) []byte {
+// TrimOWS trims optional whitespace (SP, HTAB) from both ends of b
+// (RFC 9110 §5.6.3).
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
