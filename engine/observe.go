@@ -46,6 +46,7 @@ type observer struct {
 	epochUnix int64              // wall clock of Server.epoch, for access-log times
 	nextLoop  atomic.Int32       // loop IDs, in order of the loops' first connection
 	loops     int
+	log       *slog.Logger
 }
 
 // WithAccessLogOutput sends the access log to w instead of
@@ -85,6 +86,10 @@ func (o *observer) install(t *table) error {
 	mt, err := o.metrics.Install(l)
 	if err != nil {
 		return t.cfg.Errorf("routes", err.Error())
+	}
+	if mt.Overflowed > 0 && o.log != nil {
+		o.log.Warn("more distinct route names than metrics keep: the rest are counted under one label",
+			"label", metrics.OtherRoute, "routes", mt.Overflowed)
 	}
 	t.mt = mt
 	return nil

@@ -77,6 +77,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		s.loops = runtime.GOMAXPROCS(0)
 	}
 	s.initObs(cfg)
+	s.obs.log = s.log
 	if err := s.obs.install(t); err != nil {
 		t.close()
 		return nil, err

@@ -75,6 +75,9 @@ type Table struct {
 	routes    []*routeSlot    // distinct, exported
 	upstreams []*upstreamSlot // distinct, exported
 	unmatched int
+	// Overflowed is how many of the installed routes count under OtherRoute
+	// because the distinct route names reached Options.MaxRoutes.
+	Overflowed int
 }
 
 // Shard returns loop's view of t. Call it once per loop and table, not per
@@ -129,36 +132,52 @@ func (c *Collector) CacheEvicted(n int) {
 
 // Install builds the Table of a configuration and makes it the one
 // exported. Names already installed keep their storage (and counts); new
-// names start at zero. It fails, leaving the current Table in place, when
-// the distinct names would exceed the Options bounds. Install allocates and
+// names start at zero. Route names beyond Options.MaxRoutes distinct ones
+// share the OtherRoute label (Table.Overflowed says how many); upstream
+// names beyond Options.MaxUpstreams make it fail, leaving the current Table
+// in place (their connection gauges cannot be shared). Install allocates and
 // takes a mutex: call it at config load, never on the request path.
 func (c *Collector) Install(l Labels) (*Table, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	newRoutes, newUps := 0, 0
-	for _, n := range uniq(l.Routes) {
-		if n != UnmatchedRoute && c.routes[n] == nil {
-			newRoutes++
-		}
-	}
+	newUps := 0
 	for _, n := range uniq(l.Upstreams) {
 		if c.upstreams[n] == nil {
 			newUps++
 		}
 	}
-	haveRoutes := len(c.routes) // the unmatched route does not count
-	if c.routes[UnmatchedRoute] != nil {
-		haveRoutes--
-	}
-	if haveRoutes+newRoutes > c.opts.MaxRoutes {
-		return nil, fmt.Errorf("%w: %d installed, %d new, max %d", ErrTooManyRoutes, haveRoutes, newRoutes, c.opts.MaxRoutes)
-	}
 	if len(c.upstreams)+newUps > c.opts.MaxUpstreams {
 		return nil, fmt.Errorf("%w: %d installed, %d new, max %d", ErrTooManyUpstreams, len(c.upstreams), newUps, c.opts.MaxUpstreams)
 	}
+	haveRoutes := len(c.routes) // the unmatched and other routes do not count
+	if c.routes[UnmatchedRoute] != nil {
+		haveRoutes--
+	}
+	if c.routes[OtherRoute] != nil {
+		haveRoutes--
+	}
+	overflowed := 0
+	routes := l.Routes
+	admitted := map[string]bool{}
+	for i, n := range l.Routes {
+		if n == UnmatchedRoute || c.routes[n] != nil || admitted[n] {
+			continue
+		}
+		if haveRoutes < c.opts.MaxRoutes {
+			haveRoutes++
+			admitted[n] = true
+			continue
+		}
+		if overflowed == 0 {
+			routes = append([]string(nil), l.Routes...)
+		}
+		routes[i] = OtherRoute
+		overflowed++
+	}
+	l.Routes = routes
 
 	loops := len(c.loops)
-	t := &Table{shards: make([]Shard, loops), unmatched: len(l.Routes)}
+	t := &Table{shards: make([]Shard, loops), unmatched: len(l.Routes), Overflowed: overflowed}
 	routeNames := append(l.Routes[:len(l.Routes):len(l.Routes)], UnmatchedRoute)
 	seen := map[string]bool{}
 	rs := make([]*routeSlot, len(routeNames))

@@ -185,6 +185,11 @@ var limitLabels = [numLimitModes]string{"enforce", "shadow"}
 // is Table.Unmatched().
 const UnmatchedRoute = "_unmatched"
 
+// OtherRoute is the route label shared by the routes installed beyond
+// Options.MaxRoutes distinct names: their requests are still counted, under
+// one label, so that a config with more routes than the bound loads.
+const OtherRoute = "_other"
+
 // Buckets are the upper bounds, in seconds, of the request and upstream
 // latency histograms. They are fixed so that every loop records into a fixed array.
 var Buckets = [numBuckets]float64{

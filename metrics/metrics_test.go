@@ -345,6 +345,26 @@ func TestDuplicateNamesShareCounters(t *testing.T) {
 	}
 }
 
+func TestInstallRouteOverflow(t *testing.T) {
+	c := New(Options{Loops: 1, MaxRoutes: 3})
+	tab, err := c.Install(Labels{Routes: []string{"a", "b", "a", "c", "d", "e"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Overflowed != 2 {
+		t.Fatalf("Overflowed = %d, want 2 (d and e)", tab.Overflowed)
+	}
+	for i := range 6 {
+		tab.Shard(0).Request(i, 200, 0)
+	}
+	mfs := gather(t, c)
+	for route, want := range map[string]float64{"a": 2, "b": 1, "c": 1, OtherRoute: 2} {
+		if got := value(t, mfs, "hotpath_requests_total", "route", route, "code", "2xx"); got != want {
+			t.Errorf("route %s = %v, want %v", route, got, want)
+		}
+	}
+}
+
 func TestInstallLimits(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -353,7 +373,7 @@ func TestInstallLimits(t *testing.T) {
 		wantErr error
 	}{
 		{"routes within bound", Labels{Routes: []string{"a", "b"}}, Labels{Routes: []string{"b", "c"}}, nil},
-		{"routes over bound", Labels{Routes: []string{"a", "b"}}, Labels{Routes: []string{"c", "d"}}, ErrTooManyRoutes},
+		{"routes over bound share the other label", Labels{Routes: []string{"a", "b"}}, Labels{Routes: []string{"c", "d"}}, nil},
 		{"upstreams over bound", Labels{Upstreams: []string{"a", "b"}}, Labels{Upstreams: []string{"c"}}, ErrTooManyUpstreams},
 		{"reused names are free", Labels{Upstreams: []string{"a", "b"}}, Labels{Upstreams: []string{"b", "a"}}, nil},
 	}
