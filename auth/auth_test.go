@@ -272,3 +272,22 @@ func BenchmarkJWT(b *testing.B) {
 		})
 	}
 }
+
+// TestCacheKeepsGoodOnBadFlood checks that failed verifications do not
+// evict verified tokens.
+func TestCacheKeepsGoodOnBadFlood(t *testing.T) {
+	v, _ := NewJWT(JWTOptions{Keys: []JWTKey{{Alg: "HS256", Secret: secret}}})
+	c := NewCache(1) // one slot: every token maps to it
+	now := time.Now().UnixNano()
+	good := []byte(sign(t, jwt.SigningMethodHS256, secret, "", claims(nil)))
+	c.JWT(v, good, now)
+	for i := 0; i < 10; i++ {
+		if _, st := c.JWT(v, []byte("bad.token."+strings.Repeat("x", i)), now); st == OK {
+			t.Fatal("bad token accepted")
+		}
+	}
+	hits := c.Hits
+	if _, st := c.JWT(v, good, now); st != OK || c.Hits != hits+1 {
+		t.Fatalf("good token evicted by bad ones: %v, hits %d", st, c.Hits-hits)
+	}
+}

@@ -48,18 +48,23 @@ func NewCache(size int) *Cache {
 	return &Cache{mask: uint64(n - 1), slots: make([]slot, n)}
 }
 
-func (c *Cache) lookup(owner any, cred []byte, now int64) (*slot, bool) {
+func (c *Cache) lookup(owner any, cred []byte, now int64) (*slot, uint64, bool) {
 	h := xxhash.Sum64(cred)
 	s := &c.slots[h&c.mask]
 	if s.h == h && s.owner == owner && now < s.until && bytes.Equal(s.cred, cred) {
 		c.Hits++
-		return s, true
+		return s, h, true
 	}
 	c.Misses++
-	s.h, s.owner, s.until = h, nil, 0 // the slot is refilled on success
+	return s, h, false
+}
+
+// fill stores a verified credential in s, replacing what it held. Only
+// successes are stored, so a flood of bad credentials cannot evict good
+// ones.
+func (s *slot) fill(h uint64, owner any, until int64, cred []byte) {
+	s.h, s.owner, s.until = h, owner, until
 	s.cred = append(s.cred[:0], cred...)
-	s.hdr = s.hdr[:0]
-	return s, false
 }
 
 // JWT verifies token with v, from the table when it can. It returns the
@@ -74,16 +79,17 @@ func (c *Cache) JWT(v *JWT, token []byte, now int64) ([]byte, Status) {
 		c.scratch = hdr
 		return hdr, st
 	}
-	s, ok := c.lookup(v, token, now)
+	s, h, ok := c.lookup(v, token, now)
 	if ok {
 		return s.hdr, OK
 	}
-	until, hdr, st := v.Verify(string(token), s.hdr[:0])
-	s.hdr = hdr
+	until, hdr, st := v.Verify(string(token), c.scratch[:0])
+	c.scratch = hdr[:0]
 	if st != OK {
 		return nil, st
 	}
-	s.owner, s.until = v, min(until, now+MaxCacheAge)
+	s.fill(h, v, min(until, now+MaxCacheAge), token)
+	s.hdr = append(s.hdr[:0], hdr...)
 	return s.hdr, OK
 }
 
@@ -97,7 +103,7 @@ func (c *Cache) Basic(b *Basic, b64 []byte, now int64) ([]byte, Status) {
 	if len(b64) > maxCachedLen {
 		return nil, Invalid
 	}
-	s, ok := c.lookup(b, b64, now)
+	s, h, ok := c.lookup(b, b64, now)
 	if ok {
 		return s.hdr, OK
 	}
@@ -111,8 +117,8 @@ func (c *Cache) Basic(b *Basic, b64 []byte, now int64) ([]byte, Status) {
 		return nil, Invalid
 	}
 	user := c.scratch[:bytes.IndexByte(c.scratch[:m], ':')]
+	s.fill(h, b, now+MaxCacheAge, b64)
 	s.hdr = append(s.hdr[:0], user...)
 	clear(c.scratch[:n])
-	s.owner, s.until = b, now+MaxCacheAge
 	return s.hdr, OK
 }

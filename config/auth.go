@@ -128,7 +128,12 @@ var managedFields = []string{"host", "content-length", "transfer-encoding", "con
 // validateAuth checks every route's auth and headers sections. Key files
 // are read and parsed when the engine compiles the config (hotpath -check
 // does both), with the same field paths.
-func (c *Config) validateAuth(bad func(path, format string, args ...any)) {
+func (c *Config) validateAuth(errs *Errors) {
+	// bad locates a problem with an absent field (a missing
+	// public_key_file) at its nearest ancestor's line.
+	bad := func(path, format string, args ...any) {
+		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
 	header := func(path, name string) {
 		if !isToken(name) {
 			bad(path, "not a header name: %q", name)
@@ -180,7 +185,7 @@ func (c *Config) validateAuth(bad func(path, format string, args ...any)) {
 					}
 					for m := 0; m < k; m++ {
 						if j.Keys[m].Kid == key.Kid {
-							bad(kp+".kid", "duplicate kid %q (also keys[%d])", key.Kid, m)
+							bad(kp+".kid", "duplicate kid %q (also keys[%d]); with several keys give each its own kid", key.Kid, m)
 						}
 					}
 				}
@@ -263,6 +268,22 @@ func (c *Config) validateAuth(bad func(path, format string, args ...any)) {
 			}
 		}
 	}
+}
+
+// nearestLine is the line of path, or of its nearest ancestor in the
+// file.
+func (c *Config) nearestLine(path string) int {
+	for path != "" {
+		if l := c.lines[path]; l > 0 {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
 }
 
 // TemplatePart is a literal or a variable of a header value template.
