@@ -395,3 +395,47 @@ func checkYAML(y string) error {
 	}
 	return Check(cfg)
 }
+
+// TestHeaderEditsOnCachedResponses checks that a response served from the
+// cache gets the route's response edits and its own request ID.
+func TestHeaderEditsOnCachedResponses(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("X-Internal", "secret")
+		w.Header().Set("X-Request-Id", "from-upstream")
+		_, _ = w.Write([]byte("cached body"))
+	})
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - name: app
+    endpoints: [{address: %s}]
+routes:
+  - path: /c
+    upstream: app
+    request_id: true
+    cache: {}
+    headers:
+      response: {remove: [X-Internal], set: {X-Edge: "${route}"}}
+`, up.addr)))
+	var ids []string
+	for i, want := range []string{"MISS", "HIT"} {
+		resp, body := get(t, srv, "/c")
+		if body != "cached body" || !strings.HasPrefix(resp.Header.Get("X-Cache"), want) {
+			t.Fatalf("request %d: X-Cache %q body %q", i, resp.Header.Get("X-Cache"), body)
+		}
+		if resp.Header.Get("X-Internal") != "" || resp.Header.Get("X-Edge") != "/c" {
+			t.Errorf("request %d (%s): edits not applied: %v", i, want, resp.Header)
+		}
+		id := resp.Header.Values("X-Request-Id")
+		if len(id) != 1 || len(id[0]) != 32 {
+			t.Fatalf("request %d: X-Request-Id %q", i, id)
+		}
+		ids = append(ids, id[0])
+	}
+	if ids[0] == ids[1] {
+		t.Error("a cache hit repeated the stored request ID")
+	}
+	if up.reqs.Load() != 1 {
+		t.Errorf("upstream saw %d requests, want 1", up.reqs.Load())
+	}
+}
