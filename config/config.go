@@ -28,6 +28,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Cache is the response cache's shared memory (policies.go).
 	Cache CacheStore `yaml:"cache"`
+	// RequestID turns routes[].request_id on for every route (auth.go).
+	RequestID bool `yaml:"request_id"`
 
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
@@ -193,6 +195,14 @@ type Route struct {
 	MaxInFlight int          `yaml:"max_in_flight"`
 	Cache       *RouteCache  `yaml:"cache"`
 	Compression *Compression `yaml:"compression"`
+
+	// Auth and header edits (auth.go). RequestID sends X-Request-Id
+	// upstream and to the client: the client's when it is valid (1 to 128
+	// of A-Z a-z 0-9 - _ . : + / =), else a generated one. The top-level
+	// request_id turns it on for every route.
+	Auth      *Auth        `yaml:"auth"`
+	Headers   *HeaderRules `yaml:"headers"`
+	RequestID bool         `yaml:"request_id"`
 }
 
 // Direct is a response the gateway answers itself.

@@ -229,6 +229,7 @@ func (c *Config) validate() Errors {
 		}
 	}
 	c.validateObservability(bad)
+	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
 	return errs
 }

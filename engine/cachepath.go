@@ -210,7 +210,9 @@ func (d *down) serveEntry(e *cache.Entry, now time.Time) {
 	}
 	b := e.AppendResponse(d.out[:0], now, true)
 	b = b[:len(b)-2] // reopen the head: AppendResponse ended it
+	b = d.filterResponseHead(b, 0)
 	b = append(b, d.tbl.viaLine...)
+	b = d.appendGateResponse(b)
 	b = d.appendPolicyFields(b)
 	if d.pol.rp.comp != nil {
 		b = append(b, "Vary: Accept-Encoding\r\n"...)

@@ -307,6 +307,9 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
+	if rt.gate != nil && d.gateBegin(rt) {
+		return // refused by the route's auth (authpath.go)
+	}
 	if rt.pol != nil && d.policyBegin(rt) {
 		return
 	}
@@ -737,10 +740,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	b = append(b, r.Method...)
 	b = append(b, ' ')
 	b = d.appendPath(b, rt)
-	if r.Query != nil {
-		b = append(b, '?')
-		b = append(b, r.Query...)
-	}
+	b = d.appendQuery(b, rt) // transform.go
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	switch {
 	case rt.hostRewrite != nil:
@@ -772,7 +772,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 				continue
 			}
 		}
-		if hopByHop(name, d.conn) {
+		if hopByHop(name, d.conn) || (rt.gate != nil && rt.gate.dropsRequest(name)) {
 			continue
 		}
 		if d.minor == 0 && len(name) == 6 && parser.EqualFold(name, "expect") {
@@ -801,6 +801,9 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 		b = appendHeader(b, "X-Forwarded-Host", r.Host)
 	}
 	b = append(b, t.viaLine...)
+	if rt.gate != nil {
+		b = d.appendGateRequest(b, rt.gate) // transform.go
+	}
 	if r.Body == parser.BodyChunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
@@ -861,6 +864,7 @@ func (d *down) renderLocal(status int, extra []byte) {
 	b = strconv.AppendInt(b, int64(len(rs)+5), 10)
 	b = append(b, "\r\n"...)
 	b = append(b, extra...)
+	b = d.appendGateResponse(b)
 	b = d.appendConnection(b)
 	b = append(b, "\r\n"...)
 	if !d.isHead {
@@ -878,6 +882,7 @@ func (d *down) renderDirect(dr *direct) {
 		d.closeAfter = true
 	}
 	b := append(d.out[:0], dr.head...)
+	b = d.appendGateResponse(b)
 	b = d.appendConnection(b)
 	b = append(b, "\r\n"...)
 	if !d.isHead {
@@ -938,7 +943,7 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	conn := connectionFields(connArr, r.Headers)
 	b := appendStatusLine(d.out[:0], r.Status, r.Reason)
 	for _, h := range r.Headers {
-		if hopByHop(h.Name, conn) {
+		if hopByHop(h.Name, conn) || d.dropsResponse(h.Name) {
 			continue
 		}
 		if r.Body == parser.BodyChunked && len(h.Name) == 14 && parser.EqualFold(h.Name, "content-length") {
@@ -953,6 +958,7 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	b = append(b, d.tbl.viaLine...)
+	b = d.appendGateResponse(b)
 	b = d.appendConnection(b)
 	b = append(b, "\r\n"...)
 	d.out = b

@@ -30,7 +30,8 @@ type loop struct {
 
 	stoppedAccepting bool
 
-	obs loopObs // metrics and access-log buffer (observe.go)
+	obs  loopObs  // metrics and access-log buffer (observe.go)
+	gate loopGate // verified credentials, request IDs (authpath.go)
 }
 
 func newLoop(s *Server, el gnet.EventLoop, c gnet.Conn) *loop {

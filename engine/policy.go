@@ -417,6 +417,7 @@ type policyState struct {
 
 	cacheState
 	xform
+	gateState // auth identity, request ID (authpath.go)
 }
 
 // pol returns d's policy state, allocating it on first use.
@@ -523,7 +524,11 @@ func (d *down) rateKey(rp *routePolicy) uint64 {
 		case limiter.KeyPath:
 			k.Add(r.Path)
 		case limiter.KeyHeader:
-			if v, ok := headerValue(r.Headers, part.Name); ok {
+			// A field the route's auth injects (the authenticated
+			// identity) wins over the client's own (authpath.go).
+			if v, ok := d.identValue(part.Name); ok {
+				k.Add(v)
+			} else if v, ok := headerValue(r.Headers, part.Name); ok {
 				k.Add(v)
 			} else {
 				k.AddAbsent()

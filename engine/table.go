@@ -64,6 +64,7 @@ type route struct {
 	preserveHost bool
 	upgrade      [][]byte     // protocols clients may switch to, lower case (tunnel.go)
 	pol          *routePolicy // rate limit, max_in_flight, cache, compression; nil when none
+	gate         *gate        // auth, header edits, request IDs; nil when none (authpath.go)
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -209,6 +210,7 @@ func compile(cfg *config.Config) (*table, error) {
 		}
 		pol, perrs := compilePolicy(cfg, t, i, &cfg.Routes[i], r.name)
 		r.pol, errs = pol, append(errs, perrs...)
+		errs = append(errs, compileGate(cfg, i, &cfg.Routes[i], r)...)
 		methods := rc.Methods
 		if len(methods) == 0 {
 			methods = []string{"*"}

@@ -205,3 +205,17 @@ var bucketNanos = func() (b [numBuckets]int64) {
 	}
 	return b
 }()
+
+// AuthReason is why a route's auth refused a request, counted by
+// Shard.AuthRejected.
+type AuthReason uint8
+
+// Auth reasons.
+const (
+	AuthMissing   AuthReason = iota // no credential: 401
+	AuthInvalid                     // bad, expired or unknown credential: 401
+	AuthForbidden                   // valid token without a required claim: 403
+	numAuthReasons
+)
+
+var authLabels = [numAuthReasons]string{"missing", "invalid", "forbidden"}

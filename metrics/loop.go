@@ -59,7 +59,8 @@ type routeCell struct {
 	cache    [numCacheResults]uint64
 	buckets  [numBuckets + 1]uint64 // request duration, non-cumulative; the last is +Inf
 	sumNanos uint64
-	_        [5]uint64
+	auth     [numAuthReasons]uint64
+	_        [5 - numAuthReasons]uint64
 }
 
 // upstreamCell is one loop's counters for one upstream name: 256 bytes.
@@ -110,6 +111,14 @@ func (s *Shard) LimiterReject(route int, mode LimitMode) {
 // (LimiterReject with LimitEnforced).
 func (s *Shard) LimiterRejected(route int) {
 	atomic.AddUint64(&s.routes[route].limited[LimitEnforced], 1)
+}
+
+// AuthRejected counts a request on route refused by its auth policy.
+func (s *Shard) AuthRejected(route int, r AuthReason) {
+	if r >= numAuthReasons {
+		r = AuthInvalid
+	}
+	atomic.AddUint64(&s.routes[route].auth[r], 1)
 }
 
 // CacheResult counts one response-cache lookup on route with result kind.

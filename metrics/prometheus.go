@@ -17,7 +17,7 @@ type descs struct {
 	parser                                       *prometheus.Desc
 	cacheLookups, cacheStores, cacheStoredBytes  *prometheus.Desc
 	cacheEvictions, cacheEvictedBytes, cacheSize *prometheus.Desc
-	accessDropped                                *prometheus.Desc
+	accessDropped, authRejections                *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -47,6 +47,7 @@ func newDescs() descs {
 		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
 		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
 		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
+		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403).", "route", "reason"),
 	}
 }
 
@@ -57,7 +58,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		d.requests, d.duration, d.timeouts, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
 		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive,
 		d.parser, d.cacheLookups, d.cacheStores, d.cacheStoredBytes, d.cacheEvictions,
-		d.cacheEvictedBytes,
+		d.cacheEvictedBytes, d.authRejections,
 	} {
 		ch <- x
 	}
@@ -133,6 +134,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			for i := range cell.cache {
 				rc.cache[i] += atomic.LoadUint64(&cell.cache[i])
 			}
+			for i := range cell.auth {
+				rc.auth[i] += atomic.LoadUint64(&cell.auth[i])
+			}
 			for i := range cell.buckets {
 				rc.buckets[i] += atomic.LoadUint64(&cell.buckets[i])
 			}
@@ -149,6 +153,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for i, v := range rc.cache {
 			counter(d.cacheLookups, v, s.name, cacheLabels[i])
+		}
+		for i, v := range rc.auth {
+			if v > 0 {
+				counter(d.authRejections, v, s.name, authLabels[i])
+			}
 		}
 		ch <- histogram(d.duration, &rc.buckets, rc.sumNanos, s.name)
 	}

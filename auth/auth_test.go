@@ -1,0 +1,293 @@
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+func pubPEM(t testing.TB, pub any) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func sign(t testing.TB, m jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
+	tok := jwt.NewWithClaims(m, c)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func claims(extra map[string]any) jwt.MapClaims {
+	c := jwt.MapClaims{"iss": "https://idp", "aud": "api", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix(), "scope": "read write"}
+	for k, v := range extra {
+		if v == nil {
+			delete(c, k)
+			continue
+		}
+		c[k] = v
+	}
+	return c
+}
+
+func TestJWT(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	edPub, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := NewJWT(JWTOptions{
+		Keys: []JWTKey{
+			{Kid: "h", Alg: "HS256", Secret: secret},
+			{Kid: "r", Alg: "RS256", PublicKeyPEM: pubPEM(t, &rsaKey.PublicKey)},
+			{Kid: "e", Alg: "ES256", PublicKeyPEM: pubPEM(t, &ecKey.PublicKey)},
+			{Kid: "d", Alg: "EdDSA", PublicKeyPEM: pubPEM(t, edPub)},
+		},
+		Issuer:   "https://idp",
+		Audience: []string{"api"},
+		Leeway:   30 * time.Second,
+		Headers:  []ClaimHeader{{"sub", "X-User-Id"}},
+		Required: []RequiredClaim{{"scope", "read"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	noneKid := jwt.NewWithClaims(jwt.SigningMethodNone, claims(nil))
+	noneKid.Header["kid"] = "h"
+	noneKidS, _ := noneKid.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  Status
+	}{
+		{"hs256", sign(t, jwt.SigningMethodHS256, secret, "h", claims(nil)), OK},
+		{"rs256", sign(t, jwt.SigningMethodRS256, rsaKey, "r", claims(nil)), OK},
+		{"es256", sign(t, jwt.SigningMethodES256, ecKey, "e", claims(nil)), OK},
+		{"eddsa", sign(t, jwt.SigningMethodEdDSA, edKey, "d", claims(nil)), OK},
+		{"empty", "", Missing},
+		{"garbage", "a.b.c", Invalid},
+		{"expired", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"exp": time.Now().Add(-time.Minute).Unix()})), Invalid},
+		{"within leeway", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"exp": time.Now().Add(-10 * time.Second).Unix()})), OK},
+		{"no exp", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"exp": nil})), Invalid},
+		{"not yet", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})), Invalid},
+		{"wrong issuer", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"iss": "evil"})), Invalid},
+		{"wrong audience", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"aud": "other"})), Invalid},
+		{"audience list", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"aud": []string{"x", "api"}})), OK},
+		{"wrong secret", sign(t, jwt.SigningMethodHS256, []byte("another secret of thirty-two bytes!"), "h", claims(nil)), Invalid},
+		{"unknown kid", sign(t, jwt.SigningMethodHS256, secret, "zz", claims(nil)), Invalid},
+		{"alg of another key", sign(t, jwt.SigningMethodHS256, secret, "r", claims(nil)), Invalid},
+		// The classic confusion: HS256 signed with the RSA public key's PEM.
+		{"hs256 with rsa pem", sign(t, jwt.SigningMethodHS256, pubPEM(t, &rsaKey.PublicKey), "r", claims(nil)), Invalid},
+		{"none", none, Invalid},
+		{"none with kid", noneKidS, Invalid},
+		{"missing scope", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"scope": "write"})), Forbidden},
+		{"scope array", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"scope": []string{"read"}})), OK},
+		{"header injection", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"sub": "a\r\nX-Admin: 1"})), Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, hdr, st := v.Verify(tc.token, nil)
+			if st != tc.want {
+				t.Fatalf("status %v, want %v", st, tc.want)
+			}
+			if st == OK && string(hdr) != "X-User-Id: alice\r\n" {
+				t.Fatalf("headers %q", hdr)
+			}
+		})
+	}
+}
+
+func TestParseKeyErrors(t *testing.T) {
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	for _, tc := range []struct {
+		name        string
+		alg         string
+		secret, pem []byte
+		want        error
+	}{
+		{"alg", "HS512", secret, nil, ErrAlg},
+		{"none", "none", secret, nil, ErrAlg},
+		{"short secret", "HS256", []byte("short"), nil, ErrShortSecret},
+		{"pem for hs", "HS256", nil, []byte("x"), ErrKeyForAlg},
+		{"secret for rs", "RS256", secret, nil, ErrKeyForAlg},
+		{"bad pem", "RS256", nil, []byte("not pem"), ErrPEM},
+		{"p384", "ES256", nil, pubPEM(t, &ecKey.PublicKey), ErrCurve},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ParseKey(tc.alg, tc.secret, tc.pem); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCacheJWT(t *testing.T) {
+	now := time.Now()
+	v, err := NewJWT(JWTOptions{Keys: []JWTKey{{Alg: "HS256", Secret: secret}}, Headers: []ClaimHeader{{"sub", "X-User-Id"}}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := []byte(sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": "bob", "exp": now.Add(time.Minute).Unix()}))
+	c := NewCache(16)
+	for i := 0; i < 3; i++ {
+		hdr, st := c.JWT(v, tok, now.UnixNano())
+		if st != OK || string(hdr) != "X-User-Id: bob\r\n" {
+			t.Fatalf("%d: %v %q", i, st, hdr)
+		}
+	}
+	if c.Hits != 2 || c.Misses != 1 {
+		t.Fatalf("hits %d misses %d", c.Hits, c.Misses)
+	}
+	// Past exp the entry is not trusted: the token is checked again, and fails.
+	now = now.Add(2 * time.Minute)
+	if _, st := c.JWT(v, tok, now.UnixNano()); st != Invalid {
+		t.Fatalf("expired token from the cache: %v", st)
+	}
+	// Another verifier (a reload) does not see the first one's entries.
+	now = now.Add(-2 * time.Minute)
+	v2, _ := NewJWT(JWTOptions{Keys: []JWTKey{{Alg: "HS256", Secret: []byte(strings.Repeat("z", 32))}}})
+	c.JWT(v, tok, now.UnixNano())
+	if _, st := c.JWT(v2, tok, now.UnixNano()); st != Invalid {
+		t.Fatalf("entry shared across verifiers: %v", st)
+	}
+	// A tampered token of the same length misses.
+	bad := append([]byte(nil), tok...)
+	bad[len(bad)-2] ^= 1
+	if _, st := c.JWT(v, bad, now.UnixNano()); st == OK {
+		t.Fatal("tampered token accepted")
+	}
+	c.JWT(v, tok, now.UnixNano())
+	if a := testing.AllocsPerRun(100, func() { c.JWT(v, tok, now.UnixNano()) }); a != 0 {
+		t.Fatalf("cache hit allocates %v", a)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	k := NewAPIKeys([]APIKey{{"a", sha256.Sum256([]byte("key-a"))}, {"b", sha256.Sum256([]byte("key-b"))}})
+	if i := k.Verify([]byte("key-b")); i != 1 || k.Name(i) != "b" {
+		t.Fatalf("key-b: %d", i)
+	}
+	for _, bad := range []string{"", "key-c", "key-b "} {
+		if i := k.Verify([]byte(bad)); i != -1 {
+			t.Fatalf("%q: %d", bad, i)
+		}
+	}
+	if _, err := ParseDigest(strings.Repeat("g", 64)); err != ErrKeyHex {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(100, func() { k.Verify([]byte("key-a")) }); a != 0 {
+		t.Fatalf("allocates %v", a)
+	}
+}
+
+func TestBasic(t *testing.T) {
+	h, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	b, err := ParseHtpasswd([]byte("# users\nalice:" + string(h) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseHtpasswd([]byte("bob:{SHA}abc\n")); !errors.Is(err, ErrHtpasswd) {
+		t.Fatalf("sha entry: %v", err)
+	}
+	c := NewCache(16)
+	now := time.Now().UnixNano()
+	good := []byte(base64.StdEncoding.EncodeToString([]byte("alice:s3cret")))
+	for i := 0; i < 2; i++ {
+		if u, st := c.Basic(b, good, now); st != OK || string(u) != "alice" {
+			t.Fatalf("good: %v %q", st, u)
+		}
+	}
+	if c.Hits != 1 {
+		t.Fatalf("hits %d", c.Hits)
+	}
+	for _, bad := range []string{"alice:wrong", "bob:s3cret", "alice", ""} {
+		b64 := []byte(base64.StdEncoding.EncodeToString([]byte(bad)))
+		if _, st := c.Basic(b, b64, now); st == OK {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+	if _, st := c.Basic(b, []byte("!!!"), now); st != Invalid {
+		t.Fatal("bad base64 accepted")
+	}
+}
+
+// BenchmarkJWT compares a cached token with a full verification.
+func BenchmarkJWT(b *testing.B) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, alg := range []struct {
+		name string
+		key  JWTKey
+		m    jwt.SigningMethod
+		sk   any
+	}{
+		{"HS256", JWTKey{Alg: "HS256", Secret: secret}, jwt.SigningMethodHS256, secret},
+		{"RS256", JWTKey{Alg: "RS256", PublicKeyPEM: pubPEM(b, &rsaKey.PublicKey)}, jwt.SigningMethodRS256, rsaKey},
+		{"ES256", JWTKey{Alg: "ES256", PublicKeyPEM: pubPEM(b, &ecKey.PublicKey)}, jwt.SigningMethodES256, ecKey},
+	} {
+		v, err := NewJWT(JWTOptions{Keys: []JWTKey{alg.key}, Issuer: "https://idp", Audience: []string{"api"}, Headers: []ClaimHeader{{"sub", "X-User-Id"}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tok := sign(b, alg.m, alg.sk, "", claims(nil))
+		b.Run(alg.name+"/verify", func(b *testing.B) {
+			b.ReportAllocs()
+			var dst []byte
+			for b.Loop() {
+				_, dst, _ = v.Verify(tok, dst[:0])
+			}
+		})
+		b.Run(alg.name+"/cached", func(b *testing.B) {
+			c := NewCache(1024)
+			tb := []byte(tok)
+			now := time.Now().UnixNano()
+			c.JWT(v, tb, now)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, st := c.JWT(v, tb, now); st != OK {
+					b.Fatal(st)
+				}
+			}
+		})
+	}
+}
+
+// TestCacheKeepsGoodOnBadFlood checks that failed verifications do not
+// evict verified tokens.
+func TestCacheKeepsGoodOnBadFlood(t *testing.T) {
+	v, _ := NewJWT(JWTOptions{Keys: []JWTKey{{Alg: "HS256", Secret: secret}}})
+	c := NewCache(1) // one slot: every token maps to it
+	now := time.Now().UnixNano()
+	good := []byte(sign(t, jwt.SigningMethodHS256, secret, "", claims(nil)))
+	c.JWT(v, good, now)
+	for i := 0; i < 10; i++ {
+		if _, st := c.JWT(v, []byte("bad.token."+strings.Repeat("x", i)), now); st == OK {
+			t.Fatal("bad token accepted")
+		}
+	}
+	hits := c.Hits
+	if _, st := c.JWT(v, good, now); st != OK || c.Hits != hits+1 {
+		t.Fatalf("good token evicted by bad ones: %v, hits %d", st, c.Hits-hits)
+	}
+}

@@ -1,0 +1,62 @@
+package auth
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Basic verifies HTTP Basic credentials (RFC 7617) against htpasswd
+// entries hashed with bcrypt. It is immutable and safe for concurrent use.
+//
+// bcrypt is slow on purpose (tens of milliseconds at cost 10) and runs on
+// the event loop that received the request; Cache keeps verified
+// credentials so that it runs once per client and MaxCacheAge, not per
+// request. A wrong password always costs a bcrypt.
+type Basic struct {
+	users map[string][]byte // user → bcrypt hash
+}
+
+// ParseHtpasswd reads "user:hash" lines (blank lines and # comments
+// skipped). Only bcrypt hashes ($2a$, $2b$, $2y$; htpasswd -B) are
+// accepted; the error names the line.
+func ParseHtpasswd(data []byte) (*Basic, error) {
+	b := &Basic{users: map[string][]byte{}}
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("line %d: %w", n+1, ErrHtpasswd)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n+1, ErrHtpasswd)
+		}
+		if _, dup := b.users[user]; dup {
+			return nil, fmt.Errorf("line %d: duplicate user %q", n+1, user)
+		}
+		b.users[user] = []byte(hash)
+	}
+	if len(b.users) == 0 {
+		return nil, fmt.Errorf("%w: the file has no entries", ErrHtpasswd)
+	}
+	return b, nil
+}
+
+// Verify checks a decoded "user:password" pair. It runs bcrypt for known
+// users only.
+func (b *Basic) Verify(userPass []byte) bool {
+	i := bytes.IndexByte(userPass, ':')
+	if i < 1 {
+		return false
+	}
+	h, ok := b.users[string(userPass[:i])]
+	if !ok {
+		return false
+	}
+	return bcrypt.CompareHashAndPassword(h, userPass[i+1:]) == nil
+}

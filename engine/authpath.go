@@ -1,0 +1,337 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hotpath/hotpath/auth"
+	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/metrics"
+	"github.com/hotpath/hotpath/parser"
+)
+
+// Route authentication and header edits ("the gate"): compiled per route
+// from its auth:, headers: and request_id settings, applied at a few hook
+// points of the state machine (down.go):
+//
+//   - begin: gateBegin runs right after routing, before the route's rate
+//     limit and cache (policy.go), so a limit keyed on a field the auth
+//     injects counts per authenticated identity. A refused request is
+//     answered here (401/403) and never reaches the limiter or upstream.
+//   - buildRequestHead: the credential, the client's copies of injected
+//     fields and the removed fields are dropped; identity, set/add fields
+//     and X-Request-Id are appended (transform.go).
+//   - every response head sent to the client (proxied, cached, local):
+//     response edits and X-Request-Id (transform.go).
+//
+// The verification logic lives in package auth; the per-loop cache of
+// verified credentials (loop.gate) makes a repeated credential cost a hash
+// and a compare, with nothing allocated.
+
+// gate is a route's compiled auth and header edits; nil when it has none.
+type gate struct {
+	route string
+
+	// Auth: at most one of jwt, keys, basic.
+	jwt   *auth.JWT
+	keys  *auth.APIKeys
+	basic *auth.Basic
+
+	credHeader string   // the field carrying the credential ("" for none)
+	bearer     bool     // credHeader is Authorization: "Bearer <token>" / "Basic <b64>"
+	credQuery  string   // query parameter carrying it ("" for none)
+	forward    bool     // forward_credentials
+	keyLines   [][]byte // api_key: "Name-Header: name\r\n" per key; nil without name_header
+	userHeader string   // basic: user_header
+	challenge  []byte   // WWW-Authenticate line of a 401
+	forbidden  []byte   // WWW-Authenticate line of a 403
+
+	// Header edits (transform.go). Names are lower case.
+	reqDrop  []string
+	reqAdd   []fieldTemplate
+	respDrop []string
+	respAdd  []fieldTemplate
+
+	requestID bool // X-Request-Id upstream and to the client
+	needID    bool // an ID is needed (request_id, or a ${request_id} value)
+}
+
+// gateState is a client connection's gate state for its current exchange,
+// part of policyState; gateBegin resets it.
+type gateState struct {
+	ident []byte // identity fields to inject, "Name: value\r\n" lines
+	reqID []byte // the exchange's request ID
+}
+
+// loopGate is a loop's share of the gate: the verified-credential cache and
+// the request-ID generator, created on first use.
+type loopGate struct {
+	cache *auth.Cache
+	idgen requestIDs
+}
+
+// authCacheSlots is the size of each loop's verified-credential table.
+const authCacheSlots = 4096
+
+// compileGate compiles a route's auth, headers and request_id into r.gate
+// (nil when it has none) and filters r's direct response. Errors name the
+// config field; key and htpasswd files are read here, so hotpath -check
+// reports unreadable or malformed ones.
+func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.Errors {
+	reqID := rc.RequestID || cfg.RequestID
+	if rc.Auth == nil && rc.Headers == nil && !reqID {
+		return nil
+	}
+	name := r.name
+	var errs config.Errors
+	p := fmt.Sprintf("routes[%d]", i)
+	bad := func(path string, err error) { errs = append(errs, cfg.Errorf(path, err.Error())) }
+	g := &gate{route: name, requestID: reqID, needID: reqID}
+	if a := rc.Auth; a != nil {
+		g.forward = a.ForwardCredentials
+		switch {
+		case a.JWT != nil:
+			j := a.JWT
+			jp := p + ".auth.jwt"
+			opts := auth.JWTOptions{Issuer: j.Issuer, Audience: j.Audience, Leeway: j.Leeway}
+			ok := true
+			for k, key := range j.Keys {
+				kp := fmt.Sprintf("%s.keys[%d]", jp, k)
+				jk := auth.JWTKey{Kid: key.Kid, Alg: key.Alg}
+				switch {
+				case key.Secret != "":
+					jk.Secret = []byte(key.Secret)
+				case key.SecretFile != "":
+					b, err := os.ReadFile(key.SecretFile)
+					if err != nil {
+						bad(kp+".secret_file", fmt.Errorf("cannot read: %v", err))
+						ok = false
+						continue
+					}
+					jk.Secret = bytes.TrimRight(b, "\r\n")
+				case key.PublicKeyFile != "":
+					b, err := os.ReadFile(key.PublicKeyFile)
+					if err != nil {
+						bad(kp+".public_key_file", fmt.Errorf("cannot read: %v", err))
+						ok = false
+						continue
+					}
+					jk.PublicKeyPEM = b
+				}
+				if _, err := auth.ParseKey(jk.Alg, jk.Secret, jk.PublicKeyPEM); err != nil {
+					field := ".public_key_file"
+					switch {
+					case key.Secret != "":
+						field = ".secret"
+					case key.SecretFile != "":
+						field = ".secret_file"
+					}
+					bad(kp+field, err)
+					ok = false
+				}
+				opts.Keys = append(opts.Keys, jk)
+			}
+			for _, c := range config.SortedKeys(j.ClaimsToHeaders) {
+				opts.Headers = append(opts.Headers, auth.ClaimHeader{Claim: c, Header: j.ClaimsToHeaders[c]})
+				g.reqDrop = append(g.reqDrop, strings.ToLower(j.ClaimsToHeaders[c]))
+			}
+			for _, c := range config.SortedKeys(j.RequiredClaims) {
+				opts.Required = append(opts.Required, auth.RequiredClaim{Claim: c, Value: j.RequiredClaims[c]})
+			}
+			if ok && len(opts.Keys) > 0 {
+				v, err := auth.NewJWT(opts)
+				if err != nil {
+					bad(jp+".keys", err)
+				}
+				g.jwt = v
+			}
+			g.credHeader, g.credQuery = j.Header, j.Query
+			g.challenge = []byte("WWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
+			g.forbidden = []byte("WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n")
+		case a.APIKey != nil:
+			k := a.APIKey
+			var keys []auth.APIKey
+			for e, key := range k.Keys {
+				d := sha256.Sum256([]byte(key.Key))
+				if key.KeySHA256 != "" {
+					var err error
+					if d, err = auth.ParseDigest(key.KeySHA256); err != nil {
+						bad(fmt.Sprintf("%s.auth.api_key.keys[%d].key_sha256", p, e), err)
+					}
+				}
+				keys = append(keys, auth.APIKey{Name: key.Name, Digest: d})
+				if k.NameHeader != "" {
+					g.keyLines = append(g.keyLines, []byte(k.NameHeader+": "+key.Name+"\r\n"))
+				}
+			}
+			if k.NameHeader != "" {
+				g.reqDrop = append(g.reqDrop, strings.ToLower(k.NameHeader))
+			}
+			g.keys = auth.NewAPIKeys(keys)
+			g.credHeader, g.credQuery = k.Header, k.Query
+			g.challenge = []byte("WWW-Authenticate: ApiKey\r\n")
+		case a.Basic != nil:
+			b := a.Basic
+			data, err := os.ReadFile(b.HtpasswdFile)
+			if err != nil {
+				bad(p+".auth.basic.htpasswd_file", fmt.Errorf("cannot read: %v", err))
+			} else if g.basic, err = auth.ParseHtpasswd(data); err != nil {
+				bad(p+".auth.basic.htpasswd_file", fmt.Errorf("%s: %v", b.HtpasswdFile, err))
+			}
+			g.credHeader = "Authorization"
+			g.userHeader = b.UserHeader
+			if b.UserHeader != "" {
+				g.reqDrop = append(g.reqDrop, strings.ToLower(b.UserHeader))
+			}
+			g.challenge = []byte("WWW-Authenticate: Basic realm=\"" + b.Realm + "\", charset=\"UTF-8\"\r\n")
+		}
+		g.bearer = strings.EqualFold(g.credHeader, "authorization")
+		if !g.forward && g.credHeader != "" {
+			g.reqDrop = append(g.reqDrop, strings.ToLower(g.credHeader))
+		}
+	}
+	errs = append(errs, g.compileEdits(cfg, p, rc.Headers)...)
+	if r.direct != nil {
+		g.filterDirect(r.direct)
+	}
+	r.gate = g
+	return errs
+}
+
+// gateBegin authenticates the request just routed to rt and prepares its
+// header edits. It returns true when the exchange is answered (401/403:
+// d.local is set and d.out holds the response).
+func (d *down) gateBegin(rt *route) bool {
+	g := rt.gate
+	ps := d.policies()
+	ps.ident = ps.ident[:0]
+	ps.reqID = ps.reqID[:0]
+	if g.needID {
+		d.takeRequestID()
+	}
+	if g.jwt == nil && g.keys == nil && g.basic == nil {
+		return false
+	}
+	st := d.authenticate(g, ps)
+	if st == auth.OK {
+		return false
+	}
+	d.authRejected(st)
+	line := g.challenge
+	if st == auth.Forbidden {
+		line = g.forbidden
+	}
+	d.renderLocal(st.HTTPStatus(), line)
+	return true
+}
+
+// authenticate verifies the request's credential with g's verifier, and
+// on success renders the identity fields into ps.ident.
+func (d *down) authenticate(g *gate, ps *policyState) auth.Status {
+	cred := d.credential(g)
+	switch {
+	case g.jwt != nil:
+		hdr, st := d.lp.authCache().JWT(g.jwt, cred, d.lp.srv.wallNow().UnixNano())
+		if st == auth.OK {
+			ps.ident = append(ps.ident, hdr...)
+		}
+		return st
+	case g.keys != nil:
+		if len(cred) == 0 {
+			return auth.Missing
+		}
+		i := g.keys.Verify(cred)
+		if i < 0 {
+			return auth.Invalid
+		}
+		if g.keyLines != nil {
+			ps.ident = append(ps.ident, g.keyLines[i]...)
+		}
+		return auth.OK
+	default:
+		user, st := d.lp.authCache().Basic(g.basic, cred, d.lp.srv.wallNow().UnixNano())
+		if st == auth.OK && g.userHeader != "" {
+			ps.ident = append(ps.ident, g.userHeader...)
+			ps.ident = append(ps.ident, ": "...)
+			ps.ident = append(ps.ident, user...)
+			ps.ident = append(ps.ident, "\r\n"...)
+		}
+		return st
+	}
+}
+
+// credential returns the request's credential: the credential field's
+// value (after the Bearer or Basic scheme on Authorization), else the
+// query parameter's; nil when there is none.
+func (d *down) credential(g *gate) []byte {
+	if v, ok := headerValue(d.req.Headers, g.credHeader); ok {
+		v = parser.TrimOWS(v)
+		if !g.bearer {
+			return v
+		}
+		scheme := "bearer "
+		if g.basic != nil {
+			scheme = "basic "
+		}
+		if len(v) <= len(scheme) || !parser.EqualFold(v[:len(scheme)], scheme) {
+			return nil
+		}
+		return parser.TrimOWS(v[len(scheme):])
+	}
+	if g.credQuery != "" {
+		if v, ok := queryValue(d.req.Query, g.credQuery); ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// authCache returns the loop's verified-credential cache.
+func (lp *loop) authCache() *auth.Cache {
+	if lp.gate.cache == nil {
+		lp.gate.cache = auth.NewCache(authCacheSlots)
+	}
+	return lp.gate.cache
+}
+
+// identValue returns the value of an identity field the auth injects
+// (for rate-limit keys on header:<Name>).
+func (d *down) identValue(name string) ([]byte, bool) {
+	ps := d.pol
+	if ps == nil || d.rt == nil || d.rt.gate == nil {
+		return nil, false
+	}
+	b := ps.ident
+	for len(b) > 0 {
+		end := bytes.Index(b, crlf)
+		if end < 0 {
+			break
+		}
+		line := b[:end]
+		b = b[end+2:]
+		if c := bytes.IndexByte(line, ':'); c > 0 && parser.EqualFold(line[:c], name) {
+			return parser.TrimOWS(line[c+1:]), true
+		}
+	}
+	return nil, false
+}
+
+// authRejected counts a refused request.
+func (d *down) authRejected(st auth.Status) {
+	if mt := d.tbl.mt; mt != nil {
+		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, authReason(st))
+	}
+}
+
+func authReason(st auth.Status) metrics.AuthReason {
+	switch st {
+	case auth.Missing:
+		return metrics.AuthMissing
+	case auth.Forbidden:
+		return metrics.AuthForbidden
+	}
+	return metrics.AuthInvalid
+}
