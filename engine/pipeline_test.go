@@ -443,3 +443,112 @@ func TestPollerLayout(t *testing.T) {
 		t.Fatal("no loop")
 	}
 }
+
+func TestPipelineTimeoutMidPipeline(t *testing.T) {
+	// The first connection stalls on /stall and never answers what is
+	// behind it; the request behind is retried on a fresh connection.
+	var stalled atomic.Bool
+	got := make(chan string, 16)
+	up := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
+		stall := false
+		for {
+			head, err := readRequestHead(r)
+			if err != nil {
+				return
+			}
+			_, path := requestPath(head)
+			got <- path
+			if path == "/stall" && stalled.CompareAndSwap(false, true) {
+				stall = true
+			}
+			if !stall && echoPath(c, path, "") != nil {
+				return
+			}
+		}
+	})
+	cfg := testConfig(t, pipelineConfig(t, up.addr, 16))
+	cfg.Listeners[0].Workers = 1
+	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
+	srv := startServer(t, cfg)
+	a, b := dial(t, srv), dial(t, srv)
+	if _, err := io.WriteString(a, "GET /stall HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	status, body, err := getPath(b, bufio.NewReader(b), "/behind")
+	if err != nil || status != 200 || body != "/behind" {
+		t.Errorf("behind the stalled request: %d %q %v", status, body, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(a), &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 504 {
+		t.Errorf("stalled request: %d, want 504", resp.StatusCode)
+	}
+	if p1, p2 := <-got, <-got; p1 != "/behind" || p2 != "/behind" {
+		t.Errorf("upstream got %s, %s; want /behind pipelined, then /behind again", p1, p2)
+	}
+}
+
+func TestPipelineMaxConns(t *testing.T) {
+	// One connection allowed: requests that wait for it join it.
+	up := newInOrderUpstream(t, 5*time.Millisecond, nil)
+	cfg := testConfig(t, pipelineConfig(t, up.addr, 8))
+	cfg.Listeners[0].Workers = 1
+	cfg.Upstreams[0].Pool.MaxConns = 1
+	srv := startServer(t, cfg)
+	runClients(t, srv, 24, 10, exactly)
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("%d upstream connections with max_conns 1", n)
+	}
+}
+
+func TestPipelineHeadResponses(t *testing.T) {
+	// HEAD responses have no body: the FIFO must not wait for one, also
+	// when the HEAD's client left.
+	got := make(chan string, 16)
+	release := make(chan struct{})
+	up := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
+		var heads []string
+		for len(heads) < 3 {
+			head, err := readRequestHead(r)
+			if err != nil {
+				return
+			}
+			heads = append(heads, head)
+			_, p := requestPath(head)
+			got <- p
+		}
+		<-release
+		for _, head := range heads {
+			method, p := requestPath(head)
+			if method == "HEAD" {
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+				continue
+			}
+			_ = echoPath(c, p, "")
+		}
+		_, _ = io.Copy(io.Discard, r)
+	})
+	srv := startPipelineServer(t, up.addr)
+	var cs []net.Conn
+	for i, m := range []string{"GET", "HEAD", "GET"} {
+		c := dial(t, srv)
+		cs = append(cs, c)
+		fmt.Fprintf(c, "%s /p%d HTTP/1.1\r\nHost: t\r\n\r\n", m, i)
+		<-got
+	}
+	_ = cs[1].Close() // the HEAD's client leaves
+	eventually(t, 5*time.Second, func() bool { return srv.active.Load() == 2 }, "the gateway did not see the client leave")
+	close(release)
+	for _, i := range []int{0, 2} {
+		resp, err := http.ReadResponse(bufio.NewReader(cs[i]), &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); body != fmt.Sprintf("/p%d", i) {
+			t.Errorf("client %d got %q", i, body)
+		}
+	}
+}
