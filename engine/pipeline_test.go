@@ -309,8 +309,8 @@ func TestPipelineConnectionCloseMidPipeline(t *testing.T) {
 	t.Logf("%d upstream connections", up.conns.Load())
 }
 
-// heldUpstream reads requests and answers them, in order, only when release
-// is closed; it reports each request path on got.
+// heldUpstream reads requests and answers them (chunked), in order, only
+// when release is closed; it reports each request path on got.
 func heldUpstream(t *testing.T, got chan<- string, release <-chan struct{}) *rawUpstream {
 	return newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		var paths []string
@@ -338,7 +338,8 @@ func heldUpstream(t *testing.T, got chan<- string, release <-chan struct{}) *raw
 			case <-release:
 			}
 			for _, p := range paths {
-				if echoPath(c, p, "") != nil {
+				// Chunked, so that a dropped response is framed by its chunks.
+				if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(p), p); err != nil {
 					return
 				}
 			}
