@@ -23,7 +23,8 @@ import (
 // read. The client side is unchanged.
 //
 // The first request on a connection with nothing outstanding is written at
-// once, so a lone request costs what it costs without pipelining. A request
+// once (unless this batch's flush is armed already), so a lone request
+// costs what it costs without pipelining. A request
 // that joins a connection with requests outstanding is deferred to the end
 // of the batch through the loop's task queue: the first such head in a batch
 // arms a task (gnet's poller Trigger: one eventfd write when the queue was
@@ -240,17 +241,27 @@ func (u *up) write(p []byte) {
 // those of the requests that joined while u connected, in one write at once:
 // a connection with nothing outstanding has nothing to wait for, and a lone
 // request (one client, low load) costs what it costs without pipelining.
-// Requests that join later are batched (write).
+// Only when a flush is armed already do they wait for it. Requests that join
+// later are batched (write).
 func (u *up) sendPipelined() {
 	d := u.d
 	p := &u.pipe
 	p.compact()
+	u.setDeadline(dlUpHeader, d.lp.srv.now()+d.tbl.timeouts.upstreamHeader)
+	if u.lp.flushArmed {
+		// Another connection's heads already wait for this batch's
+		// flush: joining it costs neither a syscall nor a task.
+		u.write(d.head)
+		for i := p.qh; i < len(p.q); i++ {
+			u.write(p.q[i].d.head)
+		}
+		return
+	}
 	b := append(p.batch[:0], d.head...)
 	for i := p.qh; i < len(p.q); i++ {
 		b = append(b, p.q[i].d.head...)
 	}
 	p.batch = b[:0]
-	u.setDeadline(dlUpHeader, d.lp.srv.now()+d.tbl.timeouts.upstreamHeader)
 	_, _ = u.c.Write(b) // on failure onClose has run: d and the queue are handled
 }
 
