@@ -23,14 +23,14 @@ import (
 // read. The client side is unchanged.
 //
 // The first request on a connection with nothing outstanding is written at
-// once (unless this batch's flush is armed already), so a lone request
-// costs what it costs without pipelining. A request
-// that joins a connection with requests outstanding is deferred to the end
-// of the batch through the loop's task queue: the first such head in a batch
-// arms a task (gnet's poller Trigger: one eventfd write when the queue was
-// empty, and one 16-byte queue node), the task runs after the next
-// epoll_wait's events and writes every connection's pending heads, one write
-// each. Later heads in the same batch only append.
+// once (unless this batch's flush is armed already), so a lone request costs
+// what it costs without pipelining. A request that joins a connection with
+// requests outstanding is deferred to the end of the batch through the
+// loop's task queue: the first such head in a batch arms a task (gnet's
+// poller Trigger: one eventfd write when the queue was empty, and one small
+// queue node that gnet allocates per batch, not per request), the task runs
+// after the next epoll_wait's events and writes every connection's pending
+// heads, one write each. Later heads in the same batch only append.
 //
 // Safety, because a pipelined request may be lost when its connection fails:
 //
@@ -49,8 +49,8 @@ import (
 //   - A client that leaves while its request is outstanding leaves its slot
 //     in the queue: its response is read and dropped, so the next response
 //     still goes to the next client. (A client that leaves in the middle of
-//     a chunked or transformed response body closes the connection instead,
-//     and the requests behind it are retried.)
+//     a chunked response body closes the connection instead, and the
+//     requests behind it are retried.)
 //   - timeouts.upstream_header runs for each request from when the response
 //     before it completed (the upstream answers in order), so a stalled
 //     upstream fails the first request, and the rest are retried.
