@@ -134,6 +134,14 @@ type Pool struct {
 	// request beyond it, or one still waiting after timeouts.pending, is
 	// answered 503. 0 answers 503 at once.
 	MaxPending int `yaml:"max_pending"`
+
+	// Pipeline lets one keep-alive connection carry up to this many
+	// outstanding requests from different clients of the same event loop,
+	// answered in order, with the request heads queued during one batch of
+	// events written together. Only idempotent requests without a body are
+	// pipelined (docs/pipeline.md). 0 or 1 is off: one request per
+	// connection at a time.
+	Pipeline int `yaml:"pipeline"`
 }
 
 // Health configures active and passive health checking.

@@ -93,6 +93,8 @@ routes:
 			[]string{"t.yaml:6: listeners[2].workers: is 3 but listeners[0].workers is 2"}},
 		{"h2c upgrade refused", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /\n    upstream: a\n    upgrade: [websocket, H2C, \"a b\"]\n",
 			[]string{"t.yaml:7: routes[0].upgrade[1]: h2c cannot be tunnelled", `t.yaml:7: routes[0].upgrade[2]: not a protocol name`}},
+		{"pipeline out of range", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\n    pool: {pipeline: -1}\n",
+			[]string{"t.yaml:4: upstreams[0].pool.pipeline: must be between 0 and 256, got -1"}},
 		{"duplicate listener", "listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:1\n",
 			[]string{`t.yaml:3: listeners[1].address: duplicate listener "127.0.0.1:1" (also listeners[0])`}},
 	}

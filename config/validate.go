@@ -10,6 +10,10 @@ import (
 // Balancers lists the balancer names an upstream may use.
 var Balancers = []string{"round_robin", "weighted_round_robin", "least_conn", "p2c", "p2c_ewma", "maglev", "ring_hash"}
 
+// MaxPipeline caps upstreams[].pool.pipeline: more outstanding requests
+// per connection only lengthen the queue a slow response blocks.
+const MaxPipeline = 256
+
 func (c *Config) validate() Errors {
 	var errs Errors
 	bad := func(path, format string, args ...any) {
@@ -127,6 +131,9 @@ func (c *Config) validate() Errors {
 		}
 		if u.Pool.MaxPending < 0 {
 			bad(p+".pool.max_pending", "must not be negative")
+		}
+		if u.Pool.Pipeline < 0 || u.Pool.Pipeline > MaxPipeline {
+			bad(p+".pool.pipeline", "must be between 0 and %d, got %d", MaxPipeline, u.Pool.Pipeline)
 		}
 		if u.Pool.MaxRequests < 0 {
 			bad(p+".pool.max_requests", "must not be negative")

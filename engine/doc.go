@@ -21,6 +21,11 @@
 // its own metrics blocks and access-log buffer from a few hook calls in the
 // state machines; Server.Collector exposes the sums to Prometheus.
 //
+// With pool.pipeline above 1 an upstream keep-alive connection carries
+// several clients' GET, HEAD and OPTIONS requests at once, answered in
+// order, and the heads that join it during one batch of events go out in
+// one write (pipeline.go, docs/pipeline.md).
+//
 // Upgraded connections (WebSocket) become tunnels relayed on the same loop
 // (tunnel.go); requests for an endpoint at pool.max_conns wait in a per-loop
 // FIFO (pending.go); a client that takes none of the bytes queued for it for

@@ -82,6 +82,7 @@ type down struct {
 	keepAlive  bool
 	expect100  bool
 	idempotent bool
+	safe       bool // GET, HEAD or OPTIONS: may be pipelined (pipeline.go)
 	retried    bool
 	minor      int
 	reqKind    parser.BodyKind
@@ -260,6 +261,7 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.closeAfter = !d.keepAlive
 	d.expect100 = r.Expect100 && r.Minor >= 1
 	d.idempotent = isIdempotent(r.Method)
+	d.safe = isSafe(r.Method)
 	d.retried, d.local, d.started, d.respDone, d.outPending = false, false, false, false, false
 	d.reqKind, d.reqLeft = r.Body, r.ContentLength
 	d.reqChunk.Reset()
@@ -363,6 +365,9 @@ func (d *down) acquire(fresh bool) {
 // connect attaches an idle pooled connection unless fresh, else dials a new
 // one; at max_conns the exchange waits for one (pending.go).
 func (d *down) connect(fresh bool) {
+	if d.pipelinable() && d.lp.joinPipe(d) {
+		return
+	}
 	if !fresh {
 		if u, ok := d.conns.Get(time.Now()); ok {
 			u.attach(d, true)
@@ -460,10 +465,15 @@ func (d *down) badBody() {
 	d.toClosing()
 }
 
-// detach unlinks d from its upstream connection.
+// detach unlinks d from its upstream connection. A request pipelined
+// behind another keeps its slot, so its response is read and dropped.
 func (d *down) detach() {
 	if u := d.u; u != nil {
-		u.d = nil
+		if u.d == d {
+			u.d = nil
+		} else {
+			u.pipe.orphan(d)
+		}
 		d.u = nil
 	}
 }
@@ -603,8 +613,7 @@ func (d *down) onClose() {
 	}
 	d.lp.removeDown(d)
 	if u := d.u; u != nil {
-		d.detach()
-		u.abandon()
+		u.abandon(d)
 	}
 	d.endEP(false)
 	d.observeEnd()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/netpoll"
+	"github.com/panjf2000/gnet/v2/pkg/queue"
 
 	"github.com/hotpath/hotpath/pool"
 )
@@ -25,8 +27,19 @@ type loop struct {
 	// pool.Endpoint.ID (dense and process-unique across reloads).
 	conns []*pool.Conns[*up]
 
-	pending pending   // requests waiting for a connection (pending.go)
-	tunnels []*tunnel // upgraded connection pairs (tunnel.go)
+	pending pending // requests waiting for a connection (pending.go)
+
+	// Pipelining (pipeline.go): the connection per endpoint ID that
+	// pipelinable requests join, the requests to send again after their
+	// pipelined connection failed, and the connections with request heads
+	// to write after this batch of events.
+	pipes      []*up
+	redo       []*down
+	flushes    []*up
+	flushArmed bool
+	poller     *netpoll.Poller // nil: flush through EventLoop.Execute
+	flushFn    queue.Func
+	tunnels    []*tunnel // upgraded connection pairs (tunnel.go)
 
 	stoppedAccepting bool
 
@@ -35,7 +48,8 @@ type loop struct {
 }
 
 func newLoop(s *Server, el gnet.EventLoop, c gnet.Conn) *loop {
-	lp := &loop{srv: s, el: el, epfd: epollFD(c), lnfd: listenerFDs(c), obs: s.obs.newLoop()}
+	lp := &loop{srv: s, el: el, epfd: epollFD(c), lnfd: listenerFDs(c), obs: s.obs.newLoop(), poller: pollerOf(c)}
+	lp.flushFn = lp.flushTask
 	if lp.epfd < 0 {
 		s.log.Warn("gnet layout unknown: pause-read unavailable, falling back to closing connections over 4x limits.max_buffered_bytes")
 	}
@@ -69,6 +83,7 @@ func (lp *loop) Run(context.Context) error {
 	}
 	lp.tickTunnels(now)
 	lp.tickPending(now)
+	lp.settle() // requests a timeout sent back from a pipelined connection
 	lp.obs.tick(lp)
 	return nil
 }

@@ -171,7 +171,7 @@ func (lp *loop) enqueue(d *down) {
 // settle hands free connections to waiting requests. The server calls it
 // after every event on the loop.
 func (lp *loop) settle() {
-	if lp.pending.entries > 0 {
+	if lp.pending.entries > 0 || len(lp.redo) > 0 {
 		lp.settleSlow()
 	}
 }
@@ -182,6 +182,18 @@ func (lp *loop) settleSlow() {
 		return // nested in a callback that settle itself caused
 	}
 	p.settling = true
+	kept := 0
+	for i := 0; i < len(lp.redo); i++ { // redispatch may append
+		d := lp.redo[i]
+		lp.redo[i] = nil
+		if d.busy {
+			lp.redo[kept] = d // inside d's own callback: the settle after it
+			kept++
+			continue
+		}
+		lp.redispatch(d)
+	}
+	lp.redo = lp.redo[:kept]
 	now := time.Now() // the pools' idle clock is the wall clock
 	for i := 0; i < len(p.listed); {
 		q := p.listed[i]
@@ -212,6 +224,12 @@ func (lp *loop) serve(q *waitQueue, now time.Time) {
 		d := w.d
 		if d.busy {
 			return // inside d's own callback: the settle after it serves d
+		}
+		if d.pipelinable() && lp.joinPipe(d) {
+			q.pop()
+			p.entries--
+			d.waiting = nil
+			continue
 		}
 		if q.conns.IdleLen() > 0 {
 			if u, ok := q.conns.Get(now); ok {

@@ -50,6 +50,7 @@ type upstream struct {
 	limits  pool.Limits
 
 	maxPending int // pool.max_pending: waiters per endpoint per loop
+	pipeline   int // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
 }
 
 // route is a compiled config.Route: the trie's value.
@@ -154,6 +155,7 @@ func compile(cfg *config.Config) (*table, error) {
 			IdleTimeout: uc.Pool.IdleTimeout,
 		}
 		u.maxPending = uc.Pool.MaxPending
+		u.pipeline = uc.Pool.Pipeline
 		if u.limits.MaxIdle == 0 {
 			u.limits.MaxIdle = -1 // config: 0 keeps none; pool: 0 means its default
 		}

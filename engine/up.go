@@ -48,6 +48,8 @@ type up struct {
 	busy      bool
 	wantClose bool
 	paused    bool
+
+	pipe pipe // requests queued behind d when pipelining (pipeline.go)
 }
 
 func (u *up) setDeadline(k dlKind, at int64) {
@@ -66,6 +68,9 @@ func (u *up) attach(d *down, reused bool) {
 	u.sendLeft = 0
 	u.resp.Reset()
 	u.resp.Limits = d.tbl.limits
+	if d.pipelinable() {
+		u.startPipe(d)
+	}
 }
 
 // send writes the request head (and, once reading resumes, the body) to a
@@ -73,6 +78,10 @@ func (u *up) attach(d *down, reused bool) {
 func (u *up) send() {
 	d := u.d
 	u.state = upActive
+	if u.pipe.on {
+		u.sendPipelined()
+		return
+	}
 	_, _ = u.c.Write(d.head)
 	if u.d != d || d.closed {
 		return // the write failed and the failure has been handled
@@ -89,6 +98,7 @@ func (u *up) send() {
 // closeConn closes the connection (now, or when u's callback returns). The
 // caller has done the pool accounting.
 func (u *up) closeConn() {
+	u.dropQueue()
 	u.state = upClosed
 	u.d = nil
 	if u.c == nil {
@@ -101,11 +111,22 @@ func (u *up) closeConn() {
 	_ = u.lp.el.Close(u.c)
 }
 
-// abandon is called when u's client goes away mid-exchange. A dialing
-// connection is kept for the pool; an active one cannot be reused.
-func (u *up) abandon() {
+// abandon is called when d, a client u serves, goes away mid-exchange. A
+// dialing connection is kept for the pool (or for the requests queued on
+// it); an active one cannot be reused, unless requests are pipelined behind
+// d's: then d's response is read and dropped (pipeline.go).
+func (u *up) abandon(d *down) {
+	d.u = nil
+	if u.d != d {
+		u.pipe.orphan(d) // queued behind another: keep the FIFO in step
+		return
+	}
 	u.d = nil
 	if u.state == upDialing {
+		u.promote()
+		return
+	}
+	if u.pipe.queued() > 0 && u.orphanHead(d) {
 		return
 	}
 	u.conns.Closed(u)
@@ -120,6 +141,8 @@ func (u *up) onOpen(c gnet.Conn) gnet.Action {
 		u.wantClose = true // timed out while dialing
 	case u.d == nil:
 		u.state = upIdle // its client left: keep it warm for the next one
+		u.pipe.compact()
+		u.endPipe()
 		u.setDeadline(dlNone, 0)
 		if toClose, ok := u.conns.Release(u, 0, time.Now()); ok {
 			toClose.closeConn()
@@ -143,14 +166,15 @@ func (u *up) dialFailed(timedOut bool) {
 	u.state = upClosed
 	u.lp.removeUp(u)
 	u.conns.Closed(u)
+	err := ErrUpstreamConnect
+	if timedOut {
+		err = ErrConnectTimeout
+	}
 	if d := u.d; d != nil {
 		d.detach()
-		if timedOut {
-			d.gatewayError(ErrConnectTimeout)
-		} else {
-			d.gatewayError(ErrUpstreamConnect)
-		}
+		d.gatewayError(err)
 	}
+	u.failQueued(err)
 }
 
 func (u *up) onClose(err error) {
@@ -169,6 +193,7 @@ func (u *up) onClose(err error) {
 		return
 	}
 	u.conns.Closed(u)
+	u.dropQueue() // requests pipelined behind d are retried (pipeline.go)
 	d := u.d
 	if d == nil {
 		return
@@ -222,8 +247,26 @@ func (u *up) onTraffic() gnet.Action {
 	return gnet.None
 }
 
-// readResponse parses the response head and streams the body to the client.
+// readResponse parses the responses buffered from the upstream: the current
+// one, and with pipelining the ones queued behind it.
 func (u *up) readResponse() {
+	for {
+		var more bool
+		if u.pipe.skip && u.state == upActive {
+			more = u.skipResponse()
+		} else {
+			more = u.readOne()
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// readOne parses the response head and streams the body to the client. It
+// reports whether u moved on to a pipelined response that may have bytes
+// buffered.
+func (u *up) readOne() bool {
 	d := u.d
 	if u.state != upActive || d == nil {
 		// Bytes or EOF on an idle connection: it cannot be reused.
@@ -231,7 +274,7 @@ func (u *up) readResponse() {
 			u.conns.Closed(u)
 		}
 		u.closeConn()
-		return
+		return false
 	}
 	buf, _ := u.c.Peek(-1)
 	u.gotResp = u.gotResp || len(buf) > 0
@@ -254,7 +297,7 @@ func (u *up) readResponse() {
 				if u.resp.Status == 101 {
 					if d.upgrade {
 						if failure = u.switchProtocols(consumed); failure == nil {
-							return // the connection pair is a tunnel now
+							return false // the connection pair is a tunnel now
 						}
 						break
 					}
@@ -270,6 +313,9 @@ func (u *up) readResponse() {
 			}
 			d.writeResponseHead(&u.resp, u.connArr[:0])
 			u.headDone = true
+			if !u.resp.KeepAlive || u.resp.Body == parser.BodyClose {
+				u.pipe.ended = true // nothing more may follow on this connection
+			}
 			now := d.lp.srv.now()
 			d.observeUpstreamHead(now)
 			u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
@@ -295,19 +341,20 @@ func (u *up) readResponse() {
 	discard(u.c, consumed)
 	d.obs.upIn += consumed
 	if u.d != d {
-		return // the client went away while we wrote to it
+		// The client went away while we wrote to it; with requests
+		// pipelined behind, the rest of its response is skipped.
+		return u.pipe.skip && u.state == upActive
 	}
 	if failure != nil {
 		d.gatewayError(failure)
-		return
+		return false
 	}
 	if u.headDone && !finished {
 		d.flushHead()
 		u.setDeadline(dlUpRead, d.lp.srv.now()+d.tbl.timeouts.upstreamRead)
 	}
 	if finished {
-		u.complete(len(buf) > consumed)
-		return
+		return u.complete(len(buf) > consumed)
 	}
 	if d.c.OutboundBuffered() > d.tbl.maxBuf {
 		u.lp.pause(u.c, &u.paused)
@@ -316,31 +363,47 @@ func (u *up) readResponse() {
 	if u.c.InboundBuffered() > 4*d.tbl.maxBuf {
 		d.gatewayError(ErrUpstreamMalformed) // head too large for the parser's limits
 	}
+	return false
 }
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
-// complete ends a response that arrived whole: the connection goes back to
-// the pool when both sides allow it, and the client's exchange finishes.
-func (u *up) complete(leftover bool) {
+// complete ends a response that arrived whole: the connection moves on to
+// the next pipelined request, or goes back to the pool when both sides
+// allow it, and the client's exchange finishes. It reports whether u moved
+// on to a pipelined response that may have bytes buffered.
+func (u *up) complete(leftover bool) bool {
 	d := u.d
 	failed := d.status == 502 || d.status == 503 || d.status == 504
 	d.endEP(failed)
-	reusable := u.resp.KeepAlive && !leftover && d.reqDone && !d.lp.srv.stopping.Load()
+	keep := u.resp.KeepAlive && d.reqDone && !d.lp.srv.stopping.Load()
 	d.detach()
 	u.served++
 	u.setDeadline(dlNone, 0)
-	if reusable {
-		u.state = upIdle
-		if toClose, ok := u.conns.Release(u, u.served, time.Now()); ok {
-			toClose.closeConn()
-		}
-	} else {
+	next := false
+	switch {
+	case keep && u.pipe.queued() > 0:
+		u.advance() // before d finishes: its next request may join u
+		next = leftover
+	case keep && !leftover:
+		u.idle()
+	default:
 		u.conns.Closed(u)
-		u.closeConn()
+		u.closeConn() // requests queued behind d are retried
 	}
 	d.respDone = true
 	d.maybeFinish()
+	return next && u.state == upActive
+}
+
+// idle returns u, its exchanges all answered, to the pool.
+func (u *up) idle() {
+	u.state = upIdle
+	u.endPipe()
+	u.setDeadline(dlNone, 0)
+	if toClose, ok := u.conns.Release(u, u.served, time.Now()); ok {
+		toClose.closeConn()
+	}
 }
 
 // tick enforces u's deadline and resumes reading once the client drained.
@@ -367,6 +430,7 @@ func (u *up) tick(now int64) {
 				d.detach()
 				d.gatewayError(ErrConnectTimeout)
 			}
+			u.failQueued(ErrConnectTimeout)
 		}
 	case dlUpHeader, dlUpRead:
 		if u.dl == dlUpHeader && d != nil && u.c != nil && !u.gotResp {
@@ -376,9 +440,13 @@ func (u *up) tick(now int64) {
 				return
 			}
 		}
-		if d != nil {
-			d.gatewayError(ErrUpstreamTimeout)
-		} else {
+		switch {
+		case d != nil:
+			d.gatewayError(ErrUpstreamTimeout) // requests queued behind d are retried
+		case u.pipe.skip:
+			u.conns.Closed(u)
+			u.closeConn()
+		default:
 			u.setDeadline(dlNone, 0)
 		}
 	}
