@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	yaml "go.yaml.in/yaml/v3"
-
 	"github.com/hotpath/hotpath/config"
 )
 
@@ -36,9 +34,8 @@ func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir strin
 	}
 }
 
-// TestHotpathConfigs checks the generated hotpath YAML: plain scenarios
-// must pass the config package as it is; feature scenarios must be YAML
-// with the per-route schema being wired on another branch.
+// TestHotpathConfigs loads every generated hotpath YAML with the config
+// package and checks that it asks for the scenario's features.
 func TestHotpathConfigs(t *testing.T) {
 	renderAll(t, func(s Scenario, c *Contender, conf, _ string) {
 		if c.Name != "hotpath" {
@@ -48,41 +45,23 @@ func TestHotpathConfigs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !s.Features.any() {
-			cfg, err := config.Parse(conf, data)
-			if err != nil {
-				t.Fatalf("%s: %v", s.Name, err)
-			}
-			if want := max(s.Routes, 1); len(cfg.Routes) != want {
-				t.Errorf("%s: %d routes, want %d", s.Name, len(cfg.Routes), want)
-			}
-			if cfg.Listeners[0].Workers != 1 {
-				t.Errorf("%s: workers %d, want 1", s.Name, cfg.Listeners[0].Workers)
-			}
-			return
+		// Every feature is on main now: every config must load as it is.
+		cfg, err := config.Parse(conf, data)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
 		}
-		var doc struct {
-			Routes []map[string]any `yaml:"routes"`
+		if want := max(s.Routes, 1); len(cfg.Routes) != want {
+			t.Errorf("%s: %d routes, want %d", s.Name, len(cfg.Routes), want)
 		}
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v\n%s", s.Name, err, data)
+		if cfg.Listeners[0].Workers != 1 {
+			t.Errorf("%s: workers %d, want 1", s.Name, cfg.Listeners[0].Workers)
 		}
-		r := doc.Routes[0]
-		want := map[string]string{
-			"cache":       "map[default_ttl:60s enabled:true]",
-			"rate_limit":  fmt.Sprintf("map[burst:%d key:[client_ip] per:1s rate:%d]", burst(s), rate(s)),
-			"compression": "map[encodings:[gzip] gzip_level:5 min_length:1024]",
+		r := cfg.Routes[0]
+		if (r.Cache != nil) != s.Cache || (r.RateLimit != nil) != (s.RateLimit != nil) || (r.Compression != nil) != (s.Gzip != nil) {
+			t.Errorf("%s: route policies %+v, want features %s", s.Name, r, s.Features.names())
 		}
-		for key, w := range want {
-			if _, on := r[key]; !on {
-				continue
-			}
-			if got := fmt.Sprint(r[key]); got != w {
-				t.Errorf("%s: %s = %s, want %s", s.Name, key, got, w)
-			}
-		}
-		if len(r) < 4 {
-			t.Errorf("%s: route has no feature: %v", s.Name, r)
+		if got := cfg.Upstreams[0].Pool.Pipeline; got != s.UpstreamPipeline {
+			t.Errorf("%s: pool.pipeline %d, want %d", s.Name, got, s.UpstreamPipeline)
 		}
 	})
 }

@@ -39,6 +39,10 @@ type Features struct {
 	Cache     bool       // cache responses for 60 s
 	RateLimit *RateLimit // limit requests per client IP
 	Gzip      *Gzip      // compress responses
+	// UpstreamPipeline is hotpath's pool.pipeline: requests of different
+	// clients share an upstream connection, their heads written together.
+	// nginx and HAProxy have no equivalent and run their plain config.
+	UpstreamPipeline int
 }
 
 // RateLimit is a per-client-IP token bucket.
@@ -54,7 +58,9 @@ type Gzip struct {
 }
 
 // any reports whether f asks for anything beyond proxying.
-func (f Features) any() bool { return f.Cache || f.RateLimit != nil || f.Gzip != nil }
+func (f Features) any() bool {
+	return f.Cache || f.RateLimit != nil || f.Gzip != nil || f.UpstreamPipeline > 0
+}
 
 // names lists the features switched on, for messages.
 func (f Features) names() string {
@@ -67,6 +73,9 @@ func (f Features) names() string {
 	}
 	if f.Gzip != nil {
 		s = append(s, "compression")
+	}
+	if f.UpstreamPipeline > 0 {
+		s = append(s, "pool.pipeline")
 	}
 	return strings.Join(s, ", ")
 }
@@ -117,6 +126,11 @@ func Scenarios() []Scenario {
 			Name: "pipelined",
 			Desc: "16 requests in flight per client connection (hotload -p 16)",
 			Load: []string{"-p", "16"},
+		},
+		{
+			Name:     "upstream_pipeline",
+			Desc:     "passthrough_small, but hotpath pipelines up to 16 requests of different clients on one upstream connection (pool.pipeline: 16, off by default and hotpath-only: nginx and HAProxy run their passthrough config)",
+			Features: Features{UpstreamPipeline: 16},
 		},
 		{
 			Name:     "cache_hit",
