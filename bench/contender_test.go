@@ -66,20 +66,6 @@ func TestHotpathConfigs(t *testing.T) {
 	})
 }
 
-func rate(s Scenario) int {
-	if s.RateLimit == nil {
-		return 0
-	}
-	return s.RateLimit.Rate
-}
-
-func burst(s Scenario) int {
-	if s.RateLimit == nil {
-		return 0
-	}
-	return s.RateLimit.Burst
-}
-
 // TestPeerConfigs runs nginx's and HAProxy's own checkers on every
 // generated config, where they are installed.
 func TestPeerConfigs(t *testing.T) {

@@ -46,8 +46,10 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestConcurrencyFull(t *testing.T) {
 	c, _ := NewConcurrency(2)
-	if !c.Acquire() || !c.Acquire() {
-		t.Fatal("could not fill")
+	for i := range 2 {
+		if !c.Acquire() {
+			t.Fatalf("could not fill: acquire %d refused", i+1)
+		}
 	}
 	if c.Acquire() {
 		t.Fatal("acquired beyond max")
