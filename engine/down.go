@@ -989,6 +989,13 @@ func (d *down) send(p []byte) {
 			_, _ = d.c.Write(d.out)
 			return
 		}
+		if len(p) <= smallBody {
+			// One write(2) for head and a small body: cheaper than a
+			// two-element writev (see writeLocal).
+			d.out = append(d.out, p...)
+			_, _ = d.c.Write(d.out)
+			return
+		}
 		d.iov[0], d.iov[1] = d.out, p
 		_, _ = d.c.Writev(d.iov[:])
 		d.iov[0], d.iov[1] = nil, nil
