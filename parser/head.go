@@ -633,6 +633,14 @@ type framing struct {
 
 // addTE folds one Transfer-Encoding field value into f. The codings of all
 // fields form one list, in order (RFC 9110 §5.3).
+// keepFirst stores v in *dst unless a value is there already: the parsed
+// fields expose the first occurrence of a repeated field.
+func keepFirst(dst *[]byte, v []byte) {
+	if *dst == nil {
+		*dst = v
+	}
+}
+
 func (f *framing) addTE(v []byte) {
 	f.te = true
 	if shortValueIs(v, "chunked") {

@@ -224,46 +224,28 @@ func (r *Request) finish(buf []byte, lim *resolved) error {
 	for j := 0; j < h.nknown; j++ {
 		v := r.Headers[h.knownAt[j]].Value
 		switch h.knownName[j] {
-		case nameHost:
-			hosts++
-			if r.Host == nil {
-				r.Host = v
-			}
-		case nameExpect:
-			if r.Expect == nil {
-				r.Expect = v
-			}
-		case nameUpgrade:
-			if r.Upgrade == nil {
-				r.Upgrade = v
-			}
 		case nameConnection:
-			if r.Connection == nil {
-				r.Connection = v
-			}
+			keepFirst(&r.Connection, v)
 			f.addConnection(v)
-		case nameAuthorization:
-			if r.Authorization == nil {
-				r.Authorization = v
-			}
-		case nameCacheControl:
-			if r.CacheControl == nil {
-				r.CacheControl = v
-			}
 		case nameContentLength:
 			f.cls++
-			if r.ContentLengthRaw == nil {
-				r.ContentLengthRaw = v
-			}
-		case nameAcceptEncoding:
-			if r.AcceptEncoding == nil {
-				r.AcceptEncoding = v
-			}
+			keepFirst(&r.ContentLengthRaw, v)
 		case nameTransferEncoding:
-			if r.TransferEncoding == nil {
-				r.TransferEncoding = v
-			}
+			keepFirst(&r.TransferEncoding, v)
 			f.addTE(v)
+		case nameHost:
+			hosts++
+			keepFirst(&r.Host, v)
+		case nameExpect:
+			keepFirst(&r.Expect, v)
+		case nameUpgrade:
+			keepFirst(&r.Upgrade, v)
+		case nameAuthorization:
+			keepFirst(&r.Authorization, v)
+		case nameCacheControl:
+			keepFirst(&r.CacheControl, v)
+		case nameAcceptEncoding:
+			keepFirst(&r.AcceptEncoding, v)
 		}
 	}
 	if hosts > 1 {

@@ -138,37 +138,23 @@ func (r *Response) finish(buf []byte, headRequest bool, lim *resolved) error {
 	for j := 0; j < h.nknown; j++ {
 		v := r.Headers[h.knownAt[j]].Value
 		switch h.knownName[j] {
-		case nameUpgrade:
-			if r.Upgrade == nil {
-				r.Upgrade = v
-			}
 		case nameConnection:
-			if r.Connection == nil {
-				r.Connection = v
-			}
+			keepFirst(&r.Connection, v)
 			f.addConnection(v)
-		case nameContentType:
-			if r.ContentType == nil {
-				r.ContentType = v
-			}
-		case nameCacheControl:
-			if r.CacheControl == nil {
-				r.CacheControl = v
-			}
 		case nameContentLength:
 			f.cls++
-			if r.ContentLengthRaw == nil {
-				r.ContentLengthRaw = v
-			}
-		case nameContentEncoding:
-			if r.ContentEncoding == nil {
-				r.ContentEncoding = v
-			}
+			keepFirst(&r.ContentLengthRaw, v)
 		case nameTransferEncoding:
-			if r.TransferEncoding == nil {
-				r.TransferEncoding = v
-			}
+			keepFirst(&r.TransferEncoding, v)
 			f.addTE(v)
+		case nameUpgrade:
+			keepFirst(&r.Upgrade, v)
+		case nameContentType:
+			keepFirst(&r.ContentType, v)
+		case nameCacheControl:
+			keepFirst(&r.CacheControl, v)
+		case nameContentEncoding:
+			keepFirst(&r.ContentEncoding, v)
 		}
 	}
 	r.KeepAlive = f.keepAlive(r.Minor)
