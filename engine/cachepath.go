@@ -225,29 +225,16 @@ func (d *down) serveEntry(e *cache.Entry, now time.Time) {
 	}
 }
 
-// writeLocal writes a local response: d.out, then an entry's body (one
-// writev, the body straight from the shared immutable entry).
+// writeLocal writes a local response: d.out, then an entry's body, in one
+// system call (writeHead; a large body goes straight from the shared
+// immutable entry).
 func (d *down) writeLocal() {
-	if ps := d.pol; ps != nil && len(ps.body) > 0 {
-		if len(ps.body) <= smallBody {
-			// One write(2) of head and body together: cheaper than a
-			// two-element writev for small bodies (the copy is tiny).
-			d.out = append(d.out, ps.body...)
-			ps.body = nil
-			_, _ = d.c.Write(d.out)
-			return
-		}
-		d.iov[0], d.iov[1] = d.out, ps.body
-		_, _ = d.c.Writev(d.iov[:])
-		d.iov[0], d.iov[1], ps.body = nil, nil, nil
-		return
+	var body []byte
+	if ps := d.pol; ps != nil {
+		body, ps.body = ps.body, nil
 	}
-	_, _ = d.c.Write(d.out)
+	d.writeHead(body)
 }
-
-// smallBody is the largest cached body writeLocal copies behind the head
-// rather than passing to writev by reference.
-const smallBody = 2048
 
 // parkedForCache arms the wait deadline of a parked request (from
 // dispatch) and reports whether the request is parked.

@@ -985,24 +985,33 @@ func (d *down) send(p []byte) {
 	if d.outPending {
 		d.outPending = false
 		d.obs.bytesOut += len(d.out)
-		if len(p) == 0 {
-			_, _ = d.c.Write(d.out)
-			return
-		}
-		if len(p) <= smallBody {
-			// One write(2) for head and a small body: cheaper than a
-			// two-element writev (see writeLocal).
-			d.out = append(d.out, p...)
-			_, _ = d.c.Write(d.out)
-			return
-		}
-		d.iov[0], d.iov[1] = d.out, p
-		_, _ = d.c.Writev(d.iov[:])
-		d.iov[0], d.iov[1] = nil, nil
+		d.writeHead(p)
 		return
 	}
 	if len(p) > 0 {
 		_, _ = d.c.Write(p)
+	}
+}
+
+// smallBody is the largest body writeHead copies behind the head rather
+// than passing to writev by reference.
+const smallBody = 2048
+
+// writeHead writes the head in d.out followed by body (which may be
+// empty) in one system call: a small body is copied behind the head and
+// sent with write(2), cheaper than a two-element writev; a larger one goes
+// by reference in a writev.
+func (d *down) writeHead(body []byte) {
+	switch {
+	case len(body) == 0:
+		_, _ = d.c.Write(d.out)
+	case len(body) <= smallBody:
+		d.out = append(d.out, body...)
+		_, _ = d.c.Write(d.out)
+	default:
+		d.iov[0], d.iov[1] = d.out, body
+		_, _ = d.c.Writev(d.iov[:])
+		d.iov[0], d.iov[1] = nil, nil
 	}
 }
 
