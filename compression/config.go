@@ -118,7 +118,7 @@ func (c *Config) Should(r *Response) bool {
 	if r.ContentLength >= 0 && r.ContentLength < c.minLength {
 		return false
 	}
-	if hasToken(r.CacheControl, "no-transform") {
+	if parser.HasToken(r.CacheControl, "no-transform") {
 		return false
 	}
 	return c.Compressible(r.ContentType)
@@ -158,24 +158,6 @@ func (c *Config) Compressible(contentType []byte) bool {
 		case p.sub == "*" || parser.EqualFold(sub, p.sub):
 			return true
 		}
-	}
-	return false
-}
-
-// hasToken reports whether the comma-separated list v holds token.
-func hasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		if parser.EqualFold(parser.TrimOWS(v[:i]), token) {
-			return true
-		}
-		if i < len(v) {
-			i++
-		}
-		v = v[i:]
 	}
 	return false
 }
