@@ -125,21 +125,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range t.routes {
 		var rc routeCell
 		for _, cell := range s.cells {
-			for i := range cell.codes {
-				rc.codes[i] += atomic.LoadUint64(&cell.codes[i])
-			}
-			for i := range cell.limited {
-				rc.limited[i] += atomic.LoadUint64(&cell.limited[i])
-			}
-			for i := range cell.cache {
-				rc.cache[i] += atomic.LoadUint64(&cell.cache[i])
-			}
-			for i := range cell.auth {
-				rc.auth[i] += atomic.LoadUint64(&cell.auth[i])
-			}
-			for i := range cell.buckets {
-				rc.buckets[i] += atomic.LoadUint64(&cell.buckets[i])
-			}
+			addLoaded(rc.codes[:], cell.codes[:])
+			addLoaded(rc.limited[:], cell.limited[:])
+			addLoaded(rc.cache[:], cell.cache[:])
+			addLoaded(rc.auth[:], cell.auth[:])
+			addLoaded(rc.buckets[:], cell.buckets[:])
 			rc.sumNanos += atomic.LoadUint64(&cell.sumNanos)
 		}
 		for i, v := range rc.codes {
@@ -164,15 +154,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range t.upstreams {
 		var uc upstreamCell
 		for _, cell := range s.cells {
-			for i := range cell.codes {
-				uc.codes[i] += atomic.LoadUint64(&cell.codes[i])
-			}
-			for i := range cell.errors {
-				uc.errors[i] += atomic.LoadUint64(&cell.errors[i])
-			}
-			for i := range cell.buckets {
-				uc.buckets[i] += atomic.LoadUint64(&cell.buckets[i])
-			}
+			addLoaded(uc.codes[:], cell.codes[:])
+			addLoaded(uc.errors[:], cell.errors[:])
+			addLoaded(uc.buckets[:], cell.buckets[:])
 			uc.sumNanos += atomic.LoadUint64(&cell.sumNanos)
 			uc.active += atomic.LoadInt64(&cell.active)
 			uc.idle += atomic.LoadInt64(&cell.idle)
@@ -211,3 +195,11 @@ func histogram(desc *prometheus.Desc, buckets *[numBuckets + 1]uint64, sumNanos 
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
+
+// addLoaded adds each counter of one loop's src, read atomically, to dst
+// (the scrape-time sum over loops).
+func addLoaded(dst, src []uint64) {
+	for i := range src {
+		dst[i] += atomic.LoadUint64(&src[i])
+	}
+}
