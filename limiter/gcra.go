@@ -171,8 +171,11 @@ func (g *GCRA) Name() string { return g.name }
 // Window returns Burst/Rate: the time an empty bucket takes to refill.
 func (g *GCRA) Window() time.Duration { return g.window }
 
-// Decision is the outcome of one Allow call. It is a plain value: the
-// engine keeps it on the stack and passes it to AppendHeaders.
+// Decision is the outcome of one Allow call. It is four words, so Go
+// returns it in registers and keeps it in registers through the caller;
+// the numbers behind the RateLimit fields are derived from the bucket's
+// state by the methods below only when a response needs them. The engine
+// keeps it on the stack and passes it to AppendHeaders.
 type Decision struct {
 	// Allowed says whether to serve the request. It is false only when
 	// Limited and the limiter is not in shadow mode.
@@ -180,18 +183,53 @@ type Decision struct {
 	// Limited says the key is over its limit: the request was rejected, or
 	// in shadow mode would have been.
 	Limited bool
-	// Limit is the burst, the quota of a full bucket (RateLimit-Policy q).
-	Limit int
-	// Remaining is how many more requests the key could make right now.
-	Remaining int
-	// RetryAfter is the time until the key's next request would be
-	// admitted; 0 while Remaining > 0.
-	RetryAfter time.Duration
-	// Reset is the time until the key's bucket is full again.
-	Reset time.Duration
-	// Window is Burst/Rate, the time to refill an empty bucket
-	// (RateLimit-Policy w).
-	Window time.Duration
+	g       *GCRA // the policy; nil in the zero Decision
+	rel     int64 // the key's TAT minus now, in g's units (after the request when admitted)
+}
+
+// Limit is the burst, the quota of a full bucket (RateLimit-Policy q).
+func (d Decision) Limit() int {
+	if d.g == nil {
+		return 0
+	}
+	return d.g.burst
+}
+
+// Window is Burst/Rate, the time to refill an empty bucket
+// (RateLimit-Policy w).
+func (d Decision) Window() time.Duration {
+	if d.g == nil {
+		return 0
+	}
+	return d.g.window
+}
+
+// Remaining is how many more requests the key could make right now.
+func (d Decision) Remaining() int {
+	if d.g == nil || d.Limited {
+		return 0
+	}
+	return int((d.g.bt - d.rel) / d.g.t)
+}
+
+// RetryAfter is the time until the key's next request would be admitted;
+// 0 while Remaining > 0.
+func (d Decision) RetryAfter() time.Duration {
+	if d.g == nil {
+		return 0
+	}
+	if wait := d.rel + d.g.t - d.g.bt; wait > 0 {
+		return time.Duration(wait << d.g.shift)
+	}
+	return 0
+}
+
+// Reset is the time until the key's bucket is full again.
+func (d Decision) Reset() time.Duration {
+	if d.g == nil {
+		return 0
+	}
+	return time.Duration(d.rel << d.g.shift)
 }
 
 // Allow decides one request for key at now, a monotonic clock reading in
@@ -208,40 +246,52 @@ func Hash(key []byte) uint64 { return mix(xxhash.Sum64(key)) }
 // AllowHash decides one request for the key whose hash is h (see Key) at
 // now, monotonic nanoseconds. It never blocks, locks or allocates.
 func (g *GCRA) AllowHash(h uint64, now int64) Decision {
+	rel, ok := g.decideHash(h, now>>g.shift)
+	return Decision{Allowed: ok || g.shadow, Limited: !ok, g: g, rel: rel}
+}
+
+// decideHash is the decision without its Decision: ok reports admission,
+// and rel is the bucket's TAT relative to now in units, after the request
+// when admitted (then 0 < rel <= bt), before it when not. Everything it
+// calls passes scalars, so the fast path stays in registers.
+func (g *GCRA) decideHash(h uint64, nowU int64) (rel int64, ok bool) {
 	s := &g.sets[h&g.mask]
 	tag := h >> tatBits
 	if tag == 0 {
 		tag = 1
 	}
-	nowU := now >> g.shift
-retry:
 	for {
 		// The common case first: the key already has a word.
+		found := false
 		for i := 0; i < keyWays; i++ {
 			w := s[i].Load()
 			if w>>tatBits == tag {
-				d, ok := g.update(&s[i], w, tag, nowU)
-				if !ok {
-					continue retry
+				found = true
+				rel, ok, done := g.update(&s[i], w, tag, nowU)
+				if done {
+					return rel, ok
 				}
-				return d
+				break // lost a race: reread the set
 			}
 		}
-		if d, ok := g.insert(s, tag, nowU); ok {
-			return d
+		if found {
+			continue
+		}
+		if rel, ok, done := g.insert(s, tag, nowU); done {
+			return rel, ok
 		}
 	}
 }
 
-// insert decides for a key that has no word in set s. ok is false when a
-// CAS lost a race; the caller rescans (the key may have been inserted).
-func (g *GCRA) insert(s *set, tag uint64, nowU int64) (Decision, bool) {
+// insert decides for a key that has no word in set s. done is false when
+// a CAS lost a race; the caller rescans (the key may have been inserted).
+func (g *GCRA) insert(s *set, tag uint64, nowU int64) (rel int64, ok, done bool) {
 	victim := -1
 	var victimWord uint64
 	for i := 0; i < keyWays; i++ {
 		w := s[i].Load()
 		if w>>tatBits == tag {
-			return Decision{}, false // inserted meanwhile
+			return 0, false, false // inserted meanwhile
 		}
 		if g.rel(w, nowU) == 0 {
 			victim, victimWord = i, w
@@ -257,43 +307,24 @@ func (g *GCRA) insert(s *set, tag uint64, nowU int64) (Decision, bool) {
 	// A new key, or one whose word was reclaimed while idle. Start from
 	// the overflow bucket when it is active: the key may have been
 	// spending it.
-	d, next := g.decide(g.rel(of.Load(), nowU))
-	if d.Limited {
-		return d, true // nothing to write: the overflow state already says so
+	rel = g.rel(of.Load(), nowU)
+	next := rel + g.t
+	if next > g.bt {
+		return rel, false, true // nothing to write: the overflow state already says so
 	}
-	return d, s[victim].CompareAndSwap(victimWord, word(tag, nowU+next))
+	return next, true, s[victim].CompareAndSwap(victimWord, word(tag, nowU+next))
 }
 
 // update decides against the word w read from p and publishes the new TAT
-// with one CAS. ok is false when the CAS lost a race; the caller rereads.
-func (g *GCRA) update(p *atomic.Uint64, w, tag uint64, nowU int64) (Decision, bool) {
-	d, next := g.decide(g.rel(w, nowU))
-	if d.Limited {
-		return d, true // a rejection writes nothing
+// with one CAS. done is false when the CAS lost a race; the caller
+// rereads. A rejection writes nothing.
+func (g *GCRA) update(p *atomic.Uint64, w, tag uint64, nowU int64) (rel int64, ok, done bool) {
+	rel = g.rel(w, nowU)
+	next := rel + g.t
+	if next > g.bt {
+		return rel, false, true
 	}
-	return d, p.CompareAndSwap(w, word(tag, nowU+next))
-}
-
-// decide applies GCRA to a bucket whose TAT is now+rel (rel >= 0, units).
-// next is the new TAT relative to now when the request is admitted.
-func (g *GCRA) decide(rel int64) (d Decision, next int64) {
-	d.Limit = g.burst
-	d.Window = g.window
-	next = rel + g.t
-	if next <= g.bt {
-		d.Allowed = true
-		d.Remaining = int((g.bt - next) / g.t)
-		d.Reset = time.Duration(next << g.shift)
-		if wait := next + g.t - g.bt; wait > 0 {
-			d.RetryAfter = time.Duration(wait << g.shift)
-		}
-		return d, next
-	}
-	d.Limited = true
-	d.Allowed = g.shadow
-	d.Reset = time.Duration(rel << g.shift)
-	d.RetryAfter = time.Duration((next - g.bt) << g.shift)
-	return d, next
+	return next, true, p.CompareAndSwap(w, word(tag, nowU+next))
 }
 
 // rel returns the word's TAT minus now in units, or 0 when the word is

@@ -96,12 +96,12 @@ func TestGCRASequence(t *testing.T) {
 			start := int64(1) << 50 // any origin works
 			for i, s := range tt.steps {
 				d := g.Allow([]byte("k"), start+s.at)
-				if d.Allowed != s.allowed || d.Remaining != s.remaining || d.RetryAfter != s.retry {
+				if d.Allowed != s.allowed || d.Remaining() != s.remaining || d.RetryAfter() != s.retry {
 					t.Fatalf("step %d: got allowed=%v remaining=%d retry=%v, want %v %d %v",
-						i, d.Allowed, d.Remaining, d.RetryAfter, s.allowed, s.remaining, s.retry)
+						i, d.Allowed, d.Remaining(), d.RetryAfter(), s.allowed, s.remaining, s.retry)
 				}
-				if d.Limit != tt.c.Burst {
-					t.Fatalf("step %d: Limit %d, want %d", i, d.Limit, tt.c.Burst)
+				if d.Limit() != tt.c.Burst {
+					t.Fatalf("step %d: Limit %d, want %d", i, d.Limit(), tt.c.Burst)
 				}
 			}
 		})
@@ -282,11 +282,14 @@ func TestAccuracyRealClock(t *testing.T) {
 	for attempt := 1; ; attempt++ {
 		g := mustNew(t, Config{Rate: rate, Burst: burst})
 		start := time.Now()
-		var last atomic.Int64
+		var last atomic.Int64 // the latest reading any worker passed to Allow
 		admitted := hammer(g, 4,
 			func() int64 {
 				n := int64(time.Since(start))
-				last.Store(n)
+				// Keep the maximum: a worker preempted between its reading
+				// and this store must not roll last back.
+				for o := last.Load(); n > o && !last.CompareAndSwap(o, n); o = last.Load() {
+				}
 				return n
 			},
 			func() bool { return time.Since(start) > 300*time.Millisecond })

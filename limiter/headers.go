@@ -23,23 +23,23 @@ func AppendHeaders(dst []byte, d Decision, policy string) []byte {
 	dst = append(dst, "RateLimit-Policy: "...)
 	dst = appendSFString(dst, policy)
 	dst = append(dst, ";q="...)
-	dst = strconv.AppendInt(dst, int64(d.Limit), 10)
+	dst = strconv.AppendInt(dst, int64(d.Limit()), 10)
 	dst = append(dst, ";w="...)
-	dst = strconv.AppendInt(dst, max(ceilSeconds(d.Window), 1), 10)
+	dst = strconv.AppendInt(dst, max(ceilSeconds(d.Window()), 1), 10)
 	dst = append(dst, "\r\nRateLimit: "...)
 	dst = appendSFString(dst, policy)
 	dst = append(dst, ";r="...)
-	dst = strconv.AppendInt(dst, int64(d.Remaining), 10)
+	dst = strconv.AppendInt(dst, int64(d.Remaining()), 10)
 	dst = append(dst, ";t="...)
-	t := d.Reset
-	if d.Remaining == 0 {
-		t = d.RetryAfter
+	t := d.Reset()
+	if d.Remaining() == 0 {
+		t = d.RetryAfter()
 	}
 	dst = strconv.AppendInt(dst, ceilSeconds(t), 10)
 	dst = append(dst, "\r\n"...)
 	if !d.Allowed {
 		dst = append(dst, "Retry-After: "...)
-		dst = strconv.AppendInt(dst, max(ceilSeconds(d.RetryAfter), 1), 10)
+		dst = strconv.AppendInt(dst, max(ceilSeconds(d.RetryAfter()), 1), 10)
 		dst = append(dst, "\r\n"...)
 	}
 	return dst
