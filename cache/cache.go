@@ -72,6 +72,13 @@ type Policy struct {
 	// StoreSetCookie stores responses that set cookies, with Set-Cookie
 	// removed from the stored copy (store_set_cookie). Off: not stored.
 	StoreSetCookie bool
+	// Authenticated says the gateway authenticates this route's requests
+	// (an auth block: JWT, API key or basic). Its responses are then
+	// treated like responses to requests with Authorization, whatever
+	// field carried the credential: stored only when the response allows
+	// sharing (public, s-maxage, must-revalidate), so that one consumer's
+	// response is never served to another.
+	Authenticated bool
 }
 
 // State is what Lookup tells the engine to do.
@@ -445,8 +452,10 @@ func (c *Cache) Store(t Ticket, req *Request, resp *Response, p *Policy) (*Entry
 		return nil, ErrSetCookie
 	}
 	// RFC 9111 §3.5: a shared cache stores a response to an authorized
-	// request only when the response says it may be shared.
-	if header(req.Headers, "authorization") != nil && !cc.public && cc.sMaxAge < 0 && !cc.mustRevalidate {
+	// request only when the response says it may be shared. A credential
+	// the gateway checked in another field (an API key header, a token in
+	// the query) authorizes the request just the same.
+	if (p.Authenticated || header(req.Headers, "authorization") != nil) && !cc.public && cc.sMaxAge < 0 && !cc.mustRevalidate {
 		return nil, ErrAuthorization
 	}
 	varyNames, star := parseVary(vary)

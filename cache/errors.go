@@ -11,7 +11,7 @@ var (
 	ErrNoStore        = errors.New("cache: Cache-Control no-store")
 	ErrPrivate        = errors.New("cache: Cache-Control private (a shared cache must not store it)")
 	ErrNoCache        = errors.New("cache: Cache-Control no-cache (would need revalidation on every use)")
-	ErrAuthorization  = errors.New("cache: request has Authorization and the response does not allow sharing it")
+	ErrAuthorization  = errors.New("cache: request is authorized (Authorization, or the route's auth) and the response does not allow sharing it")
 	ErrSetCookie      = errors.New("cache: response sets a cookie")
 	ErrVaryStar       = errors.New("cache: Vary: *")
 	ErrNotFresh       = errors.New("cache: no positive freshness lifetime (explicit, or the route's ttl/default_ttl)")

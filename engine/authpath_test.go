@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,5 +438,55 @@ routes:
 	}
 	if up.reqs.Load() != 1 {
 		t.Errorf("upstream saw %d requests, want 1", up.reqs.Load())
+	}
+}
+
+// On a cached route with auth, a response the upstream did not mark
+// shareable is never stored, so one consumer's response cannot be served
+// to another; a public one is shared.
+func TestAuthCachedRouteKeepsConsumersApart(t *testing.T) {
+	var public atomic.Bool
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if public.Load() {
+			w.Header().Set("Cache-Control", "public, max-age=60")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		_, _ = w.Write([]byte("for " + r.Header.Get("X-Consumer")))
+	})
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - name: app
+    endpoints: [{address: %s}]
+routes:
+  - path: /*rest
+    upstream: app
+    cache: {default_ttl: 1m}
+    auth:
+      api_key:
+        name_header: X-Consumer
+        keys:
+          - {name: a, key: key-of-a}
+          - {name: b, key: key-of-b}
+`, up.addr)))
+	for i, tc := range []struct{ key, body, xcache string }{
+		{"key-of-a", "for a", "MISS"},
+		{"key-of-b", "for b", "MISS"}, // a's response was not stored
+		{"key-of-a", "for a", "MISS"},
+	} {
+		resp, body := get(t, srv, "/private", "X-Api-Key: "+tc.key)
+		if body != tc.body || !strings.HasPrefix(resp.Header.Get("X-Cache"), tc.xcache) {
+			t.Fatalf("request %d: body %q X-Cache %q, want %q %s", i, body, resp.Header.Get("X-Cache"), tc.body, tc.xcache)
+		}
+	}
+	public.Store(true)
+	for i, tc := range []struct{ key, xcache string }{{"key-of-a", "MISS"}, {"key-of-b", "HIT"}} {
+		resp, body := get(t, srv, "/shared", "X-Api-Key: "+tc.key)
+		if body != "for a" || !strings.HasPrefix(resp.Header.Get("X-Cache"), tc.xcache) {
+			t.Fatalf("public %d: body %q X-Cache %q, want %q %s", i, body, resp.Header.Get("X-Cache"), "for a", tc.xcache)
+		}
+	}
+	if n := up.reqs.Load(); n != 4 {
+		t.Errorf("upstream saw %d requests, want 4", n)
 	}
 }

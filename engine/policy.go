@@ -137,6 +137,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			StaleWhileRevalidate: c.StaleWhileRevalidate,
 			StaleIfError:         c.StaleIfError,
 			StoreSetCookie:       c.StoreSetCookie,
+			Authenticated:        rc.Auth != nil,
 		}
 	}
 	if c := rc.Compression; c != nil {
