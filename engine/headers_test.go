@@ -43,7 +43,7 @@ routes:
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tbl, err := compile(cfg)
+	tbl, err := compile(cfg, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

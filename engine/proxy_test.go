@@ -635,3 +635,43 @@ func TestSlowReaderBoundedMemory(t *testing.T) {
 	}
 	t.Logf("streamed %d MiB, peak heap in use %d MiB", size>>20, peak>>20)
 }
+
+// A reload keeps the idle keep-alive connections of the endpoints it keeps
+// (same upstream, address, weight and health settings) and closes those of
+// the endpoints it drops at the next tick, not after the idle timeout.
+func TestReloadKeepsAndRetiresEndpoints(t *testing.T) {
+	a := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "a") })
+	b := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "b") })
+	cfg := testConfig(t, proxyTo(a.addr, b.addr))
+	cfg.Upstreams[0].Pool.IdleTimeout = time.Hour
+	srv := startServer(t, cfg)
+	c := dial(t, srv)
+	br := bufio.NewReader(c)
+	get := func() string { return readBody(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")) }
+	for i := 0; i < 4; i++ {
+		get()
+	}
+	if a.reqs.Load() == 0 || b.reqs.Load() == 0 {
+		t.Fatalf("requests a=%d b=%d: want both endpoints used", a.reqs.Load(), b.reqs.Load())
+	}
+	aConns := a.conns.Load()
+
+	next := testConfig(t, proxyTo(a.addr))
+	next.Upstreams[0].Pool.IdleTimeout = time.Hour
+	if err := srv.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool { return b.closed.Load() == b.conns.Load() },
+		"the dropped endpoint's idle connection was not closed")
+	for i := 0; i < 4; i++ {
+		if got := get(); got != "a" {
+			t.Fatalf("after reload: %q", got)
+		}
+	}
+	if n := a.conns.Load(); n != aConns {
+		t.Errorf("kept endpoint: %d upstream connections after the reload, want the %d from before (reused)", n, aConns)
+	}
+	if a.closed.Load() != 0 {
+		t.Errorf("kept endpoint: %d connections closed", a.closed.Load())
+	}
+}

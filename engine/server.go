@@ -59,7 +59,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	t, err := compile(cfg)
+	t, err := compile(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func Check(cfg *config.Config) error {
 	for i := range c.Upstreams {
 		c.Upstreams[i].Health.Active = nil
 	}
-	t, err := compile(&c)
+	t, err := compile(&c, nil)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (s *Server) Addr() string { return s.addrs[0] }
 func (s *Server) Reload(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := compile(cfg)
+	t, err := compile(cfg, s.tbl.Load())
 	if err == nil {
 		if err = s.obs.install(t); err != nil {
 			t.close()
@@ -187,6 +187,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
 	}
 	old.close()
+	t.retireDropped(old)
 	s.obs.reload(cfg, s.log)
 	s.log.Info("config reloaded", "source", cfg.Source, "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams))
 	return nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,7 +85,16 @@ type direct struct {
 // compile turns a validated config into a table. It starts active health
 // checks; the caller stops them with table.close when the table is retired
 // or compile's caller discards it.
-func compile(cfg *config.Config) (*table, error) {
+//
+// prev is the table being replaced (nil at start). An endpoint of prev is
+// reused when the new config has it in the upstream of the same name with
+// the same address and weight and the same health settings: its ID, so the
+// loops' idle keep-alive connections to it, its in-flight count, EWMA
+// latency and health verdicts carry over the reload. compile changes
+// nothing in a reused endpoint, so a table that is discarded (a failed
+// reload) leaves prev as it was. Endpoints of prev that are not reused are
+// retired by the caller after the swap (retireDropped).
+func compile(cfg *config.Config, prev *table) (*table, error) {
 	var errs config.Errors
 	t := &table{
 		cfg: cfg,
@@ -116,7 +126,12 @@ func compile(cfg *config.Config) (*table, error) {
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
 		u := &upstream{id: i, name: uc.Name}
+		reuse := prev.reusable(uc)
 		for _, e := range uc.Endpoints {
+			if ep := reuse.take(e.Address, e.Weight); ep != nil {
+				u.eps = append(u.eps, ep)
+				continue
+			}
 			ep := pool.NewEndpoint(e.Address, e.Weight)
 			if ph := uc.Health.Passive; ph != nil {
 				ep.SetPassive(pool.PassiveConfig{
@@ -233,6 +248,59 @@ func compile(cfg *config.Config) (*table, error) {
 		return nil, errs
 	}
 	return t, nil
+}
+
+// reusableEndpoints are the endpoints of a previous table's upstream that a
+// new table may take over (compile), each at most once.
+type reusableEndpoints []*pool.Endpoint
+
+// reusable returns the endpoints of t's upstream named like uc when its
+// health settings are those of uc (endpoints carry health state, so a
+// change of settings starts afresh); nil when there are none. t may be nil.
+func (t *table) reusable(uc config.Upstream) reusableEndpoints {
+	if t == nil {
+		return nil
+	}
+	for i, old := range t.upstreams {
+		oc := t.cfg.Upstreams[i]
+		if old.name == uc.Name && reflect.DeepEqual(oc.Health, uc.Health) {
+			return append(reusableEndpoints(nil), old.eps...)
+		}
+	}
+	return nil
+}
+
+// take removes and returns the endpoint for addr with weight w, or nil.
+func (r reusableEndpoints) take(addr string, w int) *pool.Endpoint {
+	if w == 0 {
+		w = 1 // as pool.NewEndpoint
+	}
+	for i, ep := range r {
+		if ep != nil && ep.Addr == addr && ep.Weight == w {
+			r[i] = nil
+			return ep
+		}
+	}
+	return nil
+}
+
+// retireDropped retires the endpoints of old that t did not take over, so
+// that the loops close their idle connections now rather than after the
+// idle timeout. Call it once t has replaced old.
+func (t *table) retireDropped(old *table) {
+	kept := map[*pool.Endpoint]bool{}
+	for _, u := range t.upstreams {
+		for _, ep := range u.eps {
+			kept[ep] = true
+		}
+	}
+	for _, u := range old.upstreams {
+		for _, ep := range u.eps {
+			if !kept[ep] {
+				ep.Retire()
+			}
+		}
+	}
 }
 
 // close stops the table's health checks.

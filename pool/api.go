@@ -27,7 +27,17 @@ type Endpoint struct {
 	down atomic.Bool
 	// state holds the EWMA latency and the passive outlier-detection words.
 	state endpointState
+	// retired is set when a reload dropped the endpoint (Retire).
+	retired atomic.Bool
 }
+
+// Retire marks the endpoint as dropped from the configuration: no new
+// request picks it, and the loops close its idle connections at their next
+// tick instead of keeping them until the idle timeout.
+func (e *Endpoint) Retire() { e.retired.Store(true) }
+
+// Retired reports whether Retire was called.
+func (e *Endpoint) Retired() bool { return e.retired.Load() }
 
 // Balancer picks an endpoint for a request. Implementations are safe for
 // concurrent use from every loop without locks and do not allocate. key is a

@@ -102,19 +102,29 @@ func (p *Idle[C]) Get(now time.Time) (c C, ok bool) {
 // passes each to closeFn (oldest first). Call it from a periodic tick on the
 // owning loop. closeFn must not call back into p.
 func (p *Idle[C]) Expire(now time.Time, closeFn func(C)) {
+	for p.n > 0 && p.expired(p.at(0).since, now) {
+		closeFn(p.popOldest())
+	}
+}
+
+// popOldest removes and returns the oldest idle connection (p.n > 0).
+func (p *Idle[C]) popOldest() C {
+	old := p.at(0)
+	c := old.conn
+	*old = idleItem[C]{}
+	p.head++
+	if p.head == len(p.items) {
+		p.head = 0
+	}
+	p.n--
+	return c
+}
+
+// Drain removes every idle connection and passes each to closeFn (oldest
+// first). closeFn must not call back into p.
+func (p *Idle[C]) Drain(closeFn func(C)) {
 	for p.n > 0 {
-		old := p.at(0)
-		if !p.expired(old.since, now) {
-			return
-		}
-		c := old.conn
-		*old = idleItem[C]{}
-		p.head++
-		if p.head == len(p.items) {
-			p.head = 0
-		}
-		p.n--
-		closeFn(c)
+		closeFn(p.popOldest())
 	}
 }
 

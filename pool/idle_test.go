@@ -168,6 +168,19 @@ func TestConnsAccounting(t *testing.T) {
 	if p.Active() != 0 || p.IdleLen() != 0 || !p.CanDial() {
 		t.Fatalf("after Closed: active %d idle %d", p.Active(), p.IdleLen())
 	}
+	// A retired endpoint: every idle connection closes at once, fresh or
+	// not; a busy one stays counted.
+	p.Limits.MaxIdle = 2
+	p.Dialed()
+	p.Dialed()
+	p.Dialed()
+	p.Release(a, 1, t0)
+	p.Release(b, 1, t0)
+	var closed []int
+	p.CloseIdle(func(c *conn) { closed = append(closed, c.id) })
+	if !slices.Equal(closed, []int{1, 2}) || p.Active() != 1 || p.IdleLen() != 0 {
+		t.Fatalf("after CloseIdle: closed %v active %d idle %d; want [1 2], 1, 0", closed, p.Active(), p.IdleLen())
+	}
 }
 
 func TestLimitsReusable(t *testing.T) {

@@ -106,6 +106,14 @@ func (p *Conns[C]) Release(c C, served int, now time.Time) (toClose C, ok bool) 
 	return toClose, ok
 }
 
+// CloseIdle closes every idle connection through closeFn and uncounts
+// them, for an endpoint that was retired.
+func (p *Conns[C]) CloseIdle(closeFn func(C)) {
+	before := p.idle.Len()
+	p.idle.Drain(closeFn)
+	p.active -= before - p.idle.Len()
+}
+
 // Expire closes idle connections past IdleTimeout through closeFn and
 // uncounts them. Call it from the loop's periodic tick.
 func (p *Conns[C]) Expire(now time.Time, closeFn func(C)) {
