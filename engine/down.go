@@ -618,6 +618,7 @@ func (d *down) onClose() {
 	d.endEP(false)
 	d.observeEnd()
 	d.policyEnd()
+	d.lp.recycle(d)
 }
 
 // tick enforces d's deadline and resumes it when its upstream has drained.

@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A recycled down comes back zeroed, with its small buffers emptied and
+// its pending-queue sequence carried on; large buffers and downs still
+// queued for a connection are not kept.
+func TestDownRecycling(t *testing.T) {
+	lp := &loop{}
+	d := lp.newDown(nil)
+	d.head = append(make([]byte, 0, 512), "GET / HTTP/1.1\r\n"...)
+	d.out = make([]byte, 100, maxKeptBuf+1)
+	d.clientIP = append(d.clientIP, "127.0.0.1"...)
+	d.waitSeq = 7
+	d.closed, d.state, d.status, d.pol = true, downClosing, 502, &policyState{}
+	lp.recycle(d)
+	e := lp.newDown(nil)
+	if e != d {
+		t.Fatal("newDown did not reuse the recycled down")
+	}
+	if e.closed || e.state != downIdle || e.status != 0 || e.pol != nil || e.lp != lp {
+		t.Errorf("recycled down not reset: closed=%v state=%v status=%d pol=%v", e.closed, e.state, e.status, e.pol)
+	}
+	if len(e.head) != 0 || cap(e.head) != 512 || len(e.clientIP) != 0 || cap(e.clientIP) == 0 {
+		t.Errorf("small buffers not kept empty: head %d/%d clientIP %d/%d", len(e.head), cap(e.head), len(e.clientIP), cap(e.clientIP))
+	}
+	if e.out != nil {
+		t.Errorf("a buffer above maxKeptBuf was kept (cap %d)", cap(e.out))
+	}
+	if e.waitSeq != 7 {
+		t.Errorf("waitSeq %d, want 7 carried on", e.waitSeq)
+	}
+	e.waiting = &waitQueue{}
+	lp.recycle(e)
+	lp.redo = append(lp.redo, d)
+	if len(lp.freeDowns) != 0 {
+		t.Error("a down still waiting for a connection was recycled")
+	}
+	e.waiting = nil
+	lp.recycle(e)
+	if len(lp.freeDowns) != 0 {
+		t.Error("a down due for a redispatch was recycled")
+	}
+}
+
+// Connections come and go on one loop, each leaving its down in a
+// different state (a parked cache waiter that leaves, a request body cut
+// short, a pipelined burst, a local answer, a proxied exchange): every next
+// connection, on a recycled down, is answered correctly.
+func TestRecycledDownsServeCorrectly(t *testing.T) {
+	v, up := newVersioned(t, "max-age=60")
+	other := newHTTPUpstream(t, okHandler)
+	cfg := testConfig(t, fmt.Sprintf(`
+cache: {coalesce_wait: 1m}
+upstreams:
+  - name: app
+    endpoints: [{address: %s}]
+  - name: other
+    endpoints: [{address: %s}]
+routes:
+  - name: echo
+    path: /echo/*p
+    upstream: other
+  - name: ping
+    path: /ping
+    direct: {body: pong}
+%s`, up.addr, other.addr, cacheRoute))
+	cfg.Listeners[0].Workers = 1
+	cfg.Timeouts.UpstreamHeader = time.Minute // the gate holds the cache leader
+	srv := startServerClock(t, cfg, newTestClock())
+
+	// A cache leader held at the upstream, and a waiter that leaves.
+	gate := make(chan struct{})
+	v.gate.Store(gate)
+	leader := dial(t, srv)
+	_, _ = io.WriteString(leader, "GET /hot HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	eventually(t, 5*time.Second, func() bool { return up.reqs.Load() == 1 }, "leader not upstream")
+	waiter := dial(t, srv)
+	_, _ = io.WriteString(waiter, "GET /hot HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	eventually(t, 5*time.Second, func() bool { return statsOf(srv, "cached").CacheWaiting == 1 }, "waiter not parked")
+	_ = waiter.Close()
+	eventually(t, 5*time.Second, func() bool { return statsOf(srv, "cached").CacheWaiting == 0 }, "waiter not gone")
+
+	for i := 0; i < 50; i++ {
+		switch i % 4 {
+		case 0: // a local answer
+			if _, body := newClient(t, srv).get("/ping"); body != "pong" {
+				t.Fatalf("conn %d: /ping body %q", i, body)
+			}
+		case 1: // a request body cut short
+			c := dial(t, srv)
+			_, _ = io.WriteString(c, "POST /echo/x HTTP/1.1\r\nHost: example.com\r\nContent-Length: 100\r\n\r\nshort")
+			_ = c.Close()
+		case 2: // pipelined
+			c := dial(t, srv)
+			var b strings.Builder
+			for j := 0; j < 3; j++ {
+				fmt.Fprintf(&b, "GET /ping HTTP/1.1\r\nHost: example.com\r\n\r\n")
+			}
+			_, _ = io.WriteString(c, b.String())
+			br := bufio.NewReader(c)
+			for j := 0; j < 3; j++ {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("conn %d: pipelined response %d: %v", i, j, err)
+				}
+				if body := readBody(t, resp); body != "pong" {
+					t.Fatalf("conn %d: pipelined body %q", i, body)
+				}
+			}
+			_ = c.Close()
+		case 3: // proxied
+			resp, _ := newClient(t, srv).get(fmt.Sprintf("/echo/%d", i))
+			if resp.StatusCode != 200 {
+				t.Fatalf("conn %d: proxied status %d", i, resp.StatusCode)
+			}
+		}
+	}
+
+	close(gate) // the leader completes; the departed waiter must not resume anything
+	resp, err := http.ReadResponse(bufio.NewReader(leader), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); body != "v1" {
+		t.Fatalf("leader body %q", body)
+	}
+	if _, body := newClient(t, srv).get("/hot"); body != "v1" {
+		t.Fatalf("after the flight: /hot body %q, want the stored v1", body)
+	}
+	if _, body := newClient(t, srv).get("/ping"); body != "pong" {
+		t.Fatalf("after the flight: /ping body %q", body)
+	}
+	_ = leader.Close()
+}
