@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -447,5 +448,25 @@ func TestAggregateReload(t *testing.T) {
 	}
 	if _, body := cl.get("/dashboard/1"); body != `{"me":"orders \"/o/1\"\n"}` {
 		t.Fatalf("after reload: %s", body)
+	}
+}
+
+func TestAggregateCompressed(t *testing.T) {
+	a := newAggUpstreams(t)
+	y := strings.Replace(aggConfig(t, a, "", ""), "    aggregate:\n", "    compression: {encodings: [gzip], min_length: 10}\n    aggregate:\n", 1)
+	srv := startServer(t, testConfig(t, y))
+	cl := newClient(t, srv)
+	_, plain := cl.get("/dashboard/3")
+	resp, body := cl.get("/dashboard/3", "Accept-Encoding: gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("not compressed: %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil || string(got) != plain {
+		t.Fatalf("decompressed %q (%v), want %q", got, err, plain)
 	}
 }
