@@ -167,8 +167,8 @@ type PassiveHealth struct {
 	MaxEjection         time.Duration `yaml:"max_ejection"`
 }
 
-// Route maps host, methods and a path pattern to an upstream or a direct
-// response.
+// Route maps host, methods and a path pattern to an upstream, a direct
+// response or an aggregation of upstream requests.
 type Route struct {
 	Name string `yaml:"name"`
 	// Host is "" (any), an exact host or "*.example.com".
@@ -180,6 +180,9 @@ type Route struct {
 	Methods  []string `yaml:"methods"`
 	Upstream string   `yaml:"upstream"`
 	Direct   *Direct  `yaml:"direct"`
+	// Aggregate answers the route with a JSON object merged from several
+	// upstream requests (aggregate.go); instead of upstream or direct.
+	Aggregate *Aggregate `yaml:"aggregate"`
 	// StripPrefix removes this prefix from the path before proxying.
 	StripPrefix string `yaml:"strip_prefix"`
 	// Rewrite replaces the path with a template in which ":name" and

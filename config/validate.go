@@ -180,8 +180,10 @@ func (c *Config) validate() Errors {
 			}
 		}
 		switch {
+		case r.Aggregate != nil:
+			c.validateAggregate(i, &c.Routes[i], names, bad)
 		case r.Upstream == "" && r.Direct == nil:
-			bad(p, "needs either upstream or direct")
+			bad(p, "needs upstream, direct or aggregate")
 		case r.Upstream != "" && r.Direct != nil:
 			bad(p+".direct", "a route has either upstream or direct, not both")
 		case r.Upstream != "":

@@ -26,6 +26,12 @@
 // order, and the heads that join it during one batch of events go out in
 // one write (pipeline.go, docs/pipeline.md).
 //
+// Aggregate routes (aggregatepath.go, docs/aggregate.md) are the one
+// deliberate goroutine hand-off on a request path: their parts go through
+// package aggregate's worker goroutines and a net/http client, and the
+// merged response comes back to the client's loop through
+// EventLoop.Execute while the request is parked, as a cache waiter's does.
+//
 // Upgraded connections (WebSocket) become tunnels relayed on the same loop
 // (tunnel.go); requests for an endpoint at pool.max_conns wait in a per-loop
 // FIFO (pending.go); a client that takes none of the bytes queued for it for

@@ -113,6 +113,7 @@ type down struct {
 
 	obs exchangeObs  // for the metrics and the access log (observe.go)
 	pol *policyState // route policies (policy.go); nil until the first policy route
+	agg *aggState    // response aggregation (aggregatepath.go); nil until the first aggregate route
 }
 
 func (d *down) setDeadline(k dlKind, at int64) {
@@ -315,6 +316,10 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	if rt.pol != nil && d.policyBegin(rt) {
 		return
 	}
+	if rt.agg != nil {
+		d.aggBegin(rt) // parked, or a 503 in d.out
+		return
+	}
 	if rt.direct != nil {
 		d.local = true
 		d.renderDirect(rt.direct)
@@ -342,6 +347,9 @@ func (d *down) dispatch() {
 		d.setDeadline(dlNone, 0)
 	}
 	if d.local {
+		if d.aggParked() {
+			return // aggResumed writes the response
+		}
 		d.respDone, d.started = true, true
 		d.writeLocal()
 		d.maybeFinish()
@@ -536,6 +544,7 @@ func (d *down) finish() {
 	now := d.lp.srv.now()
 	d.observeEndAt(now)
 	d.policyEnd()
+	d.aggEnd()
 	d.detach()
 	d.rt = nil
 	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
@@ -563,6 +572,7 @@ const lingerTime = int64(time.Second)
 func (d *down) toClosing() {
 	d.observeEnd()
 	d.policyEnd()
+	d.aggEnd()
 	d.state = downClosing
 	d.detach()
 	if d.c.OutboundBuffered() == 0 {
@@ -618,6 +628,7 @@ func (d *down) onClose() {
 	d.endEP(false)
 	d.observeEnd()
 	d.policyEnd()
+	d.aggEnd()
 	d.lp.recycle(d)
 }
 
@@ -793,6 +804,25 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 		b = append(b, h.Value...)
 		b = append(b, "\r\n"...)
 	}
+	b = d.appendForwarded(b)
+	if rt.gate != nil {
+		b = d.appendGateRequest(b, rt.gate) // transform.go
+	}
+	if r.Body == parser.BodyChunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if d.upgrade {
+		b = d.appendUpgrade(b)
+	}
+	b = append(b, "\r\n"...)
+	d.head = b
+}
+
+// appendForwarded appends the X-Forwarded-* and Via fields the table
+// configures to an upstream request head.
+func (d *down) appendForwarded(b []byte) []byte {
+	r := &d.req
+	t := d.tbl
 	if t.fwd.XForwardedFor {
 		b = append(b, "X-Forwarded-For: "...)
 		for _, h := range r.Headers {
@@ -810,18 +840,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	if t.fwd.XForwardedHost && r.Host != nil {
 		b = appendHeader(b, "X-Forwarded-Host", r.Host)
 	}
-	b = append(b, t.viaLine...)
-	if rt.gate != nil {
-		b = d.appendGateRequest(b, rt.gate) // transform.go
-	}
-	if r.Body == parser.BodyChunked {
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	}
-	if d.upgrade {
-		b = d.appendUpgrade(b)
-	}
-	b = append(b, "\r\n"...)
-	d.head = b
+	return append(b, t.viaLine...)
 }
 
 // appendPath appends the upstream path: rewritten from the route's template,
@@ -829,18 +848,7 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 func (d *down) appendPath(b []byte, rt *route) []byte {
 	path := d.req.Path
 	if rt.rewrite != nil {
-		for _, p := range rt.rewrite {
-			if p.param == "" {
-				b = append(b, p.lit...)
-				continue
-			}
-			v := d.match.Params.Get(p.param)
-			if len(v) > 0 && v[0] == '/' && len(b) > 0 && b[len(b)-1] == '/' {
-				v = v[1:]
-			}
-			b = append(b, v...)
-		}
-		return b
+		return appendTemplate(b, rt.rewrite, &d.match.Params)
 	}
 	if rt.strip != nil && bytes.HasPrefix(path, rt.strip) &&
 		(len(path) == len(rt.strip) || path[len(rt.strip)] == '/') {

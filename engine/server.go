@@ -15,6 +15,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/hotpath/hotpath/aggregate"
 	"github.com/hotpath/hotpath/config"
 )
 
@@ -41,9 +42,10 @@ type Server struct {
 	runErr   error
 	started  atomic.Bool
 
-	obs   observer         // metrics and access log (observe.go)
-	pol   policyShared     // limiter state and the cache, across reloads (policy.go)
-	clock func() time.Time // wall clock for the cache; nil = time.Now (tests move it)
+	obs   observer          // metrics and access log (observe.go)
+	pol   policyShared      // limiter state and the cache, across reloads (policy.go)
+	agg   *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
+	clock func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
 }
 
 // Option configures a Server.
@@ -64,6 +66,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.pol.log = s.log
+	s.agg = s.newAggregateClient()
 	if err := s.pol.bind(t); err != nil {
 		t.close()
 		return nil, err
@@ -238,6 +241,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	if !s.started.Load() {
 		s.pol.close(s.tbl.Load())
+		s.agg.Close()
 		return nil
 	}
 	s.stop()
@@ -247,6 +251,7 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	s.agg.Close() // cancels parked aggregations; their results find no loop
 	s.obs.close()
 	s.mu.Lock()
 	if t := s.tbl.Load(); t != nil {

@@ -31,6 +31,7 @@ type table struct {
 	mt       *metrics.Table // nil when metrics are off (observe.go)
 
 	stopHealth []func()
+	aggs       []*routeAgg // the aggregate routes, in config order (aggregatepath.go)
 	pol        tablePolicy // trusted proxies, cache store, policy routes (policy.go)
 }
 
@@ -67,12 +68,14 @@ type route struct {
 	upgrade      [][]byte     // protocols clients may switch to, lower case (tunnel.go)
 	pol          *routePolicy // rate limit, max_in_flight, cache, compression; nil when none
 	gate         *gate        // auth, header edits, request IDs; nil when none (authpath.go)
+	agg          *routeAgg    // aggregate: the parts and their limits; nil when none (aggregatepath.go)
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
 type rewritePart struct {
 	lit   []byte
 	param string // non-empty: substitute this route parameter
+	query bool   // after a '?': in the query (aggregate templates escape values there)
 }
 
 // direct is a pre-rendered response: head without the Connection field and
@@ -229,6 +232,14 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 		r.pol, errs = pol, append(errs, perrs...)
 		errs = append(errs, compileGate(cfg, i, &cfg.Routes[i], r)...)
 		methods := rc.Methods
+		if rc.Aggregate != nil {
+			agg, aerrs := compileAggregate(cfg, i, &cfg.Routes[i], r, byName)
+			r.agg, errs = agg, append(errs, aerrs...)
+			t.aggs = append(t.aggs, agg)
+			if len(methods) == 0 {
+				methods = []string{"GET", "HEAD"} // others get 405 with Allow
+			}
+		}
 		if len(methods) == 0 {
 			methods = []string{"*"}
 		}
@@ -335,25 +346,54 @@ func renderDirect(d *config.Direct) *direct {
 	return &direct{head: h, body: []byte(d.Body)}
 }
 
-// parseRewrite splits "/v2/:id/*rest" into literal and parameter parts.
+// parseRewrite splits "/v2/:id/*rest" into literal and parameter parts: a
+// parameter name runs to the next '/'.
 func parseRewrite(s string) []rewritePart {
+	return parseTemplate(s, func(c byte) bool { return c != '/' })
+}
+
+// parseTemplate splits a template into literal and parameter parts; a
+// parameter starts at ':' or '*' and its name runs while inName holds.
+// Parts after a '?' in a literal are marked query (aggregatepath.go
+// escapes values there).
+func parseTemplate(s string, inName func(byte) bool) []rewritePart {
 	var parts []rewritePart
+	query := false
 	for len(s) > 0 {
 		i := strings.IndexAny(s, ":*")
 		if i < 0 {
-			parts = append(parts, rewritePart{lit: []byte(s)})
+			parts = append(parts, rewritePart{lit: []byte(s), query: query})
 			break
 		}
 		if i > 0 {
-			parts = append(parts, rewritePart{lit: []byte(s[:i])})
+			parts = append(parts, rewritePart{lit: []byte(s[:i]), query: query})
+			query = query || strings.IndexByte(s[:i], '?') >= 0
 		}
 		s = s[i+1:]
-		j := strings.IndexByte(s, '/')
-		if j < 0 {
-			j = len(s)
+		j := 0
+		for j < len(s) && inName(s[j]) {
+			j++
 		}
-		parts = append(parts, rewritePart{param: s[:j]})
+		parts = append(parts, rewritePart{param: s[:j], query: query})
 		s = s[j:]
 	}
 	return parts
+}
+
+// appendTemplate appends a template with the route's parameters
+// substituted (as received: still percent-encoded). A catch-all value's
+// leading '/' is dropped after a literal that ends in one.
+func appendTemplate(b []byte, parts []rewritePart, params *trie.Params) []byte {
+	for _, p := range parts {
+		if p.param == "" {
+			b = append(b, p.lit...)
+			continue
+		}
+		v := params.Get(p.param)
+		if len(v) > 0 && v[0] == '/' && len(b) > 0 && b[len(b)-1] == '/' {
+			v = v[1:]
+		}
+		b = append(b, v...)
+	}
+	return b
 }
