@@ -232,6 +232,42 @@ func TestBasic(t *testing.T) {
 	}
 }
 
+// TestBasicUnknownUserCostsABcrypt checks the timing equalisation: an
+// unknown user runs one bcrypt comparison, like a known user with a wrong
+// password (counted, not timed).
+func TestBasicUnknownUserCostsABcrypt(t *testing.T) {
+	lo, _ := bcrypt.GenerateFromPassword([]byte("a"), bcrypt.MinCost)
+	hi, _ := bcrypt.GenerateFromPassword([]byte("b"), bcrypt.MinCost+1)
+	b, err := ParseHtpasswd([]byte("lo:" + string(lo) + "\nhi:" + string(hi) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes [][]byte
+	compare = func(h, p []byte) error {
+		hashes = append(hashes, h)
+		return bcrypt.CompareHashAndPassword(h, p)
+	}
+	t.Cleanup(func() { compare = bcrypt.CompareHashAndPassword })
+	for _, tc := range []struct {
+		cred string
+		ok   bool
+		hash []byte
+	}{
+		{"lo:a", true, lo},
+		{"lo:x", false, lo},
+		{"nobody:a", false, hi}, // the costliest hash in the file
+		{"nobody:b", false, hi}, // b is hi's password: still refused
+	} {
+		hashes = hashes[:0]
+		if got := b.Verify([]byte(tc.cred)); got != tc.ok {
+			t.Errorf("%q: Verify %v, want %v", tc.cred, got, tc.ok)
+		}
+		if len(hashes) != 1 || string(hashes[0]) != string(tc.hash) {
+			t.Errorf("%q: compared %d hashes, want one against %.7s", tc.cred, len(hashes), tc.hash)
+		}
+	}
+}
+
 // BenchmarkJWT compares a cached token with a full verification.
 func BenchmarkJWT(b *testing.B) {
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)

@@ -14,16 +14,21 @@ import (
 // bcrypt is slow on purpose (tens of milliseconds at cost 10) and runs on
 // the event loop that received the request; Cache keeps verified
 // credentials so that it runs once per client and MaxCacheAge, not per
-// request. A wrong password always costs a bcrypt.
+// request. A wrong password, or an unknown user, always costs a bcrypt.
 type Basic struct {
 	users map[string][]byte // user → bcrypt hash
+	dummy []byte            // the costliest hash: compared for unknown users
 }
+
+// compare is bcrypt.CompareHashAndPassword; tests count its calls.
+var compare = bcrypt.CompareHashAndPassword
 
 // ParseHtpasswd reads "user:hash" lines (blank lines and # comments
 // skipped). Only bcrypt hashes ($2a$, $2b$, $2y$; htpasswd -B) are
 // accepted; the error names the line.
 func ParseHtpasswd(data []byte) (*Basic, error) {
 	b := &Basic{users: map[string][]byte{}}
+	dummyCost := 0
 	for n, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
@@ -33,13 +38,17 @@ func ParseHtpasswd(data []byte) (*Basic, error) {
 		if !ok || user == "" {
 			return nil, fmt.Errorf("line %d: %w", n+1, ErrHtpasswd)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n+1, ErrHtpasswd)
 		}
 		if _, dup := b.users[user]; dup {
 			return nil, fmt.Errorf("line %d: duplicate user %q", n+1, user)
 		}
 		b.users[user] = []byte(hash)
+		if cost > dummyCost {
+			b.dummy, dummyCost = b.users[user], cost
+		}
 	}
 	if len(b.users) == 0 {
 		return nil, fmt.Errorf("%w: the file has no entries", ErrHtpasswd)
@@ -47,8 +56,11 @@ func ParseHtpasswd(data []byte) (*Basic, error) {
 	return b, nil
 }
 
-// Verify checks a decoded "user:password" pair. It runs bcrypt for known
-// users only.
+// Verify checks a decoded "user:password" pair. It takes as long for an
+// unknown user as for a known one with the file's highest cost (it runs
+// one bcrypt against that user's hash and ignores the outcome), so that
+// the answer time does not tell which users exist. It blocks for the
+// bcrypt: call it off the event loop.
 func (b *Basic) Verify(userPass []byte) bool {
 	i := bytes.IndexByte(userPass, ':')
 	if i < 1 {
@@ -56,7 +68,8 @@ func (b *Basic) Verify(userPass []byte) bool {
 	}
 	h, ok := b.users[string(userPass[:i])]
 	if !ok {
+		_ = compare(b.dummy, userPass[i+1:])
 		return false
 	}
-	return bcrypt.CompareHashAndPassword(h, userPass[i+1:]) == nil
+	return compare(h, userPass[i+1:]) == nil
 }
