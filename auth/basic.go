@@ -11,10 +11,12 @@ import (
 // Basic verifies HTTP Basic credentials (RFC 7617) against htpasswd
 // entries hashed with bcrypt. It is immutable and safe for concurrent use.
 //
-// bcrypt is slow on purpose (tens of milliseconds at cost 10) and runs on
-// the event loop that received the request; Cache keeps verified
-// credentials so that it runs once per client and MaxCacheAge, not per
-// request. A wrong password, or an unknown user, always costs a bcrypt.
+// bcrypt is slow on purpose (tens of milliseconds at cost 10), so Verify
+// must not run on an event loop: the engine calls it from a small pool of
+// worker goroutines and keeps the loop serving meanwhile. Cache keeps
+// verified credentials, so that Verify runs once per client and
+// MaxCacheAge, and recently failed ones for FailTTL, so that a client
+// repeating one wrong password costs one bcrypt, not one per request.
 type Basic struct {
 	users map[string][]byte // user → bcrypt hash
 	dummy []byte            // the costliest hash: compared for unknown users

@@ -43,6 +43,7 @@ type Server struct {
 
 	obs   observer         // metrics and access log (observe.go)
 	pol   policyShared     // limiter state and the cache, across reloads (policy.go)
+	auth  authPool         // Basic-credential verifiers off the loops (authpool.go)
 	clock func() time.Time // wall clock for the cache; nil = time.Now (tests move it)
 }
 
@@ -246,6 +247,7 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	s.auth.close()
 	s.obs.close()
 	s.mu.Lock()
 	if t := s.tbl.Load(); t != nil {
