@@ -18,7 +18,7 @@ import (
 // deny service to all tenants. So a Basic credential that the loop's
 // auth.Cache cannot answer (neither verified within auth.MaxCacheAge nor
 // failed within auth.FailTTL) is verified by a Server-wide pool of worker
-// goroutines, and the request is parked meanwhile, as a cache follower is
+// goroutines (half as many as Ps: authWorkers), and the request is parked meanwhile, as a cache follower is
 // (cachepath.go):
 //
 //   - park (gateBegin): the request head is copied (ps.authHead: its bytes
@@ -51,15 +51,24 @@ import (
 // verified on the loop.
 
 // authQueuePerWorker bounds the verifier queue: with bcrypt at tens of
-// milliseconds, 16 jobs per worker is well under a second of backlog, so a
-// flood is refused with 503 quickly instead of making every login wait
-// behind it.
-const authQueuePerWorker = 16
+// milliseconds, 8 jobs per worker is about half a second of backlog at
+// cost 10, so a flood is refused with 503 quickly instead of making every
+// login wait behind it.
+const authQueuePerWorker = 8
+
+// authWorkers is the default pool size: half the Ps, at least one. bcrypt
+// never blocks, so a worker holds its P for the whole check; with every P
+// running bcrypt, a loop woken by epoll waits for the scheduler to preempt
+// one (10 ms slices), several times per request. Measured with
+// BenchmarkBasicFlood on 2 cores, four clients sending wrong passwords: a
+// cached-credential client's median latency on the same loop was 47 ms
+// with two workers, 0.3-0.5 ms with one (0.07-0.12 ms without the flood).
+func authWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // authPool is the Server's pool of Basic-credential verifiers, started on
 // first use. submit is called from the loops; close after they stopped.
 type authPool struct {
-	workers int // GOMAXPROCS when 0
+	workers int // authWorkers() when 0
 	queue   int // queued jobs beyond the running ones; workers*authQueuePerWorker when 0
 	// verify replaces (*auth.Basic).Verify in tests (blocking or counting).
 	verify func(b *auth.Basic, cred []byte) bool
@@ -84,7 +93,7 @@ type authJob struct {
 
 func (p *authPool) start() {
 	if p.workers <= 0 {
-		p.workers = runtime.GOMAXPROCS(0)
+		p.workers = authWorkers()
 	}
 	if p.queue <= 0 {
 		p.queue = p.workers * authQueuePerWorker
