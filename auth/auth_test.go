@@ -11,10 +11,12 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -201,6 +203,20 @@ func TestAPIKeys(t *testing.T) {
 	}
 }
 
+// verifyBasic is what the engine does, on one goroutine: look up, verify
+// an Unverified credential, record the outcome.
+func verifyBasic(c *Cache, b *Basic, b64 []byte, now int64) ([]byte, Status) {
+	user, cred, st := c.Basic(b, b64, now)
+	if st != Unverified {
+		return user, st
+	}
+	ok := b.Verify(cred)
+	clear(cred)
+	return c.BasicVerified(b, b64, ok, now)
+}
+
+func b64(s string) []byte { return []byte(base64.StdEncoding.EncodeToString([]byte(s))) }
+
 func TestBasic(t *testing.T) {
 	h, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	b, err := ParseHtpasswd([]byte("# users\nalice:" + string(h) + "\n"))
@@ -212,25 +228,142 @@ func TestBasic(t *testing.T) {
 	}
 	c := NewCache(16)
 	now := time.Now().UnixNano()
-	good := []byte(base64.StdEncoding.EncodeToString([]byte("alice:s3cret")))
+	good := b64("alice:s3cret")
+	if _, cred, st := c.Basic(b, good, now); st != Unverified || string(cred) != "alice:s3cret" {
+		t.Fatalf("first lookup: %v %q, want Unverified with the decoded credential", st, cred)
+	}
 	for i := 0; i < 2; i++ {
-		if u, st := c.Basic(b, good, now); st != OK || string(u) != "alice" {
+		if u, st := verifyBasic(c, b, good, now); st != OK || string(u) != "alice" {
 			t.Fatalf("good: %v %q", st, u)
 		}
 	}
 	if c.Hits != 1 {
 		t.Fatalf("hits %d", c.Hits)
 	}
-	for _, bad := range []string{"alice:wrong", "bob:s3cret", "alice", ""} {
-		b64 := []byte(base64.StdEncoding.EncodeToString([]byte(bad)))
-		if _, st := c.Basic(b, b64, now); st == OK {
-			t.Fatalf("%q accepted", bad)
+	for _, tc := range []struct {
+		name, cred string
+		want       Status // from Basic, before any verification
+	}{
+		{"wrong password", "alice:wrong", Unverified},
+		{"unknown user", "bob:s3cret", Unverified},
+		{"no colon", "alice", Invalid},
+		{"empty user", ":s3cret", Invalid},
+		{"empty", "", Missing},
+	} {
+		if _, _, st := c.Basic(b, b64(tc.cred), now); st != tc.want {
+			t.Errorf("%s: Basic %v, want %v", tc.name, st, tc.want)
+		}
+		if _, st := verifyBasic(c, b, b64(tc.cred), now); st == OK {
+			t.Errorf("%s: accepted", tc.name)
 		}
 	}
-	if _, st := c.Basic(b, []byte("!!!"), now); st != Invalid {
+	if _, _, st := c.Basic(b, []byte("!!!"), now); st != Invalid {
 		t.Fatal("bad base64 accepted")
 	}
+	if len(c.scratch) > 0 && strings.Trim(string(c.scratch), "\x00") != "" {
+		t.Errorf("decoded credentials left in the scratch buffer: %q", c.scratch)
+	}
 }
+
+// TestBasicUnknownUserCostsABcrypt checks the timing equalisation: an
+// unknown user runs one bcrypt comparison, like a known user with a wrong
+// password (counted, not timed).
+func TestBasicUnknownUserCostsABcrypt(t *testing.T) {
+	lo, _ := bcrypt.GenerateFromPassword([]byte("a"), bcrypt.MinCost)
+	hi, _ := bcrypt.GenerateFromPassword([]byte("b"), bcrypt.MinCost+1)
+	b, err := ParseHtpasswd([]byte("lo:" + string(lo) + "\nhi:" + string(hi) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes [][]byte
+	compare = func(h, p []byte) error {
+		hashes = append(hashes, h)
+		return bcrypt.CompareHashAndPassword(h, p)
+	}
+	t.Cleanup(func() { compare = bcrypt.CompareHashAndPassword })
+	for _, tc := range []struct {
+		cred string
+		ok   bool
+		hash []byte
+	}{
+		{"lo:a", true, lo},
+		{"lo:x", false, lo},
+		{"nobody:a", false, hi}, // the costliest hash in the file
+		{"nobody:b", false, hi}, // b is hi's password: still refused
+	} {
+		hashes = hashes[:0]
+		if got := b.Verify([]byte(tc.cred)); got != tc.ok {
+			t.Errorf("%q: Verify %v, want %v", tc.cred, got, tc.ok)
+		}
+		if len(hashes) != 1 || string(hashes[0]) != string(tc.hash) {
+			t.Errorf("%q: compared %d hashes, want one against %.7s", tc.cred, len(hashes), tc.hash)
+		}
+	}
+}
+
+// TestBasicFailures checks the table of failed credentials: a repeated
+// wrong password is refused without a bcrypt until FailTTL passes, per
+// verifier, and a flood of failures neither evicts verified credentials
+// nor grows the table.
+func TestBasicFailures(t *testing.T) {
+	h, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	b, _ := ParseHtpasswd([]byte("alice:" + string(h) + "\n"))
+	other, _ := ParseHtpasswd([]byte("alice:" + string(h) + "\n")) // a reload: a new verifier
+	c := NewCache(1)                                               // one slot for verified credentials
+	now := time.Now().UnixNano()
+	good, bad := b64("alice:s3cret"), b64("alice:wrong")
+	verifyBasic(c, b, good, now)
+	if _, st := verifyBasic(c, b, bad, now); st != Invalid {
+		t.Fatal(st)
+	}
+	for _, tc := range []struct {
+		name  string
+		owner *Basic
+		at    int64
+		want  Status
+	}{
+		{"repeat", b, now + 1, Invalid},
+		{"just before FailTTL", b, now + FailTTL - 1, Invalid},
+		{"other verifier", other, now, Unverified},
+		{"after FailTTL", b, now + FailTTL, Unverified},
+	} {
+		fails := c.FailHits
+		_, cred, st := c.Basic(tc.owner, bad, tc.at)
+		if st != tc.want || cred != nil && tc.want != Unverified {
+			t.Errorf("%s: %v, want %v", tc.name, st, tc.want)
+		}
+		if hit := c.FailHits == fails+1; hit != (tc.want == Invalid) {
+			t.Errorf("%s: FailHits %d → %d", tc.name, fails, c.FailHits)
+		}
+	}
+	for i := 0; i < 3*failSlots; i++ {
+		c.BasicVerified(b, b64(fmt.Sprintf("alice:wrong%d", i)), false, now) // as if Verify refused it
+	}
+	if len(c.fails) != failSlots {
+		t.Errorf("failure table has %d slots, want %d", len(c.fails), failSlots)
+	}
+	hits := c.Hits
+	if u, st := verifyBasic(c, b, good, now); st != OK || string(u) != "alice" || c.Hits != hits+1 {
+		t.Errorf("verified credential evicted by failures: %v %q", st, u)
+	}
+	for _, f := range c.fails {
+		if f.owner != nil && f.h == xxhashOf("alice:wrong") {
+			t.Error("failure table keyed by an unkeyed hash")
+		}
+	}
+	// Hits in both tables allocate nothing.
+	if _, st := verifyBasic(c, b, bad, now); st != Invalid {
+		t.Fatal(st)
+	}
+	if a := testing.AllocsPerRun(100, func() { c.Basic(b, bad, now) }); a != 0 {
+		t.Errorf("refusing a failed credential allocates %v", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { c.Basic(b, good, now) }); a != 0 {
+		t.Errorf("a verified credential allocates %v", a)
+	}
+}
+
+func xxhashOf(s string) uint64 { return xxhash.Sum64String(s) }
 
 // BenchmarkJWT compares a cached token with a full verification.
 func BenchmarkJWT(b *testing.B) {

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -23,12 +25,21 @@ const maxCachedLen = 4096
 // it, until when it holds and the header lines to inject. It is not safe
 // for concurrent use: each loop owns one. After its slots' buffers have
 // grown, a hit or a refill allocates nothing.
+//
+// Basic credentials that failed verification are kept apart, for FailTTL,
+// in a second direct-mapped table that stores only a keyed hash of the
+// decoded credential (failSlot): refusing a repeated wrong password costs
+// a base64 decode and a hash, no bcrypt and no allocation.
 type Cache struct {
 	mask    uint64
 	slots   []slot
-	scratch []byte // decoded Basic credentials
-	Hits    uint64 // lookups answered from the table
-	Misses  uint64 // full verifications
+	scratch []byte     // decoded Basic credentials, cleared after use
+	fails   []failSlot // recently failed Basic credentials; nil until one fails
+	Hits    uint64     // lookups answered from the table of verified credentials
+	Misses  uint64     // lookups not in it
+	// FailHits counts Basic credentials refused from the table of failed
+	// ones (no bcrypt).
+	FailHits uint64
 }
 
 type slot struct {
@@ -93,32 +104,134 @@ func (c *Cache) JWT(v *JWT, token []byte, now int64) ([]byte, Status) {
 	return s.hdr, OK
 }
 
-// Basic verifies the base64 credentials of an Authorization: Basic field
-// with b, from the table when it can. It returns the user name (valid
-// until the next call on c).
-func (c *Cache) Basic(b *Basic, b64 []byte, now int64) ([]byte, Status) {
+// Basic looks up the base64 credentials of an Authorization: Basic field
+// for b without running bcrypt. It returns
+//
+//   - OK and the user name (valid until the next call on c) for a
+//     credential b admitted within MaxCacheAge;
+//   - Missing for an empty field;
+//   - Invalid for a malformed one (bad base64, no "user:"), one longer than
+//     the table keeps, or one that b refused within FailTTL;
+//   - Unverified otherwise, with cred a copy of the decoded "user:password"
+//     that the caller owns: it verifies cred with b.Verify off the event
+//     loop, clears it, and reports the outcome with BasicVerified.
+//
+// Only the Unverified outcome allocates (the copy).
+func (c *Cache) Basic(b *Basic, b64 []byte, now int64) (user, cred []byte, st Status) {
 	if len(b64) == 0 {
-		return nil, Missing
+		return nil, nil, Missing
 	}
 	if len(b64) > maxCachedLen {
+		return nil, nil, Invalid
+	}
+	s, _, ok := c.lookup(b, b64, now)
+	if ok {
+		return s.hdr, nil, OK
+	}
+	p, ok := c.decodeBasic(b64)
+	switch {
+	case !ok:
+		st = Invalid
+	case c.failedRecently(b, p, now):
+		c.FailHits++
+		st = Invalid
+	default:
+		cred, st = append([]byte(nil), p...), Unverified
+	}
+	clear(p)
+	return nil, cred, st
+}
+
+// BasicVerified records the outcome of b.Verify for b64, a credential that
+// Basic reported Unverified: on success the credential is kept as verified
+// and the user name returned (valid until the next call on c) with OK; on
+// failure it is kept as failed for FailTTL, and the status is Invalid.
+func (c *Cache) BasicVerified(b *Basic, b64 []byte, ok bool, now int64) ([]byte, Status) {
+	p, valid := c.decodeBasic(b64)
+	defer clear(p)
+	if !valid || len(b64) > maxCachedLen {
 		return nil, Invalid
 	}
-	s, h, ok := c.lookup(b, b64, now)
-	if ok {
-		return s.hdr, OK
+	if !ok {
+		c.recordFailure(b, p, now)
+		return nil, Invalid
 	}
+	h := xxhash.Sum64(b64)
+	s := &c.slots[h&c.mask]
+	s.fill(h, b, now+MaxCacheAge, b64)
+	s.hdr = append(s.hdr[:0], p[:bytes.IndexByte(p, ':')]...)
+	return s.hdr, OK
+}
+
+// decodeBasic decodes b64 into c's scratch and checks that it reads
+// "user:password" with a user name. The caller clears the result when done
+// with it.
+func (c *Cache) decodeBasic(b64 []byte) ([]byte, bool) {
 	n := base64.StdEncoding.DecodedLen(len(b64))
 	if cap(c.scratch) < n {
 		c.scratch = make([]byte, n)
 	}
 	m, err := base64.StdEncoding.Decode(c.scratch[:n], b64)
-	if err != nil || !b.Verify(c.scratch[:m]) {
+	if err != nil {
 		clear(c.scratch[:n])
-		return nil, Invalid
+		return nil, false
 	}
-	user := c.scratch[:bytes.IndexByte(c.scratch[:m], ':')]
-	s.fill(h, b, now+MaxCacheAge, b64)
-	s.hdr = append(s.hdr[:0], user...)
-	clear(c.scratch[:n])
-	return s.hdr, OK
+	p := c.scratch[:m]
+	return p, bytes.IndexByte(p, ':') >= 1
+}
+
+// FailTTL is how long a credential that failed verification is refused
+// from the table without another bcrypt. It is short on purpose: long
+// enough that a client retrying one wrong password in a loop costs one
+// bcrypt per FailTTL, short enough that a user whose password was just
+// added to the htpasswd file (a reload makes a new Basic, which drops the
+// old entries anyway) or who mistyped is not refused for long.
+const FailTTL = int64(2 * time.Second)
+
+// failSlots is the size of a Cache's table of failed credentials: a
+// flood of different wrong passwords only replaces its entries.
+const failSlots = 1024
+
+// failSlot is a recently failed credential: the keyed hash of the decoded
+// "user:password" (never the credential itself), its verifier and until
+// when it holds.
+type failSlot struct {
+	h     uint64
+	owner *Basic
+	until int64
+}
+
+// failSeed keys the hash of failed credentials. It is random per process,
+// so the hashes stored say nothing about the credentials and nobody can
+// choose a wrong password whose hash equals a right one's (that would have
+// the right one refused for FailTTL).
+var failSeed = func() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}()
+
+// failHash is the keyed xxhash of a decoded credential.
+func failHash(p []byte) uint64 {
+	var d xxhash.Digest
+	d.ResetWithSeed(failSeed)
+	_, _ = d.Write(p)
+	return d.Sum64()
+}
+
+func (c *Cache) failedRecently(b *Basic, p []byte, now int64) bool {
+	if c.fails == nil {
+		return false
+	}
+	h := failHash(p)
+	f := &c.fails[h&(failSlots-1)]
+	return f.owner == b && f.h == h && now < f.until
+}
+
+func (c *Cache) recordFailure(b *Basic, p []byte, now int64) {
+	if c.fails == nil {
+		c.fails = make([]failSlot, failSlots)
+	}
+	h := failHash(p)
+	c.fails[h&(failSlots-1)] = failSlot{h: h, owner: b, until: now + FailTTL}
 }

@@ -10,8 +10,14 @@
 // JWT's exp plus leeway) and after at most MaxCacheAge, and belong to the
 // verifier that admitted them, so a reload (a new verifier) starts over.
 //
+// Basic credentials are checked with bcrypt, which takes tens of
+// milliseconds: Cache.Basic answers from the table or reports Unverified,
+// the caller runs Basic.Verify off the event loop and hands the outcome to
+// Cache.BasicVerified, which keeps successes for MaxCacheAge and failures
+// (as keyed hashes) for FailTTL.
+//
 //	v, err := auth.NewJWT(auth.JWTOptions{Keys: keys, Issuer: "https://idp"})
 //	c := auth.NewCache(4096)                 // one per event loop
-//	hdr, st := c.VerifyJWT(v, token, nowUnixNano)
+//	hdr, st := c.JWT(v, token, nowUnixNano)
 //	// st == auth.OK: forward, with hdr (claims rendered as header lines)
 package auth

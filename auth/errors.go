@@ -10,6 +10,9 @@ const (
 	Missing          // no credential in the request: 401
 	Invalid          // malformed, bad signature, expired, wrong issuer or audience: 401
 	Forbidden        // valid, but a required claim is not met: 403
+	// Unverified: a Basic credential not in the Cache; it needs a
+	// Basic.Verify off the event loop (Cache.Basic).
+	Unverified
 )
 
 // HTTPStatus maps s to the status the gateway answers.
@@ -34,6 +37,8 @@ func (s Status) String() string {
 		return "invalid"
 	case Forbidden:
 		return "forbidden"
+	case Unverified:
+		return "unverified"
 	}
 	return "unknown"
 }

@@ -78,7 +78,8 @@ type Timeouts struct {
 	// vanished): the connection is reset and its upstream released.
 	ClientSend time.Duration `yaml:"client_send"`
 	// Pending is how long a request may wait for a connection to an
-	// endpoint whose pool is at max_conns (503 after).
+	// endpoint whose pool is at max_conns, or for a worker to check its
+	// basic-auth credential (503 after).
 	Pending time.Duration `yaml:"pending"`
 	// TunnelIdle closes an upgraded connection (a WebSocket) that carried
 	// no byte in either direction for this long.

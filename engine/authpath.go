@@ -29,7 +29,9 @@ import (
 //
 // The verification logic lives in package auth; the per-loop cache of
 // verified credentials (loop.gate) makes a repeated credential cost a hash
-// and a compare, with nothing allocated.
+// and a compare, with nothing allocated. A Basic credential that cache
+// cannot answer is checked with bcrypt by a worker pool while the request
+// is parked (authpool.go): the loop never runs a bcrypt.
 
 // gate is a route's compiled auth and header edits; nil when it has none.
 type gate struct {
@@ -64,6 +66,12 @@ type gate struct {
 type gateState struct {
 	ident []byte // identity fields to inject, "Name: value\r\n" lines
 	reqID []byte // the exchange's request ID
+
+	// A request parked for a Basic check (authpool.go): the job it waits
+	// for (new per park, so a late result for an earlier park is
+	// recognised) and a copy of its head, parsed again on resume.
+	authWait *authJob
+	authHead []byte
 }
 
 // loopGate is a loop's share of the gate: the verified-credential cache and
@@ -201,10 +209,12 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 	return errs
 }
 
-// gateBegin authenticates the request just routed to rt and prepares its
-// header edits. It returns true when the exchange is answered (401/403:
-// d.local is set and d.out holds the response).
-func (d *down) gateBegin(rt *route) bool {
+// gateBegin authenticates the request just routed to rt (head is its
+// head's bytes) and prepares its header edits. It returns true when the
+// exchange is answered (401/403, or 503 when the Basic verifier pool is
+// full: d.local is set and d.out holds the response) or parked until a
+// verifier worker has checked its Basic credential (authpool.go).
+func (d *down) gateBegin(rt *route, head []byte) bool {
 	g := rt.gate
 	ps := d.policies()
 	ps.ident = ps.ident[:0]
@@ -215,22 +225,32 @@ func (d *down) gateBegin(rt *route) bool {
 	if g.jwt == nil && g.keys == nil && g.basic == nil {
 		return false
 	}
-	st := d.authenticate(g, ps)
-	if st == auth.OK {
+	st, cred := d.authenticate(g, ps)
+	switch st {
+	case auth.OK:
 		return false
+	case auth.Unverified:
+		return d.parkForAuth(g, ps, cred, head)
 	}
-	d.authRejected(st)
+	d.authRefused(g, st)
+	return true
+}
+
+// authRefused counts a refused request and renders its 401 or 403.
+func (d *down) authRefused(g *gate, st auth.Status) {
+	d.authRejected(authReason(st))
 	line := g.challenge
 	if st == auth.Forbidden {
 		line = g.forbidden
 	}
 	d.renderLocal(st.HTTPStatus(), line)
-	return true
 }
 
 // authenticate verifies the request's credential with g's verifier, and
-// on success renders the identity fields into ps.ident.
-func (d *down) authenticate(g *gate, ps *policyState) auth.Status {
+// on success renders the identity fields into ps.ident. A Basic
+// credential the loop's cache cannot answer is Unverified, returned
+// decoded in cred (owned by the caller) for a verifier worker.
+func (d *down) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
 	cred := d.credential(g)
 	switch {
 	case g.jwt != nil:
@@ -238,29 +258,37 @@ func (d *down) authenticate(g *gate, ps *policyState) auth.Status {
 		if st == auth.OK {
 			ps.ident = append(ps.ident, hdr...)
 		}
-		return st
+		return st, nil
 	case g.keys != nil:
 		if len(cred) == 0 {
-			return auth.Missing
+			return auth.Missing, nil
 		}
 		i := g.keys.Verify(cred)
 		if i < 0 {
-			return auth.Invalid
+			return auth.Invalid, nil
 		}
 		if g.keyLines != nil {
 			ps.ident = append(ps.ident, g.keyLines[i]...)
 		}
-		return auth.OK
+		return auth.OK, nil
 	default:
-		user, st := d.lp.authCache().Basic(g.basic, cred, d.lp.srv.wallNow().UnixNano())
-		if st == auth.OK && g.userHeader != "" {
-			ps.ident = append(ps.ident, g.userHeader...)
-			ps.ident = append(ps.ident, ": "...)
-			ps.ident = append(ps.ident, user...)
-			ps.ident = append(ps.ident, "\r\n"...)
+		user, plain, st := d.lp.authCache().Basic(g.basic, cred, d.lp.srv.wallNow().UnixNano())
+		if st == auth.OK {
+			d.appendUser(g, ps, user)
 		}
-		return st
+		return st, plain
 	}
+}
+
+// appendUser renders the Basic user_header field into ps.ident.
+func (d *down) appendUser(g *gate, ps *policyState, user []byte) {
+	if g.userHeader == "" {
+		return
+	}
+	ps.ident = append(ps.ident, g.userHeader...)
+	ps.ident = append(ps.ident, ": "...)
+	ps.ident = append(ps.ident, user...)
+	ps.ident = append(ps.ident, "\r\n"...)
 }
 
 // credential returns the request's credential: the credential field's
@@ -320,9 +348,9 @@ func (d *down) identValue(name string) ([]byte, bool) {
 }
 
 // authRejected counts a refused request.
-func (d *down) authRejected(st auth.Status) {
+func (d *down) authRejected(r metrics.AuthReason) {
 	if mt := d.tbl.mt; mt != nil {
-		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, authReason(st))
+		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, r)
 	}
 }
 

@@ -2,19 +2,29 @@ package engine
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // gateVariants are routes with the gate on, for the allocation test and
-// the benchmark: a cached JWT, an API key, header edits with request IDs.
+// the benchmark: a cached JWT, an API key, a cached Basic credential
+// (verified once by the worker pool), header edits with request IDs.
 func gateVariants(tb testing.TB) []struct{ name, route, hdr string } {
 	tok := hs256(tb, testSecret, jwt.MapClaims{"sub": "alice", "scope": "read", "exp": time.Now().Add(time.Hour).Unix()})
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	htpasswd := filepath.Join(tb.TempDir(), "htpasswd")
+	if err := os.WriteFile(htpasswd, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	return []struct{ name, route, hdr string }{
 		{"none", "", ""},
 		{"jwt", fmt.Sprintf(`
@@ -26,6 +36,9 @@ func gateVariants(tb testing.TB) []struct{ name, route, hdr string } {
 		{"api_key", `
     auth:
       api_key: {name_header: X-Consumer, keys: [{name: a, key: key-a}]}`, "X-Api-Key: key-a\r\n"},
+		{"basic", fmt.Sprintf(`
+    auth:
+      basic: {htpasswd_file: %s, user_header: X-User}`, htpasswd), "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice:s3cret")) + "\r\n"},
 		{"headers", `
     request_id: true
     headers:
@@ -77,8 +90,9 @@ func proxyLoopWith(tb testing.TB, c net.Conn, n int, extra string) {
 }
 
 // TestProxyAllocationsGate checks that a request through a route with the
-// gate on (a JWT answered from the loop's cache, an API key, header edits
-// with a generated request ID) allocates nothing in steady state.
+// gate on (a JWT or Basic credential answered from the loop's cache, an
+// API key, header edits with a generated request ID) allocates nothing in
+// steady state.
 func TestProxyAllocationsGate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
@@ -112,8 +126,8 @@ func TestProxyAllocationsGate(t *testing.T) {
 }
 
 // BenchmarkProxyGate measures a proxied keep-alive request through a
-// route without the gate, with a (cached) JWT, an API key, and header
-// edits with request IDs.
+// route without the gate, with a (cached) JWT, an API key, a (cached)
+// Basic credential, and header edits with request IDs.
 func BenchmarkProxyGate(b *testing.B) {
 	for _, v := range gateVariants(b) {
 		b.Run(v.name, func(b *testing.B) {

@@ -37,6 +37,12 @@
 // FIFO (pending.go); a client that takes none of the bytes queued for it for
 // timeouts.client_send is reset (send.go).
 //
+// The loops never run bcrypt: a Basic credential that the loop's auth
+// cache cannot answer is checked by a Server-wide pool of worker
+// goroutines while its request is parked, and the outcome is handed back
+// to the request's loop with EventLoop.Execute (authpool.go), as dial
+// results and cache followers are.
+//
 // # Upstream connects
 //
 // DESIGN.md describes upstream connections as dialed with the client

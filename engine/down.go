@@ -36,6 +36,7 @@ const (
 	dlUpRead           // upstream idle between response body bytes
 	dlLinger           // half-closed client: wait for its close
 	dlCacheWait        // parked on another request's cache fetch (cachepath.go)
+	dlAuthWait         // parked for a Basic credential check (authpool.go)
 )
 
 // down is a client (downstream) connection and its current exchange. It is
@@ -310,9 +311,16 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
-	if rt.gate != nil && d.gateBegin(rt) {
-		return // refused by the route's auth (authpath.go)
+	if rt.gate != nil && d.gateBegin(rt, buf[:n]) {
+		return // refused by the route's auth (authpath.go), or parked (authpool.go)
 	}
+	d.beginRoute(rt)
+}
+
+// beginRoute continues begin once the request passed rt's auth: its
+// policies, then a direct response or the upstream request. A request
+// parked for its auth continues here when it resumes.
+func (d *down) beginRoute(rt *route) {
 	if rt.pol != nil && d.policyBegin(rt) {
 		return
 	}
@@ -355,7 +363,7 @@ func (d *down) dispatch() {
 		d.maybeFinish()
 		return
 	}
-	if d.parkedForCache(now) {
+	if d.parkedForAuth(now) || d.parkedForCache(now) {
 		return
 	}
 	d.acquire(false)
@@ -691,6 +699,8 @@ func (d *down) tick(now int64) {
 		d.toClosing()
 	case dlCacheWait:
 		d.cacheWaitExpired(now)
+	case dlAuthWait:
+		d.authWaitExpired()
 	case dlFlush:
 		if out := d.c.OutboundBuffered(); out < d.lastOut {
 			d.lastOut = out

@@ -175,9 +175,10 @@ func keptBuf(b []byte) []byte {
 // recycle keeps a closed down for newDown. Only onClose calls it, after
 // everything that pointed at d let go: the upstream connection (abandon),
 // the pipelined slot (orphan) and the endpoint. What may still hold d
-// checks that it is current: a cache waiter or an aggregation result
-// compares its handle with d.pol.parked or d.agg.parked (a recycled down
-// starts without policy or aggregation state), and a
+// checks that it is current: a cache waiter, a basic-auth job or an
+// aggregation result compares its handle with d.pol.parked,
+// d.pol.authWait or d.agg.parked (a recycled down starts without policy or
+// aggregation state), and a
 // pending-queue entry compares d.waiting and d.waitSeq (a down still
 // queued, or due for a redispatch, is not recycled).
 func (lp *loop) recycle(d *down) {

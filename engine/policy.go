@@ -487,14 +487,18 @@ func (d *down) appendPolicyFields(b []byte) []byte {
 	return b
 }
 
-// policyEnd releases what the exchange holds, exactly once: the in-flight
-// slot, a parked cache wait, the compressor, and the cache flight (stored
+// policyEnd releases what the exchange holds, exactly once: a wait for a
+// Basic check (authpool.go), the in-flight slot, a parked cache wait, the compressor, and the cache flight (stored
 // and completed when the response arrived whole, failed otherwise). It is
 // called when the exchange finishes, when the connection starts closing and
 // when it closes; only the first call does anything.
 func (d *down) policyEnd() {
 	ps := d.pol
-	if ps == nil || ps.rp == nil {
+	if ps == nil {
+		return
+	}
+	d.authEnd()
+	if ps.rp == nil {
 		return
 	}
 	rp := ps.rp

@@ -45,6 +45,7 @@ type Server struct {
 	obs   observer          // metrics and access log (observe.go)
 	pol   policyShared      // limiter state and the cache, across reloads (policy.go)
 	agg   *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
+	auth  authPool          // Basic-credential verifiers off the loops (authpool.go)
 	clock func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
 }
 
@@ -252,6 +253,7 @@ func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
 	s.agg.Close() // cancels parked aggregations; their results find no loop
+	s.auth.close()
 	s.obs.close()
 	s.mu.Lock()
 	if t := s.tbl.Load(); t != nil {

@@ -215,7 +215,8 @@ const (
 	AuthMissing   AuthReason = iota // no credential: 401
 	AuthInvalid                     // bad, expired or unknown credential: 401
 	AuthForbidden                   // valid token without a required claim: 403
+	AuthBusy                        // the Basic verifier pool was full or too slow: 503
 	numAuthReasons
 )
 
-var authLabels = [numAuthReasons]string{"missing", "invalid", "forbidden"}
+var authLabels = [numAuthReasons]string{"missing", "invalid", "forbidden", "busy"}

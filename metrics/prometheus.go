@@ -47,7 +47,7 @@ func newDescs() descs {
 		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
 		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
 		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
-		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403).", "route", "reason"),
+		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full).", "route", "reason"),
 	}
 }
 
