@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/panjf2000/gnet/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,8 @@ type authPool struct {
 // worker owns it from submit until it posts the result back, and then the
 // loop reads ok; cancelled is the only field both touch meanwhile.
 type authJob struct {
-	d         *down
+	d         *down          // touched only on d's loop: d may be recycled meanwhile
+	el        gnet.EventLoop // d's loop, for posting the result
 	basic     *auth.Basic
 	cred      []byte // decoded "user:password"; the worker clears it
 	ok        bool
@@ -158,8 +160,7 @@ func (p *authPool) check(j *authJob) {
 	}
 	clear(j.cred)
 	j.cred = nil
-	d := j.d
-	_ = d.lp.el.Execute(context.Background(), runnable(func() { d.authResumed(j) }))
+	_ = j.el.Execute(context.Background(), runnable(func() { j.d.authResumed(j) }))
 }
 
 // retryAfter1 is the field of a 503 for a full verifier pool.
@@ -170,7 +171,7 @@ var retryAfter1 = []byte("Retry-After: 1\r\n")
 // head. It returns true: the request is parked, or answered 503 when the
 // pool is full.
 func (d *down) parkForAuth(g *gate, ps *policyState, cred, head []byte) bool {
-	j := &authJob{d: d, basic: g.basic, cred: cred}
+	j := &authJob{d: d, el: d.lp.el, basic: g.basic, cred: cred}
 	if !d.lp.srv.auth.submit(j) {
 		clear(cred)
 		d.authBusy()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/panjf2000/gnet/v2"
 	"time"
 
 	"github.com/hotpath/hotpath/accesslog"
@@ -115,13 +116,15 @@ func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
 // cacheWaiter is a parked request's handle in a cache flight. A new one is
 // made for every park, so a late Resume for an earlier park is recognised
 // (parked != w) and ignored.
-type cacheWaiter struct{ d *down }
+type cacheWaiter struct {
+	d  *down          // touched only on d's loop: d may be recycled meanwhile
+	el gnet.EventLoop // d's loop, for posting the resume
+}
 
 // Resume implements cache.Waiter. It runs on the goroutine that completed
 // the flight and only posts the continuation to the waiter's own loop.
 func (w *cacheWaiter) Resume(e *cache.Entry) {
-	d := w.d
-	_ = d.lp.el.Execute(context.Background(), runnable(func() { d.cacheResumed(w, e) }))
+	_ = w.el.Execute(context.Background(), runnable(func() { w.d.cacheResumed(w, e) }))
 }
 
 // cacheBegin looks the request up. It returns true when the exchange is
@@ -149,7 +152,7 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 	ps.hv.h = r.Headers
 	creq.Headers = &ps.hv
 	if ps.w == nil {
-		ps.w = &cacheWaiter{d: d}
+		ps.w = &cacheWaiter{d: d, el: d.lp.el}
 	}
 	now := d.lp.srv.wallNow()
 	ps.reqTime = now
