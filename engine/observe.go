@@ -330,6 +330,15 @@ func (d *down) observeReject() {
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
 	x.text = x.text[:0]
 	x.span = [numSpans][2]int32{}
+	if d.lp.obs.alog != nil {
+		// What the parser got to before it refused the head: the method
+		// and path once the request line parsed (they are nil otherwise,
+		// and still point into the unread input).
+		r := &d.req
+		x.keep(spanMethod, r.Method)
+		x.keep(spanPath, r.Path)
+		x.keep(spanQuery, r.Query)
+	}
 	d.rt = nil
 	d.start = d.lp.srv.now()
 	if d.tbl == nil {

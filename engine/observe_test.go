@@ -366,13 +366,16 @@ routes:
 	resp = roundTrip(t, c, br, "GET /missing HTTP/1.1\r\nHost: api.example\r\n\r\n", "GET")
 	readBody(t, resp)
 	bad := dial(t, srv)
-	resp = roundTrip(t, bad, bufio.NewReader(bad), "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "GET")
+	resp = roundTrip(t, bad, bufio.NewReader(bad), "GET /smuggle?x=1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "GET")
+	readBody(t, resp)
+	badLine := dial(t, srv)
+	resp = roundTrip(t, badLine, bufio.NewReader(badLine), "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
 	readBody(t, resp)
 	_ = srv.Close() // flushes the log
 
 	lines := out.lines(t)
-	if len(lines) != 3 {
-		t.Fatalf("%d lines, want 3: %v", len(lines), lines)
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4: %v", len(lines), lines)
 	}
 	byPath := map[string]map[string]any{}
 	for _, l := range lines {
@@ -415,9 +418,15 @@ routes:
 	if missing["status"] != 404.0 || missing["route"] != "" || missing["upstream"] != nil {
 		t.Errorf("unrouted line %v", missing)
 	}
-	rejected := byPath[""]
-	if rejected["status"] != 400.0 || rejected["method"] != "" {
+	// A head refused after its request line keeps the method and path (a
+	// smuggling attempt is logged with its target); one refused in the
+	// request line has no path.
+	rejected := byPath["/smuggle"]
+	if rejected["status"] != 400.0 || rejected["method"] != "GET" || rejected["query"] != "x=1" || rejected["route"] != "" {
 		t.Errorf("rejected line %v", rejected)
+	}
+	if l := byPath[""]; l["status"] != 400.0 {
+		t.Errorf("rejected request line %v", l)
 	}
 }
 
