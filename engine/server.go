@@ -252,6 +252,14 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	s.loopsMap.Range(func(_, v any) bool {
+		// The loops have stopped. gnet keeps a stopped engine, and with it
+		// this Server, in a package-level map: let the recycled downs go.
+		lp := v.(*loop)
+		clear(lp.freeDowns)
+		lp.freeDowns = nil
+		return true
+	})
 	s.agg.Close() // cancels parked aggregations; their results find no loop
 	s.auth.close()
 	s.obs.close()

@@ -18,6 +18,18 @@ func heapInUse() uint64 {
 	return ms.HeapAlloc
 }
 
+// heapGrowth is how far the live heap h is above base, a heapInUse taken
+// when a bounded-memory test starts. The tests bound the growth, not the
+// whole heap: gnet keeps every stopped engine (and so the Server behind it)
+// in a package-level map, so the servers of earlier tests, and of earlier
+// runs with -count, stay in the heap.
+func heapGrowth(h, base uint64) uint64 {
+	if h < base {
+		return 0
+	}
+	return h - base
+}
+
 // fullBacklogListener returns the address of a listening socket with a
 // backlog of 0 whose queue is already full, so that new connections hang in
 // SYN_SENT: a connect timeout without leaving 127.0.0.1.
