@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -128,6 +130,10 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if g.admin, err = admin.New(ao); err != nil {
 			return nil, err
 		}
+		if !loopback(cfg.Admin.Address) {
+			g.log.Warn("admin listener is not on loopback: anyone who reaches it can reload the config, purge the cache and take profiles (it has no authentication)",
+				"address", cfg.Admin.Address)
+		}
 	}
 	return g, nil
 }
@@ -210,7 +216,7 @@ func (g *Gateway) adminReload() error {
 
 // config serves GET /config: the running configuration's source text.
 func (g *Gateway) config() ([]byte, string) {
-	return g.srv.Config().Text, "application/yaml"
+	return g.srv.Config().Redact(), "application/yaml"
 }
 
 // Shutdown drains the engine (so /readyz answers 503 from the start) until
@@ -241,3 +247,17 @@ func (g *Gateway) Close() error {
 
 // Done is closed when the engine's event loops have stopped.
 func (g *Gateway) Done() <-chan struct{} { return g.srv.Done() }
+
+// loopback reports whether the host of addr (host:port) is a loopback
+// address or "localhost".
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

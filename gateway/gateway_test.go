@@ -478,3 +478,38 @@ func TestCachePurgeThroughAdmin(t *testing.T) {
 		t.Fatalf("after the purge the upstream saw %d requests, want 1", hits.Load()-before)
 	}
 }
+
+// GET /config never shows a credential written in the config.
+func TestConfigRedactsSecrets(t *testing.T) {
+	up := newUpstream(t)
+	path := writeConfig(t, t.TempDir(), up.addr, `  - name: keyed
+    path: /keyed/*p
+    upstream: app
+    auth:
+      api_key:
+        keys: [{name: partner, key: the-clear-api-key}]
+  - name: tokens
+    path: /tokens/*p
+    upstream: app
+    auth:
+      jwt:
+        keys: [{kid: k1, alg: HS256, secret: "an-hmac-secret-of-32-bytes-or-more!"}]
+`)
+	g := start(t, path)
+	code, body := do(t, "GET", "http://"+g.AdminAddr()+"/config")
+	if code != 200 || strings.Contains(body, "the-clear-api-key") || strings.Contains(body, "an-hmac-secret") ||
+		strings.Count(body, config.Redacted) != 2 || !strings.Contains(body, "name: partner") {
+		t.Fatalf("GET /config = %d:\n%s", code, body)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:9901": true, "127.1.2.3:1": true, "[::1]:9901": true, "localhost:9901": true,
+		"0.0.0.0:9901": false, ":9901": false, "[::]:9901": false, "10.0.0.5:9901": false, "example.com:9901": false,
+	} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
