@@ -525,3 +525,49 @@ func TestCacheWaitBounded(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A client revalidating its copy of a cached response gets 304 Not
+// Modified from the cache, without the body and without going upstream.
+func TestCacheAnswersConditionalRequests(t *testing.T) {
+	lm := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Last-Modified", lm)
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "the body")
+	})
+	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", cacheRoute)))
+	cl := newClient(t, srv)
+	if resp, body := cl.get("/doc"); body != "the body" || resp.Header.Get("X-Cache") != "MISS" {
+		t.Fatalf("fill: %q %v", body, resp.Header)
+	}
+	waitStored(t, srv, "cached", 1)
+	for _, tc := range []struct {
+		name   string
+		method string
+		hdrs   []string
+		status int
+		body   string
+	}{
+		{"etag matches", "GET", []string{`If-None-Match: "v1"`}, 304, ""},
+		{"weak etag in a list", "GET", []string{`If-None-Match: "x", W/"v1"`}, 304, ""},
+		{"etag differs", "GET", []string{`If-None-Match: "v0"`}, 200, "the body"},
+		{"etag differs, date matches", "GET", []string{`If-None-Match: "v0"`, "If-Modified-Since: " + lm}, 200, "the body"},
+		{"not modified since", "GET", []string{"If-Modified-Since: " + lm}, 304, ""},
+		{"modified since", "GET", []string{"If-Modified-Since: " + time.Now().Add(-2*time.Hour).UTC().Format(http.TimeFormat)}, 200, "the body"},
+		{"HEAD", "HEAD", []string{`If-None-Match: "v1"`}, 304, ""},
+		{"no validators", "GET", nil, 200, "the body"},
+	} {
+		resp, body := cl.do(tc.method, "/doc", tc.hdrs...)
+		if resp.StatusCode != tc.status || body != tc.body || resp.Header.Get("X-Cache") != "HIT" {
+			t.Fatalf("%s: %d %q X-Cache %q, want %d %q HIT", tc.name, resp.StatusCode, body, resp.Header.Get("X-Cache"), tc.status, tc.body)
+		}
+		if tc.status == 304 && (resp.Header.Get("ETag") != `"v1"` || resp.Header.Get("Content-Type") != "") {
+			t.Errorf("%s: 304 fields %v", tc.name, resp.Header)
+		}
+	}
+	if n := up.reqs.Load(); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}
