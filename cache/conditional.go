@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
@@ -141,4 +142,53 @@ func indexCRLF(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// Freshened returns the Response to Store when the upstream answered a
+// conditional refresh of stale with 304 Not Modified (RFC 9111 §4.3.4):
+// the stored status and body, and the stored fields updated with the
+// 304's (a field the 304 carries replaces every stored line of that name).
+// The fields the stored body depends on, Content-Encoding and
+// Content-Length, are kept from the stored response. reqTime and respTime
+// are those of the 304 exchange, so the freshness starts again from it.
+func (e *Entry) Freshened(notMod *Response) *Response {
+	resp := &Response{Status: e.status, Body: e.body, RequestTime: notMod.RequestTime, ResponseTime: notMod.ResponseTime}
+	updated := func(name []byte) bool {
+		if parser.EqualFold(name, "content-encoding") || parser.EqualFold(name, "content-length") {
+			return false
+		}
+		for _, f := range notMod.Header {
+			if bytes.EqualFold(f.Name, name) {
+				return true
+			}
+		}
+		return false
+	}
+	h := e.head
+	if i := indexCRLF(h); i >= 0 {
+		h = h[i+2:]
+	}
+	for len(h) > 0 {
+		i := indexCRLF(h)
+		if i < 0 {
+			break
+		}
+		line := h[:i]
+		h = h[i+2:]
+		colon := 0
+		for colon < len(line) && line[colon] != ':' {
+			colon++
+		}
+		if colon == len(line) || updated(line[:colon]) {
+			continue
+		}
+		resp.Header = append(resp.Header, Field{Name: line[:colon], Value: parser.TrimOWS(line[colon+1:])})
+	}
+	for _, f := range notMod.Header {
+		if parser.EqualFold(f.Name, "content-encoding") || parser.EqualFold(f.Name, "content-length") {
+			continue
+		}
+		resp.Header = append(resp.Header, f)
+	}
+	return resp
 }

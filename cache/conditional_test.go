@@ -84,3 +84,32 @@ func TestNotModified(t *testing.T) {
 		t.Errorf("a validated hit allocates %.1f times", n)
 	}
 }
+
+func TestFreshened(t *testing.T) {
+	c := newCache(t, Config{})
+	stale, err := store(t, c, get("/f"), response(200, "stored body", "Cache-Control", "max-age=10", "ETag", `"v1"`,
+		"Content-Encoding", "gzip", "X-Old", "kept", "X-Updated", "old"), &Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notMod := response(304, "", "Cache-Control", "max-age=60", "X-Updated", "new", "Content-Encoding", "br")
+	notMod.RequestTime, notMod.ResponseTime = t0.Add(30*time.Second), t0.Add(30*time.Second)
+	resp := stale.Freshened(notMod)
+	e, err := store(t, c, get("/f"), resp, &Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(80 * time.Second) // stale by the old max-age, fresh by the new one from the 304
+	if e.Status() != 200 || string(e.Body()) != "stored body" || !e.Fresh(at) {
+		t.Fatalf("freshened entry: status %d body %q fresh %v", e.Status(), e.Body(), e.Fresh(at))
+	}
+	out := string(e.AppendResponse(nil, at, true))
+	for _, want := range []string{"Cache-Control: max-age=60\r\n", "X-Updated: new\r\n", "X-Old: kept\r\n", "Content-Encoding: gzip\r\n", `ETag: "v1"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "max-age=10") || strings.Contains(out, "X-Updated: old") || strings.Contains(out, "br") {
+		t.Errorf("old or refused fields kept:\n%s", out)
+	}
+}

@@ -167,7 +167,7 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 		d.cacheResult(metrics.CacheStale)
 		d.serveEntry(res.Entry, now, notModified(res.Entry, r.Headers, now))
 		if res.Leader {
-			d.startRefresh(rt, rp, res.Ticket)
+			d.startRefresh(rt, rp, res.Ticket, res.Entry)
 		}
 		return true
 	case cache.Miss:

@@ -571,3 +571,53 @@ func TestCacheAnswersConditionalRequests(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want 1", n)
 	}
 }
+
+// A background refresh is conditional on the stored validators: an
+// upstream answering 304 freshens the stored response, body kept.
+func TestCacheRefreshRevalidates(t *testing.T) {
+	clk := newTestClock()
+	var full, notMod, conditional atomic.Int64
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Date"] = nil // the test moves the cache's clock
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") != "" {
+			conditional.Add(1)
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			notMod.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		full.Add(1)
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "original body")
+	})
+	srv := startServerClock(t, testConfig(t, policyConfig(t, up.addr, "", `
+  - name: cached
+    path: /*p
+    upstream: app
+    cache: {stale_while_revalidate: 30s, stale_if_error: 0s}
+`)), clk)
+	cl := newClient(t, srv)
+	// The client's own validator must not reach the upstream on the fill:
+	// the cache needs the whole response.
+	if resp, body := cl.get("/r"); body != "original body" || resp.StatusCode != 200 {
+		t.Fatalf("fill: %d %q", resp.StatusCode, body)
+	}
+	waitStored(t, srv, "cached", 1)
+	clk.Advance(15 * time.Second) // stale, inside stale-while-revalidate
+	if resp, body := cl.get("/r", `If-None-Match: "other"`); body != "original body" || resp.Header.Get("X-Cache") != "STALE" {
+		t.Fatalf("stale: %q %v", body, resp.Header)
+	}
+	eventually(t, 5*time.Second, func() bool { return statsOf(srv, "cached").Revalidated == 1 }, "no revalidation")
+	waitStored(t, srv, "cached", 2)
+	clk.Advance(5 * time.Second) // 20 s after the fill: fresh only through the 304
+	resp, body := cl.get("/r")
+	if body != "original body" || resp.Header.Get("X-Cache") != "HIT" || resp.Header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("after the 304: %q %v", body, resp.Header)
+	}
+	if full.Load() != 1 || notMod.Load() != 1 || conditional.Load() != 1 {
+		t.Errorf("upstream: %d full, %d conditional, %d not modified; want 1, 1, 1", full.Load(), conditional.Load(), notMod.Load())
+	}
+}

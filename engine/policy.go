@@ -75,6 +75,7 @@ type PolicyStats struct {
 	CacheStored   atomic.Int64 // responses stored (misses and refreshes)
 	CacheWaiting  atomic.Int64 // requests parked on another request's fetch now
 	Refreshes     atomic.Int64 // background revalidations started
+	Revalidated   atomic.Int64 // refreshes the upstream answered 304: the stored body was kept
 	StaleOnError  atomic.Int64 // stale responses served because the upstream failed
 }
 
@@ -370,7 +371,7 @@ type RoutePolicyStats struct {
 	RateLimited, ShadowLimited, InFlightFull int64
 	InFlight                                 int // requests holding a max_in_flight slot now
 	CacheStored, CacheWaiting                int64
-	Refreshes, StaleOnError                  int64
+	Refreshes, Revalidated, StaleOnError     int64
 }
 
 // PolicyStats returns the policy counters of the current table's routes
@@ -388,6 +389,7 @@ func (s *Server) PolicyStats() []RoutePolicyStats {
 			CacheStored:   st.CacheStored.Load(),
 			CacheWaiting:  st.CacheWaiting.Load(),
 			Refreshes:     st.Refreshes.Load(),
+			Revalidated:   st.Revalidated.Load(),
 			StaleOnError:  st.StaleOnError.Load(),
 		}
 		if rp.inflight != nil {

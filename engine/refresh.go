@@ -22,9 +22,13 @@ import (
 // runs here, in a goroutine of its own, off the event loops: it dials the
 // endpoint the balancer picked, sends the upstream request head the engine
 // built for the triggering request (with Connection: close, and without
-// conditional and Range fields, so that the answer is a full response),
+// the client's conditional and Range fields),
 // reads the response under the route's timeouts, compresses it for the
-// entry's coding, stores it and completes the flight. Nobody waits for it:
+// entry's coding, stores it and completes the flight. The request is
+// conditional on the stale entry's validators (its ETag and Last-Modified,
+// instead of the client's): a 304 Not Modified freshens the stored
+// response, keeping its body (RFC 9111 §4.3.4), so an unchanged resource
+// costs the upstream no body. Nobody waits for it:
 // the client connection that triggered it is free at once. At most
 // maxRefreshes run at a time; past that, a refresh is skipped and the next
 // request in the window claims it again.
@@ -49,6 +53,7 @@ type refresher struct {
 // refreshJob is everything a refresh needs, copied off the loop.
 type refreshJob struct {
 	ep        *pool.Endpoint
+	stale     *cache.Entry // the entry being refreshed: its validators and body
 	head      []byte
 	req       *reqSnapshot
 	ticket    cache.Ticket
@@ -67,7 +72,7 @@ type refreshJob struct {
 
 // startRefresh starts the background refresh for the stale entry d was just
 // answered with (d is the refresh leader).
-func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket) {
+func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stale *cache.Entry) {
 	ep := rt.up.bal.Pick(d.hashKey(rt.up))
 	if d.isHead || ep == nil {
 		rp.cache.Fail(t) // nothing to store from a HEAD; the next GET claims it
@@ -79,7 +84,8 @@ func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket) {
 	tbl := d.tbl
 	job := &refreshJob{
 		ep:        ep,
-		head:      refreshHead(d.head),
+		stale:     stale,
+		head:      refreshHead(d.head, stale),
 		req:       snap,
 		ticket:    t,
 		cache:     rp.cache,
@@ -99,10 +105,10 @@ func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket) {
 	}
 }
 
-// refreshHead copies an upstream request head for a refresh: conditional
-// and Range fields dropped (the cache needs a full response), Connection:
-// close added.
-func refreshHead(h []byte) []byte {
+// refreshHead copies an upstream request head for a refresh: the client's
+// conditional and Range fields dropped, the stale entry's validators
+// (If-None-Match, If-Modified-Since) and Connection: close added.
+func refreshHead(h []byte, stale *cache.Entry) []byte {
 	out := make([]byte, 0, len(h)+20)
 	i := bytes.Index(h, crlf) + 2
 	out = append(out, h[:i]...)
@@ -122,6 +128,18 @@ func refreshHead(h []byte) []byte {
 		}
 		out = append(out, line...)
 		out = append(out, crlf...)
+	}
+	if stale != nil && stale.Status() == 200 {
+		if v := stale.ETag(); v != nil {
+			out = append(out, "If-None-Match: "...)
+			out = append(out, v...)
+			out = append(out, crlf...)
+		}
+		if v := stale.LastModified(); v != nil {
+			out = append(out, "If-Modified-Since: "...)
+			out = append(out, v...)
+			out = append(out, crlf...)
+		}
 	}
 	return append(out, "Connection: close\r\n\r\n"...)
 }
@@ -210,6 +228,17 @@ func (j *refreshJob) fetch(r *refresher) (*cache.Entry, error) {
 	respTime := j.now()
 	if resp.Status >= 500 {
 		return nil, errRefreshStatus
+	}
+	if resp.Status == 304 && j.stale != nil && j.stale.Status() == 200 {
+		_, fields := appendStoreFields(nil, nil, resp.Headers, compression.Identity)
+		fresh := j.stale.Freshened(&cache.Response{Status: 304, Header: fields, RequestTime: reqTime, ResponseTime: respTime})
+		e, err := j.cache.Store(j.ticket, &j.req.creq, fresh, &j.policy)
+		if e == nil {
+			return nil, err
+		}
+		j.stats.CacheStored.Add(1)
+		j.stats.Revalidated.Add(1)
+		return e, nil
 	}
 	body, err := j.readBody(conn, &resp, buf[n:])
 	if err != nil {
