@@ -621,3 +621,41 @@ func TestCacheRefreshRevalidates(t *testing.T) {
 		t.Errorf("upstream: %d full, %d conditional, %d not modified; want 1, 1, 1", full.Load(), conditional.Load(), notMod.Load())
 	}
 }
+
+// A cache miss whose client sends validators or a Range still fills the
+// cache: the leader's upstream request carries neither, so the upstream
+// answers the whole 200.
+func TestCacheLeaderDropsConditionalAndRange(t *testing.T) {
+	var sawConditional atomic.Int64
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != "" || r.Header.Get("Range") != "" {
+			sawConditional.Add(1)
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"v1"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", cacheRoute)))
+	cl := newClient(t, srv)
+	for i, tc := range []struct {
+		path, hdr string
+	}{
+		{"/etag", `If-None-Match: "v1"`},
+		{"/range", "Range: bytes=2-4"},
+	} {
+		resp, body := cl.get(tc.path, tc.hdr)
+		if resp.StatusCode != 200 || body != "0123456789" || resp.Header.Get("X-Cache") != "MISS" {
+			t.Fatalf("%d: miss with %q: %d %q %v", i, tc.hdr, resp.StatusCode, body, resp.Header)
+		}
+		waitStored(t, srv, "cached", int64(i+1))
+		if resp, body := cl.get(tc.path); body != "0123456789" || resp.Header.Get("X-Cache") != "HIT" {
+			t.Fatalf("%d: then %q %v, want a HIT", i, body, resp.Header)
+		}
+	}
+	if n := sawConditional.Load(); n != 0 {
+		t.Errorf("the upstream saw %d conditional or Range requests", n)
+	}
+	if n := up.reqs.Load(); n != 2 {
+		t.Errorf("upstream saw %d requests, want 2", n)
+	}
+}

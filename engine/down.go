@@ -782,8 +782,15 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 		b = append(b, ep.Addr...)
 	}
 	b = append(b, "\r\n"...)
+	// A cache leader fetches the response to store: the client's
+	// validators and Range must not turn it into a 304 or a 206 (the
+	// client still gets a valid answer, the whole 200).
+	leader := d.pol != nil && d.pol.lead
 	for _, h := range r.Headers {
 		name := h.Name
+		if leader && conditionalOrRange(name) {
+			continue
+		}
 		switch len(name) {
 		case 4:
 			if parser.EqualFold(name, "host") {
@@ -826,6 +833,24 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	}
 	b = append(b, "\r\n"...)
 	d.head = b
+}
+
+// conditionalOrRange reports whether name is a precondition (RFC 9110
+// §13.1) or Range field.
+func conditionalOrRange(name []byte) bool {
+	switch len(name) {
+	case 5:
+		return parser.EqualFold(name, "range")
+	case 8:
+		return parser.EqualFold(name, "if-match") || parser.EqualFold(name, "if-range")
+	case 13:
+		return parser.EqualFold(name, "if-none-match")
+	case 17:
+		return parser.EqualFold(name, "if-modified-since")
+	case 19:
+		return parser.EqualFold(name, "if-unmodified-since")
+	}
+	return false
 }
 
 // appendForwarded appends the X-Forwarded-* and Via fields the table

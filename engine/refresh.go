@@ -120,10 +120,7 @@ func refreshHead(h []byte, stale *cache.Entry) []byte {
 		line := h[i : i+j]
 		i += j + 2
 		colon := bytes.IndexByte(line, ':')
-		name := line[:max(colon, 0)]
-		switch {
-		case parser.EqualFold(name, "if-none-match"), parser.EqualFold(name, "if-modified-since"), parser.EqualFold(name, "if-match"),
-			parser.EqualFold(name, "if-unmodified-since"), parser.EqualFold(name, "if-range"), parser.EqualFold(name, "range"):
+		if conditionalOrRange(line[:max(colon, 0)]) {
 			continue
 		}
 		out = append(out, line...)
