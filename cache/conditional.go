@@ -3,7 +3,6 @@ package cache
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/hotpath/hotpath/parser"
@@ -124,14 +123,7 @@ func (e *Entry) AppendNotModified(dst []byte, now time.Time) []byte {
 			}
 		}
 	}
-	dst = append(dst, "Age: "...)
-	dst = strconv.AppendInt(dst, int64(e.Age(now)/time.Second), 10)
-	dst = append(dst, "\r\n"...)
-	if e.Fresh(now) {
-		dst = AppendXCache(dst, XCacheHit)
-	} else {
-		dst = AppendXCache(dst, XCacheStale)
-	}
+	dst = e.appendAgeXCache(dst, now)
 	return append(dst, "\r\n"...)
 }
 

@@ -97,14 +97,7 @@ func AppendXCache(dst []byte, value string) []byte {
 // from Size.
 func (e *Entry) AppendResponse(dst []byte, now time.Time, head bool) []byte {
 	dst = append(dst, e.head...)
-	dst = append(dst, "Age: "...)
-	dst = strconv.AppendInt(dst, int64(e.Age(now)/time.Second), 10)
-	dst = append(dst, "\r\n"...)
-	if e.Fresh(now) {
-		dst = AppendXCache(dst, XCacheHit)
-	} else {
-		dst = AppendXCache(dst, XCacheStale)
-	}
+	dst = e.appendAgeXCache(dst, now)
 	if e.status != 204 && e.status != 304 {
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, int64(len(e.body)), 10)

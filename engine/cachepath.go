@@ -161,11 +161,11 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 	switch res.State {
 	case cache.Hit:
 		d.cacheResult(metrics.CacheHit)
-		d.serveEntry(res.Entry, now, notModified(res.Entry, r.Headers, now))
+		d.serveEntry(res.Entry, now, r.Headers)
 		return true
 	case cache.Stale:
 		d.cacheResult(metrics.CacheStale)
-		d.serveEntry(res.Entry, now, notModified(res.Entry, r.Headers, now))
+		d.serveEntry(res.Entry, now, r.Headers)
 		if res.Leader {
 			d.startRefresh(rt, rp, res.Ticket, res.Entry)
 		}
@@ -203,24 +203,61 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 }
 
 // serveEntry renders a stored response into d.out (head) and ps.body, for
-// writeLocal, or its 304 Not Modified when validated (the request's
-// validators match it: notModified). Fields the gateway adds: Via,
-// RateLimit, Vary: Accept-Encoding on compressing routes (the entry is one
-// coding of several), Connection.
-func (d *down) serveEntry(e *cache.Entry, now time.Time, validated bool) {
+// writeLocal, as the request fields hs ask (nil when they are gone: the
+// whole response): 304 Not Modified when its validators match (RFC 9111
+// §4.3.2), 206 or 416 for a Range on a GET (Entry.Range), else the whole
+// response. Fields the gateway adds: Via, RateLimit, Vary: Accept-Encoding
+// on compressing routes (the entry is one coding of several), Connection.
+func (d *down) serveEntry(e *cache.Entry, now time.Time, hs []parser.Header) {
 	d.local = true
 	d.status = e.Status()
 	if d.lp.srv.draining.Load() {
 		d.closeAfter = true
 	}
+	var inm, ims, rng, ifRange []byte
+	for _, h := range hs {
+		v := h.Value[:len(h.Value):len(h.Value)]
+		switch len(h.Name) {
+		case 5:
+			if rng == nil && parser.EqualFold(h.Name, "range") {
+				rng = v
+			}
+		case 8:
+			if ifRange == nil && parser.EqualFold(h.Name, "if-range") {
+				ifRange = v
+			}
+		case 13:
+			if inm == nil && parser.EqualFold(h.Name, "if-none-match") {
+				inm = v
+			}
+		case 17:
+			if ims == nil && parser.EqualFold(h.Name, "if-modified-since") {
+				ims = v
+			}
+		}
+	}
+	body := e.Body()
 	var b []byte
-	if validated {
-		d.status = 304
+	switch {
+	case (inm != nil || ims != nil) && e.NotModified(inm, ims, now):
+		d.status, body = 304, nil
 		b = e.AppendNotModified(d.out[:0], now)
-	} else {
+	case rng != nil && !d.isHead:
+		r := e.Range(rng, ifRange)
+		switch r.Kind {
+		case cache.RangePartial:
+			d.status, body = 206, body[r.Start:r.End+1]
+			b = e.AppendRange(d.out[:0], now, r)
+		case cache.RangeUnsatisfiable:
+			d.status, body = 416, nil
+			b = e.AppendRange(d.out[:0], now, r)
+		default:
+			b = e.AppendResponse(d.out[:0], now, true)
+		}
+	default:
 		b = e.AppendResponse(d.out[:0], now, true)
 	}
-	b = b[:len(b)-2] // reopen the head: AppendResponse and AppendNotModified end it
+	b = b[:len(b)-2] // reopen the head: the Append functions end it
 	b = d.filterResponseHead(b, 0)
 	b = append(b, d.tbl.viaLine...)
 	b = d.appendGateResponse(b)
@@ -231,28 +268,9 @@ func (d *down) serveEntry(e *cache.Entry, now time.Time, validated bool) {
 	b = d.appendConnection(b)
 	b = append(b, "\r\n"...)
 	d.out = b
-	if !d.isHead && !validated {
-		d.pol.body = e.Body()
+	if !d.isHead {
+		d.pol.body = body
 	}
-}
-
-// notModified reports whether the request fields hs carry validators that
-// e matches (If-None-Match, If-Modified-Since): the hit is then answered
-// 304 Not Modified without its body (RFC 9111 §4.3.2).
-func notModified(e *cache.Entry, hs []parser.Header, now time.Time) bool {
-	var inm, ims []byte
-	for _, h := range hs {
-		switch {
-		case len(h.Name) == 13 && inm == nil && parser.EqualFold(h.Name, "if-none-match"):
-			inm = h.Value[:len(h.Value):len(h.Value)]
-		case len(h.Name) == 17 && ims == nil && parser.EqualFold(h.Name, "if-modified-since"):
-			ims = h.Value[:len(h.Value):len(h.Value)]
-		}
-	}
-	if inm == nil && ims == nil {
-		return false
-	}
-	return e.NotModified(inm, ims, now)
 }
 
 // writeLocal writes a local response: d.out, then an entry's body, in one
@@ -289,7 +307,7 @@ func (d *down) cacheResumed(w *cacheWaiter, e *cache.Entry) {
 	now := d.lp.srv.wallNow()
 	if e != nil && e.Fresh(now) && ps.rp.cache.Fits(e, &ps.snap.creq) {
 		d.cacheResult(metrics.CacheHit) // served by the leader's fetch
-		d.serveEntry(e, now, notModified(e, ps.snap.hdrs, now))
+		d.serveEntry(e, now, ps.snap.hdrs)
 		d.respDone, d.started = true, true
 		d.writeLocal()
 		d.maybeFinish()
@@ -366,7 +384,7 @@ func (d *down) staleOnError(err error) bool {
 	d.obs.cache = accesslog.CacheStale // the lookup was counted as a miss
 	e := ps.stale
 	ps.stale = nil
-	d.serveEntry(e, now, false) // the request's fields are gone: the whole response
+	d.serveEntry(e, now, nil) // the request's fields are gone: the whole response
 	d.respDone, d.started = true, true
 	d.writeLocal()
 	d.maybeFinish()
@@ -393,7 +411,7 @@ func (d *down) staleForErrorStatus(r *parser.Response, now time.Time) {
 	e := ps.stale
 	ps.stale = nil
 	ps.capOn = false // nothing of this response is stored
-	d.serveEntry(e, now, false)
+	d.serveEntry(e, now, nil)
 	d.local = false
 	d.status = r.Status // the endpoint still failed this request
 	d.outPending = false

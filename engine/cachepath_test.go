@@ -659,3 +659,46 @@ func TestCacheLeaderDropsConditionalAndRange(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want 2", n)
 	}
 }
+
+// A Range on a hit is served from the stored body: 206 with the part, 416
+// past the end, the whole response when If-Range does not match.
+func TestCacheServesRanges(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"v1"`)
+		_, _ = io.WriteString(w, "0123456789")
+	})
+	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", cacheRoute)))
+	cl := newClient(t, srv)
+	if _, body := cl.get("/r"); body != "0123456789" {
+		t.Fatalf("fill: %q", body)
+	}
+	waitStored(t, srv, "cached", 1)
+	for _, tc := range []struct {
+		name   string
+		method string
+		hdrs   []string
+		status int
+		body   string
+		crange string
+	}{
+		{"part", "GET", []string{"Range: bytes=2-4"}, 206, "234", "bytes 2-4/10"},
+		{"suffix", "GET", []string{"Range: bytes=-2"}, 206, "89", "bytes 8-9/10"},
+		{"if-range matches", "GET", []string{"Range: bytes=0-0", `If-Range: "v1"`}, 206, "0", "bytes 0-0/10"},
+		{"if-range differs", "GET", []string{"Range: bytes=0-0", `If-Range: "v0"`}, 200, "0123456789", ""},
+		{"past the end", "GET", []string{"Range: bytes=10-"}, 416, "", "bytes */10"},
+		{"several", "GET", []string{"Range: bytes=0-0,2-2"}, 200, "0123456789", ""},
+		{"HEAD", "HEAD", []string{"Range: bytes=2-4"}, 200, "", ""},
+		{"validator wins", "GET", []string{"Range: bytes=2-4", `If-None-Match: "v1"`}, 304, "", ""},
+	} {
+		resp, body := cl.do(tc.method, "/r", tc.hdrs...)
+		if resp.StatusCode != tc.status || body != tc.body || resp.Header.Get("Content-Range") != tc.crange ||
+			resp.Header.Get("X-Cache") != "HIT" {
+			t.Fatalf("%s: %d %q Content-Range %q X-Cache %q; want %d %q %q HIT", tc.name, resp.StatusCode, body,
+				resp.Header.Get("Content-Range"), resp.Header.Get("X-Cache"), tc.status, tc.body, tc.crange)
+		}
+	}
+	if n := up.reqs.Load(); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}
