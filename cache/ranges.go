@@ -92,7 +92,7 @@ func (e *Entry) Range(rng, ifRange []byte) ByteRange {
 
 func (e *Entry) ifRangeMatches(v []byte) bool {
 	if len(v) > 0 && v[0] == '"' { // an entity-tag: strong comparison
-		return e.etag != nil && len(e.etag) > 0 && e.etag[0] == '"' && string(parser.TrimOWS(e.etag)) == string(v)
+		return len(e.etag) > 0 && e.etag[0] == '"' && string(parser.TrimOWS(e.etag)) == string(v)
 	}
 	if len(v) > 1 && v[0] == 'W' && v[1] == '/' {
 		return false
