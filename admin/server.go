@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +46,10 @@ type Options struct {
 	// Purger serves POST /cache/purge. nil answers 501:
 	// the gateway was built without a response cache.
 	Purger CachePurger
+	// Token, when not empty, is the bearer token every endpoint but
+	// /metrics, /healthz and /readyz asks for (Authorization: Bearer
+	// <token>, compared in constant time); others get 401.
+	Token string
 	// DisablePprof leaves /debug/pprof/ out of the mux.
 	DisablePprof bool
 	// MutexProfileFraction and BlockProfileRate, if non-zero, are set at
@@ -95,7 +102,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, mux: http.NewServeMux(), served: make(chan struct{})}
 	s.routes()
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: /debug/pprof/profile and /trace stream for as
 		// many seconds as asked, and net/http/pprof refuses a duration
@@ -106,8 +113,29 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the admin mux, for tests and for embedding.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the admin handler (the mux behind the token check), for
+// tests and for embedding.
+func (s *Server) Handler() http.Handler {
+	if s.opts.Token == "" {
+		return s.mux
+	}
+	want := sha256.Sum256([]byte(s.opts.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics", "/healthz", "/readyz": // for scrapers and probes
+			s.mux.ServeHTTP(w, r)
+			return
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotpath admin"`)
+			text(w, http.StatusUnauthorized, "unauthorized: this endpoint needs Authorization: Bearer <admin token>")
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 func (s *Server) routes() {
 	m := s.mux

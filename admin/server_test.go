@@ -307,3 +307,51 @@ func TestDisablePprof(t *testing.T) {
 		}
 	}
 }
+
+// With a token, scrapers and probes stay open and everything else asks for
+// the bearer token.
+func TestToken(t *testing.T) {
+	const token = "s3cret-admin-token-0123"
+	s := start(t, Options{Token: token, Config: func() ([]byte, string) { return []byte("x: 1\n"), "application/yaml" }})
+	base := "http://" + s.Addr()
+	call := func(method, path, auth string) (int, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		if code, _ := call("GET", path, ""); code != 200 {
+			t.Errorf("%s without a token: %d, want 200", path, code)
+		}
+	}
+	for _, tc := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"GET", "/config", "", 401},
+		{"GET", "/config", "Bearer wrong-token-0123456789", 401},
+		{"GET", "/config", "Basic " + token, 401},
+		{"GET", "/config", "Bearer " + token, 200},
+		{"GET", "/debug/pprof/", "", 401},
+		{"GET", "/debug/pprof/", "Bearer " + token, 200},
+		{"POST", "/cache/purge", "", 401},
+		{"GET", "/metrics/../config", "", 401}, // not the open /metrics
+	} {
+		code, h := call(tc.method, tc.path, tc.auth)
+		if code != tc.want {
+			t.Errorf("%s %s (%q): %d, want %d", tc.method, tc.path, tc.auth, code, tc.want)
+		}
+		if code == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s %s: 401 without WWW-Authenticate", tc.method, tc.path)
+		}
+	}
+}

@@ -11,6 +11,11 @@ type Admin struct {
 	Address string `yaml:"address"`
 	// Pprof serves net/http/pprof under /debug/pprof/.
 	Pprof bool `yaml:"pprof"`
+	// TokenFile names a file holding a bearer token (at least 16 bytes,
+	// surrounding whitespace trimmed). When set, every endpoint but
+	// /metrics, /healthz and /readyz asks for "Authorization: Bearer
+	// <token>". Read at start; a change needs a restart.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Metrics configures the per-loop request counters exported on the admin
@@ -65,6 +70,9 @@ func (c *Config) validateObservability(bad func(path, format string, args ...any
 		if err := checkHostPort(c.Admin.Address); err != nil {
 			bad("admin.address", "%v", err)
 		}
+	}
+	if strings.ContainsAny(c.Admin.TokenFile, "\x00\r\n") {
+		bad("admin.token_file", "not a file name: %q", c.Admin.TokenFile)
 	}
 	if !(c.AccessLog.Sample > 0 && c.AccessLog.Sample <= 1) {
 		bad("access_log.sample", "must be in (0, 1], got %v", c.AccessLog.Sample)

@@ -21,6 +21,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,7 +117,12 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 
 	if cfg.Admin.Address != "" {
+		token, err := readAdminToken(cfg.Admin.TokenFile)
+		if err != nil {
+			return nil, err
+		}
 		ao := admin.Options{
+			Token:        token,
 			Addr:         cfg.Admin.Address,
 			Registry:     g.reg,
 			Ready:        srv.Ready,
@@ -130,8 +137,8 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if g.admin, err = admin.New(ao); err != nil {
 			return nil, err
 		}
-		if !loopback(cfg.Admin.Address) {
-			g.log.Warn("admin listener is not on loopback: anyone who reaches it can reload the config, purge the cache and take profiles (it has no authentication)",
+		if !loopback(cfg.Admin.Address) && token == "" {
+			g.log.Warn("admin listener is not on loopback and has no admin.token_file: anyone who reaches it can reload the config, purge the cache, read the config and take profiles",
 				"address", cfg.Admin.Address)
 		}
 	}
@@ -260,4 +267,26 @@ func loopback(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// minAdminToken is the shortest admin token accepted.
+const minAdminToken = 16
+
+// readAdminToken reads admin.token_file; "" when none is configured.
+func readAdminToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("admin.token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < minAdminToken {
+		return "", fmt.Errorf("admin.token_file: %s: the token must be at least %d bytes, got %d", path, minAdminToken, len(tok))
+	}
+	if strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("admin.token_file: %s: the token must be one word (no spaces or line breaks)", path)
+	}
+	return tok, nil
 }

@@ -513,3 +513,60 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminToken(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "admin.token")
+	if err := os.WriteFile(tokenFile, []byte("  the-admin-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "hotpath.yaml")
+	y := fmt.Sprintf(`listeners:
+  - address: 127.0.0.1:0
+admin:
+  address: 127.0.0.1:0
+  token_file: %s
+upstreams:
+  - name: app
+    endpoints: [{address: %s}]
+routes:
+  - {name: api, path: /*path, upstream: app}
+`, tokenFile, up.addr)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := start(t, path)
+	admin := "http://" + g.AdminAddr()
+	if code, _ := do(t, "GET", admin+"/config"); code != 401 {
+		t.Fatalf("GET /config without the token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", admin+"/config", nil)
+	req.Header.Set("Authorization", "Bearer the-admin-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /config with the token: %d", resp.StatusCode)
+	}
+	if code, _ := do(t, "GET", admin+"/metrics"); code != 200 {
+		t.Fatalf("GET /metrics: %d, want 200 without a token", code)
+	}
+
+	for content, want := range map[string]string{
+		"short\n":                           "at least 16 bytes",
+		"two words in the admin token file": "one word",
+	} {
+		if err := os.WriteFile(tokenFile, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readAdminToken(tokenFile); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("token %q: %v, want an error with %q", content, err, want)
+		}
+	}
+	if _, err := readAdminToken(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "admin.token_file") {
+		t.Errorf("missing file: %v", err)
+	}
+}

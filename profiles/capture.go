@@ -106,6 +106,9 @@ type Options struct {
 	// Trace is the length of the runtime trace taken from the window's
 	// start; 0 takes none (unless Kinds has Trace). At most Window.
 	Trace time.Duration
+	// Token, when not empty, is sent as "Authorization: Bearer <Token>"
+	// (hotpath's admin.token_file).
+	Token string
 	// Client makes the requests; nil means a client of its own, closed by
 	// Finish and Abort. No timeout is needed on it: the window's requests
 	// last the window, and each request is bounded by its own deadline.
@@ -129,20 +132,25 @@ const (
 
 // Probe checks that baseURL serves net/http/pprof, and returns the
 // server's mutex and block rates when it reports them (hotpath's admin
-// listener does; nil otherwise). An error wraps ErrUnreachable.
-func Probe(ctx context.Context, client *http.Client, baseURL string) (*Rates, error) {
+// listener does; nil otherwise). token, when not empty, is sent as a bearer
+// token. An error wraps ErrUnreachable; a 401 says the token is missing or
+// wrong.
+func Probe(ctx context.Context, client *http.Client, baseURL, token string) (*Rates, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	index := baseURL + "/debug/pprof/"
-	code, _, err := get(ctx, client, index, io.Discard)
+	code, _, err := get(ctx, client, token, index, io.Discard)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, index, unwrapURLError(err))
+	}
+	if code == http.StatusUnauthorized {
+		return nil, fmt.Errorf("%w: %s answered 401: the admin listener wants a token (hotload --pprof-token-file)", ErrUnreachable, index)
 	}
 	if code != http.StatusOK {
 		return nil, fmt.Errorf("%w: %s answered %d %s, not a pprof index", ErrUnreachable, index, code, http.StatusText(code))
 	}
 	var b strings.Builder
-	if code, _, err := get(ctx, client, baseURL+"/debug/pprof/rates", &b); err != nil || code != http.StatusOK {
+	if code, _, err := get(ctx, client, token, baseURL+"/debug/pprof/rates", &b); err != nil || code != http.StatusOK {
 		return nil, nil
 	}
 	var r Rates
@@ -164,10 +172,13 @@ func unwrapURLError(err error) error {
 
 // get GETs u into w and returns the status; a non-200 body is returned as
 // text instead of being written.
-func get(ctx context.Context, client *http.Client, u string, w io.Writer) (int, string, error) {
+func get(ctx context.Context, client *http.Client, token, u string, w io.Writer) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -281,7 +292,7 @@ func New(ctx context.Context, opts Options) (*Capture, error) {
 			"window %v is not whole seconds; the CPU and delta profiles cover %ds", opts.Window, c.secs))
 	}
 	c.shots = plan(opts.Kinds, c.secs, opts.Trace)
-	if c.rates, err = Probe(ctx, c.opts.Client, base); err != nil {
+	if c.rates, err = Probe(ctx, c.opts.Client, base, c.opts.Token); err != nil {
 		c.closeIdle()
 		return nil, err
 	}
@@ -367,7 +378,7 @@ func (c *Capture) fetch(ctx context.Context, s shot) error {
 	if err != nil {
 		return fmt.Errorf("profiles: %s: %w", s.file, err)
 	}
-	code, msg, err := get(ctx, c.opts.Client, c.opts.BaseURL+s.path, f)
+	code, msg, err := get(ctx, c.opts.Client, c.opts.Token, c.opts.BaseURL+s.path, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,8 +22,8 @@ const defaultProfileDir = "runs"
 
 // pprofFlags are the flags of a run that captures the server's profiles.
 type pprofFlags struct {
-	url, dir, kinds, name string
-	trace                 time.Duration
+	url, dir, kinds, name, tokenFile string
+	trace                            time.Duration
 }
 
 func (p *pprofFlags) register(fs *flag.FlagSet) {
@@ -30,14 +32,15 @@ func (p *pprofFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.kinds, "profiles", "", "with --pprof: profiles to take, from cpu,heap,allocs,mutex,block,goroutine,trace (default all but trace)")
 	fs.DurationVar(&p.trace, "trace", 0, "with --pprof: also take a runtime trace this long from the window's start, e.g. 1s")
 	fs.StringVar(&p.name, "name", "", "with --pprof: a label for the run directory, e.g. base or pr42")
+	fs.StringVar(&p.tokenFile, "pprof-token-file", "", "with --pprof: send the bearer token in FILE (hotpath's admin.token_file)")
 }
 
 // options turns the flags into capture options for cfg's window, or
 // returns nil when --pprof is not given; an error is a usage error.
 func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
 	if p.url == "" {
-		if p.dir != "" || p.kinds != "" || p.trace != 0 || p.name != "" {
-			return nil, errors.New("--profile-dir, --profiles, --trace and --name need --pprof")
+		if p.dir != "" || p.kinds != "" || p.trace != 0 || p.name != "" || p.tokenFile != "" {
+			return nil, errors.New("--profile-dir, --profiles, --trace, --name and --pprof-token-file need --pprof")
 		}
 		return nil, nil
 	}
@@ -48,6 +51,15 @@ func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
 		return nil, fmt.Errorf("--trace %v must be within the measured window (-d %v)", p.trace, cfg.Duration)
 	}
 	opts := &profiles.Options{BaseURL: p.url, Dir: p.dir, Name: p.name, Window: cfg.Duration, Trace: p.trace}
+	if p.tokenFile != "" {
+		b, err := os.ReadFile(p.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--pprof-token-file: %w", err)
+		}
+		if opts.Token = strings.TrimSpace(string(b)); opts.Token == "" {
+			return nil, fmt.Errorf("--pprof-token-file: %s is empty", p.tokenFile)
+		}
+	}
 	if opts.Dir == "" {
 		opts.Dir = defaultProfileDir
 	}

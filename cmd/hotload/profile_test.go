@@ -101,6 +101,8 @@ func TestPprofUsage(t *testing.T) {
 		{"trace longer than the window", []string{"--pprof", pp, "-d", "1s", "--trace", "2s", u}, "within the measured window"},
 		{"unknown profile", []string{"--pprof", pp, "--profiles", "cpu,threads", u}, "unknown profile kind"},
 		{"bad pprof URL", []string{"--pprof", "127.0.0.1:9901", "-d", "1s", u}, "want http://host:port"},
+		{"token file without pprof", []string{"--pprof-token-file", "x", u}, "need --pprof"},
+		{"missing token file", []string{"--pprof", pp, "-d", "1s", "--pprof-token-file", "/nonexistent/token", u}, "--pprof-token-file"},
 		{"profile without command", []string{"profile"}, "usage: hotload profile"},
 		{"baseline without verb", []string{"profile", "baseline"}, "save or list"},
 		{"save arity", []string{"profile", "baseline", "save", "x"}, "baseline save NAME RUNDIR"},
@@ -221,4 +223,45 @@ func runDirOf(t *testing.T, out string) string {
 	}
 	t.Fatalf("no Profiles: line in\n%s", out)
 	return ""
+}
+
+// A pprof endpoint behind a token: refused in one line without it, and
+// probed with the token from --pprof-token-file.
+func TestPprofToken(t *testing.T) {
+	const token = "pprof-token-0123456789"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		pprof.Index(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	pp := "http://" + ln.Addr().String()
+	url, conns := countingTarget(t)
+	dir := t.TempDir()
+	code, _, errOut := hotload("-d", "1s", "--pprof", pp, "--profile-dir", dir, url)
+	if code != exitRun || !strings.Contains(errOut, "answered 401") || !strings.Contains(errOut, "--pprof-token-file") {
+		t.Fatalf("without the token: exit %d, stderr %q", code, errOut)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// With the token the probe passes; the target then refuses the load.
+	code, _, errOut = hotload("-d", "1s", "--pprof", pp, "--pprof-token-file", tokenFile, "--profile-dir", dir, "http://"+closedPort(t)+"/")
+	if code != exitRun || strings.Contains(errOut, "401") || !strings.Contains(errOut, "target unreachable") {
+		t.Fatalf("with the token: exit %d, stderr %q", code, errOut)
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("the target saw %d connections", n)
+	}
 }
