@@ -9,6 +9,13 @@
 // on the request path is the routing table, read through an atomic.Pointer
 // that Reload swaps, and the endpoints' atomic health and load counters.
 //
+// A closed client connection's state (its down, with its parser and small
+// buffers) goes to its loop's free list for the next accepted connection
+// (loop.newDown, loop.recycle): with a new connection per request, that is
+// what keeps the GC off the loop. Whatever may outlive a connection holds
+// a per-park handle or a sequence number and checks it before touching the
+// down, and goroutines never read a down's fields (they carry its loop).
+//
 // One request is in flight per client connection at a time; pipelined
 // requests wait in the connection's input and are answered in order.
 // Bodies are streamed in both directions as they arrive; when one side reads
