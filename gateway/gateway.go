@@ -269,6 +269,17 @@ func loopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// Check validates cfg as New would without starting anything (hotpath
+// -check): the engine's routes and balancers (engine.Check), then the admin
+// token file.
+func Check(cfg *config.Config) error {
+	if err := engine.Check(cfg); err != nil {
+		return err
+	}
+	_, err := readAdminToken(cfg.Admin.TokenFile)
+	return err
+}
+
 // minAdminToken is the shortest admin token accepted.
 const minAdminToken = 16
 

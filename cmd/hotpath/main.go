@@ -23,7 +23,6 @@ import (
 	"syscall"
 
 	"github.com/hotpath/hotpath/config"
-	"github.com/hotpath/hotpath/engine"
 	"github.com/hotpath/hotpath/gateway"
 )
 
@@ -112,7 +111,7 @@ func loadConfig(path string) (*config.Config, error) {
 func checkFile(path string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(path)
 	if err == nil {
-		err = engine.Check(cfg)
+		err = gateway.Check(cfg)
 	}
 	if err != nil {
 		var errs config.Errors

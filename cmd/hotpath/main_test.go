@@ -68,6 +68,18 @@ routes:
       types: [text/*, "json"]
 `), 0o600)
 
+	shortToken := filepath.Join(dir, "short.token")
+	_ = os.WriteFile(shortToken, []byte("short\n"), 0o600)
+	tokened := filepath.Join(dir, "tokened.yaml")
+	_ = os.WriteFile(tokened, []byte(`
+admin: {address: "127.0.0.1:9901", token_file: `+shortToken+`}
+upstreams:
+  - name: app
+    endpoints: [{address: "127.0.0.1:9001"}]
+routes:
+  - {path: /*p, upstream: app}
+`), 0o600)
+
 	tests := []struct {
 		name    string
 		args    []string
@@ -75,6 +87,7 @@ routes:
 		stdout  string
 		stderrs []string
 	}{
+		{"short admin token", []string{"-check", tokened}, 1, "", []string{"admin.token_file", "at least 16 bytes"}},
 		{"good file", []string{"-check", good}, 0, "config OK", nil},
 		{"bad file lists every problem", []string{"-check", bad}, 1, "", []string{
 			"bad.yaml:7: routes[0].upstream: unknown upstream \"api\"",
