@@ -26,11 +26,18 @@ func pprofServer(t *testing.T) string {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return serveHTTP(t, mux)
+}
+
+// serveHTTP serves h on 127.0.0.1:0 until the test ends and returns its
+// base URL.
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: h}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close(); <-done })
@@ -237,15 +244,7 @@ func TestPprofToken(t *testing.T) {
 		}
 		pprof.Index(w, r)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	pp := "http://" + ln.Addr().String()
+	pp := serveHTTP(t, mux)
 	url, conns := countingTarget(t)
 	dir := t.TempDir()
 	code, _, errOut := hotload("-d", "1s", "--pprof", pp, "--profile-dir", dir, url)
