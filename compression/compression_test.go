@@ -329,3 +329,21 @@ func BenchmarkNegotiate(b *testing.B) {
 		Negotiate(ae, Zstd, Gzip)
 	}
 }
+
+// Encode appends the whole compressed body after what dst holds.
+func TestEncode(t *testing.T) {
+	for _, enc := range []Encoding{Gzip, Zstd} {
+		c := mustConfig(t, Options{})
+		body := jsonBody()
+		out, err := c.Encode(enc, []byte("prefix"), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(out, []byte("prefix")) {
+			t.Fatalf("%v: dst not kept", enc)
+		}
+		if got := decompress(t, enc, out[len("prefix"):]); !bytes.Equal(got, body) {
+			t.Fatalf("%v: round trip: %d bytes in, %d out", enc, len(body), len(got))
+		}
+	}
+}

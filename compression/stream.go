@@ -94,3 +94,24 @@ func (s *Stream) Close() error {
 }
 
 var streamPool sync.Pool
+
+// Encode compresses a whole body with coding enc (Gzip or Zstd) and
+// appends the result to dst, for bodies held in memory (a background cache
+// refresh, an aggregated response) rather than streamed.
+func (c *Config) Encode(enc Encoding, dst, body []byte) ([]byte, error) {
+	w := sliceWriter{b: dst}
+	s := c.Stream(enc, &w)
+	_, err := s.Write(body)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return w.b, err
+}
+
+// sliceWriter appends what is written to b.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}

@@ -228,17 +228,11 @@ func compressAggregate(body []byte, enc compression.Encoding, comp *compression.
 	}) {
 		return body, compression.Identity
 	}
-	var out bytes.Buffer
-	out.Grow(len(body)/2 + 64)
-	s := comp.Stream(enc, &out)
-	_, err := s.Write(body)
-	if cerr := s.Close(); err == nil {
-		err = cerr
-	}
+	coded, err := comp.Encode(enc, make([]byte, 0, len(body)/2+64), body)
 	if err != nil {
 		return body, compression.Identity
 	}
-	return out.Bytes(), enc
+	return coded, enc
 }
 
 var jsonType = []byte("application/json")

@@ -246,12 +246,11 @@ func (j *refreshJob) fetch(r *refresher) (*cache.Entry, error) {
 		cr := compression.Response{Status: resp.Status, ContentType: resp.ContentType,
 			ContentEncoding: resp.ContentEncoding, ContentLength: int64(len(body)), CacheControl: resp.CacheControl}
 		if j.comp.Should(&cr) {
-			enc = j.enc
-			var zw appendWriter
-			s := j.comp.Stream(enc, &zw)
-			_, _ = s.Write(body)
-			_ = s.Close()
-			body = zw.b
+			coded, err := j.comp.Encode(j.enc, make([]byte, 0, len(body)/2+64), body)
+			if err != nil {
+				return nil, err
+			}
+			enc, body = j.enc, coded
 		}
 	}
 	_, fields := appendStoreFields(nil, nil, resp.Headers, enc)
