@@ -101,23 +101,14 @@ var notModifiedFields = []string{"cache-control", "content-location", "date", "e
 // not allocate when dst has room (Size is enough).
 func (e *Entry) AppendNotModified(dst []byte, now time.Time) []byte {
 	dst = append(dst, "HTTP/1.1 304 Not Modified\r\n"...)
-	h := e.head
-	if i := indexCRLF(h); i >= 0 {
-		h = h[i+2:] // past the stored status line
-	}
-	for len(h) > 0 {
-		i := indexCRLF(h)
-		if i < 0 {
+	for h := e.storedFields(); ; {
+		name, _, line, rest, ok := nextField(h)
+		if !ok {
 			break
 		}
-		line := h[:i+2]
-		h = h[i+2:]
-		colon := 0
-		for colon < len(line) && line[colon] != ':' {
-			colon++
-		}
-		for _, name := range notModifiedFields {
-			if parser.EqualFold(line[:colon], name) {
+		h = rest
+		for _, want := range notModifiedFields {
+			if parser.EqualFold(name, want) {
 				dst = append(dst, line...)
 				break
 			}
@@ -127,13 +118,25 @@ func (e *Entry) AppendNotModified(dst []byte, now time.Time) []byte {
 	return append(dst, "\r\n"...)
 }
 
-func indexCRLF(b []byte) int {
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' {
-			return i
-		}
+var crlf, colon = []byte("\r\n"), []byte(":")
+
+// storedFields returns the stored header lines, each ending in CRLF,
+// without the status line.
+func (e *Entry) storedFields() []byte {
+	_, rest, _ := bytes.Cut(e.head, crlf)
+	return rest
+}
+
+// nextField splits the first header line off h: its name, its value
+// without surrounding whitespace, the whole line with its CRLF, and the
+// lines after it. ok is false when h holds no complete line.
+func nextField(h []byte) (name, value, line, rest []byte, ok bool) {
+	i := bytes.Index(h, crlf)
+	if i < 0 {
+		return nil, nil, nil, nil, false
 	}
-	return -1
+	name, value, _ = bytes.Cut(h[:i], colon)
+	return name, parser.TrimOWS(value), h[:i+2], h[i+2:], true
 }
 
 // Freshened returns the Response to Store when the upstream answered a
@@ -156,25 +159,15 @@ func (e *Entry) Freshened(notMod *Response) *Response {
 		}
 		return false
 	}
-	h := e.head
-	if i := indexCRLF(h); i >= 0 {
-		h = h[i+2:]
-	}
-	for len(h) > 0 {
-		i := indexCRLF(h)
-		if i < 0 {
+	for h := e.storedFields(); ; {
+		name, value, _, rest, ok := nextField(h)
+		if !ok {
 			break
 		}
-		line := h[:i]
-		h = h[i+2:]
-		colon := 0
-		for colon < len(line) && line[colon] != ':' {
-			colon++
+		h = rest
+		if !updated(name) {
+			resp.Header = append(resp.Header, Field{Name: name, Value: value})
 		}
-		if colon == len(line) || updated(line[:colon]) {
-			continue
-		}
-		resp.Header = append(resp.Header, Field{Name: line[:colon], Value: parser.TrimOWS(line[colon+1:])})
 	}
 	for _, f := range notMod.Header {
 		if parser.EqualFold(f.Name, "content-encoding") || parser.EqualFold(f.Name, "content-length") {

@@ -131,11 +131,7 @@ func (e *Entry) AppendRange(dst []byte, now time.Time, r ByteRange) []byte {
 		return append(dst, "Content-Length: 0\r\n\r\n"...)
 	}
 	dst = append(dst, "HTTP/1.1 206 Partial Content\r\n"...)
-	h := e.head
-	if i := indexCRLF(h); i >= 0 {
-		h = h[i+2:] // past the stored status line
-	}
-	dst = append(dst, h...)
+	dst = append(dst, e.storedFields()...)
 	dst = append(dst, "Content-Range: bytes "...)
 	dst = strconv.AppendInt(dst, r.Start, 10)
 	dst = append(dst, '-')
