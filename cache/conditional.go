@@ -102,7 +102,7 @@ var notModifiedFields = []string{"cache-control", "content-location", "date", "e
 func (e *Entry) AppendNotModified(dst []byte, now time.Time) []byte {
 	dst = append(dst, "HTTP/1.1 304 Not Modified\r\n"...)
 	for h := e.storedFields(); ; {
-		name, _, line, rest, ok := nextField(h)
+		name, _, line, rest, ok := parser.CutField(h)
 		if !ok {
 			break
 		}
@@ -118,25 +118,11 @@ func (e *Entry) AppendNotModified(dst []byte, now time.Time) []byte {
 	return append(dst, "\r\n"...)
 }
 
-var crlf, colon = []byte("\r\n"), []byte(":")
-
 // storedFields returns the stored header lines, each ending in CRLF,
 // without the status line.
 func (e *Entry) storedFields() []byte {
-	_, rest, _ := bytes.Cut(e.head, crlf)
+	_, rest, _ := bytes.Cut(e.head, []byte("\r\n"))
 	return rest
-}
-
-// nextField splits the first header line off h: its name, its value
-// without surrounding whitespace, the whole line with its CRLF, and the
-// lines after it. ok is false when h holds no complete line.
-func nextField(h []byte) (name, value, line, rest []byte, ok bool) {
-	i := bytes.Index(h, crlf)
-	if i < 0 {
-		return nil, nil, nil, nil, false
-	}
-	name, value, _ = bytes.Cut(h[:i], colon)
-	return name, parser.TrimOWS(value), h[:i+2], h[i+2:], true
 }
 
 // Freshened returns the Response to Store when the upstream answered a
@@ -160,7 +146,7 @@ func (e *Entry) Freshened(notMod *Response) *Response {
 		return false
 	}
 	for h := e.storedFields(); ; {
-		name, value, _, rest, ok := nextField(h)
+		name, value, _, rest, ok := parser.CutField(h)
 		if !ok {
 			break
 		}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -150,18 +149,16 @@ func (d *down) aggCommonFields(rt *route) []aggregate.Field {
 	}
 	st.scr = b
 	var fs []aggregate.Field
-	for len(b) > 0 {
-		end := bytes.Index(b, crlf)
-		if end < 0 {
-			break
+	for {
+		name, value, _, rest, ok := parser.CutField(b)
+		if !ok {
+			return fs
 		}
-		line := b[:end]
-		b = b[end+2:]
-		if c := bytes.IndexByte(line, ':'); c > 0 {
-			fs = append(fs, aggregate.Field{Name: string(line[:c]), Value: string(parser.TrimOWS(line[c+1:]))})
+		b = rest
+		if len(name) > 0 {
+			fs = append(fs, aggregate.Field{Name: string(name), Value: string(value)})
 		}
 	}
-	return fs
 }
 
 // aggFields returns the fields part p sends: the client's fields it lists

@@ -332,19 +332,16 @@ func (d *down) identValue(name string) ([]byte, bool) {
 	if ps == nil || d.rt == nil || d.rt.gate == nil {
 		return nil, false
 	}
-	b := ps.ident
-	for len(b) > 0 {
-		end := bytes.Index(b, crlf)
-		if end < 0 {
-			break
+	for b := ps.ident; ; {
+		n, v, _, rest, ok := parser.CutField(b)
+		if !ok {
+			return nil, false
 		}
-		line := b[:end]
-		b = b[end+2:]
-		if c := bytes.IndexByte(line, ':'); c > 0 && parser.EqualFold(line[:c], name) {
-			return parser.TrimOWS(line[c+1:]), true
+		if parser.EqualFold(n, name) {
+			return v, true
 		}
+		b = rest
 	}
-	return nil, false
 }
 
 // authRejected counts a refused request.

@@ -111,20 +111,16 @@ func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stale *c
 func refreshHead(h []byte, stale *cache.Entry) []byte {
 	out := make([]byte, 0, len(h)+20)
 	i := bytes.Index(h, crlf) + 2
-	out = append(out, h[:i]...)
-	for i < len(h) {
-		j := bytes.Index(h[i:], crlf)
-		if j <= 0 {
+	out = append(out, h[:i]...) // the request line
+	for b := h[i:]; ; {
+		name, _, line, rest, ok := parser.CutField(b)
+		if !ok {
 			break
 		}
-		line := h[i : i+j]
-		i += j + 2
-		colon := bytes.IndexByte(line, ':')
-		if conditionalOrRange(line[:max(colon, 0)]) {
-			continue
+		b = rest
+		if !conditionalOrRange(name) {
+			out = append(out, line...)
 		}
-		out = append(out, line...)
-		out = append(out, crlf...)
 	}
 	if stale != nil && stale.Status() == 200 {
 		if v := stale.ETag(); v != nil {

@@ -209,3 +209,28 @@ func TrimOWS(b []byte) []byte {
 	}
 	return b
 }
+
+// CutField splits the first CRLF-terminated field line off b, a run of
+// rendered "Name: value" lines such as a head the gateway built: its name,
+// its value without surrounding whitespace, the whole line with its CRLF,
+// and the lines after it. ok is false when b holds no complete line or the
+// line is empty (the end of a head). It does not allocate.
+func CutField(b []byte) (name, value, line, rest []byte, ok bool) {
+	i := 0
+	for i+1 < len(b) && (b[i] != '\r' || b[i+1] != '\n') {
+		i++
+	}
+	if i+1 >= len(b) || i == 0 {
+		return nil, nil, nil, nil, false
+	}
+	l := b[:i]
+	c := 0
+	for c < len(l) && l[c] != ':' {
+		c++
+	}
+	name = l[:c]
+	if c < len(l) {
+		value = TrimOWS(l[c+1:])
+	}
+	return name, value, b[:i+2], b[i+2:], true
+}

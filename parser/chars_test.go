@@ -59,3 +59,31 @@ func TestScanValue(t *testing.T) {
 		})
 	}
 }
+
+func TestCutField(t *testing.T) {
+	b := []byte("ETag:  \"v1\" \r\nX-Empty:\r\nNoColon\r\n\r\nbody")
+	var got []string
+	for {
+		name, value, line, rest, ok := CutField(b)
+		if !ok {
+			break
+		}
+		got = append(got, string(name)+"|"+string(value)+"|"+string(line))
+		b = rest
+	}
+	want := []string{"ETag|\"v1\"|ETag:  \"v1\" \r\n", "X-Empty||X-Empty:\r\n", "NoColon||NoColon\r\n"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("field %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	if string(b) != "\r\nbody" {
+		t.Errorf("stops before the empty line, rest %q", b)
+	}
+	if _, _, _, _, ok := CutField([]byte("no end")); ok {
+		t.Error("an unterminated line")
+	}
+}
