@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -285,7 +286,7 @@ func (c *Client) fetch(ctx context.Context, s *Spec, p *Part, pr *PartRequest, o
 	switch {
 	case !isJSON(resp.Header.Get("Content-Type")):
 		o.value = appendString(make([]byte, 0, len(body)+2), body)
-	case len(trimSpace(body)) == 0:
+	case len(bytes.TrimSpace(body)) == 0:
 		o.value = nullValue
 	case !validJSON(body):
 		o.err = ErrInvalidJSON
