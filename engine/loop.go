@@ -25,11 +25,8 @@ type loop struct {
 	ups   []*up   // open or dialing upstream connections (index in up.idx)
 
 	// conns holds this loop's connections per endpoint, indexed by
-	// pool.Endpoint.ID (dense and process-unique across reloads), and
-	// connEPs the endpoint of each, so that the tick can see which ones a
-	// reload retired.
-	conns   []*pool.Conns[*up]
-	connEPs []*pool.Endpoint
+	// pool.Endpoint.ID (dense and process-unique across reloads).
+	conns []*pool.Conns[*up]
 
 	freeDowns []*down // closed client connections' state for reuse (newDown)
 
@@ -82,10 +79,10 @@ func (lp *loop) Run(context.Context) error {
 		}
 	}
 	wall := time.Now()
-	for id, p := range lp.conns {
+	for _, p := range lp.conns {
 		switch {
 		case p == nil || p.IdleLen() == 0:
-		case lp.connEPs[id].Retired():
+		case p.Endpoint.Retired():
 			p.CloseIdle(lp.closeIdle) // a reload dropped the endpoint
 		default:
 			p.Expire(wall, lp.closeIdle)
@@ -227,15 +224,11 @@ func (lp *loop) connsFor(ep *pool.Endpoint, lim pool.Limits) *pool.Conns[*up] {
 		grown := make([]*pool.Conns[*up], n)
 		copy(grown, lp.conns)
 		lp.conns = grown
-		grownEPs := make([]*pool.Endpoint, n)
-		copy(grownEPs, lp.connEPs)
-		lp.connEPs = grownEPs
 	}
 	p := lp.conns[ep.ID]
 	if p == nil {
-		p = &pool.Conns[*up]{Limits: lim}
+		p = &pool.Conns[*up]{Limits: lim, Endpoint: ep}
 		lp.conns[ep.ID] = p
-		lp.connEPs[ep.ID] = ep
 	}
 	p.Limits = lim // a reload may have changed the pool settings of a kept endpoint
 	return p

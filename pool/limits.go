@@ -42,8 +42,11 @@ type Limits struct {
 //	if toClose, ok := conns.Release(c, c.served, now); ok { toClose.Close() }
 type Conns[C comparable] struct {
 	Limits Limits
-	idle   Idle[C]
-	active int
+	// Endpoint is the endpoint the connections go to, when the owner sets
+	// it: its Retired tells the owner to CloseIdle.
+	Endpoint *Endpoint
+	idle     Idle[C]
+	active   int
 }
 
 func (p *Conns[C]) sync() {
