@@ -82,7 +82,7 @@ func (lp *loop) Run(context.Context) error {
 	for _, p := range lp.conns {
 		switch {
 		case p == nil || p.IdleLen() == 0:
-		case p.Endpoint.Retired():
+		case p.Endpoint != nil && p.Endpoint.Retired():
 			p.CloseIdle(lp.closeIdle) // a reload dropped the endpoint
 		default:
 			p.Expire(wall, lp.closeIdle)
