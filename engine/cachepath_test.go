@@ -600,13 +600,13 @@ func TestCacheRefreshRevalidates(t *testing.T) {
     cache: {stale_while_revalidate: 30s, stale_if_error: 0s}
 `)), clk)
 	cl := newClient(t, srv)
-	// The client's own validator must not reach the upstream on the fill:
-	// the cache needs the whole response.
 	if resp, body := cl.get("/r"); body != "original body" || resp.StatusCode != 200 {
 		t.Fatalf("fill: %d %q", resp.StatusCode, body)
 	}
 	waitStored(t, srv, "cached", 1)
 	clk.Advance(15 * time.Second) // stale, inside stale-while-revalidate
+	// The client's own validator must not reach the upstream: the refresh
+	// asks with the stored one.
 	if resp, body := cl.get("/r", `If-None-Match: "other"`); body != "original body" || resp.Header.Get("X-Cache") != "STALE" {
 		t.Fatalf("stale: %q %v", body, resp.Header)
 	}
