@@ -175,9 +175,9 @@ func keptBuf(b []byte) []byte {
 // checks that it is current: a cache waiter, a basic-auth job or an
 // aggregation result compares its handle with d.pol.parked,
 // d.pol.authWait or d.agg.parked (a recycled down starts without policy or
-// aggregation state), and a
-// pending-queue entry compares d.waiting and d.waitSeq (a down still
-// queued, or due for a redispatch, is not recycled).
+// aggregation state), and a pending-queue entry compares d.waiting and
+// d.waitSeq (a down still queued, or due for a redispatch, is not
+// recycled).
 func (lp *loop) recycle(d *down) {
 	if d.waiting != nil || len(lp.freeDowns) >= maxFreeDowns || slices.Contains(lp.redo, d) {
 		return
