@@ -797,8 +797,8 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 				continue
 			}
 		case 14:
-			if parser.EqualFold(name, "content-length") && r.Body == parser.BodyChunked {
-				continue
+			if parser.EqualFold(name, "content-length") {
+				continue // rendered below from the parsed framing
 			}
 		case 15:
 			if t.fwd.XForwardedFor && parser.EqualFold(name, "x-forwarded-for") {
@@ -825,8 +825,16 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	if rt.gate != nil {
 		b = d.appendGateRequest(b, rt.gate) // transform.go
 	}
-	if r.Body == parser.BodyChunked {
+	// The body's framing is the gateway's, rendered from what the parser
+	// decided, never copied: no header rule, credential stripping or
+	// Connection option can separate a body from the field that frames it.
+	switch {
+	case r.Body == parser.BodyChunked:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case r.ContentLength >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
 	}
 	if d.upgrade {
 		b = d.appendUpgrade(b)
