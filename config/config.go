@@ -101,6 +101,13 @@ type Router struct {
 	// TrailingSlash is "strict" (404), "redirect" (308 to the other form) or
 	// "ignore" (match either form).
 	TrailingSlash string `yaml:"trailing_slash"`
+	// PathNormalization says what a path holding an encoded '/' ("%2F"),
+	// an encoded '\' ("%5C") or a raw '\' gets, since an upstream may decode
+	// it into a separator after the gateway routed it as one segment:
+	// "reject" (400, the default), "decode" ("%2F" becomes '/' before
+	// routing and is forwarded decoded; '\' is still refused) or "keep"
+	// (routed and forwarded as sent; only for upstreams that do not decode).
+	PathNormalization string `yaml:"path_normalization"`
 }
 
 // Upstream is a named group of endpoints behind one balancer.
@@ -257,7 +264,7 @@ func (c *Config) setDefaults() {
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
-	c.Router = Router{TrailingSlash: "strict"}
+	c.Router = Router{TrailingSlash: "strict", PathNormalization: "reject"}
 	c.setObservabilityDefaults()
 	c.Cache.setDefaults()
 }

@@ -88,6 +88,11 @@ func (c *Config) validate() Errors {
 	default:
 		bad("router.trailing_slash", "want strict, redirect or ignore, got %q", c.Router.TrailingSlash)
 	}
+	switch c.Router.PathNormalization {
+	case "reject", "decode", "keep":
+	default:
+		bad("router.path_normalization", "want reject, decode or keep, got %q", c.Router.PathNormalization)
+	}
 
 	names := map[string]int{}
 	for i, u := range c.Upstreams {

@@ -99,6 +99,7 @@ type down struct {
 	closeAfter  bool
 	status      int
 
+	pathBuf    []byte // the request's path when normalisation changed it (lookup)
 	head       []byte // rewritten request head for the upstream
 	out        []byte // response head (or whole local response) for the client
 	outPending bool   // out holds a response head not yet written
@@ -286,7 +287,12 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		}
 	}
 
-	switch tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match) {
+	res, ok := d.lookup(tbl)
+	if !ok {
+		d.localError(ErrEncodedSeparator)
+		return
+	}
+	switch res {
 	case trie.Found:
 	case trie.NotFound:
 		d.localError(ErrNoRoute)
@@ -315,6 +321,23 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		return // refused by the route's auth (authpath.go), or parked (authpool.go)
 	}
 	d.beginRoute(rt)
+}
+
+// lookup normalises the request's path (router.path_normalization) and
+// routes it; ok is false when the normalisation refuses the path. A
+// normalised path replaces d.req.Path, so that the route, prefix
+// stripping, rewrites, limiter and cache keys and the forwarded request
+// line all see the same path; it lives in d.pathBuf.
+func (d *down) lookup(tbl *table) (res trie.Result, ok bool) {
+	r := &d.req
+	p, ok := trie.Normalize(d.pathBuf, r.Path, tbl.pathNorm)
+	if !ok {
+		return trie.BadPath, false
+	}
+	if len(p) > 0 && &p[0] != &r.Path[0] { // normalised into d.pathBuf: keep the buffer
+		d.pathBuf, r.Path = p, p
+	}
+	return tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match), true
 }
 
 // beginRoute continues begin once the request passed rt's auth: its

@@ -354,6 +354,10 @@ func (d *down) observeLocalError(err error) {
 		if mx := d.lp.obs.mx; mx != nil {
 			mx.ParserReject(metrics.ReasonInvalidChunked)
 		}
+	case ErrBadPath, ErrEncodedSeparator:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadPath)
+		}
 	case ErrNoHealthyEndpoint:
 		d.observeUpstreamError(err)
 	}

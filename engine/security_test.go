@@ -144,3 +144,169 @@ func TestResponseConnectionCannotRemoveFraming(t *testing.T) {
 		t.Fatal("bytes after the second response")
 	}
 }
+
+// securityRoutes is the attacker's playground of issue 19: a protected
+// prefix, a public one, a rewrite, a stripped prefix and a catch-all, each
+// on its own recording upstream so that the route chosen is visible.
+type securityRig struct {
+	srv                           *Server
+	private, public, users, other *recordingUpstream
+}
+
+func newSecurityRig(t *testing.T, router string) *securityRig {
+	t.Helper()
+	r := &securityRig{
+		private: newRecordingUpstream(t, "private"),
+		public:  newRecordingUpstream(t, "public"),
+		users:   newRecordingUpstream(t, "users"),
+		other:   newRecordingUpstream(t, "other"),
+	}
+	r.srv = startServer(t, testConfig(t, fmt.Sprintf(`
+router: {%s}
+upstreams:
+  - {name: private, endpoints: [{address: %s}]}
+  - {name: public, endpoints: [{address: %s}]}
+  - {name: users, endpoints: [{address: %s}]}
+  - {name: other, endpoints: [{address: %s}]}
+routes:
+  - path: /private/*rest
+    upstream: private
+    auth: {api_key: {keys: [{name: ops, key: sesame}]}}
+  - path: /public/*rest
+    upstream: public
+  - path: /s/*rest
+    upstream: public
+    strip_prefix: /s
+  - path: /users/:id
+    upstream: users
+    rewrite: /api/users/:id
+  - path: /*any
+    upstream: other
+`, router, r.private.addr, r.public.addr, r.users.addr, r.other.addr)))
+	return r
+}
+
+// send sends one GET for target and returns the status and which upstream,
+// if any, received a new request, with what target.
+func (r *securityRig) send(t *testing.T, target, extra string) (status int, upstream, forwarded string) {
+	t.Helper()
+	ups := []*recordingUpstream{r.private, r.public, r.users, r.other}
+	before := make([]int, len(ups))
+	for i, u := range ups {
+		before[i] = len(u.requests())
+	}
+	c := dial(t, r.srv)
+	resp := roundTrip(t, c, bufio.NewReader(c), "GET "+target+" HTTP/1.1\r\nHost: gw\r\n"+extra+"\r\n", "GET")
+	readBody(t, resp)
+	for i, u := range ups {
+		if rs := u.requests(); len(rs) > before[i] {
+			if upstream != "" {
+				t.Fatalf("%s reached two upstreams", target)
+			}
+			upstream, forwarded = u.name, rs[len(rs)-1].Target
+		}
+	}
+	return resp.StatusCode, upstream, forwarded
+}
+
+// TestPathNormalization: the route a path takes is the resource the
+// upstream serves, whatever the client encodes. Each row: the target sent,
+// the status, the upstream reached ("" for none) and the target it got.
+func TestPathNormalization(t *testing.T) {
+	type row struct {
+		name, target, extra string
+		status              int
+		upstream, forwarded string
+	}
+	for _, mode := range []struct {
+		name, router string
+		rows         []row
+	}{
+		{name: "reject", router: "", rows: []row{ // the default
+			{name: "encoded-slash", target: "/private%2fx", status: 400},
+			{name: "encoded-slash-upper", target: "/private%2Fx", status: 400},
+			{name: "traversal", target: "/public/..%2fprivate/x", status: 400},
+			{name: "encoded-backslash", target: "/public/..%5cprivate", status: 400},
+			{name: "raw-backslash", target: `/public/..\private`, status: 400},
+			{name: "encoded-dots", target: "/public/%2e%2e/private/x", status: 400},
+			{name: "dot-segments", target: "/public/../private/x", status: 400},
+			{name: "encoded-nul", target: "/public/a%00", status: 400},
+			{name: "rewrite-param", target: "/users/..%2f..%2fprivate%2fx", status: 400},
+			{name: "strip-prefix", target: "/s%2fprivate/x", status: 400},
+			{name: "private-without-key", target: "/private/x", status: 401},
+			{name: "private-with-key", target: "/private/x", extra: "X-Api-Key: sesame\r\n", status: 200, upstream: "private", forwarded: "/private/x"},
+			{name: "other-escapes-kept", target: "/public/a%20b?q=%2F", status: 200, upstream: "public", forwarded: "/public/a%20b?q=%2F"},
+			{name: "rewrite", target: "/users/42", status: 200, upstream: "users", forwarded: "/api/users/42"},
+		}},
+		{name: "decode", router: "path_normalization: decode", rows: []row{
+			{name: "encoded-slash-needs-key", target: "/private%2fx", status: 401},
+			{name: "encoded-slash-with-key", target: "/private%2Fx", extra: "X-Api-Key: sesame\r\n", status: 200, upstream: "private", forwarded: "/private/x"},
+			{name: "traversal", target: "/public/..%2fprivate/x", status: 400},
+			{name: "double-slash", target: "/public%2f%2fx", status: 400},
+			{name: "encoded-backslash", target: "/public/a%5Cb", status: 400},
+			{name: "decoded-forwarded", target: "/public/a%2Fb", status: 200, upstream: "public", forwarded: "/public/a/b"},
+			{name: "rewrite-param", target: "/users/..%2f..%2fprivate%2fx", status: 400},
+			{name: "rewrite-param-slash", target: "/users/4%2F2", status: 200, upstream: "other", forwarded: "/users/4/2"},
+			{name: "strip-prefix", target: "/s%2fa", status: 200, upstream: "public", forwarded: "/a"},
+		}},
+		{name: "keep", router: "path_normalization: keep", rows: []row{
+			{name: "encoded-slash-one-segment", target: "/private%2fx", status: 200, upstream: "other", forwarded: "/private%2Fx"},
+			{name: "traversal-still-refused", target: "/public/../private", status: 400},
+		}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			rig := newSecurityRig(t, mode.router)
+			for _, tc := range mode.rows {
+				t.Run(tc.name, func(t *testing.T) {
+					status, upstream, forwarded := rig.send(t, tc.target, tc.extra)
+					if status != tc.status || upstream != tc.upstream || forwarded != tc.forwarded {
+						t.Fatalf("GET %s: %d, upstream %q got %q; want %d, %q got %q",
+							tc.target, status, upstream, forwarded, tc.status, tc.upstream, tc.forwarded)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestPathKeysNormalized: limiter and cache keys see the normalised path,
+// so "%2F", "%2f" and "/" are one bucket and one entry when decoding.
+func TestPathKeysNormalized(t *testing.T) {
+	up := newRecordingUpstream(t, "app")
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+router: {path_normalization: decode}
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - path: /rl/*rest
+    upstream: app
+    rate_limit: {rate: 1, per: 1h, burst: 1, key: [path]}
+  - path: /c/*rest
+    upstream: app
+    cache: {default_ttl: 1h}
+`, up.addr)))
+	get := func(target string) *http.Response {
+		c := dial(t, srv)
+		resp := roundTrip(t, c, bufio.NewReader(c), "GET "+target+" HTTP/1.1\r\nHost: gw\r\n\r\n", "GET")
+		readBody(t, resp)
+		return resp
+	}
+	for i, target := range []string{"/rl/a%2fb", "/rl/a%2Fb", "/rl/a/b"} {
+		want := 429
+		if i == 0 {
+			want = 200
+		}
+		if got := get(target).StatusCode; got != want {
+			t.Fatalf("GET %s: %d, want %d (one bucket for every spelling)", target, got, want)
+		}
+	}
+	for i, target := range []string{"/c/a%2Fb", "/c/a/b", "/c/a%2fb"} {
+		want := "HIT"
+		if i == 0 {
+			want = "MISS"
+		}
+		if got := get(target).Header.Get("X-Cache"); got != want {
+			t.Fatalf("GET %s: X-Cache %q, want %q (one entry for every spelling)", target, got, want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 type table struct {
 	cfg       *config.Config
 	tree      *trie.Tree[*route]
+	pathNorm  trie.Normalization // router.path_normalization
 	upstreams []*upstream
 
 	limits   parser.Limits
@@ -199,6 +200,12 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 		opts.TrailingSlash = trie.TrailingSlashRedirect
 	case "ignore":
 		opts.TrailingSlash = trie.TrailingSlashIgnore
+	}
+	switch cfg.Router.PathNormalization {
+	case "decode":
+		t.pathNorm = trie.NormalizeDecode
+	case "keep":
+		t.pathNorm = trie.NormalizeKeep
 	}
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {
