@@ -67,7 +67,7 @@
 // Lookup matches the raw path as sent and never decodes it, so nothing is
 // decoded twice and the parameter values it returns are raw sub-slices of
 // the path (decode them where they are used). What Lookup alone cannot
-// promise is that an upstream which decodes "%2F" (or splits on ”) sees
+// promise is that an upstream which decodes "%2F" (or splits on '\') sees
 // the path that was routed: "/private%2Fx" stays one segment here and is
 // "/private/x" to nginx, Go's URL.Path and WSGI. Callers therefore pass
 // the path through Normalize first (refuse, decode or keep those escapes,
