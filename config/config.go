@@ -61,6 +61,12 @@ type Limits struct {
 	// MaxBufferedBytes caps the bytes the gateway buffers for one
 	// connection in each direction before it stops reading the other side.
 	MaxBufferedBytes int `yaml:"max_buffered_bytes"`
+	// UnderscoresInHeaders decides what happens to a request header whose
+	// name has an underscore ("X_User_Id"): "drop" (the default: not
+	// forwarded, as nginx does), "reject" (400) or "forward". CGI-style
+	// upstreams (WSGI, PHP, Rack) read "X_User_Id" and "X-User-Id" as one
+	// variable, so a client could forge a field the gateway sets.
+	UnderscoresInHeaders string `yaml:"underscores_in_headers"`
 }
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.
@@ -246,10 +252,11 @@ func (c *Config) Line(path string) int { return c.lines[path] }
 func (c *Config) setDefaults() {
 	c.Listeners = []Listener{{Address: "127.0.0.1:8080"}}
 	c.Limits = Limits{
-		MaxRequestLine:   8 << 10,
-		MaxHead:          32 << 10,
-		MaxHeaders:       100,
-		MaxBufferedBytes: 1 << 20,
+		MaxRequestLine:       8 << 10,
+		MaxHead:              32 << 10,
+		MaxHeaders:           100,
+		MaxBufferedBytes:     1 << 20,
+		UnderscoresInHeaders: "drop",
 	}
 	c.Timeouts = Timeouts{
 		ClientHeader:   10 * time.Second,

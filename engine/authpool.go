@@ -238,6 +238,7 @@ func (d *down) reparse() bool {
 		return false
 	}
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
+	ps.view.built = false
 	res, ok := d.lookup(d.tbl)
 	return ok && res == trie.Found && d.match.Value == d.rt
 }

@@ -273,6 +273,9 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.upgrade = false
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
 	d.rt, d.ep, d.u = nil, nil, nil
+	if d.pol != nil {
+		d.pol.view.built = false // forward.go: built again for this request
+	}
 	d.observeBegin(n)
 
 	if r.Body == parser.BodyChunked {
@@ -287,6 +290,10 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		}
 	}
 
+	if tbl.underscores == underscoresReject && underscoreField(r.Headers) {
+		d.localError(ErrUnderscoreField)
+		return
+	}
 	res, ok := d.lookup(tbl)
 	if !ok {
 		d.localError(ErrEncodedSeparator)
@@ -789,7 +796,6 @@ func isIdempotent(m []byte) bool {
 // the X-Forwarded-* and Via fields, and the body framing.
 func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	r := &d.req
-	t := d.tbl
 	b := d.head[:0]
 	b = append(b, r.Method...)
 	b = append(b, ' ')
@@ -808,43 +814,13 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	// A cache leader fetches the response to store: the client's
 	// validators and Range must not turn it into a 304 or a 206 (the
 	// client still gets a valid answer, the whole 200).
-	leader := d.pol != nil && d.pol.lead
-	for _, h := range r.Headers {
-		name := h.Name
-		if leader && conditionalOrRange(name) {
-			continue
-		}
-		switch len(name) {
-		case 4:
-			if parser.EqualFold(name, "host") {
-				continue
-			}
-		case 14:
-			if parser.EqualFold(name, "content-length") {
-				continue // rendered below from the parsed framing
-			}
-		case 15:
-			if t.fwd.XForwardedFor && parser.EqualFold(name, "x-forwarded-for") {
-				continue // merged into one field below
-			}
-		case 16:
-			if (t.fwd.XForwardedHost && parser.EqualFold(name, "x-forwarded-host")) ||
-				(t.fwd.XForwardedProto && parser.EqualFold(name, "x-forwarded-proto")) {
-				continue
-			}
-		}
-		if hopByHop(name, d.conn) || (rt.gate != nil && rt.gate.dropsRequest(name)) {
-			continue
-		}
-		if d.minor == 0 && len(name) == 6 && parser.EqualFold(name, "expect") {
-			continue // RFC 9110 §10.1.1: ignore Expect from HTTP/1.0
-		}
-		b = append(b, name...)
-		b = append(b, ": "...)
-		b = append(b, h.Value...)
-		b = append(b, "\r\n"...)
+	var skip func([]byte) bool
+	if d.pol != nil && d.pol.lead {
+		skip = conditionalOrRange
 	}
-	b = d.appendForwarded(b)
+	tr := d.peerTrust()
+	b, sawHost, sawProto := d.appendForwardedFields(b, rt, tr, skip) // forward.go
+	b = d.appendForwarded(b, tr, sawHost, sawProto)
 	if rt.gate != nil {
 		b = d.appendGateRequest(b, rt.gate) // transform.go
 	}
@@ -882,31 +858,6 @@ func conditionalOrRange(name []byte) bool {
 		return parser.EqualFold(name, "if-unmodified-since")
 	}
 	return false
-}
-
-// appendForwarded appends the X-Forwarded-* and Via fields the table
-// configures to an upstream request head.
-func (d *down) appendForwarded(b []byte) []byte {
-	r := &d.req
-	t := d.tbl
-	if t.fwd.XForwardedFor {
-		b = append(b, "X-Forwarded-For: "...)
-		for _, h := range r.Headers {
-			if len(h.Name) == 15 && d.forwardXFF() && parser.EqualFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
-				b = append(b, h.Value...)
-				b = append(b, ", "...)
-			}
-		}
-		b = append(b, d.clientIP...)
-		b = append(b, "\r\n"...)
-	}
-	if t.fwd.XForwardedProto {
-		b = append(b, "X-Forwarded-Proto: http\r\n"...)
-	}
-	if t.fwd.XForwardedHost && r.Host != nil {
-		b = appendHeader(b, "X-Forwarded-Host", r.Host)
-	}
-	return append(b, t.viaLine...)
 }
 
 // appendPath appends the upstream path: rewritten from the route's template,

@@ -18,6 +18,7 @@ var (
 	ErrUpstreamMalformed = errors.New("engine: malformed upstream response")     // 502
 	ErrClientTimeout     = errors.New("engine: client request timeout")          // 408
 	ErrBadRequestBody    = errors.New("engine: malformed request body")          // 400
+	ErrUnderscoreField   = errors.New("engine: underscore in a header name")     // 400 (limits.underscores_in_headers: reject)
 	ErrShuttingDown      = errors.New("engine: shutting down")                   // 503
 )
 
@@ -29,7 +30,7 @@ func Status(err error) int {
 		return 404
 	case ErrMethodNotAllowed:
 		return 405
-	case ErrBadPath, ErrEncodedSeparator, ErrBadRequestBody:
+	case ErrBadPath, ErrEncodedSeparator, ErrBadRequestBody, ErrUnderscoreField:
 		return 400
 	case ErrNoHealthyEndpoint, ErrPoolExhausted, ErrShuttingDown:
 		return 503

@@ -354,6 +354,10 @@ func (d *down) observeLocalError(err error) {
 		if mx := d.lp.obs.mx; mx != nil {
 			mx.ParserReject(metrics.ReasonInvalidChunked)
 		}
+	case ErrUnderscoreField:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadRequest)
+		}
 	case ErrBadPath, ErrEncodedSeparator:
 		if mx := d.lp.obs.mx; mx != nil {
 			mx.ParserReject(metrics.ReasonBadPath)

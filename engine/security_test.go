@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Attacks on what a request means to the gateway against what it means to
@@ -308,5 +310,272 @@ routes:
 		if got := get(target).Header.Get("X-Cache"); got != want {
 			t.Fatalf("GET %s: X-Cache %q, want %q (one entry for every spelling)", target, got, want)
 		}
+	}
+}
+
+// getFrom sends one GET with extra header lines ("Name: value") and returns
+// the response and its body.
+func getFrom(t *testing.T, srv *Server, target string, hdrs ...string) (*http.Response, string) {
+	return get(t, srv, target, hdrs...)
+}
+
+// TestUnderscoreHeaders: X_User_Id reaches CGI-style upstreams as
+// HTTP_X_USER_ID, beside or instead of the X-User-Id the gateway sets.
+func TestUnderscoreHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		mode      string
+		status    int
+		forwarded bool
+	}{
+		{mode: "", status: 200}, // the default: drop
+		{mode: "drop", status: 200},
+		{mode: "reject", status: 400},
+		{mode: "forward", status: 200, forwarded: true},
+	} {
+		t.Run("mode="+tc.mode, func(t *testing.T) {
+			up := newRecordingUpstream(t, "app")
+			limits := ""
+			if tc.mode != "" {
+				limits = "limits: {underscores_in_headers: " + tc.mode + "}\n"
+			}
+			srv := startServer(t, testConfig(t, limits+proxyTo(up.addr)))
+			resp, _ := getFrom(t, srv, "/x", "X_User_Id: admin", "X-Keep: yes")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.status != 200 {
+				if n := len(up.requests()); n != 0 {
+					t.Fatalf("upstream saw %d requests", n)
+				}
+				return
+			}
+			seen := up.last(t)
+			got := false
+			for name := range seen.Header {
+				got = got || strings.Contains(name, "_")
+			}
+			if got != tc.forwarded || seen.Header.Get("X-Keep") != "yes" {
+				t.Fatalf("upstream fields %v: underscored field forwarded %v, want %v", seen.Header, got, tc.forwarded)
+			}
+		})
+	}
+}
+
+// TestForwardingFields: what the upstream learns about the client comes
+// from the gateway, or from a proxy the gateway trusts, never from the
+// client.
+func TestForwardingFields(t *testing.T) {
+	forged := []string{
+		"X-Forwarded-Proto: https", "X-Forwarded-Host: evil.example", "X-Forwarded-For: 1.2.3.4",
+		"X-Real-IP: 6.6.6.6", "Forwarded: for=6.6.6.6;proto=https", "X-Forwarded-Port: 1337",
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		want    map[string][]string // nil: absent
+	}{
+		{name: "no-trusted-proxies", want: map[string][]string{
+			"X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"gw.test"},
+			"X-Forwarded-For": {"1.2.3.4, 127.0.0.1"}, // appended to, as before trusted_proxies existed
+			"X-Real-Ip":       {"6.6.6.6"}, "Forwarded": {"for=6.6.6.6;proto=https"}, "X-Forwarded-Port": {"1337"},
+		}},
+		{name: "untrusted-peer", trusted: "[10.0.0.0/8]", want: map[string][]string{
+			"X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"gw.test"}, "X-Forwarded-For": {"127.0.0.1"},
+			"X-Real-Ip": nil, "Forwarded": nil, "X-Forwarded-Port": nil,
+		}},
+		{name: "trusted-peer", trusted: "[127.0.0.1]", want: map[string][]string{
+			"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example"},
+			"X-Forwarded-For": {"1.2.3.4, 127.0.0.1"}, "X-Real-Ip": {"6.6.6.6"},
+			"Forwarded": {"for=6.6.6.6;proto=https"}, "X-Forwarded-Port": {"1337"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newRecordingUpstream(t, "app")
+			extra := ""
+			if tc.trusted != "" {
+				extra = "trusted_proxies: " + tc.trusted + "\n"
+			}
+			srv := startServer(t, testConfig(t, extra+proxyTo(up.addr)))
+			if resp, _ := getFrom(t, srv, "/x", forged...); resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			seen := up.last(t)
+			for name, want := range tc.want {
+				if got := seen.Header.Values(name); strings.Join(got, "|") != strings.Join(want, "|") {
+					t.Errorf("upstream %s = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestClientIPReadsEveryForwardedLine: a client that sends many forged
+// X-Forwarded-For lines in front of a trusted proxy's own line is still
+// one client to the rate limiter.
+func TestClientIPReadsEveryForwardedLine(t *testing.T) {
+	up := newRecordingUpstream(t, "app")
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+trusted_proxies: [127.0.0.1]
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - path: /*rest
+    upstream: app
+    rate_limit: {rate: 1, per: 1h, burst: 1, key: [client_ip]}
+`, up.addr)))
+	lines := func(forged string) []string {
+		var hs []string
+		for i := range 9 {
+			hs = append(hs, fmt.Sprintf("X-Forwarded-For: %s.%d", forged, i+1))
+		}
+		return append(hs, "X-Forwarded-For: 203.0.113.9") // the trusted proxy's line
+	}
+	if resp, _ := getFrom(t, srv, "/x", lines("198.51.100")...); resp.StatusCode != 200 {
+		t.Fatalf("first request: %d", resp.StatusCode)
+	}
+	if resp, _ := getFrom(t, srv, "/x", lines("192.0.2")...); resp.StatusCode != 429 {
+		t.Fatalf("second request from the same client with other forged lines: %d, want 429", resp.StatusCode)
+	}
+}
+
+// TestLimitKeysOnVerifiedIdentity: a limit keyed on a field the route's
+// auth sets counts the verified identity, and a token without that claim
+// is keyed as absent, never on the client's own copy of the field.
+func TestLimitKeysOnVerifiedIdentity(t *testing.T) {
+	up := newRecordingUpstream(t, "app")
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - path: /*rest
+    upstream: app
+    auth:
+      jwt:
+        keys: [{alg: HS256, secret: %s}]
+        claims_to_headers: {sub: X-User-Id}
+    rate_limit: {rate: 1, per: 1h, burst: 1, key: ["header:X-User-Id"]}
+`, up.addr, testSecret)))
+	noSub := hs256(t, testSecret, jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix()})
+	for i, tc := range []struct {
+		token, forged string
+		status        int
+	}{
+		{token: noSub, forged: "victim", status: 200},
+		{token: noSub, forged: "someone-else", status: 429}, // both keyed as "no identity"
+		{token: hs256(t, testSecret, goodClaims(nil)), forged: "victim", status: 200},
+	} {
+		resp, _ := getFrom(t, srv, "/x", "Authorization: Bearer "+tc.token, "X-User-Id: "+tc.forged)
+		if resp.StatusCode != tc.status {
+			t.Fatalf("request %d: %d, want %d", i, resp.StatusCode, tc.status)
+		}
+	}
+	if got := up.last(t).Header.Values("X-User-Id"); len(got) != 1 || got[0] != "alice" {
+		t.Fatalf("upstream X-User-Id %q, want only the verified alice", got)
+	}
+}
+
+// TestCacheVariesOnForwardedIdentity: with Vary on a field the route's
+// auth sets, each consumer gets its own entry: the variant is keyed on
+// the field as forwarded, not on the client's (absent or forged) copy.
+func TestCacheVariesOnForwardedIdentity(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("Vary", "X-Consumer")
+		_, _ = io.WriteString(w, "for "+r.Header.Get("X-Consumer"))
+	})
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - path: /*rest
+    upstream: app
+    cache: {default_ttl: 1m}
+    auth:
+      api_key:
+        name_header: X-Consumer
+        keys: [{name: alice, key: key-of-alice}, {name: bob, key: key-of-bob}]
+`, up.addr)))
+	for i, tc := range []struct {
+		hdrs         []string
+		body, xcache string
+	}{
+		{hdrs: []string{"X-Api-Key: key-of-alice"}, body: "for alice", xcache: "MISS"},
+		{hdrs: []string{"X-Api-Key: key-of-bob"}, body: "for bob", xcache: "MISS"},
+		{hdrs: []string{"X-Api-Key: key-of-bob", "X-Consumer: alice"}, body: "for bob", xcache: "HIT"},
+		{hdrs: []string{"X-Api-Key: key-of-alice"}, body: "for alice", xcache: "HIT"},
+	} {
+		resp, body := getFrom(t, srv, "/report", tc.hdrs...)
+		if body != tc.body || resp.Header.Get("X-Cache") != tc.xcache {
+			t.Fatalf("request %d: %q X-Cache %q, want %q %s", i, body, resp.Header.Get("X-Cache"), tc.body, tc.xcache)
+		}
+	}
+}
+
+// TestCacheForwardingFieldsCannotPoison: a client's X-Forwarded-Proto or
+// -Port can make the upstream write other links; such a response is never
+// served to a visitor who did not send them.
+func TestCacheForwardingFieldsCannotPoison(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, r.Header.Get("X-Forwarded-Proto")+"://gw.test:"+r.Header.Get("X-Forwarded-Port")+"/")
+	})
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - path: /*rest
+    upstream: app
+    cache: {}
+`, up.addr)))
+	if _, body := getFrom(t, srv, "/page", "X-Forwarded-Proto: https", "X-Forwarded-Port: 1337"); body != "http://gw.test:1337/" {
+		t.Fatalf("attacker's response %q (the gateway sets X-Forwarded-Proto itself)", body)
+	}
+	resp, body := getFrom(t, srv, "/page")
+	if body != "http://gw.test:/" || resp.Header.Get("X-Cache") != "MISS" {
+		t.Fatalf("visitor got %q (X-Cache %q): the attacker's port was served", body, resp.Header.Get("X-Cache"))
+	}
+	if resp, _ := getFrom(t, srv, "/page"); resp.Header.Get("X-Cache") != "HIT" {
+		t.Fatalf("the visitor's own response is not served from the cache: %q", resp.Header.Get("X-Cache"))
+	}
+}
+
+// TestCacheCookieRequests: a page made for a cookie's owner, without
+// freshness from the upstream, is not stored on default_ttl unless the
+// route says so.
+func TestCacheCookieRequests(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/asset" {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		c, _ := r.Cookie("user")
+		name := ""
+		if c != nil {
+			name = c.Value
+		}
+		_, _ = io.WriteString(w, "hello "+name)
+	})
+	for _, tc := range []struct {
+		name, option, path string
+		stored             bool
+	}{
+		{name: "page", path: "/page"},
+		{name: "asset-with-max-age", path: "/asset", stored: true},
+		{name: "route-allows", option: ", store_cookie_requests: true", path: "/page", stored: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - path: /*rest
+    upstream: app
+    cache: {default_ttl: 1m%s}
+`, up.addr, tc.option)))
+			getFrom(t, srv, tc.path, "Cookie: user=alice")
+			resp, body := getFrom(t, srv, tc.path, "Cookie: user=bob")
+			if hit := resp.Header.Get("X-Cache") == "HIT"; hit != tc.stored {
+				t.Fatalf("bob got %q with X-Cache %q; stored %v, want %v", body, resp.Header.Get("X-Cache"), hit, tc.stored)
+			}
+		})
 	}
 }
