@@ -1005,6 +1005,39 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	}
 }
 
+// interim passes an upstream's 1xx response (other than 101) on to the
+// client (RFC 9110 §15.2: a proxy forwards them): 103 Early Hints, 102
+// Processing, and 100 Continue when the client asked for it (once). An
+// HTTP/1.0 client gets none (RFC 9110 §15.2: never sent to 1.0). The head
+// is rendered like a final one, without hop-by-hop fields, into d.out,
+// which the final head reuses.
+func (d *down) interim(r *parser.Response, connArr []parser.Header) {
+	if d.minor == 0 || d.closed {
+		return
+	}
+	if r.Status == 100 {
+		if !d.expect100 {
+			return
+		}
+		d.expect100 = false
+	}
+	conn := connectionFields(connArr, r.Headers)
+	b := appendStatusLine(d.out[:0], r.Status, r.Reason)
+	for _, h := range r.Headers {
+		if hopByHop(h.Name, conn) || d.dropsResponse(h.Name) {
+			continue
+		}
+		b = append(b, h.Name...)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	d.out = b
+	d.obs.bytesOut += len(b)
+	_, _ = d.c.Write(b)
+}
+
 // send writes p to the client, preceded by a pending response head.
 func (d *down) send(p []byte) {
 	d.obs.bytesOut += len(p)

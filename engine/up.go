@@ -304,9 +304,7 @@ func (u *up) readOne() bool {
 					failure = ErrUpstreamMalformed // no Upgrade was forwarded
 					break
 				}
-				if u.resp.Status == 100 && d.expect100 {
-					_, _ = d.c.Write(continue100)
-				}
+				d.interim(&u.resp, u.connArr[:0])
 				u.resp.Reset()
 				u.resp.Limits = d.tbl.limits
 				continue
@@ -365,8 +363,6 @@ func (u *up) readOne() bool {
 	}
 	return false
 }
-
-var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // complete ends a response that arrived whole: the connection moves on to
 // the next pipelined request, or goes back to the pool when both sides
