@@ -108,7 +108,14 @@ func (u *up) closeConn() {
 		u.wantClose = true
 		return
 	}
-	_ = u.lp.el.Close(u.c)
+	// Closed after the loop's current batch of events (gnet's Conn.Close
+	// queues the close as a task), not at once: this is mostly called from
+	// the client connection's callback, and the upstream's own event may
+	// be later in the same batch (its response arriving as the client
+	// leaves). Closed at once, gnet would find that event's descriptor gone
+	// and log it as a stale connection, or hand it to a new connection
+	// given the same descriptor number in between.
+	_ = u.c.Close()
 }
 
 // abandon is called when d, a client u serves, goes away mid-exchange. A
