@@ -67,6 +67,13 @@ type Limits struct {
 	// upstreams (WSGI, PHP, Rack) read "X_User_Id" and "X-User-Id" as one
 	// variable, so a client could forge a field the gateway sets.
 	UnderscoresInHeaders string `yaml:"underscores_in_headers"`
+	// MaxConnections caps the client connections open at once, all
+	// listeners and loops (0, the default: half of what the open-file
+	// limit leaves after the descriptors open at start and a reserve,
+	// since each client may hold an upstream connection). At the cap the
+	// gateway stops accepting until connections close; new clients wait
+	// in the listen backlog.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.

@@ -64,6 +64,9 @@ func (c *Config) validate() Errors {
 	default:
 		bad("limits.underscores_in_headers", "want drop, reject or forward, got %q", c.Limits.UnderscoresInHeaders)
 	}
+	if c.Limits.MaxConnections < 0 {
+		bad("limits.max_connections", "must be 0 (derived from the open-file limit) or positive, got %d", c.Limits.MaxConnections)
+	}
 	if c.Limits.MaxBufferedBytes < 64<<10 {
 		bad("limits.max_buffered_bytes", "must be at least 65536 (64 KiB), got %d", c.Limits.MaxBufferedBytes)
 	}

@@ -127,3 +127,52 @@ func waitReadable(t *testing.T, fds []int) {
 	}
 	t.Fatal("descriptors never became readable")
 }
+
+// TestConnectionCap: at limits.max_connections the gateway stops accepting;
+// the connection accepted at the boundary is closed at once and counted,
+// the connections it holds are served, and it accepts again once some
+// close. The metrics the docs name move.
+func TestConnectionCap(t *testing.T) {
+	up := newRecordingUpstream(t, "app")
+	cfg := testConfig(t, "limits: {max_connections: 2}\n"+proxyTo(up.addr))
+	cfg.Listeners[0].Workers = 1
+	srv := startServer(t, cfg)
+	open := func() (net.Conn, *bufio.Reader) {
+		c := dial(t, srv)
+		return c, bufio.NewReader(c)
+	}
+	a, ar := open()
+	b, br := open()
+	for _, x := range []struct {
+		c net.Conn
+		r *bufio.Reader
+	}{{a, ar}, {b, br}} {
+		resp := roundTrip(t, x.c, x.r, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+		readBody(t, resp)
+	}
+	// The third is accepted and closed at once: the budget is spent.
+	c3, r3 := open()
+	_, _ = io.WriteString(c3, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := r3.ReadByte(); err == nil {
+		t.Fatal("the connection over the cap was served")
+	}
+	waitMetrics(t, srv, []metricWant{
+		{"hotpath_downstream_connections_max", nil, 2},
+		{"hotpath_downstream_connections_refused_total", nil, 1},
+		{"hotpath_accept_pauses_total", nil, 1},
+		{"hotpath_accept_paused_loops", nil, 1},
+	})
+	// The ones it holds are still served.
+	resp := roundTrip(t, a, ar, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if readBody(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("held connection: %d", resp.StatusCode)
+	}
+	// One closes: the loop accepts again.
+	_ = b.Close()
+	waitMetrics(t, srv, []metricWant{{"hotpath_accept_paused_loops", nil, 0}})
+	c4, r4 := open()
+	resp = roundTrip(t, c4, r4, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if readBody(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("after the cap: %d", resp.StatusCode)
+	}
+}

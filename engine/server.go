@@ -42,11 +42,13 @@ type Server struct {
 	runErr   error
 	started  atomic.Bool
 
-	obs   observer          // metrics and access log (observe.go)
-	pol   policyShared      // limiter state and the cache, across reloads (policy.go)
-	agg   *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
-	auth  authPool          // Basic-credential verifiers off the loops (authpool.go)
-	clock func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
+	obs      observer          // metrics and access log (observe.go)
+	pol      policyShared      // limiter state and the cache, across reloads (policy.go)
+	agg      *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
+	auth     authPool          // Basic-credential verifiers off the loops (authpool.go)
+	clock    func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
+	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
+	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
 }
 
 // Option configures a Server.
@@ -76,6 +78,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, l := range cfg.Listeners {
 		s.addrs = append(s.addrs, l.Address)
 	}
+	s.maxConns = cfg.Limits.MaxConnections
 	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
@@ -284,6 +287,7 @@ func (r runnable) Run(context.Context) error { r(); return nil }
 
 // OnBoot implements gnet.EventHandler.
 func (s *Server) OnBoot(gnet.Engine) gnet.Action {
+	s.fd.init(s.loops, s.maxConns) // the listeners and pollers are open now
 	close(s.booted)
 	return gnet.None
 }
@@ -300,6 +304,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	lp := s.loopOf(c)
+	if !s.admit(lp) {
+		return nil, gnet.Close // the descriptor budget is spent (fdguard.go)
+	}
 	lp.openDown(c)
 	return nil, gnet.None
 }

@@ -147,6 +147,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 
 // Start binds the gateway's listeners, then the admin listener.
 func (g *Gateway) Start() error {
+	raiseOpenFileLimit(g.log)
 	if err := g.srv.Start(); err != nil {
 		return err
 	}

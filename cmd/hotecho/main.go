@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hotpath/hotpath/echoserver"
+	"github.com/hotpath/hotpath/fdlimit"
 )
 
 func main() {
@@ -72,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 		fmt.Fprintln(stderr, "hotecho:", err)
 		return 2
 	}
+	if l, err := fdlimit.Raise(); err != nil {
+		fmt.Fprintf(stderr, "hotecho: cannot raise the open-file limit from %d to %d: %v\n", l.Soft, l.Hard, err)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "hotecho:", err)
@@ -79,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 	}
 	fmt.Fprintf(stdout, "hotecho listening on http://%s (%s)\n", ln.Addr(), cfg.Describe())
 	done := make(chan error, 1)
+	srv.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	go func() { done <- srv.Serve(ln) }()
 	if ready != nil {
 		ready <- ln.Addr().String()
