@@ -448,3 +448,30 @@ func TestCacheKeepsGoodOnBadFlood(t *testing.T) {
 		t.Fatalf("good token evicted by bad ones: %v, hits %d", st, c.Hits-hits)
 	}
 }
+
+func TestChallenge(t *testing.T) {
+	bearer, key, basic := BearerChallenge(), APIKeyChallenge(), BasicChallenge("staff")
+	for _, tc := range []struct {
+		name string
+		c    *Challenge
+		st   Status
+		want string
+	}{
+		// RFC 6750 §3.1: no error code when the request had no token.
+		{name: "bearer missing", c: &bearer, st: Missing, want: "WWW-Authenticate: Bearer\r\n"},
+		{name: "bearer invalid", c: &bearer, st: Invalid, want: "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"},
+		{name: "bearer forbidden", c: &bearer, st: Forbidden, want: "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n"},
+		{name: "bearer ok", c: &bearer, st: OK, want: ""},
+		{name: "api key missing", c: &key, st: Missing, want: "WWW-Authenticate: ApiKey\r\n"},
+		{name: "api key invalid", c: &key, st: Invalid, want: "WWW-Authenticate: ApiKey\r\n"},
+		{name: "basic missing", c: &basic, st: Missing, want: "WWW-Authenticate: Basic realm=\"staff\", charset=\"UTF-8\"\r\n"},
+		{name: "basic invalid", c: &basic, st: Invalid, want: "WWW-Authenticate: Basic realm=\"staff\", charset=\"UTF-8\"\r\n"},
+		{name: "zero", c: &Challenge{}, st: Invalid, want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(tc.c.Line(tc.st)); got != tc.want {
+				t.Errorf("Line(%v) = %q, want %q", tc.st, got, tc.want)
+			}
+		})
+	}
+}
