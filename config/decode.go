@@ -60,6 +60,7 @@ func Parse(source string, data []byte) (*Config, error) {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs
 	}
+	c.AccessLog.Redacted = c.redactedParams()
 	return c, nil
 }
 

@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Admin configures the admin HTTP listener (metrics, pprof, health,
 // config and reload endpoints). It runs on its own goroutines, off the
@@ -42,6 +45,14 @@ type AccessLog struct {
 	// ErrorsOnly logs only responses with status >= 400 and exchanges
 	// that ended without a response.
 	ErrorsOnly bool `yaml:"errors_only"`
+	// RedactQuery names more query parameters whose values the access log
+	// writes as <redacted> (case-insensitive), beyond CredentialParams and
+	// the parameters routes' auth reads credentials from.
+	RedactQuery []string `yaml:"redact_query"`
+	// Redacted is every query parameter name the access log redacts, lower
+	// case: CredentialParams, RedactQuery and each route's auth.jwt.query
+	// and auth.api_key.query. Parse fills it; a reload applies it.
+	Redacted []string `yaml:"-"`
 }
 
 // Log configures the process's own log (log/slog on stderr).
@@ -85,6 +96,11 @@ func (c *Config) validateObservability(bad func(path, format string, args ...any
 	}
 	if strings.ContainsAny(c.AccessLog.Path, "\x00\r\n") {
 		bad("access_log.path", "not a file name: %q", c.AccessLog.Path)
+	}
+	for i, name := range c.AccessLog.RedactQuery {
+		if name == "" || strings.ContainsAny(name, "&=#?;% \t\r\n") || !safeFieldValue(name) {
+			bad(fmt.Sprintf("access_log.redact_query[%d]", i), "not a query parameter name: %q", name)
+		}
 	}
 	if !contains(LogLevels, c.Log.Level) {
 		bad("log.level", "want one of %s, got %q", strings.Join(LogLevels, ", "), c.Log.Level)
