@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAccessLogRedactsQueryCredentials: credentials in the query reach
+// the access log as <redacted>: the built-in names, a route's auth query
+// parameter, and access_log.redact_query once a reload adds it.
+func TestAccessLogRedactsQueryCredentials(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	routes := `  - name: partners
+    path: /p/*rest
+    upstream: app
+    auth:
+      api_key:
+        query: pk
+        keys: [{name: partner, key: hunter2-partner-key}]
+`
+	path := writeConfig(t, dir, up.addr, routes+fmt.Sprintf("access_log: {path: %s}\n", logPath))
+	g := start(t, path)
+	base := "http://" + g.Engine().Addr()
+	for _, target := range []string{
+		"/x?access_token=hunter2-token&page=1",
+		"/x?API_KEY=hunter2-apikey",
+		"/p/x?pk=hunter2-partner-key&page=2",
+		"/x?mine=visible-before-reload",
+	} {
+		if code, _ := do(t, "GET", base+target); code != 200 {
+			t.Fatalf("GET %s = %d", target, code)
+		}
+	}
+	writeConfig(t, dir, up.addr, routes+fmt.Sprintf("access_log: {path: %s, redact_query: [Mine]}\n", logPath))
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := do(t, "GET", base+"/x?mine=hunter2-after-reload"); code != 200 {
+		t.Fatal("after reload")
+	}
+	_ = g.Close() // flushes the access log
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if strings.Contains(text, "hunter2") {
+		t.Errorf("a credential is in the access log:\n%s", text)
+	}
+	for _, want := range []string{
+		`"query":"access_token=<redacted>&page=1"`,
+		`"query":"API_KEY=<redacted>"`,
+		`"query":"pk=<redacted>&page=2"`,
+		`"query":"mine=visible-before-reload"`,
+		`"query":"mine=<redacted>"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %s in:\n%s", want, text)
+		}
+	}
+}
