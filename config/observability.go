@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -10,7 +11,8 @@ import (
 // event loops.
 type Admin struct {
 	// Address is host:port; "" turns the admin listener off. Keep it on
-	// loopback: the endpoints are unauthenticated.
+	// loopback, or set TokenFile: without it the endpoints are
+	// unauthenticated.
 	Address string `yaml:"address"`
 	// Pprof serves net/http/pprof under /debug/pprof/.
 	Pprof bool `yaml:"pprof"`
@@ -19,6 +21,12 @@ type Admin struct {
 	// /metrics, /healthz and /readyz asks for "Authorization: Bearer
 	// <token>". Read at start; a change needs a restart.
 	TokenFile string `yaml:"token_file"`
+	// AllowedHosts are host names (without port) the admin API answers
+	// besides localhost, IP addresses and the host of Address: a request
+	// whose Host is another name is refused (403), as is a cross-site
+	// request from a browser, token or not (DNS rebinding, forged forms).
+	// /metrics, /healthz and /readyz answer any Host. ["*"] allows any.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Metrics configures the per-loop request counters exported on the admin
@@ -82,6 +90,11 @@ func (c *Config) validateObservability(bad func(path, format string, args ...any
 			bad("admin.address", "%v", err)
 		}
 	}
+	for i, h := range c.Admin.AllowedHosts {
+		if h != "*" && !isHostName(h) {
+			bad(fmt.Sprintf("admin.allowed_hosts[%d]", i), "want a host name without port (or \"*\"), got %q", h)
+		}
+	}
 	if strings.ContainsAny(c.Admin.TokenFile, "\x00\r\n") {
 		bad("admin.token_file", "not a file name: %q", c.Admin.TokenFile)
 	}
@@ -124,7 +137,7 @@ func (a AccessLog) SampleEvery() int {
 // the log format, the metrics switch), as field paths.
 func (c *Config) NeedsRestart(next *Config) []string {
 	var out []string
-	if c.Admin != next.Admin {
+	if !reflect.DeepEqual(c.Admin, next.Admin) {
 		out = append(out, "admin")
 	}
 	if c.Metrics != next.Metrics {
@@ -140,4 +153,22 @@ func (c *Config) NeedsRestart(next *Config) []string {
 		out = append(out, "log.format")
 	}
 	return out
+}
+
+// isHostName reports whether s can be a DNS name or an IPv4 address:
+// letters, digits, '-' and '.'; no port, scheme or path. (IP addresses
+// need no entry in admin.allowed_hosts.)
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -130,6 +130,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 			Reload:       g.adminReload,
 			DisablePprof: !cfg.Admin.Pprof,
 			Logger:       g.log,
+			AllowedHosts: cfg.Admin.AllowedHosts,
 		}
 		if p, ok := any(srv).(admin.CachePurger); ok {
 			ao.Purger = p

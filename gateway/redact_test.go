@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,30 @@ func TestAccessLogRedactsQueryCredentials(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no %s in:\n%s", want, text)
+		}
+	}
+}
+
+// admin.allowed_hosts reaches the admin listener's Host check.
+func TestAdminAllowedHosts(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, up.addr, "")
+	text, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte(strings.Replace(string(text), "  address: 127.0.0.1:0\n", "  address: 127.0.0.1:0\n  allowed_hosts: [admin.test]\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := start(t, path)
+	for host, want := range map[string]int{"admin.test": 200, "attacker.test": 403} {
+		req, _ := http.NewRequest("GET", "http://"+g.AdminAddr()+"/config", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /config with Host %s = %d, want %d", host, resp.StatusCode, want)
 		}
 	}
 }
