@@ -39,7 +39,7 @@ func Parse(source string, data []byte) (*Config, error) {
 	d := decoder{cfg: c}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		return nil, Errors{syntaxError(source, data, err)}
 	}
 	if len(root.Content) > 0 {
 		d.decode(root.Content[0], reflect.ValueOf(c).Elem(), "")
