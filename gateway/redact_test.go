@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/hotpath/hotpath/config"
 )
 
 // TestAccessLogRedactsQueryCredentials: credentials in the query reach
@@ -88,4 +91,45 @@ func TestAdminAllowedHosts(t *testing.T) {
 			t.Errorf("GET /config with Host %s = %d, want %d", host, resp.StatusCode, want)
 		}
 	}
+}
+
+// Config warnings are logged at start and on reload.
+func TestConfigWarningsLogged(t *testing.T) {
+	up := newUpstream(t)
+	path := writeConfig(t, t.TempDir(), up.addr, "    headers: {request: {add: {X-Client: \"${client_ip}\"}}}\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuf
+	log, level := NewLogger(cfg.Log, &logs)
+	g, err := New(cfg, Options{ConfigPath: path, Logger: log, Level: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), `msg="config warning"`); n != 2 || !strings.Contains(logs.String(), `field=routes[0].headers.request.add.X-Client`) {
+		t.Errorf("want the warning at New and at Reload:\n%s", logs.String())
+	}
+}
+
+// syncBuf is a strings.Builder safe for the gateway's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -107,11 +107,12 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// checkFile validates a config file: parse, validate and compile routes.
+// checkFile validates a config file (gateway.CheckFile): its warnings and
+// every problem, each as file:line: field: message, on stderr.
 func checkFile(path string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(path)
-	if err == nil {
-		err = gateway.Check(cfg)
+	warnings, err := gateway.CheckFile(path)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, w)
 	}
 	if err != nil {
 		var errs config.Errors
@@ -124,6 +125,10 @@ func checkFile(path string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 		}
 		return 1
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(stdout, "config OK, %d warning(s)\n", len(warnings))
+		return 0
 	}
 	fmt.Fprintln(stdout, "config OK")
 	return 0
