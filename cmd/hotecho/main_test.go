@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 )
 
 func TestMain(m *testing.M) {
@@ -70,5 +72,15 @@ func TestBadFlags(t *testing.T) {
 				t.Fatalf("stderr %q", errOut.String())
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-version"}, &out, &errb, nil, nil); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if line := strings.TrimSuffix(out.String(), "\n"); !buildinfo.Pattern.MatchString(line) || !strings.HasPrefix(line, "hotecho ") {
+		t.Errorf("-version printed %q", out.String())
 	}
 }

@@ -18,13 +18,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/gateway"
 )
+
+// Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
+var version, commit, date string
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -36,12 +39,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (default: the embedded config)")
 	check := fs.String("check", "", "validate this config file and exit")
-	version := fs.Bool("version", false, "print the version and exit")
+	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *version {
-		fmt.Fprintln(stdout, "hotpath", buildVersion())
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Line("hotpath", version, commit, date))
 		return 0
 	}
 	if *check != "" {
@@ -132,17 +135,4 @@ func checkFile(path string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "config OK")
 	return 0
-}
-
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-		return v
-	}
-	return "unknown"
 }
