@@ -1,6 +1,8 @@
 // Command hotpath is the gateway: it loads a config (the embedded default
 // when -config is not given) and serves it until SIGTERM or SIGINT, which
-// drain it gracefully and then stop the admin listener. SIGHUP reloads the
+// drain it gracefully and then stop the admin listener. Everything it says
+// goes to the process log on stderr (log.format), so that stdout carries
+// only the access log when access_log.path is stdout. SIGHUP reloads the
 // config file (as POST /reload on the admin listener does) and reopens the
 // access-log file.
 //
@@ -72,10 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := g.Engine()
-	fmt.Fprintf(stdout, "hotpath listening on %s (config %s); try: curl http://%s/\n",
-		strings.Join(srv.Addrs(), ", "), cfg.Source, srv.Addr())
+	// Through the process log (stderr, log.format), never stdout: stdout
+	// may be the access log (access_log.path: stdout), JSON from line 1.
+	log.Info("hotpath listening", "addrs", strings.Join(srv.Addrs(), ","), "config", cfg.Source,
+		"try", "curl http://"+srv.Addr()+"/")
 	if a := g.AdminAddr(); a != "" {
-		fmt.Fprintf(stdout, "admin API on http://%s/ (metrics, healthz, readyz, config, reload, debug/pprof)\n", a)
+		log.Info("admin API", "url", "http://"+a+"/", "endpoints", "metrics healthz readyz config reload debug/pprof")
 	}
 
 	for {
