@@ -38,12 +38,12 @@ type RequiredClaim struct {
 // JWTOptions configures NewJWT.
 type JWTOptions struct {
 	Keys     []JWTKey
-	Issuer   string        // iss must equal it when set
-	Audience []string      // aud must contain one of them when set
+	Issuer   string   // iss must equal it when set
+	Audience []string // aud must contain one of them when set
 	// Leeway is the clock skew allowed on exp, nbf and iat: a token is
 	// refused when exp is more than Leeway in the past, or nbf or iat more
 	// than Leeway in the future. The zero value allows none.
-	Leeway time.Duration
+	Leeway   time.Duration
 	Headers  []ClaimHeader
 	Required []RequiredClaim
 	// Now replaces time.Now (tests).
