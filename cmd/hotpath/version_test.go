@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,13 @@ func TestMakeBuildStamps(t *testing.T) {
 	commit := strings.TrimSpace(string(head))
 	bin := t.TempDir()
 	make := exec.Command("make", "-C", root, "build", "BIN="+bin, "VERSION=v0.0.0-test")
+	// Under `make test`, MAKEFLAGS would hand the parent's command-line
+	// variables (COMMIT=..., say) to this make: start it afresh.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" {
+			make.Env = append(make.Env, kv)
+		}
+	}
 	if out, err := make.CombinedOutput(); err != nil {
 		t.Fatalf("make build: %v\n%s", err, out)
 	}
