@@ -140,9 +140,15 @@ func (c *Config) validateAuth(errs *Errors) {
 	bad := func(path, format string, args ...any) {
 		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
+	// Every header name an auth or header rule writes or strips: a field
+	// that frames the message (or names its host) stays the gateway's, or a
+	// rule could separate a body from its length (request smuggling).
 	header := func(path, name string) {
-		if !isToken(name) {
+		switch {
+		case !isToken(name):
 			bad(path, "not a header name: %q", name)
+		case contains(managedFields, strings.ToLower(name)):
+			bad(path, "%s is managed by the gateway", name)
 		}
 	}
 	for i, r := range c.Routes {
@@ -250,14 +256,8 @@ func (c *Config) validateAuth(errs *Errors) {
 					continue
 				}
 				sp := p + ".headers." + side.name
-				check := func(path, name string) {
-					header(path, name)
-					if contains(managedFields, strings.ToLower(name)) {
-						bad(path, "%s is managed by the gateway", name)
-					}
-				}
 				for j, name := range side.e.Remove {
-					check(fmt.Sprintf("%s.remove[%d]", sp, j), name)
+					header(fmt.Sprintf("%s.remove[%d]", sp, j), name)
 				}
 				for _, kind := range []struct {
 					name string
@@ -265,7 +265,7 @@ func (c *Config) validateAuth(errs *Errors) {
 				}{{"set", side.e.Set}, {"add", side.e.Add}} {
 					for _, name := range SortedKeys(kind.m) {
 						fp := sp + "." + kind.name + "." + name
-						check(fp, name)
+						header(fp, name)
 						if _, err := ParseTemplate(kind.m[name]); err != nil {
 							bad(fp, "%v", err)
 						}

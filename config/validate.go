@@ -59,6 +59,11 @@ func (c *Config) validate() Errors {
 	positive("limits.max_request_line", c.Limits.MaxRequestLine)
 	positive("limits.max_head", c.Limits.MaxHead)
 	positive("limits.max_headers", c.Limits.MaxHeaders)
+	switch c.Limits.UnderscoresInHeaders {
+	case "drop", "reject", "forward":
+	default:
+		bad("limits.underscores_in_headers", "want drop, reject or forward, got %q", c.Limits.UnderscoresInHeaders)
+	}
 	if c.Limits.MaxBufferedBytes < 64<<10 {
 		bad("limits.max_buffered_bytes", "must be at least 65536 (64 KiB), got %d", c.Limits.MaxBufferedBytes)
 	}
@@ -87,6 +92,11 @@ func (c *Config) validate() Errors {
 	case "strict", "redirect", "ignore":
 	default:
 		bad("router.trailing_slash", "want strict, redirect or ignore, got %q", c.Router.TrailingSlash)
+	}
+	switch c.Router.PathNormalization {
+	case "reject", "decode", "keep":
+	default:
+		bad("router.path_normalization", "want reject, decode or keep, got %q", c.Router.PathNormalization)
 	}
 
 	names := map[string]int{}

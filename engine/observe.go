@@ -356,6 +356,14 @@ func (d *down) observeLocalError(err error) {
 		if mx := d.lp.obs.mx; mx != nil {
 			mx.ParserReject(metrics.ReasonInvalidChunked)
 		}
+	case ErrUnderscoreField:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadRequest)
+		}
+	case ErrBadPath, ErrEncodedSeparator:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadPath)
+		}
 	case ErrNoHealthyEndpoint:
 		d.observeUpstreamError(err)
 	}

@@ -108,7 +108,7 @@ func New(opts Options) *Collector {
 		desc:      newDescs(),
 	}
 	for i := range c.loops {
-		c.loops[i] = new(Loop) // 192 bytes: its own size class, 64-byte aligned
+		c.loops[i] = new(Loop) // whole cache lines: its own size class, 64-byte aligned
 	}
 	if _, err := c.Install(Labels{}); err != nil {
 		panic(err) // unreachable: no names
