@@ -31,8 +31,10 @@ type JWTAuth struct {
 	// must contain one of the token's aud values.
 	Issuer   string   `yaml:"issuer"`
 	Audience []string `yaml:"audience"`
-	// Leeway is the clock skew allowed on exp, nbf and iat (default 0).
-	// exp is required.
+	// Leeway is the clock skew allowed on exp, nbf and iat (default
+	// DefaultJWTLeeway): a token is refused when its exp is more than
+	// Leeway in the past, or its nbf or iat more than Leeway in the
+	// future. exp is required.
 	Leeway time.Duration `yaml:"leeway"`
 	// Header carries the token (default Authorization, as "Bearer <token>";
 	// another field carries the bare token). Query, when set, is a query
@@ -107,7 +109,11 @@ type HeaderEdit struct {
 // HeaderVars are the variables a header value may use.
 var HeaderVars = []string{"client_ip", "route", "request_id"}
 
-func (j *JWTAuth) setDefaults()    { j.Header = "Authorization" }
+// DefaultJWTLeeway is auth.jwt.leeway when not set: the clock skew
+// Envoy's jwt_authn allows by default. `leeway: 0` allows none.
+const DefaultJWTLeeway = 60 * time.Second
+
+func (j *JWTAuth) setDefaults()    { j.Header, j.Leeway = "Authorization", DefaultJWTLeeway }
 func (a *APIKeyAuth) setDefaults() { a.Header = "X-Api-Key" }
 func (b *BasicAuth) setDefaults()  { b.Realm = "hotpath" }
 

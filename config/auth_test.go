@@ -128,3 +128,38 @@ routes:
 		}
 	}
 }
+
+// The jwt leeway covers exp, nbf and iat; unset it is DefaultJWTLeeway, and
+// an explicit 0 allows no skew.
+func TestJWTLeewayDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name, leeway string
+		want         time.Duration
+	}{
+		{name: "unset", leeway: "", want: DefaultJWTLeeway},
+		{name: "zero", leeway: "leeway: 0", want: 0},
+		{name: "set", leeway: "leeway: 5s", want: 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("t.yaml", []byte(`
+upstreams: [{name: app, endpoints: [{address: "127.0.0.1:1"}]}]
+routes:
+  - path: /j
+    upstream: app
+    auth:
+      jwt:
+        keys: [{alg: HS256, secret: "0123456789abcdef0123456789abcdef"}]
+        `+tc.leeway+`
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Routes[0].Auth.JWT.Leeway; got != tc.want {
+				t.Errorf("leeway %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if DefaultJWTLeeway != 60*time.Second {
+		t.Errorf("DefaultJWTLeeway %v: docs/auth.md and config/example.yaml say 60s", DefaultJWTLeeway)
+	}
+}

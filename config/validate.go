@@ -182,14 +182,17 @@ func (c *Config) validate() Errors {
 		}
 	}
 
+	unroutable := map[int]bool{} // routes left out of validateRouteTable
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(p+".path", "must start with '/', got %q", r.Path)
+			unroutable[i] = true
 		}
 		for j, m := range r.Methods {
 			if !isToken(m) || m != strings.ToUpper(m) {
 				bad(fmt.Sprintf("%s.methods[%d]", p, j), "not an HTTP method: %q", m)
+				unroutable[i] = true
 			}
 		}
 		switch {
@@ -250,6 +253,7 @@ func (c *Config) validate() Errors {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)
 		}
 	}
+	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)

@@ -103,6 +103,7 @@ func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
 	}
 	if o.alog != nil {
 		o.alog.SetSample(cfg.AccessLog.SampleEvery())
+		o.alog.SetRedactQuery(cfg.AccessLog.Redacted)
 		if err := o.alog.Reopen(); err != nil {
 			log.Error("access log reopen failed", "err", err)
 		}
@@ -130,6 +131,7 @@ func (o *observer) start(log *slog.Logger) error {
 		Logger:     log,
 		Output:     o.alogOut,
 	}
+	opts.RedactQuery = c.Redacted // query parameters never logged in clear
 	if opts.Output == nil {
 		switch c.Path {
 		case "stdout":

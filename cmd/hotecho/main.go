@@ -22,9 +22,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/echoserver"
 	"github.com/hotpath/hotpath/fdlimit"
 )
+
+// Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
+var version, commit, date string
 
 func main() {
 	stop := make(chan os.Signal, 1)
@@ -47,8 +51,13 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 	mix := fs.String("status-mix", "", "statuses by weight, e.g. 200:98,503:2 (default all 200)")
 	echo := fs.Bool("echo", false, "answer with the request (request line, headers, body)")
 	stall := fs.String("stall", "", "hold all responses for PAUSE at the start of every EVERY window, e.g. 200ms/5s")
+	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Line("hotecho", version, commit, date))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hotecho: unexpected argument %q\n", fs.Arg(0))

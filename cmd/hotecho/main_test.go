@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/proctest"
 )
 
@@ -130,5 +131,15 @@ func TestSurvivesDescriptorFlood(t *testing.T) {
 	}
 	if code := p.Stop(t); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, p.Stderr())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-version"}, &out, &errb, nil, nil); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if line := strings.TrimSuffix(out.String(), "\n"); !buildinfo.Pattern.MatchString(line) || !strings.HasPrefix(line, "hotecho ") {
+		t.Errorf("-version printed %q", out.String())
 	}
 }

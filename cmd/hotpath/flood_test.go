@@ -8,17 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotpath/hotpath/proctest"
 )
-
-func TestMain(m *testing.M) {
-	proctest.RunIfChild("HOTPATH_TEST_CHILD", func(args []string) int { return run(args, os.Stdout, os.Stderr) })
-	os.Exit(m.Run())
-}
 
 // TestSurvivesDescriptorFlood (issue 18): with a low open-file limit, a
 // flood of connections must not stop the gateway. It stops accepting at its
@@ -42,9 +38,13 @@ routes: [{path: "/*rest", upstream: app}]
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := proctest.Start(t, "HOTPATH_TEST_CHILD", proctest.Options{OpenFiles: 128}, "-config", cfgPath)
-	line := p.WaitStdout(t, "hotpath listening on ")
-	addr := strings.Fields(strings.TrimPrefix(line, "hotpath listening on "))[0]
+	p := proctest.Start(t, "HOTPATH_TEST_MAIN", proctest.Options{OpenFiles: 128}, "-config", cfgPath) // stdout_test.go's TestMain
+	p.WaitStderr(t, `msg="hotpath listening"`)
+	m := regexp.MustCompile(`addrs=(\S+)`).FindStringSubmatch(p.Stderr())
+	if m == nil {
+		t.Fatalf("no address in the listening line:\n%s", p.Stderr())
+	}
+	addr := m[1]
 
 	// A client connected before the flood keeps being served through it.
 	kept, err := net.Dial("tcp", addr)

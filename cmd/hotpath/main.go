@@ -1,6 +1,8 @@
 // Command hotpath is the gateway: it loads a config (the embedded default
 // when -config is not given) and serves it until SIGTERM or SIGINT, which
-// drain it gracefully and then stop the admin listener. SIGHUP reloads the
+// drain it gracefully and then stop the admin listener. Everything it says
+// goes to the process log on stderr (log.format), so that stdout carries
+// only the access log when access_log.path is stdout. SIGHUP reloads the
 // config file (as POST /reload on the admin listener does) and reopens the
 // access-log file.
 //
@@ -18,13 +20,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/gateway"
 )
+
+// Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
+var version, commit, date string
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -36,12 +41,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (default: the embedded config)")
 	check := fs.String("check", "", "validate this config file and exit")
-	version := fs.Bool("version", false, "print the version and exit")
+	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *version {
-		fmt.Fprintln(stdout, "hotpath", buildVersion())
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Line("hotpath", version, commit, date))
 		return 0
 	}
 	if *check != "" {
@@ -69,10 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := g.Engine()
-	fmt.Fprintf(stdout, "hotpath listening on %s (config %s); try: curl http://%s/\n",
-		strings.Join(srv.Addrs(), ", "), cfg.Source, srv.Addr())
+	// Through the process log (stderr, log.format), never stdout: stdout
+	// may be the access log (access_log.path: stdout), JSON from line 1.
+	log.Info("hotpath listening", "addrs", strings.Join(srv.Addrs(), ","), "config", cfg.Source,
+		"try", "curl http://"+srv.Addr()+"/")
 	if a := g.AdminAddr(); a != "" {
-		fmt.Fprintf(stdout, "admin API on http://%s/ (metrics, healthz, readyz, config, reload, debug/pprof)\n", a)
+		log.Info("admin API", "url", "http://"+a+"/", "endpoints", "metrics healthz readyz config reload debug/pprof")
 	}
 
 	for {
@@ -107,11 +114,12 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// checkFile validates a config file: parse, validate and compile routes.
+// checkFile validates a config file (gateway.CheckFile): its warnings and
+// every problem, each as file:line: field: message, on stderr.
 func checkFile(path string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(path)
-	if err == nil {
-		err = gateway.Check(cfg)
+	warnings, err := gateway.CheckFile(path)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, w)
 	}
 	if err != nil {
 		var errs config.Errors
@@ -125,19 +133,10 @@ func checkFile(path string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(stdout, "config OK, %d warning(s)\n", len(warnings))
+		return 0
+	}
 	fmt.Fprintln(stdout, "config OK")
 	return 0
-}
-
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-		return v
-	}
-	return "unknown"
 }
