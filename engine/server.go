@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -49,6 +50,7 @@ type Server struct {
 	clock    func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
 	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
 	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
+	handover bool              // WithHandover
 }
 
 // Option configures a Server.
@@ -56,6 +58,12 @@ type Option func(*Server)
 
 // WithLogger sets the logger for process events (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithHandover lets Start bind addresses another process is listening on
+// (with SO_REUSEPORT the kernel then splits new connections between the
+// two): a deliberate hand-over from an old instance to a new one. Without
+// it Start refuses such an address.
+func WithHandover() Option { return func(s *Server) { s.handover = true } }
 
 // New compiles cfg into a Server; it does not listen yet. Errors are
 // config.Errors naming the route or upstream at fault.
@@ -123,12 +131,19 @@ func (s *Server) Start() error {
 	}
 	protos := make([]string, len(s.addrs))
 	for i, a := range s.addrs {
-		if strings.HasSuffix(a, ":0") {
+		switch {
+		case strings.HasSuffix(a, ":0"):
 			free, err := freePort(a)
 			if err != nil {
+				s.obs.close()
 				return err
 			}
 			s.addrs[i] = free
+		case !s.handover:
+			if err := notListening(a); err != nil {
+				s.obs.close()
+				return err
+			}
 		}
 		protos[i] = "tcp://" + s.addrs[i]
 	}
@@ -162,6 +177,21 @@ func freePort(addr string) (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// notListening fails when another socket listens on addr. The loops bind
+// with SO_REUSEPORT, which would let a second gateway share the port
+// silently and split the traffic between two configs; a plain bind, as
+// this probe does, is refused by the kernel in that case.
+func notListening(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("engine: listen %s: another process is listening there (stop it, or start with -handover to share the port during a deliberate hand-over): %w", addr, err)
+		}
+		return fmt.Errorf("engine: listen %s: %w", addr, err)
+	}
+	return ln.Close()
 }
 
 // Addrs returns the listener addresses (with ports resolved after Start).

@@ -10,6 +10,7 @@
 //	hotpath -config hotpath.yaml
 //	hotpath -check hotpath.yaml    # validate, print every problem, exit 1 if any
 //	hotpath -version
+//	hotpath -handover ...          # share the port with a running instance (a deliberate hand-over)
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/engine"
 	"github.com/hotpath/hotpath/gateway"
 )
 
@@ -42,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "config file (default: the embedded config)")
 	check := fs.String("check", "", "validate this config file and exit")
 	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
+	handover := fs.Bool("handover", false, "share the listeners' ports with a process already listening there (a deliberate hand-over; refused otherwise)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,7 +62,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log, level := gateway.NewLogger(cfg.Log, stderr)
-	g, err := gateway.New(cfg, gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level})
+	opts := gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level}
+	if *handover {
+		opts.EngineOptions = append(opts.EngineOptions, engine.WithHandover())
+	}
+	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
