@@ -287,10 +287,12 @@ func (s *Server) stop() {
 	<-s.done
 	s.loopsMap.Range(func(_, v any) bool {
 		// The loops have stopped. gnet keeps a stopped engine, and with it
-		// this Server, in a package-level map: let the recycled downs go.
+		// this Server, in a package-level map: let the recycled
+		// connections and exchanges go.
 		lp := v.(*loop)
-		clear(lp.freeDowns)
-		lp.freeDowns = nil
+		clear(lp.freeConns)
+		clear(lp.freeExchanges)
+		lp.freeConns, lp.freeExchanges = nil, nil
 		return true
 	})
 	s.agg.Close() // cancels parked aggregations; their results find no loop
@@ -344,7 +346,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 // OnClose implements gnet.EventHandler.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		x.onClose()
 	case *up:
 		x.onClose(err)
@@ -360,7 +362,7 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		return x.onTraffic()
 	case *up:
 		return x.onTraffic()
@@ -380,7 +382,7 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	}
 	s.log.Error("panic in connection handler; connection closed", "panic", r, "stack", string(debug.Stack()))
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		x.busy = false
 	case *up:
 		x.busy = false
