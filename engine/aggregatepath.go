@@ -241,7 +241,7 @@ var jsonType = []byte("application/json")
 // the response unless the exchange ended meanwhile.
 func (d *exchange) aggResumed(h *aggHandle, status int, body []byte, enc compression.Encoding) {
 	st := d.agg
-	if st == nil || st.parked != h || d.cl == nil || d.cl.closed {
+	if st == nil || st.parked != h || d.cl == nil || d.cl.gone() {
 		return // the client closed, or the exchange ended: drop the result
 	}
 	st.parked = nil

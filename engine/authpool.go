@@ -203,14 +203,14 @@ func (d *exchange) parkedForAuth(now int64) bool {
 // authResumed runs on d's loop when the worker has checked j.
 func (d *exchange) authResumed(j *authJob) {
 	ps := d.pol
-	if ps == nil || ps.authWait != j || d.cl == nil || d.cl.closed {
+	if ps == nil || ps.authWait != j || d.cl == nil || d.cl.gone() {
 		return // the request ended, or stopped waiting, meanwhile
 	}
 	ps.authWait = nil
 	d.cl.setDeadline(dlNone, 0)
 	if !d.reparse() {
 		d.lp.srv.log.Error("engine: a parked request head no longer parses to its route; connection closed")
-		d.cl.close()
+		d.cl.abort()
 		return
 	}
 	rt := d.rt
@@ -223,7 +223,7 @@ func (d *exchange) authResumed(j *authJob) {
 		d.authRefused(g, st)
 	}
 	d.dispatch()
-	d.cl.run() // input that arrived while parked: the body, pipelined requests
+	d.cl.resume() // input that arrived while parked: the body, pipelined requests
 }
 
 // reparse points d.req, its Connection fields and route match into the
@@ -252,7 +252,7 @@ func (d *exchange) authWaitExpired() {
 	d.authEnd()
 	d.authBusy()
 	d.dispatch()
-	d.cl.run()
+	d.cl.resume()
 }
 
 // authEnd stops waiting for a Basic check, if the request was parked: the

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 // sequence number and checks it before touching the exchange.
 type exchange struct {
 	lp *loop
-	cl *h1conn // the client connection; nil while the exchange is free
+	cl client // the connection the request came on; kept after release (loop.releaseExchange)
 
 	req     parser.Request
 	match   trie.Match[*route]
@@ -85,6 +86,36 @@ type exchange struct {
 	agg *aggState    // response aggregation (aggregatepath.go); nil until the first aggregate route
 }
 
+// client is the side of a connection that an exchange answers through:
+// the HTTP/1.1 client connection (h1conn) today; an HTTP/2 stream will be
+// the second (issue 12). The exchange renders its response as an
+// HTTP/1.1 message, head and body framed the way its request's version
+// asks; h1conn writes those bytes as they are, and a stream will turn the
+// head into HEADERS and the framed body into DATA. Everything else an
+// exchange needs of its connection is here: flow (queued, resume),
+// deadlines, the peer, and how it ends.
+type client interface {
+	send(p []byte)      // response bytes, in order
+	sendv(iov [][]byte) // the same, gathered into one system call
+	queued() int        // response bytes the peer has not taken yet: above limits.max_buffered_bytes the upstream is paused
+	gone() bool         // the connection is closed: nothing more goes out
+	current(x *exchange) bool
+	abort()            // the response cannot be completed: cut the connection (or the stream) off
+	ended(x *exchange) // x has finished (exchange.end ran): the next request, or a close when x.closeAfter
+	// setDeadline arms the connection's deadline for what the exchange
+	// waits on (its request body, a parked cache or Basic-auth wait), or
+	// clears it (dlNone).
+	setDeadline(k dlKind, at int64)
+	holdBody(now int64) // the gateway, not the client, is why the body is not read yet: push the body deadline back
+	resume()            // read what arrived while the exchange was parked
+	inCallback() bool   // inside the connection's own callback: act after it returns
+	addrText() []byte   // the peer's address as text, for X-Forwarded-For and ${client_ip}
+	addrHash() uint64   // its hash, for balancers keyed on the client
+	remoteAddr() netip.AddrPort
+}
+
+var _ client = (*h1conn)(nil)
+
 // begin prepares the exchange for the head in buf[:n]. Everything that
 // reads the parsed head (routing, hash keys, the rewritten head, local
 // responses) happens here, before the head's bytes are discarded.
@@ -92,7 +123,6 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	tbl := d.lp.srv.tbl.Load()
 	d.tbl = tbl
 	r := &d.req
-	d.cl.state = downActive
 	d.start = now
 	d.minor = r.Minor
 	d.isHead = r.IsHead
@@ -270,23 +300,11 @@ func (d *exchange) connect(fresh bool) {
 	d.lp.dial(u, d.ep.Addr, time.Duration(d.tbl.timeouts.connect))
 }
 
-// badBody handles malformed chunked framing in a request body mid-stream.
+// badBody ends an exchange whose request body's chunked framing turned
+// out malformed mid-stream: 400 if the response has not started.
 func (d *exchange) badBody() {
-	d.closeAfter = true
-	if u := d.u; u != nil {
-		d.detach()
-		u.drop()
-	}
-	d.endEP(false)
-	if d.started {
-		d.cl.close()
-		return
-	}
-	d.reqDone = true
-	d.localError(ErrBadRequestBody)
-	d.respDone, d.started = true, true
-	_, _ = d.cl.c.Write(d.out)
-	d.cl.toClosing()
+	d.closeAfter, d.reqDone = true, true // nothing more of it is read
+	d.fail(ErrBadRequestBody, false)
 }
 
 // detach unlinks d from its upstream connection. A request pipelined
@@ -319,16 +337,24 @@ func (d *exchange) gatewayError(err error) {
 	if d.pol != nil && d.staleOnError(err) {
 		return
 	}
+	d.fail(err, err != ErrPoolExhausted)
+}
+
+// fail ends the exchange for err, the one way every failure ends one: the
+// upstream connection, which cannot be reused, is dropped; the endpoint
+// learns the outcome (epFailed counts against its health); the client gets
+// err's status, or, when the response has started, is cut off (the only
+// signal left).
+func (d *exchange) fail(err error, epFailed bool) {
 	if u := d.u; u != nil {
 		d.detach()
 		u.drop()
 	}
-	d.endEP(err != ErrPoolExhausted)
+	d.endEP(epFailed)
 	if d.started {
-		// The response is under way: truncating it is the only signal left.
 		d.closeAfter = true
 		d.flushHead()
-		d.cl.close()
+		d.cl.abort()
 		return
 	}
 	if !d.reqDone {
@@ -336,7 +362,7 @@ func (d *exchange) gatewayError(err error) {
 	}
 	d.localError(err)
 	d.respDone, d.started = true, true
-	_, _ = d.cl.c.Write(d.out)
+	d.cl.send(d.out)
 	d.maybeFinish()
 }
 
@@ -345,7 +371,7 @@ func (d *exchange) gatewayError(err error) {
 func (d *exchange) finish() {
 	d.observeEndAt(d.lp.srv.now())
 	d.end()
-	d.cl.exchangeEnded(d)
+	d.cl.ended(d)
 }
 
 // end releases what the exchange holds, once: its metrics and access-log
@@ -366,24 +392,12 @@ func (d *exchange) end() {
 // connection is closed.
 func (d *exchange) clientTimedOut() {
 	d.closeAfter = true
-	if u := d.u; u != nil {
-		d.detach()
-		u.drop()
-	}
-	d.endEP(false)
-	if d.started {
-		d.cl.close()
-		return
-	}
-	d.localError(ErrClientTimeout)
-	d.respDone, d.started = true, true
-	_, _ = d.cl.c.Write(d.out)
-	d.cl.toClosing()
+	d.fail(ErrClientTimeout, false)
 }
 
 // maybeFinish ends the exchange once both directions are done.
 func (d *exchange) maybeFinish() {
-	if d.cl.state != downActive || !d.respDone {
+	if !d.cl.current(d) || !d.respDone {
 		return
 	}
 	if !d.reqDone {
@@ -400,7 +414,7 @@ func (d *exchange) maybeFinish() {
 func (d *exchange) hashKey(u *upstream) uint64 {
 	switch u.key {
 	case pool.KeyClientIP:
-		return d.cl.ipHash
+		return d.cl.addrHash()
 	case pool.KeyPath:
 		return pool.HashKey(d.req.Path)
 	case pool.KeyHeader:
@@ -650,7 +664,7 @@ func (d *exchange) writeResponseHead(r *parser.Response, connArr []parser.Header
 // is rendered like a final one, without hop-by-hop fields, into d.out,
 // which the final head reuses.
 func (d *exchange) interim(r *parser.Response, connArr []parser.Header) {
-	if d.minor == 0 || d.cl.closed {
+	if d.minor == 0 || d.cl.gone() {
 		return
 	}
 	if r.Status == 100 {
@@ -673,7 +687,7 @@ func (d *exchange) interim(r *parser.Response, connArr []parser.Header) {
 	b = append(b, "\r\n"...)
 	d.out = b
 	d.obs.bytesOut += len(b)
-	_, _ = d.cl.c.Write(b)
+	d.cl.send(b)
 }
 
 // send writes p to the client, preceded by a pending response head.
@@ -686,7 +700,7 @@ func (d *exchange) send(p []byte) {
 		return
 	}
 	if len(p) > 0 {
-		_, _ = d.cl.c.Write(p)
+		d.cl.send(p)
 	}
 }
 
@@ -701,20 +715,20 @@ const smallBody = 2048
 func (d *exchange) writeHead(body []byte) {
 	switch {
 	case len(body) == 0:
-		_, _ = d.cl.c.Write(d.out)
+		d.cl.send(d.out)
 	case len(body) <= smallBody:
 		d.out = append(d.out, body...)
-		_, _ = d.cl.c.Write(d.out)
+		d.cl.send(d.out)
 	default:
 		d.iov[0], d.iov[1] = d.out, body
-		_, _ = d.cl.c.Writev(d.iov[:])
+		d.cl.sendv(d.iov[:])
 		d.iov[0], d.iov[1] = nil, nil
 	}
 }
 
 // flushHead writes a pending response head on its own.
 func (d *exchange) flushHead() {
-	if d.outPending && !d.cl.closed {
+	if d.outPending && !d.cl.gone() {
 		d.send(nil)
 	}
 }
@@ -786,7 +800,7 @@ func (d *exchange) sendChunk(p []byte) {
 	}
 	iov = append(iov, h, p, crlf)
 	d.obs.bytesOut += len(h) + len(p) + len(crlf)
-	_, _ = d.cl.c.Writev(iov)
+	d.cl.sendv(iov)
 	clear(d.iov4[:])
 }
 

@@ -158,7 +158,7 @@ func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) [
 				}
 			}
 		}
-		b = append(b, d.cl.clientIP...)
+		b = append(b, d.cl.addrText()...)
 		b = append(b, "\r\n"...)
 	}
 	if t.fwd.XForwardedProto && !sawProto {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -207,7 +209,7 @@ func (h *h1conn) readHead() bool {
 // its framing can no longer be trusted.
 func (h *h1conn) reject(status int) {
 	x := h.x
-	x.observeReject()
+	x.observeReject(h.c.InboundBuffered())
 	x.keepAlive, x.closeAfter, x.isHead, x.minor = false, true, false, 1
 	x.renderLocal(status, nil)
 	_, _ = h.c.Write(x.out)
@@ -447,4 +449,32 @@ func discard(c gnet.Conn, n int) {
 	if n > 0 {
 		_, _ = c.Discard(n)
 	}
+}
+
+// The client side of h's exchange (exchange.go's client interface).
+
+func (h *h1conn) send(p []byte)            { _, _ = h.c.Write(p) }
+func (h *h1conn) sendv(iov [][]byte)       { _, _ = h.c.Writev(iov) }
+func (h *h1conn) queued() int              { return h.c.OutboundBuffered() }
+func (h *h1conn) gone() bool               { return h.closed }
+func (h *h1conn) current(x *exchange) bool { return h.x == x && h.state == downActive && !h.closed }
+func (h *h1conn) abort()                   { h.close() }
+func (h *h1conn) ended(x *exchange)        { h.exchangeEnded(x) }
+func (h *h1conn) resume()                  { h.run() }
+func (h *h1conn) inCallback() bool         { return h.busy }
+func (h *h1conn) addrText() []byte         { return h.clientIP }
+func (h *h1conn) addrHash() uint64         { return h.ipHash }
+
+func (h *h1conn) holdBody(now int64) {
+	if h.dl == dlBody {
+		h.setDeadline(dlBody, now+h.table().timeouts.clientBody)
+	}
+}
+
+// remoteAddr returns the peer's address and port.
+func (h *h1conn) remoteAddr() netip.AddrPort {
+	if a, ok := h.c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }

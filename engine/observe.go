@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"sync/atomic"
@@ -325,10 +324,11 @@ func (d *exchange) observeParseError(err error) {
 }
 
 // observeReject opens the exchange of a refused head: no route, no fields.
-func (d *exchange) observeReject() {
+// inbound is the refused bytes still buffered.
+func (d *exchange) observeReject(inbound int) {
 	x := &d.obs
 	x.open = true
-	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, d.cl.c.InboundBuffered(), 0, 0, 0, ""
+	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, inbound, 0, 0, 0, ""
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
 	x.text = x.text[:0]
 	x.span = [numSpans][2]int32{}
@@ -522,12 +522,7 @@ func (d *exchange) logAccess(now int64, status int) {
 }
 
 // clientAddr returns d's peer address without allocating.
-func clientAddr(d *exchange) (ap netip.AddrPort) {
-	if a, ok := d.cl.c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.AddrPort()
-	}
-	return ap
-}
+func clientAddr(d *exchange) netip.AddrPort { return d.cl.remoteAddr() }
 
 // cacheResult records the response cache's outcome for d's exchange:
 // hotpath_cache_lookups_total{route,result} and the access log's cache

@@ -80,8 +80,8 @@ func (q *waitQueue) pop() {
 // live reports whether w still stands for a request waiting in q.
 func (q *waitQueue) live(w *waiter) bool {
 	d := w.d
-	return d != nil && d.waiting == q && d.waitSeq == w.seq && !d.cl.closed &&
-		d.cl.state == downActive && d.u == nil && d.ep != nil
+	return d != nil && d.waiting == q && d.waitSeq == w.seq && d.cl.current(d) &&
+		d.u == nil && d.ep != nil
 }
 
 // compact drops stale entries, keeping the order of the live ones; it
@@ -186,7 +186,7 @@ func (lp *loop) settleSlow() {
 	for i := 0; i < len(lp.redo); i++ { // redispatch may append
 		d := lp.redo[i]
 		lp.redo[i] = nil
-		if d.cl.busy {
+		if d.cl.inCallback() {
 			lp.redo[kept] = d // inside d's own callback: the settle after it
 			kept++
 			continue
@@ -222,7 +222,7 @@ func (lp *loop) serve(q *waitQueue, now time.Time) {
 			continue
 		}
 		d := w.d
-		if d.cl.busy {
+		if d.cl.inCallback() {
 			return // inside d's own callback: the settle after it serves d
 		}
 		if d.pipelinable() && lp.joinPipe(d) {
@@ -274,15 +274,13 @@ func (lp *loop) tickPending(now int64) {
 				p.expired = append(p.expired, d)
 				continue
 			}
-			if d.cl.dl == dlBody {
-				d.cl.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
-			}
+			d.cl.holdBody(now)
 		}
 	}
 	p.settling = false
 	for i, d := range p.expired {
 		p.expired[i] = nil
-		if !d.cl.closed {
+		if !d.cl.gone() {
 			d.gatewayError(ErrPoolExhausted)
 		}
 	}

@@ -342,7 +342,7 @@ func (u *up) failQueued(err error) {
 // redispatch sends a request whose pipelined connection failed behind
 // another one again, once, on a fresh connection.
 func (lp *loop) redispatch(d *exchange) {
-	if d.cl == nil || d.cl.closed || d.cl.state != downActive || d.cl.x != d || d.u != nil || d.ep == nil || d.respDone {
+	if d.cl == nil || !d.cl.current(d) || d.u != nil || d.ep == nil || d.respDone {
 		return
 	}
 	if d.retried {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -557,9 +556,7 @@ func (d *exchange) peerAddr() netip.Addr {
 	ps := d.pol
 	if !ps.peerOK {
 		ps.peerOK = true
-		if a, ok := d.cl.c.RemoteAddr().(*net.TCPAddr); ok {
-			ps.peer = a.AddrPort().Addr().Unmap()
-		}
+		ps.peer = d.cl.remoteAddr().Addr().Unmap()
 	}
 	return ps.peer
 }

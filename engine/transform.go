@@ -156,7 +156,7 @@ func (d *exchange) appendField(b []byte, f *fieldTemplate) []byte {
 		case varNone:
 			b = append(b, p.lit...)
 		case varClientIP:
-			b = append(b, d.cl.clientIP...)
+			b = append(b, d.cl.addrText()...)
 		case varRoute:
 			b = append(b, d.rt.gate.route...)
 		case varRequestID:

@@ -199,7 +199,7 @@ func (u *up) switchProtocols(consumed int) error {
 	t.up.busy = true
 	t.cl.busy = true
 	_, _ = t.cl.c.Write(d.out)
-	d.cl.release() // the exchange is over; its connection is the tunnel's now
+	d.cl.(*h1conn).release() // the exchange is over; its connection is the tunnel's now
 	if !t.cl.closed {
 		t.up.relay() // bytes the upstream sent after the 101
 	}
@@ -255,9 +255,9 @@ func newTunnel(d *exchange, u *up) *tunnel {
 		sendLimit: d.tbl.timeouts.clientSend,
 		lastMoved: lp.srv.now(),
 	}
-	t.cl = tunnelEnd{t: t, c: d.cl.c, peer: &t.up, paused: d.cl.paused}
+	h := d.cl.(*h1conn) // upgrades are HTTP/1.1's
+	t.cl = tunnelEnd{t: t, c: h.c, peer: &t.up, paused: h.paused}
 	t.up = tunnelEnd{t: t, c: u.c, peer: &t.cl, paused: u.paused}
-	h := d.cl
 	h.paused, u.paused = false, false // the pause counts move with them
 	d.detach()
 	h.closed = true // inert: h is no longer any connection's context
@@ -265,7 +265,7 @@ func newTunnel(d *exchange, u *up) *tunnel {
 	u.state = upClosed
 	lp.removeUp(u)
 	lp.srv.active.Add(1) // the client connection stays open
-	d.cl.c.SetContext(&t.cl)
+	h.c.SetContext(&t.cl)
 	u.c.SetContext(&t.up)
 	t.idx = len(lp.tunnels)
 	lp.tunnels = append(lp.tunnels, t)

@@ -83,7 +83,7 @@ func (u *up) send() {
 		return
 	}
 	_, _ = u.c.Write(d.head)
-	if u.d != d || d.cl.closed {
+	if u.d != d || d.cl.gone() {
 		return // the write failed and the failure has been handled
 	}
 	now := d.lp.srv.now()
@@ -91,7 +91,7 @@ func (u *up) send() {
 		u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
 	} else {
 		u.setDeadline(dlNone, 0)
-		d.cl.run() // forward body bytes already buffered
+		d.cl.resume() // forward body bytes already buffered
 	}
 }
 
@@ -244,7 +244,7 @@ func (u *up) onClose(err error) {
 	d.observeUpstreamError(ErrUpstreamClosed)
 	d.endEP(true) // truncated body: the client sees the connection close
 	d.flushHead()
-	d.cl.close()
+	d.cl.abort()
 }
 
 func (u *up) onTraffic() gnet.Action {
@@ -367,7 +367,7 @@ func (u *up) readOne() bool {
 	if finished {
 		return u.complete(len(buf) > consumed)
 	}
-	if d.cl.c.OutboundBuffered() > d.tbl.maxBuf {
+	if d.cl.queued() > d.tbl.maxBuf {
 		u.lp.pause(u.c, &u.paused)
 		u.setDeadline(dlNone, 0) // the client is slow, not the upstream
 	}
@@ -418,7 +418,7 @@ func (u *up) idle() {
 func (u *up) tick(now int64) {
 	d := u.d
 	if u.paused {
-		if d == nil || d.cl.c.OutboundBuffered() <= d.tbl.maxBuf/2 {
+		if d == nil || d.cl.queued() <= d.tbl.maxBuf/2 {
 			u.lp.resume(u.c, &u.paused)
 			if d != nil {
 				u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
