@@ -10,15 +10,15 @@ import (
 // conventions: a hotpath_ prefix, base units (seconds, bytes), _total on
 // counters.
 type descs struct {
-	requests, duration, limiter, timeouts        *prometheus.Desc
-	upRequests, upErrors, upDuration, upConns    *prometheus.Desc
-	upBytesSent, upBytesRecv                     *prometheus.Desc
-	bytesIn, bytesOut, downTotal, downActive     *prometheus.Desc
-	parser                                       *prometheus.Desc
-	cacheLookups, cacheStores, cacheStoredBytes  *prometheus.Desc
-	cacheEvictions, cacheEvictedBytes, cacheSize *prometheus.Desc
-	accessDropped, authRejections                *prometheus.Desc
-	downMax, downRefused, acceptPauses, paused   *prometheus.Desc
+	requests, duration, limiter, timeouts         *prometheus.Desc
+	upRequests, upErrors, upDuration, upConns     *prometheus.Desc
+	upBytesSent, upBytesRecv                      *prometheus.Desc
+	bytesIn, bytesOut, downTotal, downActive      *prometheus.Desc
+	parser                                        *prometheus.Desc
+	cacheLookups, cacheStores, cacheStoredBytes   *prometheus.Desc
+	cacheEvictions, cacheEvictedBytes, cacheSize  *prometheus.Desc
+	accessDropped, authRejections                 *prometheus.Desc
+	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
 	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
 }
 
