@@ -99,17 +99,17 @@ type Config struct {
 //
 // A GCRA is safe for concurrent use by any number of goroutines.
 type GCRA struct {
-	sets   []set
-	mask   uint64
-	shift  uint  // one time unit is 1<<shift nanoseconds
-	t      int64 // emission interval in units (>= 1)
+	sets  []set
+	mask  uint64
+	shift uint  // one time unit is 1<<shift nanoseconds
+	t     int64 // emission interval in units (>= 1)
 	// charge is what one admission adds to a TAT, in units: t, except
 	// while a fleet limit falls back (SetShare): t/share, or 0 to admit
 	// everything. Decisions read it once.
 	charge atomic.Int64
 	track  *tracking // per-slot activity for Drain; nil unless Config.Track (fleet.go)
-	bt     int64 // bucket depth Burst×T in units
-	skew   int64 // tolerated clock lag between callers, in units (see rel)
+	bt     int64     // bucket depth Burst×T in units
+	skew   int64     // tolerated clock lag between callers, in units (see rel)
 	burst  int
 	window time.Duration
 	shadow bool
