@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // need returns the path of the named binary, or skips (fails under
@@ -241,4 +243,9 @@ func Etcd(t testing.TB) *Server {
 			"--logger", "zap", "--log-level", "error"}
 	})
 	return s
+}
+
+// QuietZap is a logger for etcd clients in tests: errors only.
+func QuietZap() *zap.Logger {
+	return zap.NewNop()
 }
