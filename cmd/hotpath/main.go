@@ -6,6 +6,7 @@
 //
 //	hotpath                        # embedded default: 127.0.0.1:8080 -> 127.0.0.1:9001
 //	hotpath -config hotpath.yaml
+//	hotpath -config etcd://10.0.0.1:2379/hotpath/config -instance edge-1   # watched; docs/fleet.md
 //	hotpath -check hotpath.yaml    # validate, print every problem, exit 1 if any
 //	hotpath -version
 package main
@@ -24,6 +25,7 @@ import (
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/gateway"
+	"github.com/hotpath/hotpath/remoteconfig"
 )
 
 func main() {
@@ -34,7 +36,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hotpath", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (default: the embedded config)")
+	cfgPath := fs.String("config", "", "config file, or etcd://host:port[,host:port]/key (default: the embedded config)")
+	instance := fs.String("instance", "", "this instance's name in the etcd status key (default: <hostname>-<pid>)")
 	check := fs.String("check", "", "validate this config file and exit")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -48,13 +51,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkFile(*check, stdout, stderr)
 	}
 
-	cfg, err := loadConfig(*cfgPath)
+	var remote *remoteconfig.Etcd
+	var rev int64
+	var cfg *config.Config
+	var err error
+	if remoteconfig.IsURL(*cfgPath) {
+		remote, err = remoteconfig.Open(*cfgPath, remoteconfig.Options{Instance: *instance})
+		if err == nil {
+			cfg, rev, err = remote.Load(context.Background())
+		}
+	} else {
+		cfg, err = loadConfig(*cfgPath)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		if remote != nil {
+			_ = remote.Close()
+		}
 		return 1
 	}
 	log, level := gateway.NewLogger(cfg.Log, stderr)
-	g, err := gateway.New(cfg, gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level})
+	opts := gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level, Remote: remote, Revision: rev}
+	if remote != nil {
+		opts.ConfigPath = ""
+	}
+	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
