@@ -29,8 +29,9 @@ import (
 type backend struct {
 	name string
 	addr string
-	hits atomic.Int64
-	stop func()
+	hits  atomic.Int64
+	conns atomic.Int64 // connections accepted
+	stop  func()
 }
 
 func newBackend(t *testing.T, name string) *backend {
@@ -44,7 +45,11 @@ func newBackend(t *testing.T, name string) *backend {
 		b.hits.Add(1)
 		w.Header().Set("Content-Length", strconv.Itoa(len(name)))
 		_, _ = io.WriteString(w, name)
-	})}
+	}), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			b.conns.Add(1)
+		}
+	}}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	var once sync.Once
