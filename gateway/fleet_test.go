@@ -27,8 +27,8 @@ import (
 // backend is an upstream that answers 200 with its name and counts its
 // requests.
 type backend struct {
-	name string
-	addr string
+	name  string
+	addr  string
 	hits  atomic.Int64
 	conns atomic.Int64 // connections accepted
 	stop  func()
