@@ -7,7 +7,7 @@ FUZZTIME  ?= 30s
 # Upstream and gateway addresses used by `make run` (match the embedded default config).
 ECHO_ADDR ?= 127.0.0.1:9001
 
-.PHONY: all build run test test-short bench microbench fuzz lint vet fmt clean
+.PHONY: all build run test test-short bench bench-fleet microbench fuzz lint vet fmt clean
 
 all: build
 
@@ -67,6 +67,16 @@ BENCH_ARGS ?=
 
 bench: build
 	$(GO) run ./bench/cmd/harness -bin $(BIN) $(BENCH_ARGS)
+
+# The fleet's figures (docs/fleet.md): two gateways sharing a 1000 req/s
+# limit through Redis for 10 s (admitted rate, Redis commands per admitted
+# request), and the hotpath process's CPU per rate-limited request with
+# scope global vs local, interleaved. Needs redis-server (apt-get install
+# redis-server). Options: FLEET_ARGS="-fleet.sync=400ms -fleet.duration=30s".
+FLEET_ARGS ?=
+
+bench-fleet: build
+	$(GO) test -count=1 -run 'TestFleetFigure' -v -timeout 20m ./gateway -args -fleet.long -fleet.bin=$(abspath $(BIN))/hotpath $(FLEET_ARGS)
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
