@@ -405,10 +405,13 @@ func loopback(addr string) bool {
 }
 
 // Check validates cfg as New would without starting anything (hotpath
-// -check): the engine's routes and balancers (engine.Check), then the admin
-// token file.
+// -check): the engine's routes and balancers (engine.Check), then the redis
+// password files and the admin token file.
 func Check(cfg *config.Config) error {
 	if err := engine.Check(cfg); err != nil {
+		return err
+	}
+	if err := checkRedis(cfg); err != nil {
 		return err
 	}
 	_, err := readAdminToken(cfg.Admin.TokenFile)

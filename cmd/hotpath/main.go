@@ -128,9 +128,20 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// checkFile validates a config file: parse, validate and compile routes.
+// checkFile validates a config file (or etcd:// key): parse, validate and
+// compile routes.
 func checkFile(path string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(path)
+	var cfg *config.Config
+	var err error
+	if remoteconfig.IsURL(path) {
+		var remote *remoteconfig.Etcd
+		if remote, err = remoteconfig.Open(path, remoteconfig.Options{}); err == nil {
+			cfg, _, err = remote.Load(context.Background())
+			_ = remote.Close()
+		}
+	} else {
+		cfg, err = config.Load(path)
+	}
 	if err == nil {
 		err = gateway.Check(cfg)
 	}
