@@ -150,7 +150,7 @@ func TestSetShare(t *testing.T) {
 	}
 }
 
-func TestTrackedAllowDoesNotAllocate(t *testing.T) {
+func TestTrackedAllowNoAlloc(t *testing.T) {
 	g := mustNew(t, Config{Rate: 100, Burst: 10, Slots: 1 << 10, Track: true})
 	keys := make([][]byte, 4096)
 	for i := range keys {
