@@ -62,6 +62,7 @@ type source struct {
 	eps      atomic.Pointer[[]discovery.Endpoint] // nil until the first answer
 	updates  atomic.Int64                         // answers that changed the set
 	failures atomic.Int64
+	failing  bool // the last report was a failure (the source goroutine's own)
 }
 
 func newFleet(log *slog.Logger, remote *remoteconfig.Etcd) *fleet {
@@ -140,9 +141,17 @@ func (s *source) stop() {
 func (f *fleet) report(upstream string, s *source, eps []discovery.Endpoint, err error) {
 	defer s.once.Do(func() { close(s.first) })
 	if err != nil {
+		// Logged once per change of state; every failure is counted.
 		s.failures.Add(1)
-		f.log.Warn("discovery failed; keeping the last endpoints", "upstream", upstream, "err", err)
+		if !s.failing {
+			s.failing = true
+			f.log.Warn("discovery failing; keeping the last endpoints until it answers", "upstream", upstream, "err", err)
+		}
 		return
+	}
+	if s.failing {
+		s.failing = false
+		f.log.Info("discovery answering again", "upstream", upstream)
 	}
 	if old := s.eps.Load(); old != nil && discovery.Equal(*old, eps) {
 		return

@@ -195,3 +195,14 @@ func TestLocalShareWhileDown(t *testing.T) {
 		t.Errorf("admitted %d of a burst of 10 with share 1/2, want 5", n)
 	}
 }
+
+func TestFailOpenWhileDown(t *testing.T) {
+	epoch := time.Now()
+	clock := func() int64 { return int64(time.Since(epoch)) }
+	in := newInstance(t, "127.0.0.1:1", limiter.Config{Rate: 10, Burst: 10, Slots: 64}, 0, 10*time.Millisecond, clock)
+	for i := range 100 {
+		if !in.g.Allow([]byte("k"), clock()).Allowed {
+			t.Fatalf("request %d refused by a fail_open limit whose redis is down", i)
+		}
+	}
+}
