@@ -145,7 +145,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			}
 			u.eps = append(u.eps, ep)
 		}
-		// Discovery may not have answered yet: no endpoints, 503 (fleet.go).
+		// Discovery may not have answered yet: no endpoints, 503 (gateway/fleet.go).
 		bc := pool.BalancerConfig{Kind: uc.Balancer, AllowEmpty: uc.Discovery != nil}
 		if uc.HashKey != "" {
 			kind, name, err := config.ParseHashKey(uc.HashKey)
