@@ -6,6 +6,13 @@ PKGS      := ./...
 FUZZTIME  ?= 30s
 # Upstream and gateway addresses used by `make run` (match the embedded default config).
 ECHO_ADDR ?= 127.0.0.1:9001
+# What `-version` prints (cmd/internal/buildinfo): stamped into each binary by
+# `make build`, because the toolchain's VCS stamp is "(devel)" and is absent
+# with -buildvcs=false. Override for a release: make build VERSION=v1.2.0
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
 .PHONY: all build run test test-short bench bench-fleet microbench fuzz lint vet fmt clean
 
@@ -13,7 +20,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # The gateway on its embedded default config, in front of a real upstream
 # process (hotecho). Ctrl-C stops both.

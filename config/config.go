@@ -64,6 +64,19 @@ type Limits struct {
 	// MaxBufferedBytes caps the bytes the gateway buffers for one
 	// connection in each direction before it stops reading the other side.
 	MaxBufferedBytes int `yaml:"max_buffered_bytes"`
+	// UnderscoresInHeaders decides what happens to a request header whose
+	// name has an underscore ("X_User_Id"): "drop" (the default: not
+	// forwarded, as nginx does), "reject" (400) or "forward". CGI-style
+	// upstreams (WSGI, PHP, Rack) read "X_User_Id" and "X-User-Id" as one
+	// variable, so a client could forge a field the gateway sets.
+	UnderscoresInHeaders string `yaml:"underscores_in_headers"`
+	// MaxConnections caps the client connections open at once, all
+	// listeners and loops (0, the default: half of what the open-file
+	// limit leaves after the descriptors open at start and a reserve,
+	// since each client may hold an upstream connection). At the cap the
+	// gateway stops accepting until connections close; new clients wait
+	// in the listen backlog.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.
@@ -104,6 +117,13 @@ type Router struct {
 	// TrailingSlash is "strict" (404), "redirect" (308 to the other form) or
 	// "ignore" (match either form).
 	TrailingSlash string `yaml:"trailing_slash"`
+	// PathNormalization says what a path holding an encoded '/' ("%2F"),
+	// an encoded '\' ("%5C") or a raw '\' gets, since an upstream may decode
+	// it into a separator after the gateway routed it as one segment:
+	// "reject" (400, the default), "decode" ("%2F" becomes '/' before
+	// routing and is forwarded decoded; '\' is still refused) or "keep"
+	// (routed and forwarded as sent; only for upstreams that do not decode).
+	PathNormalization string `yaml:"path_normalization"`
 }
 
 // Upstream is a named group of endpoints behind one balancer.
@@ -244,10 +264,11 @@ func (c *Config) Line(path string) int { return c.lines[path] }
 func (c *Config) setDefaults() {
 	c.Listeners = []Listener{{Address: "127.0.0.1:8080"}}
 	c.Limits = Limits{
-		MaxRequestLine:   8 << 10,
-		MaxHead:          32 << 10,
-		MaxHeaders:       100,
-		MaxBufferedBytes: 1 << 20,
+		MaxRequestLine:       8 << 10,
+		MaxHead:              32 << 10,
+		MaxHeaders:           100,
+		MaxBufferedBytes:     1 << 20,
+		UnderscoresInHeaders: "drop",
 	}
 	c.Timeouts = Timeouts{
 		ClientHeader:   10 * time.Second,
@@ -262,7 +283,7 @@ func (c *Config) setDefaults() {
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
-	c.Router = Router{TrailingSlash: "strict"}
+	c.Router = Router{TrailingSlash: "strict", PathNormalization: "reject"}
 	c.setObservabilityDefaults()
 	c.Cache.setDefaults()
 	c.Etcd.setDefaults()

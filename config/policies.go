@@ -85,6 +85,12 @@ type RouteCache struct {
 	// StoreSetCookie stores responses that set cookies, without the
 	// Set-Cookie fields (default false: such responses are not stored).
 	StoreSetCookie bool `yaml:"store_set_cookie"`
+	// StoreCookieRequests stores responses to requests that carry a
+	// Cookie even without explicit freshness from the upstream (default
+	// false: such a response is stored only with Cache-Control max-age,
+	// s-maxage or public, or Expires, so that one user's page is not
+	// served to another on default_ttl).
+	StoreCookieRequests bool `yaml:"store_cookie_requests"`
 }
 
 // Compression is a route's compression: section.

@@ -59,6 +59,14 @@ func (c *Config) validate() Errors {
 	positive("limits.max_request_line", c.Limits.MaxRequestLine)
 	positive("limits.max_head", c.Limits.MaxHead)
 	positive("limits.max_headers", c.Limits.MaxHeaders)
+	switch c.Limits.UnderscoresInHeaders {
+	case "drop", "reject", "forward":
+	default:
+		bad("limits.underscores_in_headers", "want drop, reject or forward, got %q", c.Limits.UnderscoresInHeaders)
+	}
+	if c.Limits.MaxConnections < 0 {
+		bad("limits.max_connections", "must be 0 (derived from the open-file limit) or positive, got %d", c.Limits.MaxConnections)
+	}
 	if c.Limits.MaxBufferedBytes < 64<<10 {
 		bad("limits.max_buffered_bytes", "must be at least 65536 (64 KiB), got %d", c.Limits.MaxBufferedBytes)
 	}
@@ -87,6 +95,11 @@ func (c *Config) validate() Errors {
 	case "strict", "redirect", "ignore":
 	default:
 		bad("router.trailing_slash", "want strict, redirect or ignore, got %q", c.Router.TrailingSlash)
+	}
+	switch c.Router.PathNormalization {
+	case "reject", "decode", "keep":
+	default:
+		bad("router.path_normalization", "want reject, decode or keep, got %q", c.Router.PathNormalization)
 	}
 
 	names := map[string]int{}
@@ -169,14 +182,17 @@ func (c *Config) validate() Errors {
 		}
 	}
 
+	unroutable := map[int]bool{} // routes left out of validateRouteTable
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(p+".path", "must start with '/', got %q", r.Path)
+			unroutable[i] = true
 		}
 		for j, m := range r.Methods {
 			if !isToken(m) || m != strings.ToUpper(m) {
 				bad(fmt.Sprintf("%s.methods[%d]", p, j), "not an HTTP method: %q", m)
+				unroutable[i] = true
 			}
 		}
 		switch {
@@ -237,6 +253,7 @@ func (c *Config) validate() Errors {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)
 		}
 	}
+	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
 	c.validateFleet(bad)
 	c.validateAuth(&errs)

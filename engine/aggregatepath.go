@@ -143,7 +143,7 @@ func (d *down) aggBegin(rt *route) {
 // X-Request-Id), as for a proxied request.
 func (d *down) aggCommonFields(rt *route) []aggregate.Field {
 	st := d.agg
-	b := d.appendForwarded(st.scr[:0])
+	b := d.appendForwarded(st.scr[:0], d.peerTrust(), false, false)
 	if rt.gate != nil {
 		b = d.appendGateRequest(b, rt.gate)
 	}
@@ -162,12 +162,15 @@ func (d *down) aggCommonFields(rt *route) []aggregate.Field {
 }
 
 // aggFields returns the fields part p sends: the client's fields it lists
-// (minus those the route's gate removes: credentials unless
-// forward_credentials, injected and removed names), then common.
+// that a proxied request would forward (forward.go: not those the route's
+// gate removes, credentials unless forward_credentials, injected and
+// removed names; never a forwarding field, which common carries), then
+// common.
 func (d *down) aggFields(p *aggPart, rt *route, common []aggregate.Field) []aggregate.Field {
 	fs := make([]aggregate.Field, 0, len(p.headers)+len(common))
+	tr := d.peerTrust()
 	for _, h := range d.req.Headers {
-		if rt.gate != nil && rt.gate.dropsRequest(h.Name) {
+		if !d.forwardsField(rt, h.Name, tr) || forwardingField(h.Name) != fwdNone {
 			continue
 		}
 		for _, name := range p.headers {

@@ -48,8 +48,8 @@ type gate struct {
 	forward    bool     // forward_credentials
 	keyLines   [][]byte // api_key: "Name-Header: name\r\n" per key; nil without name_header
 	userHeader string   // basic: user_header
-	challenge  []byte   // WWW-Authenticate line of a 401
-	forbidden  []byte   // WWW-Authenticate line of a 403
+
+	challenge auth.Challenge // WWW-Authenticate lines of a 401 and a 403
 
 	// Header edits (transform.go). Names are lower case.
 	reqDrop  []string
@@ -157,8 +157,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 				g.jwt = v
 			}
 			g.credHeader, g.credQuery = j.Header, j.Query
-			g.challenge = []byte("WWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
-			g.forbidden = []byte("WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n")
+			g.challenge = auth.BearerChallenge()
 		case a.APIKey != nil:
 			k := a.APIKey
 			var keys []auth.APIKey
@@ -180,7 +179,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 			}
 			g.keys = auth.NewAPIKeys(keys)
 			g.credHeader, g.credQuery = k.Header, k.Query
-			g.challenge = []byte("WWW-Authenticate: ApiKey\r\n")
+			g.challenge = auth.APIKeyChallenge()
 		case a.Basic != nil:
 			b := a.Basic
 			data, err := os.ReadFile(b.HtpasswdFile)
@@ -194,7 +193,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 			if b.UserHeader != "" {
 				g.reqDrop = append(g.reqDrop, strings.ToLower(b.UserHeader))
 			}
-			g.challenge = []byte("WWW-Authenticate: Basic realm=\"" + b.Realm + "\", charset=\"UTF-8\"\r\n")
+			g.challenge = auth.BasicChallenge(b.Realm)
 		}
 		g.bearer = strings.EqualFold(g.credHeader, "authorization")
 		if !g.forward && g.credHeader != "" {
@@ -239,11 +238,7 @@ func (d *down) gateBegin(rt *route, head []byte) bool {
 // authRefused counts a refused request and renders its 401 or 403.
 func (d *down) authRefused(g *gate, st auth.Status) {
 	d.authRejected(authReason(st))
-	line := g.challenge
-	if st == auth.Forbidden {
-		line = g.forbidden
-	}
-	d.renderLocal(st.HTTPStatus(), line)
+	d.renderLocal(st.HTTPStatus(), g.challenge.Line(st))
 }
 
 // authenticate verifies the request's credential with g's verifier, and

@@ -238,7 +238,9 @@ func (d *down) reparse() bool {
 		return false
 	}
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
-	return d.tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match) == trie.Found && d.match.Value == d.rt
+	ps.view.built = false
+	res, ok := d.lookup(d.tbl)
+	return ok && res == trie.Found && d.match.Value == d.rt
 }
 
 // authWaitExpired answers a request still parked after timeouts.pending.

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
-	"github.com/panjf2000/gnet/v2"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/cache"
@@ -39,8 +41,8 @@ import (
 
 // cacheState is a connection's cache state for its current exchange.
 type cacheState struct {
-	creq cache.Request
-	hv   liveHeaders
+	creq    cache.Request
+	variant uint64 // creq.Variant, for a refresh's snapshot
 
 	w      *cacheWaiter // offered to the next Lookup; replaced once it parks
 	parked *cacheWaiter // set while the request waits for a leader
@@ -67,12 +69,30 @@ type cacheState struct {
 	capFields []cache.Field
 }
 
-// liveHeaders lets the cache read the parsed request's fields during
-// Lookup (a pointer in the interface: no allocation).
-type liveHeaders struct{ h []parser.Header }
-
-func (l *liveHeaders) Len() int                     { return len(l.h) }
-func (l *liveHeaders) Field(i int) ([]byte, []byte) { return l.h[i].Name, l.h[i].Value }
+// cacheVariant is the discriminator mixed into a request's cache keys: the
+// content coding the gateway applies, and the scheme and port the upstream
+// is told through X-Forwarded-Proto and X-Forwarded-Port, which change the
+// links it writes (a response for "https" never goes to an "http" client,
+// nor one for a port a client made up).
+func cacheVariant(enc compression.Encoding, fv *forwardedView) uint64 {
+	v := enc.Variant()
+	// The client's fields as forwarded (a trusted proxy's); the gateway's
+	// own X-Forwarded-Proto is the same for every request on a plain
+	// listener. TODO(issue 13): mix it in once TLS listeners make it vary.
+	for _, h := range fv.h[:fv.n] {
+		var tag uint64
+		switch {
+		case len(h.Name) == 16 && parser.EqualFold(h.Name, "x-forwarded-port"):
+			tag = 1
+		case len(h.Name) == 17 && parser.EqualFold(h.Name, "x-forwarded-proto"):
+			tag = 2
+		default:
+			continue
+		}
+		v = v*31 + (tag ^ xxhash.Sum64(h.Value))
+	}
+	return v
+}
 
 // reqSnapshot is a copy of what the cache needs of a request after its
 // bytes have left the read buffer: for Store (Vary values, Authorization)
@@ -86,10 +106,11 @@ type reqSnapshot struct {
 func (s *reqSnapshot) Len() int                     { return len(s.hdrs) }
 func (s *reqSnapshot) Field(i int) ([]byte, []byte) { return s.hdrs[i].Name, s.hdrs[i].Value }
 
-// take copies r into s, reusing s's buffers.
-func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
+// take copies r, with the fields hs (the request as forwarded, see
+// forward.go), into s, reusing s's buffers.
+func (s *reqSnapshot) take(r *parser.Request, hs []parser.Header, variant uint64) {
 	n := len(r.Method) + len(r.Host) + len(r.Path) + len(r.Query)
-	for _, h := range r.Headers {
+	for _, h := range hs {
 		n += len(h.Name) + len(h.Value)
 	}
 	if cap(s.buf) < n {
@@ -106,7 +127,7 @@ func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
 	}
 	s.creq = cache.Request{Method: cp(r.Method), Host: cp(r.Host), Path: cp(r.Path), Query: cp(r.Query), Variant: variant}
 	s.hdrs = s.hdrs[:0]
-	for _, h := range r.Headers {
+	for _, h := range hs {
 		s.hdrs = append(s.hdrs, parser.Header{Name: cp(h.Name), Value: cp(h.Value)})
 	}
 	s.buf = b
@@ -141,23 +162,28 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 		// RFC 9111 §4.4: a non-error response to an unsafe method
 		// invalidates the stored responses for its URL.
 		ps.invalidate = true
-		ps.snap.take(r, 0)
+		ps.snap.take(r, nil, 0) // only its URL is used
 		return false
 	default:
 		return false
 	}
+	// The cache sees the request as the upstream will (forward.go): Vary
+	// and the uncacheable fields are read from the forwarded fields, so a
+	// client's copy of a field the gateway sets (an identity, a forwarding
+	// field) neither keys nor poisons an entry.
+	fv := d.forwarded(rt)
 	creq := &ps.creq
 	creq.Method, creq.Host, creq.Path, creq.Query = r.Method, r.Host, r.Path, r.Query
-	creq.Variant = ps.enc.Variant()
-	ps.hv.h = r.Headers
-	creq.Headers = &ps.hv
+	ps.variant = cacheVariant(ps.enc, fv)
+	creq.Variant = ps.variant
+	creq.Headers = fv
 	if ps.w == nil {
 		ps.w = &cacheWaiter{d: d, el: d.lp.el}
 	}
 	now := d.lp.srv.wallNow()
 	ps.reqTime = now
 	res := rp.cache.Lookup(creq, now, ps.w)
-	ps.hv.h = nil
+	creq.Headers = nil
 	switch res.State {
 	case cache.Hit:
 		d.cacheResult(metrics.CacheHit)
@@ -183,13 +209,13 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 		if res.Leader {
 			ps.lead = true
 			ps.capOn = !r.IsHead // a HEAD response has no body to store
-			ps.snap.take(r, creq.Variant)
+			ps.snap.take(r, fv.h[:fv.n], creq.Variant)
 		}
 		return false
 	case cache.Wait:
 		ps.looked, ps.ticket, ps.stale = true, res.Ticket, res.Entry
 		ps.parked, ps.w, ps.late = ps.w, nil, false
-		ps.snap.take(r, creq.Variant)
+		ps.snap.take(r, fv.h[:fv.n], creq.Variant)
 		rp.stats.CacheWaiting.Add(1)
 		// Prepare the upstream request now, while the head is readable:
 		// the wait may end with going upstream after all.
@@ -527,5 +553,8 @@ func (d *down) cacheEnd(rp *routePolicy) {
 	}
 	if cap(ps.snap.buf) > 16<<10 {
 		ps.snap = reqSnapshot{}
+	}
+	if cap(ps.view.lines) > 16<<10 {
+		ps.view = forwardedView{} // a large head's view is not kept either
 	}
 }

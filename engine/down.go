@@ -99,6 +99,7 @@ type down struct {
 	closeAfter  bool
 	status      int
 
+	pathBuf    []byte // the request's path when normalisation changed it (lookup)
 	head       []byte // rewritten request head for the upstream
 	out        []byte // response head (or whole local response) for the client
 	outPending bool   // out holds a response head not yet written
@@ -272,6 +273,9 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.upgrade = false
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
 	d.rt, d.ep, d.u = nil, nil, nil
+	if d.pol != nil {
+		d.pol.view.built = false // forward.go: built again for this request
+	}
 	d.observeBegin(n)
 
 	if r.Body == parser.BodyChunked {
@@ -286,7 +290,16 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		}
 	}
 
-	switch tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match) {
+	if tbl.underscores == underscoresReject && underscoreField(r.Headers) {
+		d.localError(ErrUnderscoreField)
+		return
+	}
+	res, ok := d.lookup(tbl)
+	if !ok {
+		d.localError(ErrEncodedSeparator)
+		return
+	}
+	switch res {
 	case trie.Found:
 	case trie.NotFound:
 		d.localError(ErrNoRoute)
@@ -315,6 +328,23 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		return // refused by the route's auth (authpath.go), or parked (authpool.go)
 	}
 	d.beginRoute(rt)
+}
+
+// lookup normalises the request's path (router.path_normalization) and
+// routes it; ok is false when the normalisation refuses the path. A
+// normalised path replaces d.req.Path, so that the route, prefix
+// stripping, rewrites, limiter and cache keys and the forwarded request
+// line all see the same path; it lives in d.pathBuf.
+func (d *down) lookup(tbl *table) (res trie.Result, ok bool) {
+	r := &d.req
+	p, ok := trie.Normalize(d.pathBuf, r.Path, tbl.pathNorm)
+	if !ok {
+		return trie.BadPath, false
+	}
+	if len(p) > 0 && &p[0] != &r.Path[0] { // normalised into d.pathBuf: keep the buffer
+		d.pathBuf, r.Path = p, p
+	}
+	return tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match), true
 }
 
 // beginRoute continues begin once the request passed rt's auth: its
@@ -766,7 +796,6 @@ func isIdempotent(m []byte) bool {
 // the X-Forwarded-* and Via fields, and the body framing.
 func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	r := &d.req
-	t := d.tbl
 	b := d.head[:0]
 	b = append(b, r.Method...)
 	b = append(b, ' ')
@@ -785,48 +814,26 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	// A cache leader fetches the response to store: the client's
 	// validators and Range must not turn it into a 304 or a 206 (the
 	// client still gets a valid answer, the whole 200).
-	leader := d.pol != nil && d.pol.lead
-	for _, h := range r.Headers {
-		name := h.Name
-		if leader && conditionalOrRange(name) {
-			continue
-		}
-		switch len(name) {
-		case 4:
-			if parser.EqualFold(name, "host") {
-				continue
-			}
-		case 14:
-			if parser.EqualFold(name, "content-length") && r.Body == parser.BodyChunked {
-				continue
-			}
-		case 15:
-			if t.fwd.XForwardedFor && parser.EqualFold(name, "x-forwarded-for") {
-				continue // merged into one field below
-			}
-		case 16:
-			if (t.fwd.XForwardedHost && parser.EqualFold(name, "x-forwarded-host")) ||
-				(t.fwd.XForwardedProto && parser.EqualFold(name, "x-forwarded-proto")) {
-				continue
-			}
-		}
-		if hopByHop(name, d.conn) || (rt.gate != nil && rt.gate.dropsRequest(name)) {
-			continue
-		}
-		if d.minor == 0 && len(name) == 6 && parser.EqualFold(name, "expect") {
-			continue // RFC 9110 §10.1.1: ignore Expect from HTTP/1.0
-		}
-		b = append(b, name...)
-		b = append(b, ": "...)
-		b = append(b, h.Value...)
-		b = append(b, "\r\n"...)
+	var skip func([]byte) bool
+	if d.pol != nil && d.pol.lead {
+		skip = conditionalOrRange
 	}
-	b = d.appendForwarded(b)
+	tr := d.peerTrust()
+	b, sawHost, sawProto := d.appendForwardedFields(b, rt, tr, skip) // forward.go
+	b = d.appendForwarded(b, tr, sawHost, sawProto)
 	if rt.gate != nil {
 		b = d.appendGateRequest(b, rt.gate) // transform.go
 	}
-	if r.Body == parser.BodyChunked {
+	// The body's framing is the gateway's, rendered from what the parser
+	// decided, never copied: no header rule, credential stripping or
+	// Connection option can separate a body from the field that frames it.
+	switch {
+	case r.Body == parser.BodyChunked:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case r.ContentLength >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
 	}
 	if d.upgrade {
 		b = d.appendUpgrade(b)
@@ -851,31 +858,6 @@ func conditionalOrRange(name []byte) bool {
 		return parser.EqualFold(name, "if-unmodified-since")
 	}
 	return false
-}
-
-// appendForwarded appends the X-Forwarded-* and Via fields the table
-// configures to an upstream request head.
-func (d *down) appendForwarded(b []byte) []byte {
-	r := &d.req
-	t := d.tbl
-	if t.fwd.XForwardedFor {
-		b = append(b, "X-Forwarded-For: "...)
-		for _, h := range r.Headers {
-			if len(h.Name) == 15 && d.forwardXFF() && parser.EqualFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
-				b = append(b, h.Value...)
-				b = append(b, ", "...)
-			}
-		}
-		b = append(b, d.clientIP...)
-		b = append(b, "\r\n"...)
-	}
-	if t.fwd.XForwardedProto {
-		b = append(b, "X-Forwarded-Proto: http\r\n"...)
-	}
-	if t.fwd.XForwardedHost && r.Host != nil {
-		b = appendHeader(b, "X-Forwarded-Host", r.Host)
-	}
-	return append(b, t.viaLine...)
 }
 
 // appendPath appends the upstream path: rewritten from the route's template,
@@ -1021,6 +1003,39 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	if d.pol != nil {
 		d.policyHead(r)
 	}
+}
+
+// interim passes an upstream's 1xx response (other than 101) on to the
+// client (RFC 9110 §15.2: a proxy forwards them): 103 Early Hints, 102
+// Processing, and 100 Continue when the client asked for it (once). An
+// HTTP/1.0 client gets none (RFC 9110 §15.2: never sent to 1.0). The head
+// is rendered like a final one, without hop-by-hop fields, into d.out,
+// which the final head reuses.
+func (d *down) interim(r *parser.Response, connArr []parser.Header) {
+	if d.minor == 0 || d.closed {
+		return
+	}
+	if r.Status == 100 {
+		if !d.expect100 {
+			return
+		}
+		d.expect100 = false
+	}
+	conn := connectionFields(connArr, r.Headers)
+	b := appendStatusLine(d.out[:0], r.Status, r.Reason)
+	for _, h := range r.Headers {
+		if hopByHop(h.Name, conn) || d.dropsResponse(h.Name) {
+			continue
+		}
+		b = append(b, h.Name...)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	d.out = b
+	d.obs.bytesOut += len(b)
+	_, _ = d.c.Write(b)
 }
 
 // send writes p to the client, preceded by a pending response head.

@@ -44,7 +44,8 @@ type loop struct {
 	flushFn    queue.Func
 	tunnels    []*tunnel // upgraded connection pairs (tunnel.go)
 
-	stoppedAccepting bool
+	stoppedAccepting bool // draining
+	acceptPaused     bool // the descriptor budget is spent (fdguard.go)
 
 	obs  loopObs  // metrics and access-log buffer (observe.go)
 	gate loopGate // verified credentials, request IDs (authpath.go)
@@ -87,6 +88,11 @@ func (lp *loop) Run(context.Context) error {
 		default:
 			p.Expire(wall, lp.closeIdle)
 		}
+	}
+	if lp.acceptPaused {
+		lp.resumeAccepting()
+	} else if lp.srv.fd.burstOpen.Load() {
+		lp.srv.endBurst(now)
 	}
 	lp.tickTunnels(now)
 	lp.tickPending(now)
@@ -201,6 +207,7 @@ func (lp *loop) removeDown(d *down) {
 func (lp *loop) addUp(u *up) {
 	u.idx = len(lp.ups)
 	lp.ups = append(lp.ups, u)
+	lp.srv.fd.ups.Add(1)
 }
 
 func (lp *loop) removeUp(u *up) {
@@ -210,6 +217,7 @@ func (lp *loop) removeUp(u *up) {
 		lp.ups[u.idx].idx = u.idx
 		lp.ups[last] = nil
 		lp.ups = lp.ups[:last]
+		lp.srv.fd.ups.Add(-1)
 	}
 	u.idx = -1
 }

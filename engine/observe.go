@@ -62,7 +62,7 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.epochUnix = s.epoch.UnixNano()
 	o.alogCfg = cfg.AccessLog
 	if cfg.Metrics.Enabled {
-		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped})
+		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats})
 	}
 }
 
@@ -103,6 +103,7 @@ func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
 	}
 	if o.alog != nil {
 		o.alog.SetSample(cfg.AccessLog.SampleEvery())
+		o.alog.SetRedactQuery(cfg.AccessLog.Redacted)
 		if err := o.alog.Reopen(); err != nil {
 			log.Error("access log reopen failed", "err", err)
 		}
@@ -130,6 +131,7 @@ func (o *observer) start(log *slog.Logger) error {
 		Logger:     log,
 		Output:     o.alogOut,
 	}
+	opts.RedactQuery = c.Redacted // query parameters never logged in clear
 	if opts.Output == nil {
 		switch c.Path {
 		case "stdout":
@@ -353,6 +355,14 @@ func (d *down) observeLocalError(err error) {
 	case ErrBadRequestBody:
 		if mx := d.lp.obs.mx; mx != nil {
 			mx.ParserReject(metrics.ReasonInvalidChunked)
+		}
+	case ErrUnderscoreField:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadRequest)
+		}
+	case ErrBadPath, ErrEncodedSeparator:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadPath)
 		}
 	case ErrNoHealthyEndpoint:
 		d.observeUpstreamError(err)

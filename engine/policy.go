@@ -145,6 +145,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			StaleWhileRevalidate: c.StaleWhileRevalidate,
 			StaleIfError:         c.StaleIfError,
 			StoreSetCookie:       c.StoreSetCookie,
+			StoreCookieRequests:  c.StoreCookieRequests,
 			Authenticated:        rc.Auth != nil,
 		}
 	}
@@ -422,8 +423,9 @@ type policyState struct {
 	// Client address, parsed once per connection.
 	peer   netip.Addr
 	peerOK bool
-	xff    [8][]byte
 	scr    []byte // scratch: lower-cased host for keys, rate-limit fields
+
+	view forwardedView // the request as forwarded, for keys and the cache (forward.go)
 
 	cacheState
 	xform
@@ -538,11 +540,10 @@ func (d *down) rateKey(rp *routePolicy) uint64 {
 		case limiter.KeyPath:
 			k.Add(r.Path)
 		case limiter.KeyHeader:
-			// A field the route's auth injects (the authenticated
-			// identity) wins over the client's own (authpath.go).
-			if v, ok := d.identValue(part.Name); ok {
-				k.Add(v)
-			} else if v, ok := headerValue(r.Headers, part.Name); ok {
+			// The value the upstream gets (forward.go): a field the
+			// route's auth injects (the authenticated identity) or sets,
+			// never the client's own copy of it.
+			if v, ok := d.forwarded(d.rt).value(part.Name); ok {
 				k.Add(v)
 			} else {
 				k.AddAbsent()
@@ -578,28 +579,18 @@ func (d *down) clientAddr() netip.Addr {
 	if !tp.Trusted(peer) {
 		return peer
 	}
-	ps := d.pol
-	xff := ps.xff[:0]
-	for _, h := range d.req.Headers {
-		if len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") && len(xff) < cap(xff) {
-			xff = append(xff, h.Value)
+	// Every X-Forwarded-For line, from the last one back: a client may
+	// send any number of forged lines before a trusted proxy's own.
+	client, hs := peer, d.req.Headers
+	for i := len(hs) - 1; i >= 0; i-- {
+		if h := hs[i]; len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") {
+			var done bool
+			if client, done = tp.Step(client, h.Value); done {
+				break
+			}
 		}
 	}
-	a := tp.ClientIP(peer, xff...)
-	clear(ps.xff[:])
-	return a
-}
-
-// forwardXFF reports whether the client's X-Forwarded-For fields are kept
-// (appended to) in the upstream request: always when trusted_proxies is
-// empty (the historical behaviour), else only from a trusted peer; an
-// untrusted peer's fields are dropped, since it could have forged them.
-func (d *down) forwardXFF() bool {
-	if !d.tbl.pol.trustXFF {
-		return true
-	}
-	d.policies()
-	return d.tbl.pol.trusted.Trusted(d.peerAddr())
+	return client
 }
 
 // headerValue returns the first value of the field named name.

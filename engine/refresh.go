@@ -80,7 +80,8 @@ func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stale *c
 	}
 	d.buildRequestHead(rt, ep) // d.head is free: a stale hit goes nowhere else
 	snap := &reqSnapshot{}
-	snap.take(&d.req, d.pol.enc.Variant())
+	fv := d.forwarded(rt)
+	snap.take(&d.req, fv.h[:fv.n], d.pol.variant)
 	tbl := d.tbl
 	job := &refreshJob{
 		ep:        ep,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -42,11 +43,14 @@ type Server struct {
 	runErr   error
 	started  atomic.Bool
 
-	obs   observer          // metrics and access log (observe.go)
-	pol   policyShared      // limiter state and the cache, across reloads (policy.go)
-	agg   *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
-	auth  authPool          // Basic-credential verifiers off the loops (authpool.go)
-	clock func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
+	obs      observer          // metrics and access log (observe.go)
+	pol      policyShared      // limiter state and the cache, across reloads (policy.go)
+	agg      *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
+	auth     authPool          // Basic-credential verifiers off the loops (authpool.go)
+	clock    func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
+	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
+	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
+	handover bool              // WithHandover
 }
 
 // Option configures a Server.
@@ -54,6 +58,12 @@ type Option func(*Server)
 
 // WithLogger sets the logger for process events (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithHandover lets Start bind addresses another process is listening on
+// (with SO_REUSEPORT the kernel then splits new connections between the
+// two): a deliberate hand-over from an old instance to a new one. Without
+// it Start refuses such an address.
+func WithHandover() Option { return func(s *Server) { s.handover = true } }
 
 // New compiles cfg into a Server; it does not listen yet. Errors are
 // config.Errors naming the route or upstream at fault.
@@ -76,6 +86,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, l := range cfg.Listeners {
 		s.addrs = append(s.addrs, l.Address)
 	}
+	s.maxConns = cfg.Limits.MaxConnections
 	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
@@ -120,12 +131,19 @@ func (s *Server) Start() error {
 	}
 	protos := make([]string, len(s.addrs))
 	for i, a := range s.addrs {
-		if strings.HasSuffix(a, ":0") {
+		switch {
+		case strings.HasSuffix(a, ":0"):
 			free, err := freePort(a)
 			if err != nil {
+				s.obs.close()
 				return err
 			}
 			s.addrs[i] = free
+		case !s.handover:
+			if err := notListening(a); err != nil {
+				s.obs.close()
+				return err
+			}
 		}
 		protos[i] = "tcp://" + s.addrs[i]
 	}
@@ -159,6 +177,21 @@ func freePort(addr string) (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// notListening fails when another socket listens on addr. The loops bind
+// with SO_REUSEPORT, which would let a second gateway share the port
+// silently and split the traffic between two configs; a plain bind, as
+// this probe does, is refused by the kernel in that case.
+func notListening(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("engine: listen %s: another process is listening there (stop it, or start with -handover to share the port during a deliberate hand-over): %w", addr, err)
+		}
+		return fmt.Errorf("engine: listen %s: %w", addr, err)
+	}
+	return ln.Close()
 }
 
 // Addrs returns the listener addresses (with ports resolved after Start).
@@ -284,6 +317,7 @@ func (r runnable) Run(context.Context) error { r(); return nil }
 
 // OnBoot implements gnet.EventHandler.
 func (s *Server) OnBoot(gnet.Engine) gnet.Action {
+	s.fd.init(s.loops, s.maxConns) // the listeners and pollers are open now
 	close(s.booted)
 	return gnet.None
 }
@@ -300,6 +334,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	lp := s.loopOf(c)
+	if !s.admit(lp) {
+		return nil, gnet.Close // the descriptor budget is spent (fdguard.go)
+	}
 	lp.openDown(c)
 	return nil, gnet.None
 }

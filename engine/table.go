@@ -19,9 +19,11 @@ import (
 // requests started while it is current. Reload builds a new one and swaps
 // the Server's pointer; an exchange keeps the table it started with.
 type table struct {
-	cfg       *config.Config
-	tree      *trie.Tree[*route]
-	upstreams []*upstream
+	cfg         *config.Config
+	tree        *trie.Tree[*route]
+	pathNorm    trie.Normalization // router.path_normalization
+	underscores underscores        // limits.underscores_in_headers (forward.go)
+	upstreams   []*upstream
 
 	limits   parser.Limits
 	maxBuf   int // limits.max_buffered_bytes: pause the other side above it
@@ -200,6 +202,18 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 		opts.TrailingSlash = trie.TrailingSlashRedirect
 	case "ignore":
 		opts.TrailingSlash = trie.TrailingSlashIgnore
+	}
+	switch cfg.Limits.UnderscoresInHeaders {
+	case "reject":
+		t.underscores = underscoresReject
+	case "forward":
+		t.underscores = underscoresForward
+	}
+	switch cfg.Router.PathNormalization {
+	case "decode":
+		t.pathNorm = trie.NormalizeDecode
+	case "keep":
+		t.pathNorm = trie.NormalizeKeep
 	}
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {

@@ -108,7 +108,14 @@ func (u *up) closeConn() {
 		u.wantClose = true
 		return
 	}
-	_ = u.lp.el.Close(u.c)
+	// Closed after the loop's current batch of events (gnet's Conn.Close
+	// queues the close as a task), not at once: this is mostly called from
+	// the client connection's callback, and the upstream's own event may
+	// be later in the same batch (its response arriving as the client
+	// leaves). Closed at once, gnet would find that event's descriptor gone
+	// and log it as a stale connection, or hand it to a new connection
+	// given the same descriptor number in between.
+	_ = u.c.Close()
 }
 
 // abandon is called when d, a client u serves, goes away mid-exchange. A
@@ -304,9 +311,7 @@ func (u *up) readOne() bool {
 					failure = ErrUpstreamMalformed // no Upgrade was forwarded
 					break
 				}
-				if u.resp.Status == 100 && d.expect100 {
-					_, _ = d.c.Write(continue100)
-				}
+				d.interim(&u.resp, u.connArr[:0])
 				u.resp.Reset()
 				u.resp.Limits = d.tbl.limits
 				continue
@@ -365,8 +370,6 @@ func (u *up) readOne() bool {
 	}
 	return false
 }
-
-var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // complete ends a response that arrived whole: the connection moves on to
 // the next pipelined request, or goes back to the pool when both sides

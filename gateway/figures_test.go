@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,25 +142,32 @@ routes:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-config", cfg)
-	stdout, err := cmd.StdoutPipe()
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("hotpath: %v", err)
+	// The process log (text): ... msg="hotpath listening" addrs=127.0.0.1:PORT ...
+	addr := ""
+	sc := bufio.NewScanner(stderr)
+	for addr == "" && sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, `msg="hotpath listening"`) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if a, ok := strings.CutPrefix(f, "addrs="); ok {
+				addr = a
+			}
+		}
 	}
-	// "hotpath listening on 127.0.0.1:PORT (config ...); try: ..."
-	f := strings.Fields(line)
-	if len(f) < 4 || f[1] != "listening" {
-		t.Fatalf("hotpath said %q", line)
+	if addr == "" {
+		t.Fatalf("hotpath never said where it listens: %v", sc.Err())
 	}
-	addr := f[3]
+	go func() { _, _ = io.Copy(io.Discard, stderr) }() // keep the pipe drained
 	l := startLoad([]string{"http://" + addr + "/x"}, 16)
 	defer l.halt()
 	warm := time.Now()

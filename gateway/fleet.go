@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -237,20 +238,22 @@ func (f *fleet) compose(cfg *config.Config) *config.Config {
 	return &c
 }
 
-// checkRedis reads every redis password file, so that New and a reload
-// refuse a configuration whose file is missing.
-func checkRedis(cfg *config.Config) error {
+// checkRedis reads every redis password file, so that New, a reload and
+// -check refuse a configuration whose file cannot be read.
+func checkRedis(cfg *config.Config) config.Errors {
+	var errs config.Errors
 	for i, r := range cfg.Redis {
-		if _, err := readSecret(fmt.Sprintf("redis[%d].password_file", i), r.PasswordFile); err != nil {
-			return err
-		}
+		files := []struct{ field, path string }{{fmt.Sprintf("redis[%d].password_file", i), r.PasswordFile}}
 		if s := r.Sentinel; s != nil {
-			if _, err := readSecret(fmt.Sprintf("redis[%d].sentinel.password_file", i), s.PasswordFile); err != nil {
-				return err
+			files = append(files, struct{ field, path string }{fmt.Sprintf("redis[%d].sentinel.password_file", i), s.PasswordFile})
+		}
+		for _, f := range files {
+			if _, err := readSecret(f.field, f.path); err != nil {
+				errs = append(errs, cfg.Errorf(f.field, fmt.Sprintf("cannot read: %v", errors.Unwrap(err))))
 			}
 		}
 	}
-	return nil
+	return errs
 }
 
 // bindLimits gives each global rate limit of srv's current table to the

@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,9 +108,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.running.Store(opts.Revision)
 	g.seen.Store(opts.Revision)
 	g.fleet = newFleet(g.log, opts.Remote)
-	if err := checkRedis(cfg); err != nil {
+	if errs := checkRedis(cfg); errs != nil {
 		g.fleet.close()
-		return nil, err
+		return nil, errs
 	}
 	if err := g.fleet.reconcileDiscovery(cfg); err != nil {
 		g.fleet.close()
@@ -121,6 +122,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.srv = srv
+	g.warn(cfg)
 
 	g.reg = prometheus.NewRegistry()
 	g.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -161,6 +163,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 			Reload:       g.adminReload,
 			DisablePprof: !cfg.Admin.Pprof,
 			Logger:       g.log,
+			AllowedHosts: cfg.Admin.AllowedHosts,
 		}
 		if p, ok := any(srv).(admin.CachePurger); ok {
 			ao.Purger = p
@@ -179,6 +182,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 
 // Start binds the gateway's listeners, then the admin listener.
 func (g *Gateway) Start() error {
+	raiseOpenFileLimit(g.log)
 	if err := g.srv.Start(); err != nil {
 		return err
 	}
@@ -227,7 +231,10 @@ func (g *Gateway) Reload() error {
 // with the discovered endpoints, and global limits are rebound. Call with
 // g.mu held.
 func (g *Gateway) apply(cfg *config.Config) error {
-	err := checkRedis(cfg)
+	var err error
+	if errs := checkRedis(cfg); errs != nil {
+		err = errs
+	}
 	if err == nil {
 		err = g.fleet.reconcileDiscovery(cfg)
 	}
@@ -245,6 +252,7 @@ func (g *Gateway) apply(cfg *config.Config) error {
 	if g.opts.Level != nil {
 		g.opts.Level.Set(parseLevel(cfg.Log.Level))
 	}
+	g.warn(cfg)
 	return nil
 }
 
@@ -266,6 +274,14 @@ func (g *Gateway) reported(rev int64, err error) {
 	}
 	g.reloads.WithLabelValues("success").Inc()
 	g.lastReload.SetToCurrentTime()
+}
+
+// warn logs the config's warnings (config.Config.Warnings), as hotpath
+// -check prints them.
+func (g *Gateway) warn(cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		g.log.Warn("config warning", "source", cfg.Source, "line", w.Line, "field", w.Path, "warning", strings.TrimPrefix(w.Msg, "warning: "))
+	}
 }
 
 // load reads the configuration from its source; rev is the etcd revision
@@ -404,18 +420,62 @@ func loopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// Check validates cfg as New would without starting anything (hotpath
-// -check): the engine's routes and balancers (engine.Check), then the redis
-// password files and the admin token file.
+// Check validates cfg as New would without starting anything: the engine's
+// routes, policies, balancers and the files they read (engine.Check), the
+// redis password files and the admin token file, all problems together.
 func Check(cfg *config.Config) error {
+	var errs config.Errors
 	if err := engine.Check(cfg); err != nil {
-		return err
+		if !errors.As(err, &errs) {
+			return err
+		}
 	}
-	if err := checkRedis(cfg); err != nil {
-		return err
+	errs = append(errs, checkRedis(cfg)...)
+	if _, err := readAdminToken(cfg.Admin.TokenFile); err != nil {
+		errs = append(errs, cfg.Errorf("admin.token_file", strings.TrimPrefix(err.Error(), "admin.token_file: ")))
 	}
-	_, err := readAdminToken(cfg.Admin.TokenFile)
-	return err
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return errs
+}
+
+// CheckFile is hotpath -check: it reads and validates the config file at
+// path and returns its warnings (config.Config.Warnings) and every problem
+// found, as a config.Errors (or the read error). A config that validates
+// is compiled as New would compile it (Check). One with field errors
+// cannot be compiled safely, so its other problems are looked for apart:
+// route conflicts are among the field errors already, and the files it
+// names are checked for being readable. Problems only compiling finds
+// (the contents of key files, rate-limit and compression details) wait
+// until the field errors are fixed.
+func CheckFile(path string) (config.Errors, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return CheckConfig(path, data)
+}
+
+// CheckConfig is CheckFile for a document read from elsewhere (hotpath
+// -check etcd://...); source names it in messages.
+func CheckConfig(source string, data []byte) (config.Errors, error) {
+	cfg, errs := config.Check(source, data)
+	if cfg == nil {
+		return nil, errs
+	}
+	warnings := cfg.Warnings()
+	if len(errs) == 0 {
+		return warnings, Check(cfg)
+	}
+	for _, f := range cfg.Files() {
+		if _, err := os.ReadFile(f.File); err != nil {
+			errs = append(errs, cfg.Errorf(f.Path, fmt.Sprintf("cannot read: %v", err)))
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return warnings, errs
 }
 
 // minAdminToken is the shortest admin token accepted.

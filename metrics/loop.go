@@ -1,6 +1,9 @@
 package metrics
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Loop is the process-wide counter block of one event loop: traffic,
 // downstream connections, parser rejections, timeouts and cache stores.
@@ -8,6 +11,13 @@ import "sync/atomic"
 // loads. Its size is a multiple of 64 bytes and it is allocated on its own,
 // so two loops never write the same cache line. The methods never allocate.
 type Loop struct {
+	// Padding to whole cache lines. It comes first: a zero-size field at
+	// the end of a struct would itself be padded.
+	_ [(64 - unsafe.Sizeof(loopCounters{})%64) % 64]byte
+	loopCounters
+}
+
+type loopCounters struct {
 	bytesIn, bytesOut uint64
 	downOpened        uint64
 	downClosed        uint64
@@ -15,7 +25,6 @@ type Loop struct {
 	timeouts          [numTimeoutKinds]uint64
 	cacheStores       uint64
 	cacheStoredBytes  uint64
-	_                 [1]uint64 // pad to 192 bytes (3 cache lines)
 }
 
 // BytesReceived counts n bytes read from downstream clients.

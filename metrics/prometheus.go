@@ -18,6 +18,7 @@ type descs struct {
 	cacheLookups, cacheStores, cacheStoredBytes  *prometheus.Desc
 	cacheEvictions, cacheEvictedBytes, cacheSize *prometheus.Desc
 	accessDropped, authRejections                *prometheus.Desc
+	downMax, downRefused, acceptPauses, paused   *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -47,6 +48,10 @@ func newDescs() descs {
 		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
 		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
 		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
+		downMax:           d("downstream_connections_max", "The client connection cap (limits.max_connections, or derived from the open-file limit)."),
+		downRefused:       d("downstream_connections_refused_total", "Client connections closed at once because the connection budget was spent."),
+		acceptPauses:      d("accept_pauses_total", "Times an event loop stopped accepting because the connection budget was spent."),
+		paused:            d("accept_paused_loops", "Event loops not accepting now because the connection budget is spent."),
 		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full).", "route", "reason"),
 	}
 }
@@ -67,6 +72,12 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	if c.opts.AccessLogDropped != nil {
 		ch <- d.accessDropped
+	}
+	if c.opts.Accept != nil {
+		ch <- d.downMax
+		ch <- d.downRefused
+		ch <- d.acceptPauses
+		ch <- d.paused
 	}
 }
 
@@ -119,6 +130,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.opts.AccessLogDropped != nil {
 		counter(d.accessDropped, c.opts.AccessLogDropped())
+	}
+	if c.opts.Accept != nil {
+		a := c.opts.Accept()
+		gauge(d.downMax, float64(a.MaxConnections))
+		counter(d.downRefused, a.Refused)
+		counter(d.acceptPauses, a.Pauses)
+		gauge(d.paused, float64(a.PausedLoops))
 	}
 
 	t := c.table.Load()

@@ -157,10 +157,8 @@ func (e *Etcd) StatusKey() string { return e.statusKey }
 // ErrNoConfig is returned by Load when the key does not exist.
 var ErrNoConfig = errors.New("remoteconfig: the configuration key does not exist")
 
-// Load reads the key and parses it (config.Parse: every problem with its
-// line). rev is the key's modification revision, also when the document
-// does not parse.
-func (e *Etcd) Load(ctx context.Context) (cfg *config.Config, rev int64, err error) {
+// Read returns the document in the key and its modification revision.
+func (e *Etcd) Read(ctx context.Context) (doc []byte, rev int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.DialTimeout)
 	defer cancel()
 	resp, err := e.client.Get(ctx, e.key)
@@ -170,9 +168,19 @@ func (e *Etcd) Load(ctx context.Context) (cfg *config.Config, rev int64, err err
 	if len(resp.Kvs) == 0 {
 		return nil, resp.Header.Revision, fmt.Errorf("%w: %s", ErrNoConfig, e.Name())
 	}
-	kv := resp.Kvs[0]
-	cfg, err = config.Parse(e.Name(), kv.Value)
-	return cfg, kv.ModRevision, err
+	return resp.Kvs[0].Value, resp.Kvs[0].ModRevision, nil
+}
+
+// Load reads the key and parses it (config.Parse: every problem with its
+// line). rev is the key's modification revision, also when the document
+// does not parse.
+func (e *Etcd) Load(ctx context.Context) (cfg *config.Config, rev int64, err error) {
+	doc, rev, err := e.Read(ctx)
+	if err != nil {
+		return nil, rev, err
+	}
+	cfg, err = config.Parse(e.Name(), doc)
+	return cfg, rev, err
 }
 
 // Watch calls apply with each new version of the document (its bytes and

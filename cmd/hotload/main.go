@@ -32,6 +32,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/loadgen"
 	"github.com/hotpath/hotpath/profiles"
 )
@@ -43,6 +44,9 @@ const (
 	exitUsage  = 2
 	exitFailIf = 3
 )
+
+// Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
+var version, commit, date string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -103,6 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "fail a request without a response after this long")
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
 	prof.register(fs)
+	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -114,6 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "hotload:", err)
 		return exitUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Line("hotload", version, commit, date))
+		return exitOK
 	}
 	var conds []loadgen.Condition
 	if *failIf != "" {

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/echoserver"
 )
 
@@ -152,5 +153,15 @@ func TestTargetsFile(t *testing.T) {
 	code, out, errOut := hotload("--targets", f, "-c", "2", "-d", "100ms", "--fail-if", "errors>0")
 	if code != 0 || !strings.Contains(out, "Status: 200:") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--version"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if line := strings.TrimSuffix(out.String(), "\n"); !buildinfo.Pattern.MatchString(line) || !strings.HasPrefix(line, "hotload ") {
+		t.Errorf("--version printed %q", out.String())
 	}
 }

@@ -168,7 +168,7 @@ routes:
 	var admin string
 	deadline := time.Now().Add(10 * time.Second)
 	for admin == "" {
-		if _, a, ok := strings.Cut(out.String(), "admin API on http://"); ok {
+		if _, a, ok := strings.Cut(errb.String(), `"msg":"admin API","url":"http://`); ok {
 			admin, _, _ = strings.Cut(a, "/")
 			break
 		}
