@@ -74,7 +74,7 @@ routes:
   - {name: api, path: /*p, upstream: api}
 `, e.Addr)
 	gs := []*Gateway{startYAML(t, y, Options{}), startYAML(t, y, Options{})}
-	l := startLoad([]string{"http://" + gs[0].Engine().Addr() + "/x", "http://" + gs[1].Engine().Addr() + "/x"}, 2)
+	l := startPacedLoad([]string{"http://" + gs[0].Engine().Addr() + "/x", "http://" + gs[1].Engine().Addr() + "/x"}, 2, 300)
 	defer func() {
 		l.halt()
 		if l.failures() != 0 {
@@ -140,7 +140,7 @@ routes:
   - {name: api, path: /*p, upstream: api}
 `, s.Addr)
 	g := startYAML(t, y, Options{})
-	l := startLoad([]string{"http://" + g.Engine().Addr() + "/x"}, 4)
+	l := startPacedLoad([]string{"http://" + g.Engine().Addr() + "/x"}, 4, 300)
 	defer func() {
 		l.halt()
 		if l.failures() != 0 {

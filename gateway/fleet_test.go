@@ -91,8 +91,11 @@ func startYAML(t *testing.T, y string, opts Options) *Gateway {
 	return g
 }
 
-// load is a closed-loop HTTP load on some URLs: conns keep-alive clients
-// per URL sending GETs back to back, counting answers by status.
+// load is an HTTP load on some URLs: conns keep-alive clients per URL,
+// each sending GETs back to back (closed loop) or paced at perConn requests
+// a second, counting answers by status. The suite paces its loads, so that
+// they stay well past the limits they test without taking the cores from
+// the packages tested beside them.
 type load struct {
 	ok, limited, other, errs atomic.Int64
 	bodies                   sync.Map // body -> *atomic.Int64, for 200s
@@ -101,7 +104,11 @@ type load struct {
 	wg                       sync.WaitGroup
 }
 
-func startLoad(urls []string, conns int) *load {
+func startLoad(urls []string, conns int) *load { return startPacedLoad(urls, conns, 0) }
+
+// startPacedLoad is startLoad with each client paced at perConn requests a
+// second (0: closed loop).
+func startPacedLoad(urls []string, conns, perConn int) *load {
 	l := &load{stop: make(chan struct{})}
 	for _, u := range urls {
 		for range conns {
@@ -111,7 +118,20 @@ func startLoad(urls []string, conns int) *load {
 				tr := &http.Transport{MaxIdleConnsPerHost: 1}
 				defer tr.CloseIdleConnections()
 				c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+				var tick <-chan time.Time
+				if perConn > 0 {
+					tk := time.NewTicker(time.Second / time.Duration(perConn)) // pacing an open-loop load
+					defer tk.Stop()
+					tick = tk.C
+				}
 				for {
+					if tick != nil {
+						select {
+						case <-l.stop:
+							return
+						case <-tick:
+						}
+					}
 					select {
 					case <-l.stop:
 						return
@@ -235,7 +255,8 @@ func TestGlobalRateLimitTwoGateways(t *testing.T) {
 	}
 	allBefore, scriptsBefore := redisCalls(t, r.Addr)
 	start := time.Now()
-	l := startLoad([]string{"http://" + gs[0].Engine().Addr() + "/limited", "http://" + gs[1].Engine().Addr() + "/limited"}, 4)
+	// 800 req/s offered to each gateway: four times the shared limit.
+	l := startPacedLoad([]string{"http://" + gs[0].Engine().Addr() + "/limited", "http://" + gs[1].Engine().Addr() + "/limited"}, 2, 400)
 	eventually(t, "3s of load", func() bool { return time.Since(start) >= 3*time.Second })
 	l.halt()
 	elapsed := time.Since(start)
@@ -265,7 +286,7 @@ func TestGlobalRateLimitRedisDown(t *testing.T) {
 	for _, g := range gs {
 		eventually(t, "redis_up", func() bool { return metric(t, g, "hotpath_globallimit_redis_up", "redis", "main") == 1 })
 	}
-	l := startLoad([]string{"http://" + gs[0].Engine().Addr() + "/limited", "http://" + gs[1].Engine().Addr() + "/limited"}, 2)
+	l := startPacedLoad([]string{"http://" + gs[0].Engine().Addr() + "/limited", "http://" + gs[1].Engine().Addr() + "/limited"}, 1, 500)
 	defer l.halt()
 	eventually(t, "some admitted", func() bool { return l.ok.Load() > 50 })
 	r.Kill()

@@ -294,6 +294,11 @@ func (s *Syncer) charge(ctx context.Context, b *binding, batches [][]limiter.Pen
 		cmd   *redis.Cmd
 	}
 	var calls []call
+	// sent is the loops' clock when the pipeline leaves: the script runs
+	// then (plus a one-way trip), so the fleet's TAT is sent + rel. Taking
+	// the clock after the answer instead would add the time the answer
+	// waited for this goroutine to run, and hold the fleet below its limit.
+	var sent int64
 	run := func(useSha bool) error {
 		calls = calls[:0]
 		pipe := s.client.Pipeline()
@@ -321,6 +326,7 @@ func (s *Syncer) charge(ctx context.Context, b *binding, batches [][]limiter.Pen
 			}
 		}
 		s.stats.commands.Add(int64(len(calls)))
+		sent = b.now()
 		_, err := pipe.Exec(ctx)
 		return err
 	}
@@ -331,7 +337,6 @@ func (s *Syncer) charge(ctx context.Context, b *binding, batches [][]limiter.Pen
 	if err != nil {
 		return err
 	}
-	now := b.now()
 	for _, c := range calls {
 		rels, err := c.cmd.Int64Slice()
 		if err != nil {
@@ -339,7 +344,7 @@ func (s *Syncer) charge(ctx context.Context, b *binding, batches [][]limiter.Pen
 		}
 		l := b.limits[c.limit]
 		for j, rel := range rels {
-			l.GCRA.Adopt(batches[c.limit][c.from+j], time.Duration(rel)*time.Microsecond, now)
+			l.GCRA.Adopt(batches[c.limit][c.from+j], time.Duration(rel)*time.Microsecond, sent)
 		}
 	}
 	return nil
