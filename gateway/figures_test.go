@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -77,23 +78,35 @@ func TestFleetFigureSharedLimit(t *testing.T) {
 }
 
 // TestFleetFigureCPU measures the gateway process's CPU time per request on
-// a rate-limited route with scope local and scope global (Redis at a 200ms
-// sync), interleaved local, global, local, ... and reports the medians.
-// Two cases: a limit far above the load (every request admitted and
-// proxied: the limiter's cost) and one far below it (mostly 429).
+// a rate-limited route with scope local and scope global (Redis at the
+// default 200ms sync), interleaved local, global, global, local, ... and reports
+// the medians and the median of each pair's ratio. hotpath runs one event
+// loop in front of hotecho, loaded by hotload (64 connections, closed loop):
+// the binaries of make build (-fleet.bin names hotpath; hotecho and hotload
+// are beside it). Two cases: a limit far above the load (every request
+// admitted and proxied: the limiter's cost) and one far below it (mostly
+// 429).
 func TestFleetFigureCPU(t *testing.T) {
 	needLong(t)
 	bin := *fleetBin
 	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "hotpath")
-		out, err := exec.Command("go", "build", "-o", bin, "../cmd/hotpath").CombinedOutput()
-		if err != nil {
-			t.Fatalf("build: %v\n%s", err, out)
+		t.Skip("needs the binaries of make build: -fleet.bin=bin/hotpath (make bench-fleet)")
+	}
+	dir := filepath.Dir(bin)
+	r := fleettest.Redis(t)
+	echo := startProcess(t, filepath.Join(dir, "hotecho"), "-addr", "127.0.0.1:0")
+	echoAddr := ""
+	for echoAddr == "" {
+		line, ok := echo.line()
+		if !ok {
+			t.Fatal("hotecho never said where it listens")
+		}
+		// "hotecho listening on http://127.0.0.1:PORT (size 13)"
+		if _, rest, found := strings.Cut(line, "listening on http://"); found {
+			echoAddr, _, _ = strings.Cut(rest, " ")
 		}
 	}
-	r := fleettest.Redis(t)
-	up := newBackend(t, "app")
-	const rounds, measure = 5, 3 * time.Second
+	const rounds, measure = 7, 3 * time.Second
 	for _, c := range []struct {
 		name        string
 		rate, burst int
@@ -102,15 +115,22 @@ func TestFleetFigureCPU(t *testing.T) {
 		{name: "rate_limit_reject", rate: 1000, burst: 100},
 	} {
 		cpu := map[string][]float64{}
+		var ratios []float64
 		for round := range rounds {
-			for _, scope := range []string{"local", "global"} {
-				us, n := cpuPerRequest(t, bin, r.Addr, up.addr, scope, c.rate, c.burst, measure)
+			order := []string{"local", "global"}
+			if round%2 == 1 {
+				order = []string{"global", "local"} // ABBA: neither always runs first
+			}
+			for _, scope := range order {
+				us, n := cpuPerRequest(t, dir, r.Addr, echoAddr, scope, c.rate, c.burst, measure)
 				cpu[scope] = append(cpu[scope], us)
 				t.Logf("%s round %d %s: %.2f µs CPU per request (%d requests)", c.name, round, scope, us, n)
 			}
+			ratios = append(ratios, cpu["global"][round]/cpu["local"][round])
 		}
 		lm, gm := median(cpu["local"]), median(cpu["global"])
-		t.Logf("FIGURE %s: CPU per request, median of %d interleaved runs: local %.2f µs, global %.2f µs: %.3fx", c.name, rounds, lm, gm, gm/lm)
+		t.Logf("FIGURE %s: CPU per request, median of %d interleaved runs: local %.2f µs, global %.2f µs: %.3fx (median of the pairs' ratios %.3fx)",
+			c.name, rounds, lm, gm, gm/lm, median(ratios))
 	}
 }
 
@@ -120,12 +140,55 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// cpuPerRequest runs the hotpath binary on a one-loop config whose route
-// has the given limit, loads it closed-loop for d after a warm-up, and
-// returns its CPU time per answered request.
-func cpuPerRequest(t *testing.T, bin, redis, upstream, scope string, rate, burst int, d time.Duration) (float64, int64) {
+// process is a child process whose stdout and stderr lines a test reads.
+type process struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func startProcess(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	dir := t.TempDir()
+	cmd := exec.Command(bin, args...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, lines: make(chan string, 64)}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default: // nobody reads any more: drop
+			}
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = pw.Close()
+	})
+	return p
+}
+
+// line returns the process's next output line (false once it exited).
+func (p *process) line() (string, bool) {
+	select {
+	case l, ok := <-p.lines:
+		return l, ok
+	case <-time.After(30 * time.Second):
+		return "", false
+	}
+}
+
+// cpuPerRequest runs hotpath on a one-loop config whose route has the given
+// limit, loads it with hotload for d after a warm-up, and returns its CPU
+// time per answered request.
+func cpuPerRequest(t *testing.T, dir, redis, upstream, scope string, rate, burst int, d time.Duration) (float64, int64) {
+	t.Helper()
+	tmp := t.TempDir()
 	extra := ""
 	if scope == "global" {
 		extra = ", scope: global, redis: main"
@@ -137,24 +200,19 @@ upstreams: [{name: app, endpoints: [{address: %q}], pool: {max_idle: 256}}]
 routes:
   - {name: r, path: /*p, upstream: app, rate_limit: {rate: %d, burst: %d, key: [client_ip]%s}}
 `, redis, upstream, rate, burst, extra)
-	cfg := filepath.Join(dir, "hotpath.yaml")
+	cfg := filepath.Join(tmp, "hotpath.yaml")
 	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-config", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	hp := startProcess(t, filepath.Join(dir, "hotpath"), "-config", cfg)
+	defer func() { _ = hp.cmd.Process.Kill() }()
 	// The process log (text): ... msg="hotpath listening" addrs=127.0.0.1:PORT ...
 	addr := ""
-	sc := bufio.NewScanner(stderr)
-	for addr == "" && sc.Scan() {
-		line := sc.Text()
+	for addr == "" {
+		line, ok := hp.line()
+		if !ok {
+			t.Fatal("hotpath never said where it listens")
+		}
 		if !strings.Contains(line, `msg="hotpath listening"`) {
 			continue
 		}
@@ -164,22 +222,34 @@ routes:
 			}
 		}
 	}
-	if addr == "" {
-		t.Fatalf("hotpath never said where it listens: %v", sc.Err())
+	url := "http://" + addr + "/x"
+	warm := exec.Command(filepath.Join(dir, "hotload"), "-c", "64", "-d", "1s", url)
+	if out, err := warm.CombinedOutput(); err != nil {
+		t.Fatalf("hotload warm-up: %v\n%s", err, out)
 	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }() // keep the pipe drained
-	l := startLoad([]string{"http://" + addr + "/x"}, 16)
-	defer l.halt()
-	warm := time.Now()
-	eventually(t, "the warm-up", func() bool { return time.Since(warm) >= time.Second })
-	n0, c0 := l.ok.Load()+l.limited.Load(), procCPU(t, cmd.Process.Pid)
-	start := time.Now()
-	eventually(t, "the run", func() bool { return time.Since(start) >= d })
-	n1, c1 := l.ok.Load()+l.limited.Load(), procCPU(t, cmd.Process.Pid)
-	if l.failures() != 0 {
-		t.Errorf("%s: requests failed: %v", scope, l)
+	report := filepath.Join(tmp, "run.json")
+	load := exec.Command(filepath.Join(dir, "hotload"), "-c", "64", "-d", d.String(), "--json", report, url)
+	c0 := procCPU(t, hp.cmd.Process.Pid)
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("hotload: %v\n%s", err, out)
 	}
-	return float64(c1-c0) / float64(time.Microsecond) / float64(n1-n0), n1 - n0
+	c1 := procCPU(t, hp.cmd.Process.Pid)
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Figures struct{ Requests int64 }
+		Errors  map[string]int64
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	n := rep.Figures.Requests
+	if n == 0 {
+		t.Fatalf("%s: no requests answered: %s", scope, b)
+	}
+	return float64(c1-c0) / float64(time.Microsecond) / float64(n), n
 }
 
 // procCPU returns a process's user+system CPU time from /proc (10 ms
