@@ -81,7 +81,8 @@ func TestFleetFigureSharedLimit(t *testing.T) {
 // a rate-limited route with scope local and scope global (Redis at the
 // default 200ms sync), interleaved local, global, global, local, ... and reports
 // the medians and the median of each pair's ratio. hotpath runs one event
-// loop in front of hotecho, loaded by hotload (64 connections, closed loop):
+// loop in front of hotecho, loaded by hotload (64 connections, closed loop,
+// as make bench loads it):
 // the binaries of make build (-fleet.bin names hotpath; hotecho and hotload
 // are beside it). Two cases: a limit far above the load (every request
 // admitted and proxied: the limiter's cost) and one far below it (mostly
