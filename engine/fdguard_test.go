@@ -209,3 +209,30 @@ func TestSecondInstanceRefused(t *testing.T) {
 	}
 	_ = handover.Close()
 }
+
+// TestRestartAfterStop: a new instance starts at once on the address of
+// one that just stopped, although the old one's connections linger in the
+// kernel (FIN_WAIT): only a listening socket counts as another process.
+func TestRestartAfterStop(t *testing.T) {
+	first := startServer(t, testConfig(t, `routes: [{path: /, direct: {body: first}}]`))
+	c := dial(t, first)
+	resp := roundTrip(t, c, bufio.NewReader(c), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	readBody(t, resp)
+	addr := first.Addr()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// c stays open: the server's side of it is half-closed, not gone.
+	cfg, err := config.Parse("again.yaml", []byte("listeners: [{address: "+addr+", workers: 1}]\nroutes: [{path: /, direct: {body: again}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(); err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	_ = again.Close()
+}

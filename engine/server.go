@@ -2,16 +2,19 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -179,19 +182,72 @@ func freePort(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// notListening fails when another socket listens on addr. The loops bind
+// notListening fails when a socket listens on addr already. The loops bind
 // with SO_REUSEPORT, which would let a second gateway share the port
-// silently and split the traffic between two configs; a plain bind, as
-// this probe does, is refused by the kernel in that case.
+// silently and split the traffic between two configs. It reads the
+// kernel's socket tables rather than trying a bind: connections of a
+// previous instance that just exited (FIN_WAIT, TIME_WAIT) would fail a
+// plain bind although nothing listens any more.
 func notListening(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("engine: listen %s: another process is listening there (stop it, or start with -handover to share the port during a deliberate hand-over): %w", addr, err)
-		}
-		return fmt.Errorf("engine: listen %s: %w", addr, err)
+		return nil // a host name: gnet resolves it and reports its own errors
 	}
-	return ln.Close()
+	busy, err := listening(ap)
+	if err != nil || !busy {
+		return nil // no /proc: nothing to check against
+	}
+	return fmt.Errorf("engine: listen %s: another process is listening there (stop it, or start with -handover to share the port during a deliberate hand-over)", addr)
+}
+
+// listening reports whether /proc/net/tcp or tcp6 has a socket in LISTEN
+// state on ap's port, on ap's address or a wildcard one (or, for a
+// wildcard ap, on any address).
+func listening(ap netip.AddrPort) (bool, error) {
+	found := false
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" { // 0A: TCP_LISTEN
+				continue
+			}
+			a, ok := procAddr(fs[1])
+			if !ok || a.Port() != ap.Port() {
+				continue
+			}
+			l, want := a.Addr().Unmap(), ap.Addr().Unmap()
+			if l == want || l.IsUnspecified() || want.IsUnspecified() {
+				found = true
+			}
+		}
+	}
+	return found, nil
+}
+
+// procAddr parses a /proc/net/tcp address: hex IP in 32-bit host-order
+// (little-endian) words, a colon, hex port.
+func procAddr(s string) (netip.AddrPort, bool) {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	if !ok || (len(ipHex) != 8 && len(ipHex) != 32) {
+		return netip.AddrPort{}, false
+	}
+	raw, err := hex.DecodeString(ipHex)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	for i := 0; i+4 <= len(raw); i += 4 {
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	ip, _ := netip.AddrFromSlice(raw)
+	return netip.AddrPortFrom(ip, uint16(port)), true
 }
 
 // Addrs returns the listener addresses (with ports resolved after Start).
@@ -287,10 +343,12 @@ func (s *Server) stop() {
 	<-s.done
 	s.loopsMap.Range(func(_, v any) bool {
 		// The loops have stopped. gnet keeps a stopped engine, and with it
-		// this Server, in a package-level map: let the recycled downs go.
+		// this Server, in a package-level map: let the recycled
+		// connections and exchanges go.
 		lp := v.(*loop)
-		clear(lp.freeDowns)
-		lp.freeDowns = nil
+		clear(lp.freeConns)
+		clear(lp.freeExchanges)
+		lp.freeConns, lp.freeExchanges = nil, nil
 		return true
 	})
 	s.agg.Close() // cancels parked aggregations; their results find no loop
@@ -344,7 +402,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 // OnClose implements gnet.EventHandler.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		x.onClose()
 	case *up:
 		x.onClose(err)
@@ -360,7 +418,7 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		return x.onTraffic()
 	case *up:
 		return x.onTraffic()
@@ -380,7 +438,7 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	}
 	s.log.Error("panic in connection handler; connection closed", "panic", r, "stack", string(debug.Stack()))
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		x.busy = false
 	case *up:
 		x.busy = false

@@ -27,7 +27,7 @@ type up struct {
 	idx   int // in lp.ups
 	ep    *pool.Endpoint
 	conns *pool.Conns[*up]
-	d     *down // the exchange being served; nil when idle
+	d     *exchange // the exchange being served; nil when idle
 
 	state    upState
 	served   int
@@ -60,7 +60,7 @@ func (u *up) setDeadline(k dlKind, at int64) {
 }
 
 // attach makes u serve d's exchange.
-func (u *up) attach(d *down, reused bool) {
+func (u *up) attach(d *exchange, reused bool) {
 	u.d = d
 	d.u = u
 	u.reused = reused
@@ -83,7 +83,7 @@ func (u *up) send() {
 		return
 	}
 	_, _ = u.c.Write(d.head)
-	if u.d != d || d.closed {
+	if u.d != d || d.cl.gone() {
 		return // the write failed and the failure has been handled
 	}
 	now := d.lp.srv.now()
@@ -91,12 +91,19 @@ func (u *up) send() {
 		u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
 	} else {
 		u.setDeadline(dlNone, 0)
-		d.run() // forward body bytes already buffered
+		d.cl.resume() // forward body bytes already buffered
 	}
 }
 
+// drop closes u and gives its slot in the pool back: for a connection
+// that cannot be reused (its exchange failed or its client left).
+func (u *up) drop() {
+	u.conns.Closed(u)
+	u.closeConn()
+}
+
 // closeConn closes the connection (now, or when u's callback returns). The
-// caller has done the pool accounting.
+// caller has done the pool accounting (drop does both).
 func (u *up) closeConn() {
 	u.dropQueue()
 	u.state = upClosed
@@ -122,7 +129,7 @@ func (u *up) closeConn() {
 // dialing connection is kept for the pool (or for the requests queued on
 // it); an active one cannot be reused, unless requests are pipelined behind
 // d's: then d's response is read and dropped (pipeline.go).
-func (u *up) abandon(d *down) {
+func (u *up) abandon(d *exchange) {
 	d.u = nil
 	if u.d != d {
 		u.pipe.orphan(d) // queued behind another: keep the FIFO in step
@@ -136,8 +143,7 @@ func (u *up) abandon(d *down) {
 	if u.pipe.queued() > 0 && u.orphanHead(d) {
 		return
 	}
-	u.conns.Closed(u)
-	u.closeConn()
+	u.drop()
 }
 
 func (u *up) onOpen(c gnet.Conn) gnet.Action {
@@ -238,7 +244,7 @@ func (u *up) onClose(err error) {
 	d.observeUpstreamError(ErrUpstreamClosed)
 	d.endEP(true) // truncated body: the client sees the connection close
 	d.flushHead()
-	d.close()
+	d.cl.abort()
 }
 
 func (u *up) onTraffic() gnet.Action {
@@ -361,7 +367,7 @@ func (u *up) readOne() bool {
 	if finished {
 		return u.complete(len(buf) > consumed)
 	}
-	if d.c.OutboundBuffered() > d.tbl.maxBuf {
+	if d.cl.queued() > d.tbl.maxBuf {
 		u.lp.pause(u.c, &u.paused)
 		u.setDeadline(dlNone, 0) // the client is slow, not the upstream
 	}
@@ -391,8 +397,7 @@ func (u *up) complete(leftover bool) bool {
 	case keep && !leftover:
 		u.idle()
 	default:
-		u.conns.Closed(u)
-		u.closeConn() // requests queued behind d are retried
+		u.drop() // requests queued behind d are retried
 	}
 	d.respDone = true
 	d.maybeFinish()
@@ -413,7 +418,7 @@ func (u *up) idle() {
 func (u *up) tick(now int64) {
 	d := u.d
 	if u.paused {
-		if d == nil || d.c.OutboundBuffered() <= d.tbl.maxBuf/2 {
+		if d == nil || d.cl.queued() <= d.tbl.maxBuf/2 {
 			u.lp.resume(u.c, &u.paused)
 			if d != nil {
 				u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
@@ -447,8 +452,7 @@ func (u *up) tick(now int64) {
 		case d != nil:
 			d.gatewayError(ErrUpstreamTimeout) // requests queued behind d are retried
 		case u.pipe.skip:
-			u.conns.Closed(u)
-			u.closeConn()
+			u.drop()
 		default:
 			u.setDeadline(dlNone, 0)
 		}
