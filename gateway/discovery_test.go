@@ -161,3 +161,37 @@ routes:
 		t.Errorf("discovery_updates_total = %v, want 3", n)
 	}
 }
+
+// TestDiscoveryBeforeTheFirstAnswer: until a source answers, the listed
+// endpoints serve, and an upstream with none answers 503; the first answer
+// replaces them.
+func TestDiscoveryBeforeTheFirstAnswer(t *testing.T) {
+	s := fleettest.DNS(t)
+	s.Fail(true)
+	listed, found := newBackend(t, "listed"), newBackend(t, "found")
+	_, port, _ := net.SplitHostPort(found.addr)
+	y := fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 1}]
+admin: {address: 127.0.0.1:0}
+upstreams:
+  - name: listed
+    endpoints: [{address: %q}]
+    discovery: {dns: {name: api.internal, port: %s, resolver: %q, refresh: 1s}}
+  - name: none
+    discovery: {dns: {name: api.internal, port: %s, resolver: %q, refresh: 1s}}
+routes:
+  - {name: listed, path: /listed, upstream: listed}
+  - {name: none, path: /none, upstream: none}
+`, listed.addr, port, s.Addr, port, s.Addr)
+	g := startYAML(t, y, Options{})
+	base := "http://" + g.Engine().Addr()
+	if got := get(t, base+"/listed"); got != "listed" {
+		t.Errorf("before an answer, /listed = %q, want the listed endpoint", got)
+	}
+	if code, _ := do(t, "GET", base+"/none"); code != 503 {
+		t.Errorf("before an answer, /none = %d, want 503", code)
+	}
+	s.Set(t, "api.internal", dns.TypeA, "api.internal. 1 IN A 127.0.0.1")
+	s.Fail(false)
+	eventually(t, "the first answer on /listed", func() bool { return get(t, base+"/listed") == "found" })
+	eventually(t, "the first answer on /none", func() bool { return get(t, base+"/none") == "found" })
+}
