@@ -30,6 +30,9 @@ type Config struct {
 	Cache CacheStore `yaml:"cache"`
 	// RequestID turns routes[].request_id on for every route (auth.go).
 	RequestID bool `yaml:"request_id"`
+	// Redis and Etcd are the fleet's shared systems (fleet.go).
+	Redis []Redis `yaml:"redis"`
+	Etcd  Etcd    `yaml:"etcd"`
 
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
@@ -135,6 +138,8 @@ type Upstream struct {
 	HashKey string `yaml:"hash_key"`
 	Pool    Pool   `yaml:"pool"`
 	Health  Health `yaml:"health"`
+	// Discovery finds the endpoints in DNS or etcd (fleet.go).
+	Discovery *Discovery `yaml:"discovery"`
 	// SlowStart ramps an endpoint's share of requests up from a tenth to
 	// all over this time after it comes back (its ejection ended, or active
 	// checks found it healthy again); 0 (the default) turns it off.
@@ -325,6 +330,7 @@ func (c *Config) setDefaults() {
 	c.Router = Router{TrailingSlash: "strict", PathNormalization: "reject"}
 	c.setObservabilityDefaults()
 	c.Cache.setDefaults()
+	c.Etcd.setDefaults()
 }
 
 // defaulter is implemented by list elements that have defaults; the decoder

@@ -114,8 +114,8 @@ func (c *Config) validate() Errors {
 			}
 			names[u.Name] = i
 		}
-		if len(u.Endpoints) == 0 {
-			bad(p+".endpoints", "at least one endpoint is required")
+		if len(u.Endpoints) == 0 && u.Discovery == nil {
+			bad(p+".endpoints", "at least one endpoint is required (or discovery)")
 		}
 		for j, e := range u.Endpoints {
 			ep := fmt.Sprintf("%s.endpoints[%d]", p, j)
@@ -279,6 +279,7 @@ func (c *Config) validate() Errors {
 	}
 	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
+	c.validateFleet(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
 	return errs

@@ -150,7 +150,8 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			}
 			u.eps = append(u.eps, ep)
 		}
-		bc := pool.BalancerConfig{Kind: uc.Balancer}
+		// Discovery may not have answered yet: no endpoints, 503 (gateway/fleet.go).
+		bc := pool.BalancerConfig{Kind: uc.Balancer, AllowEmpty: uc.Discovery != nil}
 		if uc.HashKey != "" {
 			kind, name, err := config.ParseHashKey(uc.HashKey)
 			if err == nil {
