@@ -44,25 +44,25 @@ type Error uint8
 
 // Connection errors. Each maps to the GOAWAY code in errCode.
 const (
-	ErrPreface          Error = iota + 1 // the client connection preface is wrong
-	ErrFirstSettings                     // the first frame after the preface is not SETTINGS
-	ErrFrameSize                         // a frame larger than SETTINGS_MAX_FRAME_SIZE, or a fixed-size frame of the wrong size
-	ErrStreamZero                        // a frame that needs a stream on stream 0, or the converse
-	ErrStreamID                          // an even or decreasing new stream ID
-	ErrIdleStream                        // a frame other than HEADERS or PRIORITY on an idle stream
-	ErrClosedStream                      // HEADERS or CONTINUATION on a stream closed with END_STREAM
-	ErrHeaderBlock                       // a frame other than CONTINUATION inside a header block, or a stray CONTINUATION
-	ErrPadding                           // a pad length longer than the payload
-	ErrSettings                          // a SETTINGS value out of range
-	ErrWindowOverflow                    // a flow-control window above 2^31-1 (connection)
-	ErrWindowZero                        // WINDOW_UPDATE with an increment of 0 on the connection
-	ErrFlowControl                       // the peer sent more than the connection window allows
-	ErrCompression                       // a header block HPACK cannot decode
-	ErrPushPromise                       // a client sent PUSH_PROMISE
-	ErrHeaderBlockSize                   // a header block past Limits.MaxHeaderBlock (CONTINUATION flood)
-	ErrRapidReset                        // streams reset by the peer faster than they complete (CVE-2023-44487)
-	ErrFlood                             // too many frames that cost work and carry none (PING, SETTINGS, empty DATA...)
-	ErrPeerGoAway                        // GoAway was called with an error code
+	ErrPreface         Error = iota + 1 // the client connection preface is wrong
+	ErrFirstSettings                    // the first frame after the preface is not SETTINGS
+	ErrFrameSize                        // a frame larger than SETTINGS_MAX_FRAME_SIZE, or a fixed-size frame of the wrong size
+	ErrStreamZero                       // a frame that needs a stream on stream 0, or the converse
+	ErrStreamID                         // an even or decreasing new stream ID
+	ErrIdleStream                       // a frame other than HEADERS or PRIORITY on an idle stream
+	ErrClosedStream                     // HEADERS or CONTINUATION on a stream closed with END_STREAM
+	ErrHeaderBlock                      // a frame other than CONTINUATION inside a header block, or a stray CONTINUATION
+	ErrPadding                          // a pad length longer than the payload
+	ErrSettings                         // a SETTINGS value out of range
+	ErrWindowOverflow                   // a flow-control window above 2^31-1 (connection)
+	ErrWindowZero                       // WINDOW_UPDATE with an increment of 0 on the connection
+	ErrFlowControl                      // the peer sent more than the connection window allows
+	ErrCompression                      // a header block HPACK cannot decode
+	ErrPushPromise                      // a client sent PUSH_PROMISE
+	ErrHeaderBlockSize                  // a header block past Limits.MaxHeaderBlock (CONTINUATION flood)
+	ErrRapidReset                       // streams reset by the peer faster than they complete (CVE-2023-44487)
+	ErrFlood                            // too many frames that cost work and carry none (PING, SETTINGS, empty DATA...)
+	ErrPeerGoAway                       // GoAway was called with an error code
 	// Errors of the Write methods: the engine asked for something the
 	// stream's state does not allow; nothing was written.
 	ErrStreamGone // the stream is not active (it ended, or an EventReset said it was reset)

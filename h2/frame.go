@@ -163,4 +163,3 @@ func AppendHeaders(dst []byte, stream uint32, block []byte, endStream bool, maxF
 		t, f = FrameContinuation, 0
 	}
 }
-

@@ -34,7 +34,7 @@ func TestH2spec(t *testing.T) {
 	for _, group := range []string{"generic", "http2", "hpack"} {
 		t.Run(group, func(t *testing.T) {
 			cmd := exec.CommandContext(ctx, gobin, "tool", "h2spec", group,
-				"-h", "127.0.0.1", "-p", strconv.Itoa(s.port()), "-o", "3")
+				"-S", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port()), "-o", "3")
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
