@@ -24,8 +24,11 @@ type testServer struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
-	closed []Error // why connections ended, in order
-	resets int     // EventReset seen
+	closed   []Error // why connections ended, in order
+	resets   int     // EventReset seen
+	requests int     // EventRequest seen
+	trailers int     // EventTrailers seen
+	bodyIn   int64   // request body bytes seen
 }
 
 func startServer(t testing.TB, lim Limits, body string) *testServer {
@@ -84,6 +87,13 @@ func (s *testServer) errors() []Error {
 	return append([]Error(nil), s.closed...)
 }
 
+// counts returns the requests, trailer sections and body bytes seen.
+func (s *testServer) counts() (requests, trailers int, bodyIn int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests, s.trailers, s.bodyIn
+}
+
 // pendingBody is what is left to send of a stream's response.
 type pendingBody struct {
 	rest []byte
@@ -126,6 +136,9 @@ func (s *testServer) serve(nc net.Conn) {
 			switch ev.Kind {
 			case EventNone:
 			case EventRequest:
+				s.mu.Lock()
+				s.requests++
+				s.mu.Unlock()
 				p := &pendingBody{head: string(ev.Request.Method) == "HEAD"}
 				pending[ev.Stream] = p
 				if ev.EndStream {
@@ -133,12 +146,18 @@ func (s *testServer) serve(nc net.Conn) {
 				}
 				continue
 			case EventData:
+				s.mu.Lock()
+				s.bodyIn += int64(len(ev.Data))
+				s.mu.Unlock()
 				sc.Consumed(ev.Stream, len(ev.Data))
 				if ev.EndStream {
 					s.respond(sc, ev.Stream, pending[ev.Stream], t)
 				}
 				continue
 			case EventTrailers:
+				s.mu.Lock()
+				s.trailers++
+				s.mu.Unlock()
 				s.respond(sc, ev.Stream, pending[ev.Stream], t)
 				continue
 			case EventWritable:
