@@ -22,8 +22,8 @@ type testServer struct {
 	lim  Limits
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
 	closed   []Error // why connections ended, in order
 	resets   int     // EventReset seen
 	requests int     // EventRequest seen

@@ -729,7 +729,7 @@ func (c *ServerConn) rstStream(fh FrameHeader, p []byte) {
 	// work for nothing. More of them than of completed responses, past a
 	// margin, is an attack.
 	c.premature++
-	if c.premature > c.lim.MaxPrematureResets && c.premature > c.completed {
+	if c.premature-c.completed > c.lim.MaxPrematureResets {
 		c.fail(ErrRapidReset)
 	}
 }
