@@ -258,7 +258,7 @@ func TestMaxConcurrentStreams(t *testing.T) {
 	if r, ok := find(p.frames(), http2.FrameRSTStream, 7); !ok || r.Code != http2.ErrCodeRefusedStream {
 		t.Fatalf("want RST_STREAM REFUSED_STREAM on 7, got %+v", r)
 	}
-	p.respond(1, "") // the request had not ended: reset with NO_ERROR, slot freed
+	p.respond(1, "")             // the request had not ended: reset with NO_ERROR, slot freed
 	p.fr.WriteData(1, true, nil) // in flight before the reset: ignored
 	p.get(9, true)
 	if evs := p.flush(); len(evs) != 1 || evs[0].Kind != EventRequest || evs[0].Stream != 9 {

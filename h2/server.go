@@ -165,7 +165,7 @@ func (c *ServerConn) Init(lim Limits, now int64) {
 	c.peerInitWindow = DefaultWindow
 	c.sendWindow = DefaultWindow
 	c.recvWindow = int64(c.lim.ConnWindowSize)
-	c.now, c.idleSince, c.settingsSentAt, c.tokensAt = now, now, now, now
+	c.now, c.idleSince, c.settingsSentAt, c.tokensAt = now, max(now, 1), max(now, 1), now
 	c.tokens = int64(c.lim.MaxControlFrames) * 1000
 
 	var s [6 * 6]byte
@@ -671,7 +671,7 @@ func (c *ServerConn) drop(i int, how uint8) {
 	c.recent.add(s.id, how)
 	c.streams.remove(i)
 	if c.streams.len() == 0 {
-		c.idleSince = c.now
+		c.idleSince = max(c.now, 1) // 0 means "not idle"
 	}
 }
 
