@@ -78,7 +78,8 @@ func (l *fieldList) add(name, value []byte, staticName, staticValue bool) {
 type decoder struct {
 	table   table
 	limit   uint32 // the most a dynamic table size update may ask: our SETTINGS_HEADER_TABLE_SIZE
-	scratch []byte // a literal's decoded name and value
+	scratch []byte       // a literal's decoded name and value
+	huff    appendWriter // where x/net's Huffman decoder writes; a field so that passing it does not allocate
 }
 
 // init sets the decoder up for a connection whose SETTINGS advertise a
@@ -174,7 +175,7 @@ func (d *decoder) literal(n uint8, p []byte, l *fieldList, index bool) ([]byte, 
 		}
 	} else {
 		var err error
-		if d.scratch, p, err = readString(d.scratch, p); err != nil {
+		if d.scratch, p, err = d.readString(d.scratch, p); err != nil {
 			return nil, err
 		}
 		if len(d.scratch) == 0 {
@@ -183,7 +184,7 @@ func (d *decoder) literal(n uint8, p []byte, l *fieldList, index bool) ([]byte, 
 	}
 	nl := len(d.scratch)
 	var err error
-	if d.scratch, p, err = readString(d.scratch, p); err != nil {
+	if d.scratch, p, err = d.readString(d.scratch, p); err != nil {
 		return nil, err
 	}
 	if !staticName {
@@ -236,7 +237,7 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 
 // readString reads a string literal (RFC 7541 §5.2) and appends its decoded
 // bytes to dst.
-func readString(dst, p []byte) ([]byte, []byte, error) {
+func (d *decoder) readString(dst, p []byte) ([]byte, []byte, error) {
 	if len(p) == 0 {
 		return dst, p, errHPACK
 	}
@@ -250,13 +251,15 @@ func readString(dst, p []byte) ([]byte, []byte, error) {
 	if !huff {
 		return append(dst, s...), p, nil
 	}
-	w := appendWriter{b: dst}
+	d.huff.b = dst
 	// x/net's decoder refuses padding longer than 7 bits, padding that is
 	// not the EOS prefix and an EOS symbol (RFC 7541 §5.2).
-	if _, err := hpack.HuffmanDecode(&w, s); err != nil {
+	_, err := hpack.HuffmanDecode(&d.huff, s)
+	dst, d.huff.b = d.huff.b, nil
+	if err != nil {
 		return dst, p, errHPACK
 	}
-	return w.b, p, nil
+	return dst, p, nil
 }
 
 // table is HPACK's dynamic table (RFC 7541 §2.3.2, §4). Entries' bytes live
