@@ -77,7 +77,7 @@ func (l *fieldList) add(name, value []byte, staticName, staticValue bool) {
 // is ever split across calls.
 type decoder struct {
 	table   table
-	limit   uint32 // the most a dynamic table size update may ask: our SETTINGS_HEADER_TABLE_SIZE
+	limit   uint32       // the most a dynamic table size update may ask: our SETTINGS_HEADER_TABLE_SIZE
 	scratch []byte       // a literal's decoded name and value
 	huff    appendWriter // where x/net's Huffman decoder writes; a field so that passing it does not allocate
 }
