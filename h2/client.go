@@ -55,6 +55,9 @@ func NewRequestTemplate(method, scheme, authority, path string, header [][2]stri
 	return t
 }
 
+// Body is the request body sent after the head (nil for none).
+func (t *RequestTemplate) Body() []byte { return t.body }
+
 func lowerASCII(s string) string {
 	b := []byte(s)
 	for i, c := range b {
@@ -70,11 +73,11 @@ type ClientEventKind uint8
 
 // Client events.
 const (
-	ClientNone  ClientEventKind = iota // need more bytes
-	ClientDone                         // a response ended (END_STREAM): Stream, Tag, Status
-	ClientReset                        // the server reset a stream (REFUSED_STREAM, ...): Stream, Tag, Code
-	ClientGoAway                       // the server sends no more: streams above LastStream were not processed
-	ClientClose                        // a connection error: Err; GOAWAY is in Output
+	ClientNone   ClientEventKind = iota // need more bytes
+	ClientDone                          // a response ended (END_STREAM): Stream, Tag, Status
+	ClientReset                         // the server reset a stream (REFUSED_STREAM, ...): Stream, Tag, Code
+	ClientGoAway                        // the server sends no more: streams above LastStream were not processed
+	ClientClose                         // a connection error: Err; GOAWAY is in Output
 )
 
 // ClientEvent is what ClientConn.Feed returns, valid until the next Feed.
@@ -103,17 +106,18 @@ type ClientConn struct {
 	literal   bool   // templates do not fit the table: literals without indexing
 	sizeZero  bool   // a dynamic table size update to 0 must open the next block
 
-	nextID     uint32
-	ids        []uint32 // active streams
-	tags       []uint32
-	status     []int
-	maxStreams uint32
-	sendWindow int64 // connection
-	peerInit   int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
-	peerFrame  int
-	recvCredit int64
-	goAway     bool
-	closed     bool
+	nextID      uint32
+	ids         []uint32 // active streams
+	tags        []uint32
+	status      []int
+	maxStreams  uint32
+	sendWindow  int64 // connection
+	peerInit    int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
+	peerFrame   int
+	recvCredit  int64
+	goAway      bool
+	closed      bool
+	gotSettings bool // the server's first SETTINGS arrived
 
 	hbStream uint32
 	hbEnd    bool
@@ -158,7 +162,9 @@ func (c *ClientConn) Init(templates []*RequestTemplate) {
 		c.list.buf = make([]byte, 0, 256)
 	}
 	c.list.max = 256
-	c.nextID, c.maxStreams = 1, 100 // until the server's SETTINGS say otherwise (RFC 9113 §6.5.2)
+	// One stream until the server's SETTINGS arrive: more could exceed its
+	// SETTINGS_MAX_CONCURRENT_STREAMS and be refused.
+	c.nextID, c.maxStreams = 1, 1
 	c.sendWindow, c.peerInit, c.peerFrame = DefaultWindow, DefaultWindow, MinMaxFrameSize
 	c.out = append(c.out, Preface...)
 	var s [18]byte
@@ -404,6 +410,10 @@ func (c *ClientConn) block(id uint32, block []byte) {
 }
 
 func (c *ClientConn) settings(p []byte) {
+	if !c.gotSettings {
+		c.gotSettings = true
+		c.maxStreams = 1<<31 - 1 // unlimited unless the SETTINGS say (RFC 9113 §6.5.2)
+	}
 	for ; len(p) >= 6; p = p[6:] {
 		v := binary.BigEndian.Uint32(p[2:])
 		switch binary.BigEndian.Uint16(p) {

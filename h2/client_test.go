@@ -139,3 +139,23 @@ func TestClientConnSmallTable(t *testing.T) {
 		t.Error("a server table of 16 bytes turns the client to literals")
 	}
 }
+
+// One stream until the server's SETTINGS arrive; then its limit, or none.
+func TestClientConnConcurrencyBeforeSettings(t *testing.T) {
+	var c ClientConn
+	c.Init([]*RequestTemplate{NewRequestTemplate("GET", "http", "h", "/", nil, nil)})
+	c.Open(0, 0)
+	if c.CanOpen(0) {
+		t.Fatal("a second stream before the server's SETTINGS")
+	}
+	in := AppendFrameHeader(nil, 0, FrameSettings, 0, 0) // no MAX_CONCURRENT_STREAMS: unlimited
+	if n, ev := c.Feed(in); n != len(in) || ev.Kind != ClientNone {
+		t.Fatalf("%d %+v", n, ev)
+	}
+	for range 500 {
+		if !c.CanOpen(0) {
+			t.Fatal("limited without a limit")
+		}
+		c.Open(0, 0)
+	}
+}
