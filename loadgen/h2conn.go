@@ -93,6 +93,14 @@ func (h *h2conn) reset(c *conn) {
 	h.cc.ClearOutput()
 }
 
+// canSend reports whether c may send another request now: fewer than the
+// pipeline depth in flight and, on HTTP/2, a stream the server allows. When
+// it may not, no timer is armed: a response (or the server's SETTINGS)
+// wakes the connection up.
+func (l *loop) canSend(c *conn) bool {
+	return c.qn < l.depth && (c.h2 == nil || c.h2.canOpen())
+}
+
 // canOpen reports whether another stream may be opened now.
 func (h *h2conn) canOpen() bool {
 	return len(h.free) > 0 && h.cc.CanOpen(h.maxBody)

@@ -214,7 +214,7 @@ func (l *loop) fill(c *conn, now int64) {
 		c.wbuf, c.woff = c.wbuf[:0], 0
 	}
 	added := false
-	for c.qn < l.depth && (c.h2 == nil || c.h2.canOpen()) {
+	for l.canSend(c) {
 		intended := now
 		if l.interval > 0 {
 			if c.due > now {
@@ -299,7 +299,7 @@ func (l *loop) settle(c *conn, now int64) {
 		l.closeConn(c, now, 0)
 		return
 	}
-	if l.interval > 0 && c.state == stOpen && c.qn < l.depth && c.heapIdx < 0 {
+	if l.interval > 0 && c.state == stOpen && l.canSend(c) && c.heapIdx < 0 {
 		c.wake = c.due
 		l.heapPush(c.idx)
 	}
