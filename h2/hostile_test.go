@@ -1,11 +1,18 @@
 package h2
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
+	"net"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // closedWith checks that the last event is EventClose with err and that
@@ -325,6 +332,92 @@ func TestStreamIDRules(t *testing.T) {
 			evs := p.flush()
 			if last := evs[len(evs)-1]; last.Kind != EventClose || last.Err != tc.err {
 				t.Fatalf("want EventClose %v, got %+v", tc.err, evs)
+			}
+		})
+	}
+}
+
+// The attacks over a real socket against the test server: the client gets
+// the GOAWAY, the connection is closed, and the server's loop saw why.
+func TestHostileOverTCP(t *testing.T) {
+	tests := []struct {
+		name   string
+		attack func(fr *http2.Framer, enc func(kv ...string) []byte)
+		err    Error
+		code   http2.ErrCode
+	}{
+		{name: "rapid-reset", err: ErrRapidReset, code: http2.ErrCodeEnhanceYourCalm,
+			attack: func(fr *http2.Framer, enc func(kv ...string) []byte) {
+				for id := uint32(1); id < 2000; id += 2 {
+					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, BlockFragment: enc(
+						":method", "GET", ":scheme", "http", ":path", "/", ":authority", "a")})
+					fr.WriteRSTStream(id, http2.ErrCodeCancel)
+				}
+			}},
+		{name: "continuation-flood", err: ErrHeaderBlockSize, code: http2.ErrCodeEnhanceYourCalm,
+			attack: func(fr *http2.Framer, enc func(kv ...string) []byte) {
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: enc(":method", "GET")})
+				junk := make([]byte, 16000)
+				for range 200 {
+					if fr.WriteContinuation(1, false, junk) != nil {
+						return // the server closed: what the test expects
+					}
+				}
+			}},
+		{name: "ping-flood", err: ErrFlood, code: http2.ErrCodeEnhanceYourCalm,
+			attack: func(fr *http2.Framer, enc func(kv ...string) []byte) {
+				for range 5000 {
+					if fr.WritePing(false, [8]byte{}) != nil {
+						return
+					}
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, Limits{}, "ok")
+			nc, err := net.Dial("tcp", s.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(20 * time.Second))
+			go func() {
+				bw := bufio.NewWriter(nc)
+				bw.WriteString(Preface)
+				fr := http2.NewFramer(bw, nil)
+				fr.WriteSettings()
+				var hb bytes.Buffer
+				he := hpack.NewEncoder(&hb)
+				tc.attack(fr, func(kv ...string) []byte {
+					hb.Reset()
+					for i := 0; i+1 < len(kv); i += 2 {
+						he.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+					}
+					return hb.Bytes()
+				})
+				bw.Flush()
+			}()
+			fr := http2.NewFramer(nil, nc)
+			var goAway *http2.GoAwayFrame
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					break // EOF or reset: the server closed
+				}
+				if g, ok := f.(*http2.GoAwayFrame); ok {
+					goAway = g
+				}
+			}
+			if goAway == nil || goAway.ErrCode != tc.code {
+				t.Fatalf("want GOAWAY %v before the close, got %+v", tc.code, goAway)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !slices.Contains(s.errors(), tc.err) {
+				if time.Now().After(deadline) {
+					t.Fatalf("server errors %v, want %v", s.errors(), tc.err)
+				}
+				runtime.Gosched()
 			}
 		})
 	}

@@ -29,6 +29,24 @@ type Request struct {
 	EndStream bool
 }
 
+// AppendCookie appends the request's cookie fields joined with "; ", the
+// single Cookie field an HTTP/1.1 upstream expects (RFC 9113 §8.2.3); dst
+// is returned unchanged when there is none.
+func (r *Request) AppendCookie(dst []byte) []byte {
+	first := true
+	for _, f := range r.Fields {
+		if string(f.Name) != "cookie" {
+			continue
+		}
+		if !first {
+			dst = append(dst, ';', ' ')
+		}
+		dst = append(dst, f.Value...)
+		first = false
+	}
+	return dst
+}
+
 // Byte classes (RFC 9110 §5.6.2, RFC 9113 §8.2.1), built from their
 // definitions; TestByteClasses checks them.
 var (

@@ -32,6 +32,33 @@ func TestRequestHead(t *testing.T) {
 	}
 }
 
+func TestAppendCookie(t *testing.T) {
+	r := Request{Fields: []Field{{Name: []byte("cookie"), Value: []byte("a=1")}, {Name: []byte("x"), Value: []byte("y")},
+		{Name: []byte("cookie"), Value: []byte("b=2")}}}
+	if got := string(r.AppendCookie([]byte("Cookie: "))); got != "Cookie: a=1; b=2" {
+		t.Errorf("got %q", got)
+	}
+	if got := (&Request{}).AppendCookie(nil); got != nil {
+		t.Errorf("no cookie: %q", got)
+	}
+}
+
+// SETTINGS not acknowledged, idle connections: timestamps for the
+// engine's timers.
+func TestTimestamps(t *testing.T) {
+	c := NewServerConn(Limits{}, 100)
+	if c.SettingsUnackedSince() != 100 || c.IdleSince() != 100 {
+		t.Fatalf("unacked %d idle %d", c.SettingsUnackedSince(), c.IdleSince())
+	}
+	in := []byte(Preface)
+	in = AppendFrameHeader(in, 0, FrameSettings, 0, 0)
+	in = AppendSettingsAck(in)
+	c.Feed(in, 200)
+	if c.SettingsUnackedSince() != 0 {
+		t.Errorf("acknowledged SETTINGS still unacked since %d", c.SettingsUnackedSince())
+	}
+}
+
 func equalRec(a, b rec) bool {
 	return a.Kind == b.Kind && a.Stream == b.Stream && a.EndStream == b.EndStream && a.Data == b.Data &&
 		a.Method == b.Method && a.Path == b.Path && a.Host == b.Host && a.CL == b.CL && slices.Equal(a.Fields, b.Fields)
@@ -396,5 +423,27 @@ func TestPrefaceAndFirstSettings(t *testing.T) {
 	in := append([]byte(Preface), AppendPing(nil, false, [8]byte{})...)
 	if _, ev := c.Feed(in, 0); ev.Kind != EventClose || ev.Err != ErrFirstSettings {
 		t.Fatalf("PING first: %+v", ev)
+	}
+}
+
+// A client that reads slowly makes progress: BlockedSince moves with it.
+func TestBlockedSinceMovesWithProgress(t *testing.T) {
+	p := newPeer(t, Limits{})
+	p.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 10})
+	p.get(1, true)
+	p.flush()
+	c := p.c
+	c.StartHeaders(1, 200)
+	c.EndHeaders(false)
+	body := []byte(strings.Repeat("x", 100))
+	n, _ := c.WriteData(1, body, true, 10)
+	p.fr.WriteWindowUpdate(1, 5)
+	p.flush()
+	n2, _ := c.WriteData(1, body[n:], true, 20)
+	if n != 10 || n2 != 5 || c.BlockedSince() != 20 {
+		t.Fatalf("took %d then %d, blocked since %d; want 10, 5, 20", n, n2, c.BlockedSince())
+	}
+	if n3, _ := c.WriteData(1, body[n+n2:], true, 30); n3 != 0 || c.BlockedSince() != 20 {
+		t.Fatalf("no progress at 30: blocked since %d, want 20", c.BlockedSince())
 	}
 }

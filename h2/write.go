@@ -118,7 +118,9 @@ func (c *ServerConn) WriteData(id uint32, p []byte, endStream bool, now int64) (
 	s.sendWindow -= take
 	c.sendWindow -= take
 	if take < int64(len(p)) {
-		if s.blockedAt == 0 {
+		// Blocked: since now if some bytes went (progress), else since
+		// the first write that could send nothing.
+		if take > 0 || s.blockedAt == 0 {
 			s.blockedAt = max(now, 1)
 		}
 		return int(take), nil
@@ -200,9 +202,11 @@ func (c *ServerConn) IdleSince() int64 {
 	return c.idleSince
 }
 
-// BlockedSince is the earliest time a stream still active was cut short by
-// a flow-control window and has not sent since, 0 when none is: a client
-// that holds a window closed forever (timeouts.client_send) shows here.
+// BlockedSince is, over the active streams that have more to send than the
+// windows allow, the earliest time one last made progress (a WriteData
+// that sent some bytes but not all, or the first that could send none); 0
+// when no stream is blocked. A client that holds a window closed forever
+// (timeouts.client_send) shows here; one that reads slowly does not.
 func (c *ServerConn) BlockedSince() int64 {
 	var t int64
 	for i := range c.streams.s {
