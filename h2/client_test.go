@@ -8,14 +8,12 @@ import (
 // pair runs a ClientConn against a ServerConn in memory; the server
 // answers every complete request with status 200 + stream ID and a body.
 type pair struct {
-	t       testing.TB
-	c       ClientConn
-	s       *ServerConn
-	toS     []byte
-	toC     []byte
-	blocks  []int // sizes of the request header blocks the server saw
-	body    string
-	lastLen int
+	t    testing.TB
+	c    ClientConn
+	s    *ServerConn
+	toS  []byte
+	toC  []byte
+	body string
 }
 
 func newPair(t testing.TB, lim Limits, tps ...*RequestTemplate) *pair {

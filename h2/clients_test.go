@@ -3,9 +3,7 @@ package h2
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -13,19 +11,15 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
-// h2cClient is Go's HTTP/2 client speaking h2c with prior knowledge.
+// h2cClient is Go's HTTP/2 client (x/net's, bundled in net/http) speaking
+// h2c with prior knowledge: net/http's Protocols replaces x/net's
+// Transport.AllowHTTP and DialTLS override, which are deprecated.
 func h2cClient(t *testing.T) *http.Client {
-	tr := &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }

@@ -25,7 +25,6 @@ type peer struct {
 	enc  *hpack.Encoder
 
 	consumed int // bytes Feed consumed in total
-	closed   *Event
 }
 
 // rec is a copy of an Event that outlives the next Feed.

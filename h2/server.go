@@ -561,7 +561,7 @@ func (c *ServerConn) block(id uint32, block []byte) {
 	kind := c.hbKind
 	c.list.max = int(c.lim.MaxHeaderListSize)
 	if c.list.fields == nil {
-		c.list.fields = make([]Field, 0, c.lim.MaxHeaders)
+		c.list.fields = make([]Field, 0, c.lim.MaxHeaders+4) // + the pseudo-header fields
 		c.list.buf = make([]byte, 0, c.lim.MaxHeaderListSize)
 	}
 	c.list.reset(kind == blockRefuse || kind == blockIgnore)

@@ -11,14 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
-
 	"github.com/hotpath/hotpath/h2"
 )
 
-// h2cServer is x/net's HTTP/2 server over h2c (prior knowledge), an
-// implementation independent of package h2. It answers with size bytes (a
+// h2cServer is Go's HTTP/2 server (x/net's, bundled in net/http) over h2c
+// with prior knowledge, an implementation independent of package h2. It answers with size bytes (a
 // "size" query parameter) and counts requests by method and the body bytes
 // received.
 type h2cServer struct {
@@ -68,7 +65,10 @@ func startH2c(t *testing.T, maxStreams uint32) *h2cServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h2c.NewHandler(h, &http2.Server{MaxConcurrentStreams: maxStreams})}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true) // prior knowledge
+	srv := &http.Server{Handler: h, Protocols: &p, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: int(maxStreams)}}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	s.url = "http://" + ln.Addr().String()

@@ -6,12 +6,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
 )
 
-// TestH2 runs hotload --h2 against x/net's h2c server: HTTP/2 requests,
+// TestH2 runs hotload --h2 against Go's h2c server: HTTP/2 requests,
 // counted by the server's protocol.
 func TestH2(t *testing.T) {
 	var h2req, other atomic.Int64
@@ -27,7 +24,9 @@ func TestH2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h2c.NewHandler(h, &http2.Server{})}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true) // prior knowledge
+	srv := &http.Server{Handler: h, Protocols: &p}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	code, out, errOut := hotload("--h2", "-c", "2", "-p", "8", "-d", "200ms", "--fail-if", "errors>0", "http://"+ln.Addr().String()+"/")
