@@ -44,9 +44,9 @@ func FuzzServerConn(f *testing.F) {
 					break
 				}
 			}
-			if cap(c.list.buf) > DefaultMaxHeaderListSize || cap(c.hbBuf) > 4*DefaultMaxHeaderListSize ||
+			if cap(c.bufs.list.buf) > DefaultMaxHeaderListSize || cap(c.hbBuf) > 4*DefaultMaxHeaderListSize ||
 				len(c.streams.ids) > DefaultMaxConcurrentStreams {
-				t.Fatalf("buffers: list %d block %d streams %d", cap(c.list.buf), cap(c.hbBuf), len(c.streams.ids))
+				t.Fatalf("buffers: list %d block %d streams %d", cap(c.bufs.list.buf), cap(c.hbBuf), len(c.streams.ids))
 			}
 			fr := http2.NewFramer(nil, bytes.NewReader(c.Output()))
 			fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)

@@ -142,8 +142,8 @@ func TestHPACKBomb(t *testing.T) {
 	if !ok || h.status() != "431" {
 		t.Fatalf("want a 431 on stream 3, got %+v", h)
 	}
-	if cap(p.c.list.buf) > DefaultMaxHeaderListSize {
-		t.Errorf("decode buffer grew to %d", cap(p.c.list.buf))
+	if cap(p.c.bufs.list.buf) > DefaultMaxHeaderListSize {
+		t.Errorf("decode buffer grew to %d", cap(p.c.bufs.list.buf))
 	}
 	p.get(5, true)
 	if evs := p.flush(); len(evs) != 1 || evs[0].Kind != EventRequest {
@@ -298,11 +298,11 @@ func TestMemoryBounded(t *testing.T) {
 		}
 	}
 	c := p.c
-	if cap(c.list.buf) > DefaultMaxHeaderListSize || cap(c.hbBuf) > 2*DefaultMaxHeaderListSize ||
+	if cap(c.bufs.list.buf) > DefaultMaxHeaderListSize || cap(c.hbBuf) > 2*DefaultMaxHeaderListSize ||
 		cap(c.dec.table.data) > 2*DefaultHeaderTableSize || cap(c.streams.ids) > 2*DefaultMaxConcurrentStreams ||
 		cap(c.dec.scratch) > 4*DefaultMaxHeaderListSize {
 		t.Errorf("buffers: list %d, block %d, table %d, streams %d, scratch %d",
-			cap(c.list.buf), cap(c.hbBuf), cap(c.dec.table.data), cap(c.streams.ids), cap(c.dec.scratch))
+			cap(c.bufs.list.buf), cap(c.hbBuf), cap(c.dec.table.data), cap(c.streams.ids), cap(c.dec.scratch))
 	}
 }
 

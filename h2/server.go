@@ -113,9 +113,9 @@ type ServerConn struct {
 	hbLen    int
 
 	dec  decoder
-	list fieldList
 	req  Request
-	enc  encoder
+	bufs *Buffers // &own, or a loop's shared Buffers (SetBuffers)
+	own  Buffers
 
 	notify []uint32 // streams to report EventWritable for
 
@@ -159,8 +159,8 @@ func (c *ServerConn) Init(lim Limits, now int64) {
 	c.notify = keep.notify[:0]
 	c.dec = decoder{scratch: keep.dec.scratch[:0]}
 	c.dec.init(c.lim.HeaderTableSize)
-	c.list = fieldList{buf: keep.list.buf[:0], fields: keep.list.fields[:0], max: int(c.lim.MaxHeaderListSize)}
-	c.enc = encoder{buf: keep.enc.buf[:0]}
+	c.own = Buffers{list: fieldList{buf: keep.own.list.buf[:0], fields: keep.own.list.fields[:0]}, enc: encoder{buf: keep.own.enc.buf[:0]}}
+	c.bufs = &c.own
 	c.peerMaxFrame = MinMaxFrameSize
 	c.peerInitWindow = DefaultWindow
 	c.sendWindow = DefaultWindow
@@ -185,6 +185,26 @@ func (c *ServerConn) Init(lim Limits, now int64) {
 		c.out = AppendWindowUpdate(c.out, 0, c.lim.ConnWindowSize-DefaultWindow)
 	}
 }
+
+// Buffers are the scratch buffers a ServerConn decodes request heads into
+// and encodes response heads in: about MaxHeaderListSize plus 5 KiB once a
+// request was served. Each connection has its own unless SetBuffers gives
+// it one shared with the other connections of its event loop, which a loop
+// can do because the buffers are only used within one Feed call and
+// within one StartHeaders .. EndHeaders sequence. An idle connection then
+// holds only its HPACK table and partial frames. The zero value is ready.
+type Buffers struct {
+	list fieldList
+	enc  encoder
+}
+
+// SetBuffers makes c use b (shared by the connections of one event loop
+// that have the same Limits)
+// instead of buffers of its own. Then a Request's fields are valid only
+// until the next Feed of any connection sharing b, and no other of them may
+// start a head between StartHeaders and EndHeaders on c. Call it after
+// Init.
+func (c *ServerConn) SetBuffers(b *Buffers) { c.bufs = b }
 
 // Output is what the connection has to send: frames written by the Write
 // methods and by Feed (SETTINGS and PING acknowledgements, WINDOW_UPDATE,
@@ -559,13 +579,17 @@ func (c *ServerConn) continuation(fh FrameHeader, p []byte) {
 // block decodes a complete header block and acts on it.
 func (c *ServerConn) block(id uint32, block []byte) {
 	kind := c.hbKind
-	c.list.max = int(c.lim.MaxHeaderListSize)
-	if c.list.fields == nil {
-		c.list.fields = make([]Field, 0, c.lim.MaxHeaders+4) // + the pseudo-header fields
-		c.list.buf = make([]byte, 0, c.lim.MaxHeaderListSize)
+	l := &c.bufs.list
+	l.max = int(c.lim.MaxHeaderListSize)
+	if cap(l.fields) < c.lim.MaxHeaders+4 { // + the pseudo-header fields
+		l.fields = make([]Field, 0, c.lim.MaxHeaders+4)
 	}
-	c.list.reset(kind == blockRefuse || kind == blockIgnore)
-	if err := c.dec.decode(block, &c.list); err != nil {
+	if cap(l.buf) < int(c.lim.MaxHeaderListSize) {
+		l.buf = make([]byte, 0, c.lim.MaxHeaderListSize)
+	}
+	l.fields = l.fields[: 0 : c.lim.MaxHeaders+4] // a shared list may be larger: this connection's limit
+	c.bufs.list.reset(kind == blockRefuse || kind == blockIgnore)
+	if err := c.dec.decode(block, &c.bufs.list); err != nil {
 		c.fail(ErrCompression) // RFC 7541 §2.3.3 and §6: COMPRESSION_ERROR
 		return
 	}
@@ -584,12 +608,12 @@ func (c *ServerConn) block(id uint32, block []byte) {
 		c.trailers(id)
 		return
 	}
-	if c.list.over {
+	if c.bufs.list.over {
 		c.tooLarge(id)
 		return
 	}
 	r := &c.req
-	if !r.parse(c.list.fields) {
+	if !r.parse(c.bufs.list.fields) {
 		c.closedByUs(id)
 		c.out = AppendRSTStream(c.out, id, CodeProtocol) // §8.1.1: malformed
 		return
@@ -620,9 +644,9 @@ func (c *ServerConn) closedByUs(id uint32) { c.recent.add(id, closedByUs) }
 // MaxHeaders with 431 (RFC 6585 §5; RFC 9113 §10.5.1) and closes the
 // stream; the connection goes on.
 func (c *ServerConn) tooLarge(id uint32) {
-	c.enc.reset()
-	c.enc.status(431)
-	c.out = AppendHeaders(c.out, id, c.enc.buf, true, int(c.peerMaxFrame))
+	c.bufs.enc.reset()
+	c.bufs.enc.status(431)
+	c.out = AppendHeaders(c.out, id, c.bufs.enc.buf, true, int(c.peerMaxFrame))
 	if !c.hbEnd {
 		c.out = AppendRSTStream(c.out, id, CodeNo) // §8.1: the body is not wanted
 	}
@@ -633,12 +657,12 @@ func (c *ServerConn) tooLarge(id uint32) {
 func (c *ServerConn) trailers(id uint32) {
 	i := c.streams.find(id)
 	s := &c.streams.s[i]
-	if c.list.over || !validTrailers(c.list.fields) ||
+	if c.bufs.list.over || !validTrailers(c.bufs.list.fields) ||
 		s.contentLength >= 0 && s.received != s.contentLength {
 		c.streamError(i, CodeProtocol) // §8.1: malformed trailers
 		return
 	}
-	c.req = Request{Fields: c.list.fields, EndStream: true, ContentLength: -1}
+	c.req = Request{Fields: c.bufs.list.fields, EndStream: true, ContentLength: -1}
 	c.ev = Event{Kind: EventTrailers, Stream: id, EndStream: true, Request: &c.req}
 	c.remoteEnd(i)
 }

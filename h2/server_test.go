@@ -2,6 +2,7 @@ package h2
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -445,5 +446,30 @@ func TestBlockedSinceMovesWithProgress(t *testing.T) {
 	}
 	if n3, _ := c.WriteData(1, body[n+n2:], true, 30); n3 != 0 || c.BlockedSince() != 20 {
 		t.Fatalf("no progress at 30: blocked since %d, want 20", c.BlockedSince())
+	}
+}
+
+// Connections of one loop sharing Buffers: requests on both, and an idle
+// connection holds no decode buffer of its own.
+func TestSharedBuffers(t *testing.T) {
+	var b Buffers
+	a, z := newPeer(t, Limits{}), newPeer(t, Limits{})
+	a.c.SetBuffers(&b)
+	z.c.SetBuffers(&b)
+	for id := uint32(1); id < 20; id += 2 {
+		for _, p := range []*peer{a, z} {
+			p.get(id, true, "x-id", strconv.Itoa(int(id)))
+			evs := p.flush()
+			if len(evs) != 1 || evs[0].Kind != EventRequest || evs[0].Fields[0] != "x-id: "+strconv.Itoa(int(id)) {
+				t.Fatalf("%+v", evs)
+			}
+			p.respond(id, "ok")
+			if h, ok := find(p.frames(), http2.FrameHeaders, id); !ok || h.status() != "200" {
+				t.Fatalf("response %+v", h)
+			}
+		}
+	}
+	if cap(a.c.own.list.buf) != 0 || cap(z.c.own.list.buf) != 0 || cap(b.list.buf) == 0 {
+		t.Errorf("own buffers %d and %d, shared %d", cap(a.c.own.list.buf), cap(z.c.own.list.buf), cap(b.list.buf))
 	}
 }

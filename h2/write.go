@@ -13,8 +13,8 @@ func (c *ServerConn) StartHeaders(id uint32, status int) error {
 		return ErrHeadState
 	}
 	c.hw.stream, c.hw.trailers, c.hw.final, c.hw.active = id, false, status >= 200, true
-	c.enc.reset()
-	c.enc.status(status)
+	c.bufs.enc.reset()
+	c.bufs.enc.status(status)
 	return nil
 }
 
@@ -29,7 +29,7 @@ func (c *ServerConn) StartTrailers(id uint32) error {
 		return ErrHeadState
 	}
 	c.hw.stream, c.hw.trailers, c.hw.final, c.hw.active = id, true, true, true
-	c.enc.reset()
+	c.bufs.enc.reset()
 	return nil
 }
 
@@ -43,19 +43,19 @@ func (c *ServerConn) Field(name, value []byte) {
 	if !c.hw.active || len(name) == 0 || name[0] == ':' {
 		return
 	}
-	lower := c.enc.lower[:0]
+	lower := c.bufs.enc.lower[:0]
 	for _, b := range name {
 		if 'A' <= b && b <= 'Z' {
 			b += 'a' - 'A'
 		}
 		lower = append(lower, b)
 	}
-	c.enc.lower = lower
+	c.bufs.enc.lower = lower
 	switch string(lower) {
 	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 		return
 	}
-	c.enc.field(lower, value)
+	c.bufs.enc.field(lower, value)
 }
 
 // FieldString is Field for strings (constant names and values).
@@ -77,7 +77,7 @@ func (c *ServerConn) EndHeaders(endStream bool) error {
 		return ErrStreamGone
 	}
 	endStream = (endStream || c.hw.trailers) && c.hw.final
-	c.out = AppendHeaders(c.out, c.hw.stream, c.enc.buf, endStream, int(c.peerMaxFrame))
+	c.out = AppendHeaders(c.out, c.hw.stream, c.bufs.enc.buf, endStream, int(c.peerMaxFrame))
 	if c.hw.final {
 		c.streams.s[i].headSent = true
 	}
