@@ -33,7 +33,10 @@
 //	sc.ClearOutput()
 //
 // A partial frame is left unconsumed and waits for more bytes; nothing is
-// parsed twice. Request fields are views of the connection's decode buffer
+// parsed twice. Init resets a ServerConn for a new connection keeping its
+// buffers (for a per-loop free list), and SetBuffers lets the connections
+// of one loop share their decode and encode scratch: a served, idle
+// connection then holds about 11 KiB, most of it the client's HPACK table. Request fields are views of the connection's decode buffer
 // valid until the next Feed; DATA payloads are views of the input. Answers
 // are appended to Output: StartHeaders, Field, EndHeaders for a head (1xx
 // included, 103 Early Hints for one), WriteData for the body, StartTrailers
