@@ -53,6 +53,28 @@ type Listener struct {
 	// gateway: the first listener that sets it decides, and a listener
 	// that sets a different non-zero value is a config error.
 	Workers int `yaml:"workers"`
+	// Protocols are what clients may speak: http1 (always), h2c (HTTP/2 in
+	// cleartext with prior knowledge: a connection that starts with the
+	// HTTP/2 preface). Default [http1]: a preface is answered 400.
+	Protocols []string `yaml:"protocols"`
+	// HTTP2 bounds what an HTTP/2 client may make the gateway hold
+	// (docs/http2.md); zero values are the defaults.
+	HTTP2 HTTP2 `yaml:"http2"`
+}
+
+// HTTP2 are a listener's HTTP/2 limits, each an h2.Limits field.
+type HTTP2 struct {
+	MaxConcurrentStreams   int  `yaml:"max_concurrent_streams"`  // 100
+	MaxHeaderListBytes     Size `yaml:"max_header_list_bytes"`   // 32 KiB; larger: 431
+	MaxHeaders             int  `yaml:"max_headers"`             // 100
+	MaxHeaderBlockBytes    Size `yaml:"max_header_block_bytes"`  // 64 KiB; larger: GOAWAY
+	HeaderTableBytes       Size `yaml:"header_table_bytes"`      // 4 KiB
+	MaxFrameBytes          Size `yaml:"max_frame_bytes"`         // 16 KiB
+	StreamWindowBytes      Size `yaml:"stream_window_bytes"`     // 64 KiB
+	ConnectionWindowBytes  Size `yaml:"connection_window_bytes"` // 1 MiB
+	MaxPrematureResets     int  `yaml:"max_premature_resets"`    // 100
+	MaxControlFrames       int  `yaml:"max_control_frames"`      // 1000
+	ControlFramesPerSecond int  `yaml:"control_frames_per_second"`
 }
 
 // Limits bound what a peer can make the gateway parse or hold.

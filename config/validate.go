@@ -37,6 +37,35 @@ func (c *Config) validate() Errors {
 			}
 			listenAt[l.Address] = i
 		}
+		for j, proto := range l.Protocols {
+			if proto != "http1" && proto != "h2c" {
+				bad(fmt.Sprintf("%s.protocols[%d]", p, j), "want http1 or h2c, got %q", proto)
+			}
+		}
+		h := l.HTTP2
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{
+			{"max_concurrent_streams", int64(h.MaxConcurrentStreams)}, {"max_header_list_bytes", int64(h.MaxHeaderListBytes)},
+			{"max_headers", int64(h.MaxHeaders)}, {"max_header_block_bytes", int64(h.MaxHeaderBlockBytes)},
+			{"header_table_bytes", int64(h.HeaderTableBytes)}, {"stream_window_bytes", int64(h.StreamWindowBytes)},
+			{"connection_window_bytes", int64(h.ConnectionWindowBytes)}, {"max_premature_resets", int64(h.MaxPrematureResets)},
+			{"max_control_frames", int64(h.MaxControlFrames)}, {"control_frames_per_second", int64(h.ControlFramesPerSecond)},
+		} {
+			if f.v < 0 {
+				bad(p+".http2."+f.name, "must not be negative")
+			}
+		}
+		if mf := h.MaxFrameBytes; mf != 0 && (mf < 16384 || mf > 1<<24-1) {
+			bad(p+".http2.max_frame_bytes", "want 16384 to 16777215 (RFC 9113 §6.5.2), got %d", mf)
+		}
+		if w := h.StreamWindowBytes; w > 1<<31-1 {
+			bad(p+".http2.stream_window_bytes", "must be at most 2147483647 (RFC 9113 §6.9.1)")
+		}
+		if w := h.ConnectionWindowBytes; w > 1<<31-1 {
+			bad(p+".http2.connection_window_bytes", "must be at most 2147483647 (RFC 9113 §6.9.1)")
+		}
 		switch {
 		case l.Workers < 0:
 			bad(p+".workers", "must be 0 (one per core) or more")

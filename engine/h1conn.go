@@ -66,6 +66,7 @@ type h1conn struct {
 	wantClose bool
 	closed    bool
 	paused    bool
+	upgraded  *h2conn // the connection speaks HTTP/2 now (h2conn.go)
 	// quiet: the last exchange's client ended the connection itself
 	// (Connection: close, or HTTP/1.0 without keep-alive) and sent its
 	// whole request, so it sends nothing more (RFC 9112 §9.6) and linger
@@ -92,6 +93,9 @@ func (h *h1conn) onTraffic() gnet.Action {
 	h.busy = true
 	h.process()
 	h.busy = false
+	if hc := h.upgraded; hc != nil {
+		return hc.onTraffic() // the preface arrived: HTTP/2 from here on
+	}
 	if h.wantClose || h.closed {
 		return gnet.Close
 	}
@@ -137,7 +141,7 @@ func (h *h1conn) close() {
 }
 
 func (h *h1conn) process() {
-	for !h.wantClose && !h.closed {
+	for !h.wantClose && !h.closed && h.upgraded == nil {
 		switch h.state {
 		case downIdle:
 			if h.tbl != nil && h.c.OutboundBuffered() > h.tbl.maxBuf {
@@ -190,6 +194,16 @@ func (h *h1conn) readHead() bool {
 	}
 	n, err := x.req.Parse(buf)
 	if err == parser.ErrNeedMore {
+		return false
+	}
+	if err == parser.ErrHTTP2Preface {
+		if i, ok := h.lp.srv.h2cOn(h.c); ok {
+			h.toH2(i) // h2conn.go
+			return false
+		}
+	}
+	if h.lp.srv.h2Only(h.c) {
+		h.close() // an HTTP/2-only listener: no preface, no answer (RFC 9113 §3.4)
 		return false
 	}
 	if err != nil {

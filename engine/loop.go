@@ -10,6 +10,7 @@ import (
 	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 	"github.com/panjf2000/gnet/v2/pkg/queue"
 
+	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/pool"
 )
 
@@ -21,8 +22,10 @@ type loop struct {
 	epfd int   // the loop's epoll descriptor for pause-read, -1 if unknown
 	lnfd []int // the loop's listening sockets
 
-	downs []*h1conn // open client connections (index in h1conn.idx)
-	ups   []*up     // open or dialing upstream connections (index in up.idx)
+	downs   []*h1conn // open client connections (index in h1conn.idx)
+	h2conns []*h2conn // open HTTP/2 client connections (h2conn.idx)
+	h2bufs  *h2.Buffers
+	ups     []*up // open or dialing upstream connections (index in up.idx)
 
 	// conns holds this loop's connections per endpoint, indexed by
 	// pool.Endpoint.ID (dense and process-unique across reloads).
@@ -71,6 +74,13 @@ func (lp *loop) Run(context.Context) error {
 		d.tick(now)
 		if i < len(lp.downs) && lp.downs[i] != d {
 			i-- // d closed and was swapped out: revisit this index
+		}
+	}
+	for i := 0; i < len(lp.h2conns); i++ {
+		hc := lp.h2conns[i]
+		hc.tick(now)
+		if i < len(lp.h2conns) && lp.h2conns[i] != hc {
+			i--
 		}
 	}
 	for i := 0; i < len(lp.ups); i++ {
@@ -175,7 +185,7 @@ func (lp *loop) recycle(h *h1conn) {
 // newExchange returns an exchange for a request on h: a finished one from
 // the free list, with its parser, buffers, policy and aggregation state
 // kept (each request resets what it uses), or a new one.
-func (lp *loop) newExchange(h *h1conn) *exchange {
+func (lp *loop) newExchange(h client) *exchange {
 	var x *exchange
 	if n := len(lp.freeExchanges); n > 0 {
 		x = lp.freeExchanges[n-1]
@@ -222,6 +232,33 @@ func keptBuf(b []byte) []byte {
 		return nil
 	}
 	return b[:0]
+}
+
+// detachDown takes d out of the loop's HTTP/1.1 connections without
+// counting it closed: its socket goes on as another protocol (h2conn).
+func (lp *loop) detachDown(d *h1conn) {
+	last := len(lp.downs) - 1
+	if d.idx <= last && lp.downs[d.idx] == d {
+		lp.downs[d.idx] = lp.downs[last]
+		lp.downs[d.idx].idx = d.idx
+		lp.downs[last] = nil
+		lp.downs = lp.downs[:last]
+	}
+	d.idx = -1
+}
+
+// removeH2 takes a closed HTTP/2 connection out of the loop.
+func (lp *loop) removeH2(hc *h2conn) {
+	last := len(lp.h2conns) - 1
+	if hc.idx <= last && lp.h2conns[hc.idx] == hc {
+		lp.h2conns[hc.idx] = lp.h2conns[last]
+		lp.h2conns[hc.idx].idx = hc.idx
+		lp.h2conns[last] = nil
+		lp.h2conns = lp.h2conns[:last]
+	}
+	hc.idx = -1
+	lp.srv.active.Add(-1)
+	lp.obs.downClosed()
 }
 
 func (lp *loop) removeDown(d *h1conn) {

@@ -293,6 +293,8 @@ func settleAfter(c gnet.Conn) {
 	switch x := c.Context().(type) {
 	case *h1conn:
 		x.lp.settle()
+	case *h2conn:
+		x.lp.settle()
 	case *up:
 		x.lp.settle()
 	case *tunnelEnd:

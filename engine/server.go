@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,7 @@ type Server struct {
 	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
 	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
 	handover bool              // WithHandover
+	h2cPorts map[int]int       // listener ports that speak h2c: the listener's index (h2conn.go)
 
 	watchDone, watchExited chan struct{} // the passive-health watcher (health.go)
 }
@@ -151,6 +153,14 @@ func (s *Server) Start() error {
 			}
 		}
 		protos[i] = "tcp://" + s.addrs[i]
+		if slices.Contains(s.tbl.Load().cfg.Listeners[i].Protocols, "h2c") {
+			if p, ok := listenerPort(s.addrs[i]); ok {
+				if s.h2cPorts == nil {
+					s.h2cPorts = map[int]int{}
+				}
+				s.h2cPorts[p] = i
+			}
+		}
 	}
 	go func() {
 		defer close(s.done)
@@ -298,7 +308,8 @@ func sameListeners(a, b *config.Config) bool {
 		return false
 	}
 	for i := range a.Listeners {
-		if a.Listeners[i] != b.Listeners[i] {
+		x, y := a.Listeners[i], b.Listeners[i]
+		if x.Address != y.Address || x.Workers != y.Workers || !slices.Equal(x.Protocols, y.Protocols) || x.HTTP2 != y.HTTP2 {
 			return false
 		}
 	}
@@ -416,6 +427,8 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
 	case *h1conn:
 		x.onClose()
+	case *h2conn:
+		x.onClose()
 	case *up:
 		x.onClose(err)
 	case *tunnelEnd:
@@ -431,6 +444,8 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
 	case *h1conn:
+		return x.onTraffic()
+	case *h2conn:
 		return x.onTraffic()
 	case *up:
 		return x.onTraffic()
@@ -451,6 +466,8 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	s.log.Error("panic in connection handler; connection closed", "panic", r, "stack", string(debug.Stack()))
 	switch x := c.Context().(type) {
 	case *h1conn:
+		x.busy = false
+	case *h2conn:
 		x.busy = false
 	case *up:
 		x.busy = false
