@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/h2"
 )
 
 // h2cClient is Go's HTTP/2 client with prior knowledge (h2c).
@@ -243,5 +246,83 @@ func TestH2specGateway(t *testing.T) {
 			}
 			t.Logf("h2spec %s: %s", group, summary)
 		})
+	}
+}
+
+// h2Loop sends n requests one at a time on an HTTP/2 connection through
+// the gateway with h2.ClientConn (which allocates nothing per request).
+func h2Loop(tb testing.TB, c net.Conn, cc *h2.ClientConn, buf []byte, n int) {
+	for i := 0; i < n; i++ {
+		if !cc.CanOpen(0) {
+			tb.Fatal("cannot open a stream")
+		}
+		cc.Open(0, uint32(i))
+		if _, err := c.Write(cc.Output()); err != nil {
+			tb.Fatal(err)
+		}
+		cc.ClearOutput()
+		for done := false; !done; {
+			m, err := c.Read(buf)
+			if err != nil {
+				tb.Fatalf("request %d: %v", i, err)
+			}
+			for off := 0; off < m; {
+				k, ev := cc.Feed(buf[off:m])
+				off += k
+				switch ev.Kind {
+				case h2.ClientDone:
+					if ev.Status != 200 {
+						tb.Fatalf("request %d: status %d", i, ev.Status)
+					}
+					done = true
+				case h2.ClientReset, h2.ClientGoAway, h2.ClientClose:
+					tb.Fatalf("request %d: event %d", i, ev.Kind)
+				}
+				if k == 0 && ev.Kind == h2.ClientNone {
+					break
+				}
+			}
+			if out := cc.Output(); len(out) > 0 { // SETTINGS acks, window updates
+				if _, err := c.Write(out); err != nil {
+					tb.Fatal(err)
+				}
+				cc.ClearOutput()
+			}
+		}
+	}
+}
+
+// TestH2Allocations: an HTTP/2 request through the gateway to an HTTP/1.1
+// upstream, in steady state, allocates less than once (issue 12's bar).
+func TestH2Allocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	up := allocFreeUpstream(t)
+	cfg := testConfig(t, proxyTo(up))
+	cfg.Listeners[0].Workers = 1
+	cfg.Listeners[0].Protocols = []string{"h2c"}
+	cfg.Timeouts.Keepalive = time.Minute
+	srv := startServer(t, cfg)
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	var cc h2.ClientConn
+	cc.Init([]*h2.RequestTemplate{h2.NewRequestTemplate("GET", "http", "bench", "/bench",
+		[][2]string{{"user-agent", "hotpath-bench"}, {"accept", "*/*"}}, nil)})
+	buf := make([]byte, 64<<10)
+	h2Loop(t, c, &cc, buf, 1000) // warm up
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 20000
+	h2Loop(t, c, &cc, buf, n)
+	runtime.ReadMemStats(&after)
+	got := float64(after.Mallocs-before.Mallocs) / n
+	t.Logf("%.4f mallocs per HTTP/2 request over %d requests", got, n)
+	if got > 1 {
+		t.Errorf("%.3f mallocs per HTTP/2 request, want < 1", got)
 	}
 }
