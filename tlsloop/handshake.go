@@ -67,7 +67,7 @@ type handshakes struct {
 	max     atomic.Int64
 	slots   atomic.Pointer[chan struct{}] // CPU slots; capacity = Workers
 
-	inFlight, peak                                   atomic.Int64
+	inFlight, peak                                atomic.Int64
 	completed, resumed, failed, timedOut, refused atomic.Int64
 }
 
