@@ -37,6 +37,12 @@ type Conn struct {
 
 	plain   []byte // plain[poff:] is decrypted input not yet discarded
 	poff    int
+	// drained: crypto/tls holds no plaintext (its last Read returned less
+	// than asked, or would block). counted: Reads that began drained and
+	// returned plaintext, each of which took at least one record of the
+	// tr.rec.complete seen since crypto/tls last said "would block".
+	drained bool
+	counted int
 	out     []byte // ciphertext to send (Flush)
 	scratch []byte // Writev coalescing
 	info    Info
@@ -149,24 +155,32 @@ func (c *Conn) fail(err error) {
 }
 
 // decrypt runs the record layer over b (and what the handshake left),
-// appending plaintext to c.plain until crypto/tls wants more ciphertext.
+// appending plaintext to c.plain until crypto/tls has taken all the
+// ciphertext and holds no complete record. It knows the latter without
+// asking crypto/tls (a Read that would only say "would block") when every
+// complete record it was given has been matched by a Read that took one.
 func (c *Conn) decrypt(b []byte) error {
 	if c.err != nil {
 		return c.err // io.EOF after close_notify: nothing more is read
 	}
-	c.tr.src = b
-	for {
+	t := &c.tr
+	t.src = b
+	for len(t.src) > 0 || len(t.pend) > 0 || !c.drained || t.rec.complete > c.counted {
 		if c.poff > 0 && c.poff == len(c.plain) {
 			c.plain, c.poff = c.plain[:0], 0
 		}
 		if cap(c.plain)-len(c.plain) < plainChunk/2 {
 			c.grow()
 		}
-		n, err := c.tc.Read(c.plain[len(c.plain):cap(c.plain)])
+		room := c.plain[len(c.plain):cap(c.plain)]
+		was := c.drained
+		n, err := c.tc.Read(room)
 		c.plain = c.plain[:len(c.plain)+n]
 		if err != nil {
-			c.tr.src = nil
+			t.src = nil
 			if _, ok := err.(wouldBlock); ok {
+				// Every complete record is consumed: count from here.
+				c.drained, c.counted, t.rec.complete = true, 0, 0
 				return nil
 			}
 			if err == io.EOF {
@@ -176,7 +190,13 @@ func (c *Conn) decrypt(b []byte) error {
 			}
 			return err
 		}
+		if was {
+			c.counted++
+		}
+		c.drained = n < len(room)
 	}
+	t.src = nil
+	return nil
 }
 
 // grow makes room in c.plain: it moves the unread bytes to the front, or

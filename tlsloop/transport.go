@@ -52,6 +52,10 @@ type transport struct {
 	quit   chan struct{} // closed by Close
 	wake   func()        // asks the loop to call Feed (Conn's wake)
 
+	// rec follows the record boundaries of what crypto/tls has read (the
+	// handshake goroutine's during a handshake, the loop's after).
+	rec recordCursor
+
 	// The handshake goroutine's own (never touched by the loop).
 	timer *time.Timer // the handshake's deadline
 	slots chan struct{}
@@ -60,8 +64,15 @@ type transport struct {
 
 var _ net.Conn = (*transport)(nil)
 
-// Read implements net.Conn for crypto/tls.
+// Read implements net.Conn for crypto/tls. Every byte crypto/tls reads
+// passes the record cursor.
 func (t *transport) Read(p []byte) (int, error) {
+	n, err := t.read(p)
+	t.rec.advance(p[:n])
+	return n, err
+}
+
+func (t *transport) read(p []byte) (int, error) {
 	switch t.phase {
 	case phaseLoop:
 		if len(t.pend) > 0 {
@@ -268,3 +279,38 @@ type memAddr struct{}
 
 func (memAddr) Network() string { return "tlsloop" }
 func (memAddr) String() string  { return "event-loop" }
+
+// recordCursor follows the TLS record framing (RFC 8446 §5.1: a 5-byte
+// header whose last two bytes are the length, then the payload) of the
+// bytes crypto/tls reads, and counts the records it has seen whole. Conn
+// uses the count to know when crypto/tls holds no complete record, and
+// skips the Read that would only say so (it costs crypto/tls an
+// allocation: readFromUntil's atLeastReader).
+type recordCursor struct {
+	hdr      int // bytes of the current record's header seen (0-5)
+	left     int // the current record's length, then its payload bytes not seen
+	complete int // records seen whole since the last reset
+}
+
+func (r *recordCursor) advance(b []byte) {
+	for len(b) > 0 {
+		if r.hdr < 5 {
+			switch r.hdr {
+			case 3:
+				r.left = int(b[0]) << 8
+			case 4:
+				r.left |= int(b[0])
+			}
+			r.hdr++
+			b = b[1:]
+		} else {
+			k := min(r.left, len(b))
+			r.left -= k
+			b = b[k:]
+		}
+		if r.hdr == 5 && r.left == 0 {
+			r.complete++
+			r.hdr = 0
+		}
+	}
+}
