@@ -22,7 +22,7 @@ var recordCases = []struct {
 	name string
 	size int
 }{
-	{name: "small", size: 120},  // a short response: head and "Hello, world!"
+	{name: "small", size: 120}, // a short response: head and "Hello, world!"
 	{name: "16KiB", size: 16 << 10},
 	{name: "64KiB", size: 64 << 10},
 }

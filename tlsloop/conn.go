@@ -35,8 +35,8 @@ type Conn struct {
 	state uint8
 	err   error // why the Conn failed, or io.EOF after close_notify
 
-	plain   []byte // plain[poff:] is decrypted input not yet discarded
-	poff    int
+	plain []byte // plain[poff:] is decrypted input not yet discarded
+	poff  int
 	// drained: crypto/tls holds no plaintext (its last Read returned less
 	// than asked, or would block). counted: Reads that began drained and
 	// returned plaintext, each of which took at least one record of the
