@@ -50,6 +50,8 @@ type Listener struct {
 	// gateway: the first listener that sets it decides, and a listener
 	// that sets a different non-zero value is a config error.
 	Workers int `yaml:"workers"`
+	// TLS makes the listener HTTPS (tls.go).
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // Limits bound what a peer can make the gateway parse or hold.
@@ -135,6 +137,8 @@ type Upstream struct {
 	HashKey string `yaml:"hash_key"`
 	Pool    Pool   `yaml:"pool"`
 	Health  Health `yaml:"health"`
+	// TLS makes connections to the endpoints TLS (tls.go).
+	TLS *UpstreamTLS `yaml:"tls"`
 }
 
 // Endpoint is one upstream server.

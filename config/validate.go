@@ -255,6 +255,7 @@ func (c *Config) validate() Errors {
 	}
 	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
+	c.validateTLS(&errs)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
 	return errs

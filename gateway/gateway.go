@@ -90,6 +90,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
+	if err := refuseTLS(cfg); err != nil {
+		return nil, err
+	}
 	srv, err := engine.New(cfg, append([]engine.Option{engine.WithLogger(g.log)}, opts.EngineOptions...)...)
 	if err != nil {
 		return nil, err
@@ -184,6 +187,9 @@ func (g *Gateway) Reload() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cfg, err := g.load()
+	if err == nil {
+		err = refuseTLS(cfg)
+	}
 	if err == nil {
 		err = g.srv.Reload(cfg)
 	}
@@ -283,8 +289,9 @@ func loopback(addr string) bool {
 }
 
 // Check validates cfg as New would without starting anything: the engine's
-// routes, policies, balancers and the files they read (engine.Check), and
-// the admin token file, all problems together.
+// routes, policies, balancers and the files they read (engine.Check), the
+// admin token file and the TLS certificates, keys and CA files, all
+// problems together.
 func Check(cfg *config.Config) error {
 	var errs config.Errors
 	if err := engine.Check(cfg); err != nil {
@@ -295,6 +302,8 @@ func Check(cfg *config.Config) error {
 	if _, err := readAdminToken(cfg.Admin.TokenFile); err != nil {
 		errs = append(errs, cfg.Errorf("admin.token_file", strings.TrimPrefix(err.Error(), "admin.token_file: ")))
 	}
+	tlsErrs, _ := checkTLS(cfg, time.Now())
+	errs = append(errs, tlsErrs...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -322,7 +331,8 @@ func CheckFile(path string) (config.Errors, error) {
 	}
 	warnings := cfg.Warnings()
 	if len(errs) == 0 {
-		return warnings, Check(cfg)
+		_, tlsWarnings := checkTLS(cfg, time.Now())
+		return append(warnings, tlsWarnings...), Check(cfg)
 	}
 	for _, f := range cfg.Files() {
 		if _, err := os.ReadFile(f.File); err != nil {
