@@ -121,10 +121,11 @@ func serveMain(args []string) int {
 	curves := fs.String("curves", "", "key exchange groups: x25519, p256 (default Go's)")
 	loops := fs.Int("loops", 1, "event loops")
 	plain := fs.Bool("plain", false, "plain TCP, no TLS")
+	tickets := fs.Bool("tickets", true, "session tickets (resumption)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := tlsloop.ServerOptions{}
+	opts := tlsloop.ServerOptions{DisableSessionTickets: !*tickets}
 	certFiles, keyFiles := strings.Split(*certs, ","), strings.Split(*keys, ",")
 	for i := range certFiles {
 		if i < len(keyFiles) {
