@@ -304,6 +304,9 @@ func Check(cfg *config.Config) error {
 	}
 	tlsErrs, _ := checkTLS(cfg, time.Now())
 	errs = append(errs, tlsErrs...)
+	if err := refuseTLS(cfg); err != nil {
+		errs = append(errs, err.(config.Errors)...)
+	}
 	if len(errs) == 0 {
 		return nil
 	}

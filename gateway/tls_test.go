@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,10 +101,14 @@ routes:
 			if err != nil && !errors.As(err, &errs) {
 				t.Fatal(err)
 			}
-			if len(errs) != len(c.errs) {
-				t.Fatalf("errors:\n%v\nwant %d", err, len(c.errs))
+			// Until the engine serves TLS, -check says so too (last: its
+			// line is the highest).
+			want := append(c.errs[:len(c.errs):len(c.errs)], "listeners[0].tls@4: HTTPS is not served", "upstreams[0].tls@11: TLS to upstreams is not")
+			sort.SliceStable(want, func(i, j int) bool { return lineOf(want[i]) < lineOf(want[j]) })
+			if len(errs) != len(want) {
+				t.Fatalf("errors:\n%v\nwant %d", err, len(want))
 			}
-			for i, want := range c.errs {
+			for i, want := range want {
 				if got := fmt.Sprintf("%s@%d: %s", errs[i].Path, errs[i].Line, errs[i].Msg); !strings.HasPrefix(got, want) {
 					t.Errorf("got  %s\nwant %s...", got, want)
 				}
@@ -140,4 +146,11 @@ func TestRefuseTLS(t *testing.T) {
 	if !errors.As(err, &errs) || errs[0].Path != "listeners[0].tls" || !strings.Contains(errs[0].Msg, "issue 13") {
 		t.Fatalf("New: %v", err)
 	}
+}
+
+// lineOf returns the line of a "path@line: message" expectation.
+func lineOf(s string) int {
+	_, rest, _ := strings.Cut(s, "@")
+	n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ':')])
+	return n
 }
