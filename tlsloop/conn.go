@@ -292,6 +292,19 @@ func (c *Conn) notOpen() error {
 	return ErrNotOpen
 }
 
+// Trim drops the Conn's empty buffers (plaintext, output, Writev's):
+// for a connection going idle, whose next request then allocates them
+// again. crypto/tls's own state (about 10 KiB after a handshake) stays.
+func (c *Conn) Trim() {
+	if c.Buffered() == 0 {
+		c.plain, c.poff = nil, 0
+	}
+	if len(c.out) == 0 {
+		c.out = nil
+	}
+	c.scratch = nil
+}
+
 // Pending returns the bytes of ciphertext waiting for Flush.
 func (c *Conn) Pending() int { return len(c.out) }
 

@@ -293,3 +293,24 @@ func TestWriteBeforeHandshake(t *testing.T) {
 		t.Errorf("Feed after Close: %v", err)
 	}
 }
+
+// TestTrim: a trimmed Conn (an idle connection's buffers dropped) keeps
+// working, and keeps plaintext not yet consumed.
+func TestTrim(t *testing.T) {
+	server, client := testPair(t, tlsloop.ServerOptions{}, tlsloop.ClientOptions{})
+	send(t, client, server, []byte("partial head"))
+	server.Trim()
+	if got := mustPeek(server); string(got) != "partial head" {
+		t.Fatalf("Trim dropped unread plaintext: %q", got)
+	}
+	server.Discard(-1)
+	server.Trim()
+	send(t, client, server, []byte("GET / HTTP/1.1\r\n\r\n"))
+	send(t, server, client, []byte("HTTP/1.1 204 No Content\r\n\r\n"))
+	if got := mustPeek(server); string(got) != "GET / HTTP/1.1\r\n\r\n" {
+		t.Errorf("after Trim: %q", got)
+	}
+	if got := mustPeek(client); string(got) != "HTTP/1.1 204 No Content\r\n\r\n" {
+		t.Errorf("client: %q", got)
+	}
+}
