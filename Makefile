@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: all build run test test-short bench microbench fuzz lint vet fmt clean
+.PHONY: all build run test test-short bench bench-fleet microbench fuzz lint vet fmt clean
 
 all: build
 
@@ -74,6 +74,16 @@ BENCH_ARGS ?=
 
 bench: build
 	$(GO) run ./bench/cmd/harness -bin $(BIN) $(BENCH_ARGS)
+
+# The fleet's figures (docs/fleet.md): two gateways sharing a 1000 req/s
+# limit through Redis for 10 s (admitted rate, Redis commands per admitted
+# request), and the hotpath process's CPU per rate-limited request with
+# scope global vs local, interleaved. Needs redis-server (apt-get install
+# redis-server). Options: FLEET_ARGS="-fleet.sync=400ms -fleet.duration=30s".
+FLEET_ARGS ?=
+
+bench-fleet: build
+	$(GO) test -count=1 -run 'TestFleetFigure' -v -timeout 20m ./gateway -args -fleet.long -fleet.bin=$(abspath $(BIN))/hotpath $(FLEET_ARGS)
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

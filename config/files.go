@@ -57,5 +57,12 @@ func (c *Config) Files() []FileRef {
 			add(p+".key_file", t.KeyFile)
 		}
 	}
+	for i, r := range c.Redis {
+		add(fmt.Sprintf("redis[%d].password_file", i), r.PasswordFile)
+		if r.Sentinel != nil {
+			add(fmt.Sprintf("redis[%d].sentinel.password_file", i), r.Sentinel.PasswordFile)
+		}
+	}
+	add("etcd.password_file", c.Etcd.PasswordFile)
 	return out
 }

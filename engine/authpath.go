@@ -213,7 +213,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 // exchange is answered (401/403, or 503 when the Basic verifier pool is
 // full: d.local is set and d.out holds the response) or parked until a
 // verifier worker has checked its Basic credential (authpool.go).
-func (d *down) gateBegin(rt *route, head []byte) bool {
+func (d *exchange) gateBegin(rt *route, head []byte) bool {
 	g := rt.gate
 	ps := d.policies()
 	ps.ident = ps.ident[:0]
@@ -236,7 +236,7 @@ func (d *down) gateBegin(rt *route, head []byte) bool {
 }
 
 // authRefused counts a refused request and renders its 401 or 403.
-func (d *down) authRefused(g *gate, st auth.Status) {
+func (d *exchange) authRefused(g *gate, st auth.Status) {
 	d.authRejected(authReason(st))
 	d.renderLocal(st.HTTPStatus(), g.challenge.Line(st))
 }
@@ -245,7 +245,7 @@ func (d *down) authRefused(g *gate, st auth.Status) {
 // on success renders the identity fields into ps.ident. A Basic
 // credential the loop's cache cannot answer is Unverified, returned
 // decoded in cred (owned by the caller) for a verifier worker.
-func (d *down) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
+func (d *exchange) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
 	cred := d.credential(g)
 	switch {
 	case g.jwt != nil:
@@ -276,7 +276,7 @@ func (d *down) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
 }
 
 // appendUser renders the Basic user_header field into ps.ident.
-func (d *down) appendUser(g *gate, ps *policyState, user []byte) {
+func (d *exchange) appendUser(g *gate, ps *policyState, user []byte) {
 	if g.userHeader == "" {
 		return
 	}
@@ -289,7 +289,7 @@ func (d *down) appendUser(g *gate, ps *policyState, user []byte) {
 // credential returns the request's credential: the credential field's
 // value (after the Bearer or Basic scheme on Authorization), else the
 // query parameter's; nil when there is none.
-func (d *down) credential(g *gate) []byte {
+func (d *exchange) credential(g *gate) []byte {
 	if v, ok := headerValue(d.req.Headers, g.credHeader); ok {
 		v = parser.TrimOWS(v)
 		if !g.bearer {
@@ -322,7 +322,7 @@ func (lp *loop) authCache() *auth.Cache {
 
 // identValue returns the value of an identity field the auth injects
 // (for rate-limit keys on header:<Name>).
-func (d *down) identValue(name string) ([]byte, bool) {
+func (d *exchange) identValue(name string) ([]byte, bool) {
 	ps := d.pol
 	if ps == nil || d.rt == nil || d.rt.gate == nil {
 		return nil, false
@@ -340,7 +340,7 @@ func (d *down) identValue(name string) ([]byte, bool) {
 }
 
 // authRejected counts a refused request.
-func (d *down) authRejected(r metrics.AuthReason) {
+func (d *exchange) authRejected(r metrics.AuthReason) {
 	if mt := d.tbl.mt; mt != nil {
 		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, r)
 	}

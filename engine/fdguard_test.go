@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hotpath/hotpath/config"
 )
 
 func (s *syncBuffer) String() string {
@@ -175,4 +177,62 @@ func TestConnectionCap(t *testing.T) {
 	if readBody(t, resp); resp.StatusCode != 200 {
 		t.Fatalf("after the cap: %d", resp.StatusCode)
 	}
+}
+
+// TestSecondInstanceRefused: a second gateway on an address another one
+// listens on would share it through SO_REUSEPORT and split its traffic
+// between two configs. It is refused, unless the hand-over is deliberate.
+func TestSecondInstanceRefused(t *testing.T) {
+	first := startServer(t, testConfig(t, `routes: [{path: /, direct: {body: first}}]`))
+	y := "listeners: [{address: " + first.Addr() + ", workers: 1}]\nroutes: [{path: /, direct: {body: second}}]\n"
+	parse := func() *config.Config {
+		cfg, err := config.Parse("second.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	second, err := New(parse(), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Start(); err == nil || !strings.Contains(err.Error(), "another process is listening there") {
+		_ = second.Close()
+		t.Fatalf("second Start: %v, want a refusal naming the address in use", err)
+	}
+	handover, err := New(parse(), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithHandover())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := handover.Start(); err != nil {
+		t.Fatalf("Start with WithHandover: %v", err)
+	}
+	_ = handover.Close()
+}
+
+// TestRestartAfterStop: a new instance starts at once on the address of
+// one that just stopped, although the old one's connections linger in the
+// kernel (FIN_WAIT): only a listening socket counts as another process.
+func TestRestartAfterStop(t *testing.T) {
+	first := startServer(t, testConfig(t, `routes: [{path: /, direct: {body: first}}]`))
+	c := dial(t, first)
+	resp := roundTrip(t, c, bufio.NewReader(c), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	readBody(t, resp)
+	addr := first.Addr()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// c stays open: the server's side of it is half-closed, not gone.
+	cfg, err := config.Parse("again.yaml", []byte("listeners: [{address: "+addr+", workers: 1}]\nroutes: [{path: /, direct: {body: again}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(); err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	_ = again.Close()
 }

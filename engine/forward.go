@@ -56,7 +56,7 @@ const (
 )
 
 // peerTrust says how far the request's forwarding fields are believed.
-func (d *down) peerTrust() trust {
+func (d *exchange) peerTrust() trust {
 	if !d.tbl.pol.trustXFF {
 		return trustAll
 	}
@@ -69,7 +69,7 @@ func (d *down) peerTrust() trust {
 
 // forwardsField reports whether the client's field name is copied into the
 // upstream request for route rt.
-func (d *down) forwardsField(rt *route, name []byte, tr trust) bool {
+func (d *exchange) forwardsField(rt *route, name []byte, tr trust) bool {
 	switch len(name) {
 	case 4:
 		if parser.EqualFold(name, "host") {
@@ -128,7 +128,7 @@ func forwardingField(name []byte) fwdField {
 }
 
 // forwardsForwarding decides for a client's forwarding field f.
-func (d *down) forwardsForwarding(f fwdField, tr trust) bool {
+func (d *exchange) forwardsForwarding(f fwdField, tr trust) bool {
 	fwd := &d.tbl.fwd
 	switch {
 	case tr == trustNone:
@@ -145,7 +145,7 @@ func (d *down) forwardsForwarding(f fwdField, tr trust) bool {
 // configures to an upstream request head. sawHost and sawProto say that the
 // client's X-Forwarded-Host / -Proto were forwarded (only from a trusted
 // proxy): the gateway then adds none of its own.
-func (d *down) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) []byte {
+func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) []byte {
 	r := &d.req
 	t := d.tbl
 	if t.fwd.XForwardedFor {
@@ -158,7 +158,7 @@ func (d *down) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) []byt
 				}
 			}
 		}
-		b = append(b, d.clientIP...)
+		b = append(b, d.cl.addrText()...)
 		b = append(b, "\r\n"...)
 	}
 	if t.fwd.XForwardedProto && !sawProto {
@@ -174,7 +174,7 @@ func (d *down) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) []byt
 // order, and reports whether a trusted proxy's X-Forwarded-Host and -Proto
 // were among them. skip leaves out more fields (the cache leader's
 // conditionals), nil for none.
-func (d *down) appendForwardedFields(b []byte, rt *route, tr trust, skip func([]byte) bool) (out []byte, sawHost, sawProto bool) {
+func (d *exchange) appendForwardedFields(b []byte, rt *route, tr trust, skip func([]byte) bool) (out []byte, sawHost, sawProto bool) {
 	for _, h := range d.req.Headers {
 		if !d.forwardsField(rt, h.Name, tr) || (skip != nil && skip(h.Name)) {
 			continue
@@ -226,7 +226,7 @@ func (v *forwardedView) value(name string) ([]byte, bool) {
 
 // forwarded returns the exchange's forwarded view, building it on first use.
 // The route's auth must have run (its identity fields are part of it).
-func (d *down) forwarded(rt *route) *forwardedView {
+func (d *exchange) forwarded(rt *route) *forwardedView {
 	ps := d.policies()
 	v := &ps.view
 	if v.built {

@@ -31,7 +31,7 @@ func TestHopByHop(t *testing.T) {
 
 // headFixture is a client connection with a parsed request and a compiled
 // table, for exercising head rewriting without sockets.
-func headFixture(tb testing.TB) *down {
+func headFixture(tb testing.TB) *exchange {
 	tb.Helper()
 	cfg, err := config.Parse("t.yaml", []byte(`
 upstreams:
@@ -51,7 +51,8 @@ routes:
 	}
 	s := &Server{}
 	s.tbl.Store(tbl)
-	d := &down{lp: &loop{srv: s}, tbl: tbl, clientIP: []byte("10.1.2.3")}
+	lp := &loop{srv: s}
+	d := &exchange{lp: lp, cl: &h1conn{lp: lp, clientIP: []byte("10.1.2.3")}, tbl: tbl}
 	raw := []byte("GET /api/users/7?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n" +
 		"Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nX-Forwarded-For: 192.0.2.1\r\nCookie: a=b\r\n\r\n")
 	if _, err := d.req.Parse(raw); err != nil {

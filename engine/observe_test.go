@@ -508,7 +508,7 @@ func TestPolicyHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl := srv.tbl.Load()
-	d := &down{lp: &loop{srv: srv, obs: srv.obs.newLoop()}, tbl: tbl}
+	d := &exchange{lp: &loop{srv: srv, obs: srv.obs.newLoop()}, tbl: tbl}
 	if tbl.tree.Lookup(nil, []byte("GET"), []byte("/x"), &d.match) != trie.Found {
 		t.Fatal("no route")
 	}

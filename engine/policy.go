@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -42,6 +41,9 @@ type routePolicy struct {
 	rlCfg limiter.Config
 	rlKey limiter.KeySpec
 	rlID  string // registry key: id + limiter config + key spec
+	// rlGlobal is the rate_limit section when its scope is global: the
+	// gateway shares rl with the fleet (fleet.go).
+	rlGlobal *config.RateLimit
 
 	maxInFlight int
 	inflight    *limiter.Concurrency
@@ -103,6 +105,10 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			Burst:  burst,
 			Slots:  rl.Slots,
 			Shadow: rl.Shadow,
+			Track:  rl.Scope == config.ScopeGlobal,
+		}
+		if rp.rlCfg.Track {
+			rp.rlGlobal = rl
 		}
 		// Validate with a tiny table; bind allocates the real one.
 		probe := rp.rlCfg
@@ -426,7 +432,7 @@ type policyState struct {
 }
 
 // pol returns d's policy state, allocating it on first use.
-func (d *down) policies() *policyState {
+func (d *exchange) policies() *policyState {
 	if d.pol == nil {
 		d.pol = &policyState{}
 	}
@@ -438,7 +444,7 @@ func (d *down) policies() *policyState {
 // It returns true when the exchange is answered (429, 503, 504, a cache
 // hit; d.local is set and d.out holds the response) or parked waiting for
 // another request's fetch; false to proxy as usual.
-func (d *down) policyBegin(rt *route) bool {
+func (d *exchange) policyBegin(rt *route) bool {
 	rp := rt.pol
 	ps := d.policies()
 	ps.rp = rp
@@ -483,7 +489,7 @@ func (d *down) policyBegin(rt *route) bool {
 
 // appendPolicyFields appends the fields every response of a policy route
 // carries: RateLimit-Policy / RateLimit (enforced limits only).
-func (d *down) appendPolicyFields(b []byte) []byte {
+func (d *exchange) appendPolicyFields(b []byte) []byte {
 	ps := d.pol
 	if ps.hasDec {
 		b = limiter.AppendHeaders(b, ps.dec, ps.rp.rl.Name())
@@ -496,7 +502,7 @@ func (d *down) appendPolicyFields(b []byte) []byte {
 // and completed when the response arrived whole, failed otherwise). It is
 // called when the exchange finishes, when the connection starts closing and
 // when it closes; only the first call does anything.
-func (d *down) policyEnd() {
+func (d *exchange) policyEnd() {
 	ps := d.pol
 	if ps == nil {
 		return
@@ -516,7 +522,7 @@ func (d *down) policyEnd() {
 }
 
 // rateKey hashes the request's rate-limit key parts.
-func (d *down) rateKey(rp *routePolicy) uint64 {
+func (d *exchange) rateKey(rp *routePolicy) uint64 {
 	var k limiter.Key
 	k.Reset()
 	r := &d.req
@@ -553,20 +559,18 @@ func (d *down) rateKey(rp *routePolicy) uint64 {
 }
 
 // peerAddr returns the connection's remote address.
-func (d *down) peerAddr() netip.Addr {
+func (d *exchange) peerAddr() netip.Addr {
 	ps := d.pol
 	if !ps.peerOK {
 		ps.peerOK = true
-		if a, ok := d.c.RemoteAddr().(*net.TCPAddr); ok {
-			ps.peer = a.AddrPort().Addr().Unmap()
-		}
+		ps.peer = d.cl.remoteAddr().Addr().Unmap()
 	}
 	return ps.peer
 }
 
 // clientAddr is the client address behind trusted proxies (the peer when
 // trusted_proxies is empty or the peer is not one of them).
-func (d *down) clientAddr() netip.Addr {
+func (d *exchange) clientAddr() netip.Addr {
 	peer := d.peerAddr()
 	tp := d.tbl.pol.trusted
 	if !tp.Trusted(peer) {

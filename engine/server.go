@@ -2,12 +2,16 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +53,9 @@ type Server struct {
 	clock    func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
 	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
 	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
+	handover bool              // WithHandover
+
+	watchDone, watchExited chan struct{} // the passive-health watcher (health.go)
 }
 
 // Option configures a Server.
@@ -56,6 +63,12 @@ type Option func(*Server)
 
 // WithLogger sets the logger for process events (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithHandover lets Start bind addresses another process is listening on
+// (with SO_REUSEPORT the kernel then splits new connections between the
+// two): a deliberate hand-over from an old instance to a new one. Without
+// it Start refuses such an address.
+func WithHandover() Option { return func(s *Server) { s.handover = true } }
 
 // New compiles cfg into a Server; it does not listen yet. Errors are
 // config.Errors naming the route or upstream at fault.
@@ -123,12 +136,19 @@ func (s *Server) Start() error {
 	}
 	protos := make([]string, len(s.addrs))
 	for i, a := range s.addrs {
-		if strings.HasSuffix(a, ":0") {
+		switch {
+		case strings.HasSuffix(a, ":0"):
 			free, err := freePort(a)
 			if err != nil {
+				s.obs.close()
 				return err
 			}
 			s.addrs[i] = free
+		case !s.handover:
+			if err := notListening(a); err != nil {
+				s.obs.close()
+				return err
+			}
 		}
 		protos[i] = "tcp://" + s.addrs[i]
 	}
@@ -145,6 +165,11 @@ func (s *Server) Start() error {
 	}()
 	select {
 	case <-s.booted:
+		s.watchDone, s.watchExited = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(s.watchExited)
+			s.watchHealth(s.watchDone) // health.go
+		}()
 		return nil
 	case <-s.done:
 		if s.runErr == nil {
@@ -162,6 +187,74 @@ func freePort(addr string) (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// notListening fails when a socket listens on addr already. The loops bind
+// with SO_REUSEPORT, which would let a second gateway share the port
+// silently and split the traffic between two configs. It reads the
+// kernel's socket tables rather than trying a bind: connections of a
+// previous instance that just exited (FIN_WAIT, TIME_WAIT) would fail a
+// plain bind although nothing listens any more.
+func notListening(addr string) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil // a host name: gnet resolves it and reports its own errors
+	}
+	busy, err := listening(ap)
+	if err != nil || !busy {
+		return nil // no /proc: nothing to check against
+	}
+	return fmt.Errorf("engine: listen %s: another process is listening there (stop it, or start with -handover to share the port during a deliberate hand-over)", addr)
+}
+
+// listening reports whether /proc/net/tcp or tcp6 has a socket in LISTEN
+// state on ap's port, on ap's address or a wildcard one (or, for a
+// wildcard ap, on any address).
+func listening(ap netip.AddrPort) (bool, error) {
+	found := false
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" { // 0A: TCP_LISTEN
+				continue
+			}
+			a, ok := procAddr(fs[1])
+			if !ok || a.Port() != ap.Port() {
+				continue
+			}
+			l, want := a.Addr().Unmap(), ap.Addr().Unmap()
+			if l == want || l.IsUnspecified() || want.IsUnspecified() {
+				found = true
+			}
+		}
+	}
+	return found, nil
+}
+
+// procAddr parses a /proc/net/tcp address: hex IP in 32-bit host-order
+// (little-endian) words, a colon, hex port.
+func procAddr(s string) (netip.AddrPort, bool) {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	if !ok || (len(ipHex) != 8 && len(ipHex) != 32) {
+		return netip.AddrPort{}, false
+	}
+	raw, err := hex.DecodeString(ipHex)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	for i := 0; i+4 <= len(raw); i += 4 {
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	ip, _ := netip.AddrFromSlice(raw)
+	return netip.AddrPortFrom(ip, uint16(port)), true
 }
 
 // Addrs returns the listener addresses (with ports resolved after Start).
@@ -255,12 +348,19 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	if s.watchDone != nil {
+		close(s.watchDone)
+		<-s.watchExited
+		s.watchDone = nil
+	}
 	s.loopsMap.Range(func(_, v any) bool {
 		// The loops have stopped. gnet keeps a stopped engine, and with it
-		// this Server, in a package-level map: let the recycled downs go.
+		// this Server, in a package-level map: let the recycled
+		// connections and exchanges go.
 		lp := v.(*loop)
-		clear(lp.freeDowns)
-		lp.freeDowns = nil
+		clear(lp.freeConns)
+		clear(lp.freeExchanges)
+		lp.freeConns, lp.freeExchanges = nil, nil
 		return true
 	})
 	s.agg.Close() // cancels parked aggregations; their results find no loop
@@ -314,7 +414,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 // OnClose implements gnet.EventHandler.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		x.onClose()
 	case *up:
 		x.onClose(err)
@@ -330,7 +430,7 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		return x.onTraffic()
 	case *up:
 		return x.onTraffic()
@@ -350,7 +450,7 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	}
 	s.log.Error("panic in connection handler; connection closed", "panic", r, "stack", string(debug.Stack()))
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
 		x.busy = false
 	case *up:
 		x.busy = false
