@@ -62,9 +62,11 @@ func BenchmarkRecord(b *testing.B) {
 			p.respond(b, resp) // grow the buffers
 			b.ReportAllocs()
 			b.SetBytes(int64(c.size))
+			cpu0 := cpuTime()
 			for b.Loop() {
 				p.respond(b, resp)
 			}
+			reportCPU(b, cpu0)
 		})
 		b.Run(c.name+"/cryptotls-pipe", func(b *testing.B) {
 			a, z := net.Pipe()
@@ -110,9 +112,11 @@ func benchConnTLS(b *testing.B, a, z net.Conn, resp []byte) {
 	round() // the handshake, and buffers grown
 	b.ReportAllocs()
 	b.SetBytes(int64(len(resp)))
+	cpu0 := cpuTime()
 	for b.Loop() {
 		round()
 	}
+	reportCPU(b, cpu0)
 	b.StopTimer()
 	close(next)
 	<-done
@@ -191,6 +195,13 @@ func BenchmarkHandshake(b *testing.B) {
 			}
 		})
 	}
+}
+
+// reportCPU reports the process's CPU time per op since cpu0 (both ends,
+// the kernel's share included): on a busy machine it says more about cost
+// than ns/op, which counts the waits for a CPU too.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // cpuTime is the process's CPU time (user and system) so far.
