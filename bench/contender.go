@@ -77,6 +77,7 @@ type site struct {
 	Features
 	Routes     []string // many_routes: exact paths
 	RoutesFile string   // many_routes: Routes one a line (HAProxy's acl -f)
+	TLS        *siteTLS // TLS scenarios: the certificate (tls.go)
 }
 
 // render writes c's config for s into dir and returns its path.

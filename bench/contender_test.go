@@ -14,7 +14,12 @@ import (
 // renderAll renders every contender's config for every scenario.
 func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir string)) {
 	t.Helper()
+	h := &harness{scratch: t.TempDir()}
 	for _, s := range Scenarios() {
+		st, err := h.tlsSite(s)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var routes []string
 		for i := range s.Routes {
 			routes = append(routes, routePath(i))
@@ -25,7 +30,7 @@ func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir strin
 				t.Fatal(err)
 			}
 			dir := filepath.Join(t.TempDir(), name)
-			conf, err := c.render(dir, site{Listen: "127.0.0.1:18081", Upstream: "127.0.0.1:19001", Root: true, Features: s.Features, Routes: routes})
+			conf, err := c.render(dir, site{Listen: "127.0.0.1:18081", Upstream: "127.0.0.1:19001", Root: true, Features: s.Features, Routes: routes, TLS: st})
 			if err != nil {
 				t.Fatalf("%s/%s: %v", s.Name, name, err)
 			}
@@ -62,6 +67,9 @@ func TestHotpathConfigs(t *testing.T) {
 		}
 		if got := cfg.Upstreams[0].Pool.Pipeline; got != s.UpstreamPipeline {
 			t.Errorf("%s: pool.pipeline %d, want %d", s.Name, got, s.UpstreamPipeline)
+		}
+		if (cfg.Listeners[0].TLS != nil) != s.TLS {
+			t.Errorf("%s: listener tls %+v", s.Name, cfg.Listeners[0].TLS)
 		}
 	})
 }

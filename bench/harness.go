@@ -184,7 +184,12 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		res.Failed = err.Error()
 		return nil, err
 	}
-	conf, err := c.render(dir, site{Listen: addr, Upstream: echoAddr, Root: os.Geteuid() == 0, Features: s.Features, Routes: routes})
+	st, err := h.tlsSite(s)
+	if err != nil {
+		res.Failed = err.Error()
+		return nil, err
+	}
+	conf, err := c.render(dir, site{Listen: addr, Upstream: echoAddr, Root: os.Geteuid() == 0, Features: s.Features, Routes: routes, TLS: st})
 	if err != nil {
 		res.Failed = err.Error()
 		return nil, err
@@ -197,8 +202,8 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		}
 	}
 	if err := c.check(conf, dir); err != nil {
-		if c.Name == "hotpath" && s.Features.any() {
-			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", s.Features.names(), shortCheckError(err, conf))
+		if c.Name == "hotpath" && (s.Features.any() || s.TLS) {
+			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", featureNames(s), shortCheckError(err, conf))
 		} else {
 			res.Failed = err.Error()
 		}
@@ -253,9 +258,10 @@ func probe(ctx context.Context, s Scenario, addr string, routes []string) error 
 	if len(routes) > 0 {
 		path = routes[0]
 	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true,
+		TLSClientConfig: probeTLS()}}
 	get := func() error {
-		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
+		req, err := http.NewRequestWithContext(ctx, "GET", scheme(s)+"://"+addr+path, nil)
 		if err != nil {
 			return err
 		}
@@ -310,7 +316,7 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		}
 		args = append(args, "--targets", tf)
 	} else {
-		args = append(args, "http://"+r.addr+"/bench")
+		args = append(args, scheme(s)+"://"+r.addr+"/bench")
 	}
 	if o.Warmup > 0 {
 		if _, err := h.hotload(ctx, append([]string{"-d", o.Warmup.String()}, args...), os.DevNull); err != nil {

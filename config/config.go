@@ -60,6 +60,8 @@ type Listener struct {
 	// HTTP2 bounds what an HTTP/2 client may make the gateway hold
 	// (docs/http2.md); zero values are the defaults.
 	HTTP2 HTTP2 `yaml:"http2"`
+	// TLS makes the listener HTTPS (tls.go).
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // HTTP2 are a listener's HTTP/2 limits, each an h2.Limits field.
@@ -160,6 +162,8 @@ type Upstream struct {
 	HashKey string `yaml:"hash_key"`
 	Pool    Pool   `yaml:"pool"`
 	Health  Health `yaml:"health"`
+	// TLS makes connections to the endpoints TLS (tls.go).
+	TLS *UpstreamTLS `yaml:"tls"`
 	// Discovery finds the endpoints in DNS or etcd (fleet.go).
 	Discovery *Discovery `yaml:"discovery"`
 	// SlowStart ramps an endpoint's share of requests up from a tenth to

@@ -308,6 +308,7 @@ func (c *Config) validate() Errors {
 	}
 	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
+	c.validateTLS(&errs)
 	c.validateFleet(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)

@@ -39,6 +39,8 @@ type Config struct {
 	// Timeout fails a request that has no complete response after it (the
 	// connection is closed and reopened); default 10 s.
 	Timeout time.Duration `json:"timeout"`
+	// TLS configures https:// targets (tls.go); nil takes the defaults.
+	TLS *TLS `json:"tls,omitempty"`
 	// Live, when not nil, is called about once a second from Run's goroutine
 	// with the progress so far.
 	Live func(Progress) `json:"-"`
@@ -63,6 +65,7 @@ type Target struct {
 	addr  string
 	bytes []byte
 	head  bool
+	https bool
 }
 
 // Bytes is the rendered request (valid after Render).
@@ -104,10 +107,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: HTTP/2 needs keep-alive connections", ErrBadConfig)
 	}
 	c.Threads = min(c.Threads, c.Connections)
+	switch {
+	case c.Targets[0].https && c.TLS == nil:
+		c.TLS = &TLS{}
+	case !c.Targets[0].https && c.TLS != nil:
+		return c, fmt.Errorf("%w: TLS options for an http:// target", ErrBadConfig)
+	}
 	c.Addr = c.Targets[0].addr
 	for i := range c.Targets {
-		if c.Targets[i].addr != c.Addr {
-			return c, fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Addr, c.Targets[i].addr)
+		if c.Targets[i].addr != c.Addr || c.Targets[i].https != c.Targets[0].https {
+			return c, fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Targets[0].URL, c.Targets[i].URL)
 		}
 		c.Targets[i].render(c.NoKeepAlive)
 	}
@@ -146,19 +155,22 @@ func (t *Target) check() error {
 	if err != nil {
 		return fmt.Errorf("%w: %q: %v", ErrBadURL, t.URL, err)
 	}
+	port := u.Port()
 	switch u.Scheme {
 	case "http":
+		if port == "" {
+			port = "80"
+		}
 	case "https":
-		return ErrHTTPS
+		t.https = true
+		if port == "" {
+			port = "443"
+		}
 	default:
-		return fmt.Errorf("%w: %q: want http://host[:port]/path", ErrBadURL, t.URL)
+		return fmt.Errorf("%w: %q: want http:// or https://host[:port]/path", ErrBadURL, t.URL)
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return fmt.Errorf("%w: %q: no host", ErrBadURL, t.URL)
-	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("%w: %q: bad port", ErrBadURL, t.URL)

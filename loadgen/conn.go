@@ -76,6 +76,9 @@ type conn struct {
 	wbuf []byte // wbuf[woff:] is still to be written
 	woff int
 
+	tls   *tlsSession // https: the connection's TLS (tls.go); nil for http
+	tlsIn []byte      // https: ciphertext read buffer
+
 	resp     parser.Response
 	chunk    parser.Chunked
 	bodyLeft int64
@@ -106,6 +109,7 @@ type stats struct {
 	connects    int64
 	lagSum      int64 // open loop: ns sends fell behind their intended time
 	lagMax      int64
+	tls         tlsStats // https: handshakes (tls.go)
 }
 
 func newStats() *stats { return &stats{hist: newHistogram(), histU: newHistogram()} }

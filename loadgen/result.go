@@ -40,6 +40,8 @@ type Result struct {
 
 	Warnings []string // the generator was the bottleneck, or similar
 
+	TLS *TLSResult // https: handshakes (tls.go); nil for http
+
 	rpsSum float64 // merged runs: the sum of their rates
 }
 
@@ -109,6 +111,8 @@ type Report struct {
 	Warnings []string `json:"warnings"`
 	// Generator is the load generator's own cost.
 	Generator Generator `json:"generator"`
+	// TLS are the handshakes of an https:// run.
+	TLS *TLSReport `json:"tls,omitempty"`
 }
 
 // Figures are the headline numbers; latencies in microseconds.
@@ -190,12 +194,16 @@ func (r *Result) Report() (*Report, error) {
 	if r.Wall > 0 && r.Config.Threads > 0 {
 		g.CPUPerThread = r.CPU.Seconds() / r.Wall.Seconds() / float64(r.Config.Threads)
 	}
+	tr, err := r.TLS.report()
+	if err != nil {
+		return nil, err
+	}
 	return &Report{
 		Version: 1, Config: r.Config, Start: r.Start, Runs: r.Runs,
 		Figures: f, Uncorr: figures(r.Uncorrected),
 		Status: r.Status, Errors: r.Errors,
 		Hist:     Histograms{Corrected: c, Uncorrected: u},
-		Warnings: r.Warnings, Generator: g,
+		Warnings: r.Warnings, Generator: g, TLS: tr,
 	}, nil
 }
 
@@ -241,6 +249,9 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 		LagMax:   time.Duration(rep.Figures.LagMaxUS * 1e3),
 		Warnings: rep.Warnings,
 		rpsSum:   rep.Figures.RPS,
+	}
+	if r.TLS, err = rep.TLS.result(); err != nil {
+		return nil, err
 	}
 	if r.Status == nil {
 		r.Status = map[int]int64{}
@@ -292,6 +303,7 @@ func Merge(rs ...*Result) (*Result, error) {
 		for _, w := range r.Warnings {
 			out.Warnings = append(out.Warnings, "run "+strconv.Itoa(out.Runs)+": "+w)
 		}
+		out.TLS = out.TLS.merge(r.TLS)
 	}
 	if len(rs) > 1 {
 		out.Config.Connections, out.Config.Threads, out.Config.Rate = 0, 0, 0

@@ -6,15 +6,16 @@
 //	hotload --h2 -c 64 -p 10 -d 30s http://127.0.0.1:8080/
 //	hotload -c 64 -d 30s -R 50000 --json run.json --hgrm run.hgrm http://127.0.0.1:8080/
 //	hotload --targets reqs.jsonl --fail-if 'p99>20ms,errors>0.1%' -d 10s
+//	hotload -c 64 -d 30s --no-keepalive --cacert ca.pem https://example.test:8443/
 //	hotload compare before.json after.json
 //	hotload merge a.json b.json --json all.json
 //	hotload -c 64 --warmup 5s -d 30s --pprof http://127.0.0.1:9901 --profile-dir runs --name base http://127.0.0.1:8080/
 //	hotload profile baseline save main runs/20261127T120301Z-base
 //	hotload profile diff main runs/20261127T121502Z-pr42 --type cpu,allocs
 //
-// Exit status: 0 success, 1 the run could not be made (unreachable target
-// or pprof endpoint, I/O, profiles not all taken), 2 bad usage, 3 a
-// --fail-if condition held.
+// Exit status: 0 success, 1 the run could not be made (unreachable target,
+// failed TLS handshake or pprof endpoint, I/O, profiles not all taken), 2
+// bad usage, 3 a --fail-if condition held.
 package main
 
 import (
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg      loadgen.Config
 		headers  headerList
 		prof     pprofFlags
+		tlsf     tlsFlags
 		method   = fs.String("m", "GET", "request method")
 		body     = fs.String("b", "", "request body")
 		bodyFile = fs.String("body-file", "", "read the request body from FILE")
@@ -109,6 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "fail a request without a response after this long")
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
 	prof.register(fs)
+	tlsf.register(fs)
 	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 
 	positional, err := parseInterleaved(fs, args)
@@ -174,6 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.Targets, cfg.URL = []loadgen.Target{t}, positional[0]
 	}
+	cfg.TLS = tlsf.config()
 	if cfg.Connections < 1 || cfg.Threads < 1 || cfg.Duration <= 0 || cfg.Pipeline < 1 || cfg.Rate < 0 || cfg.Timeout <= 0 || cfg.Warmup < 0 {
 		fmt.Fprintln(stderr, "hotload: -c, -t, -p must be >= 1; -d and --timeout > 0; -R and --warmup >= 0")
 		return exitUsage
@@ -225,7 +229,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			capture.Abort()
 		}
 		fmt.Fprintln(stderr, "hotload:", err)
-		if errors.Is(err, loadgen.ErrUnreachable) {
+		if errors.Is(err, loadgen.ErrUnreachable) || errors.Is(err, loadgen.ErrTLS) {
 			return exitRun
 		}
 		return exitUsage

@@ -72,7 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "no url", args: []string{"-c", "2"}, code: 2, msg: "want exactly one URL"},
 		{name: "two urls", args: []string{"http://a/", "http://b/"}, code: 2, msg: "want exactly one URL"},
 		{name: "bad url", args: []string{"127.0.0.1:8080"}, code: 2, msg: "bad target URL"},
-		{name: "https", args: []string{"https://127.0.0.1/"}, code: 2, msg: "https:// is not supported"},
+		{name: "tls-flags-on-http", args: []string{"--insecure", "http://127.0.0.1:1/"}, code: 2, msg: "TLS options for an http:// target"},
 		{name: "bad header", args: []string{"-H", "nocolon", "http://127.0.0.1:1/"}, code: 2, msg: "bad header"},
 		{name: "zero connections", args: []string{"-c", "0", "http://127.0.0.1:1/"}, code: 2, msg: "must be >= 1"},
 		{name: "bad fail-if", args: []string{"--fail-if", "p99>>1", "http://127.0.0.1:1/"}, code: 2, msg: "bad --fail-if"},
