@@ -9,8 +9,8 @@ type FileRef struct {
 	File string
 }
 
-// Files returns the files c names: JWT key files, htpasswd files and the
-// admin token file, in config order. The engine and the gateway read them
+// Files returns the files c names: JWT key files, htpasswd files, the
+// admin token file and the ip_filter list files, in config order. The engine and the gateway read them
 // when they start; hotpath -check reads them even when the config has
 // other problems.
 func (c *Config) Files() []FileRef {
@@ -38,5 +38,6 @@ func (c *Config) Files() []FileRef {
 		}
 	}
 	add("admin.token_file", c.Admin.TokenFile)
+	c.edgeFiles(add)
 	return out
 }

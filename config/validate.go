@@ -257,6 +257,7 @@ func (c *Config) validate() Errors {
 	c.validateObservability(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
+	c.validateEdge(bad)
 	return errs
 }
 
