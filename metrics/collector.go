@@ -22,6 +22,9 @@ type Options struct {
 	// Accept, if set, is called at scrape for the connection budget's
 	// metrics (engine/fdguard.go).
 	Accept func() AcceptStats
+	// Edge, if set, is called at scrape for edge protection's counters
+	// (engine/edge.go).
+	Edge func() EdgeStats
 }
 
 // AcceptStats is what the engine's connection budget did: the client
