@@ -98,12 +98,13 @@ const (
 // not allocate when dst has room; headers is copied only when echoed.
 func (p *Policy) AppendPreflight(dst, origin, method, headers []byte) ([]byte, Result) {
 	res := Allowed
+	names, headersOK := p.allowsHeaders(headers)
 	switch {
 	case !p.Allows(origin):
 		res = OriginRefused
 	case !p.allowsMethod(method):
 		res = MethodRefused
-	case !p.allowsHeaders(headers):
+	case !headersOK:
 		res = HeadersRefused
 	}
 	if res != Allowed {
@@ -118,11 +119,11 @@ func (p *Policy) AppendPreflight(dst, origin, method, headers []byte) ([]byte, R
 		dst = append(dst, p.methodsLine...)
 	}
 	switch {
-	case p.anyHeader && len(headers) > 0:
+	case p.anyHeader && names > 0:
 		// "*" is a wildcard only without credentials: echo the list,
-		// which allowsHeaders checked is tokens and commas.
+		// which allowsHeaders checked is tokens, commas and whitespace.
 		dst = append(dst, "Access-Control-Allow-Headers: "...)
-		dst = append(dst, headers...)
+		dst = append(dst, trimOWS(headers)...)
 		dst = append(dst, "\r\n"...)
 	case !p.anyHeader:
 		dst = append(dst, p.headersLine...)
@@ -155,8 +156,8 @@ func (p *Policy) allowsMethod(m []byte) bool {
 }
 
 // allowsHeaders checks each name of a comma-separated list (optional
-// whitespace around names, empty elements skipped).
-func (p *Policy) allowsHeaders(list []byte) bool {
+// whitespace around names, empty elements skipped) and counts them.
+func (p *Policy) allowsHeaders(list []byte) (names int, ok bool) {
 	for len(list) > 0 {
 		i := 0
 		for i < len(list) && list[i] != ',' {
@@ -172,14 +173,15 @@ func (p *Policy) allowsHeaders(list []byte) bool {
 		}
 		for _, c := range name {
 			if !tokenByte(c) {
-				return false
+				return names, false
 			}
 		}
 		if !p.anyHeader && !p.allowsHeader(name) {
-			return false
+			return names, false
 		}
+		names++
 	}
-	return true
+	return names, true
 }
 
 func (p *Policy) allowsHeader(name []byte) bool {
