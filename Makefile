@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: all build run test test-short bench microbench fuzz lint vet fmt clean
+.PHONY: all build run test test-short bench bench-fleet microbench fuzz lint vet fmt clean
 
 all: build
 
@@ -44,7 +44,7 @@ test-short:
 # the committed baseline by benchstat. One package at a time (-p 1) so that
 # two benchmarks never share the two cores. `make microbench-baseline`
 # refreshes the baseline (commit it with the change that moved it).
-MICROBENCH_PKGS     ?= ./parser ./trie ./limiter ./cache ./compression ./metrics ./loadgen ./pool ./iplist ./cors
+MICROBENCH_PKGS     ?= ./parser ./trie ./limiter ./cache ./compression ./metrics ./loadgen ./pool ./h2 ./iplist ./cors
 MICROBENCH_COUNT    ?= 6
 MICROBENCH_TIME     ?= 200ms
 MICROBENCH_BASELINE := bench/baseline/microbench.txt
@@ -74,6 +74,16 @@ BENCH_ARGS ?=
 
 bench: build
 	$(GO) run ./bench/cmd/harness -bin $(BIN) $(BENCH_ARGS)
+
+# The fleet's figures (docs/fleet.md): two gateways sharing a 1000 req/s
+# limit through Redis for 10 s (admitted rate, Redis commands per admitted
+# request), and the hotpath process's CPU per rate-limited request with
+# scope global vs local, interleaved. Needs redis-server (apt-get install
+# redis-server). Options: FLEET_ARGS="-fleet.sync=400ms -fleet.duration=30s".
+FLEET_ARGS ?=
+
+bench-fleet: build
+	$(GO) test -count=1 -run 'TestFleetFigure' -v -timeout 20m ./gateway -args -fleet.long -fleet.bin=$(abspath $(BIN))/hotpath $(FLEET_ARGS)
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -30,6 +30,9 @@ type Config struct {
 	Cache CacheStore `yaml:"cache"`
 	// RequestID turns routes[].request_id on for every route (auth.go).
 	RequestID bool `yaml:"request_id"`
+	// Redis and Etcd are the fleet's shared systems (fleet.go).
+	Redis []Redis `yaml:"redis"`
+	Etcd  Etcd    `yaml:"etcd"`
 	// IPFilter allows and denies client addresses for every route
 	// (edge.go).
 	IPFilter IPFilter `yaml:"ip_filter"`
@@ -144,6 +147,25 @@ type Upstream struct {
 	HashKey string `yaml:"hash_key"`
 	Pool    Pool   `yaml:"pool"`
 	Health  Health `yaml:"health"`
+	// Discovery finds the endpoints in DNS or etcd (fleet.go).
+	Discovery *Discovery `yaml:"discovery"`
+	// SlowStart ramps an endpoint's share of requests up from a tenth to
+	// all over this time after it comes back (its ejection ended, or active
+	// checks found it healthy again); 0 (the default) turns it off.
+	SlowStart time.Duration `yaml:"slow_start"`
+	// RetryBudget bounds the retries in flight on this upstream.
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+}
+
+// RetryBudget bounds an upstream's retries in flight (as Envoy's retry
+// budget): at most Percent of its requests in flight, but always
+// MinConcurrent, so that retries cannot multiply an outage's load.
+// Retries of requests that never reached the upstream (a refused or timed
+// out connect) are free. The defaults let the requests in flight on one
+// of two endpoints that dies all be retried on the other.
+type RetryBudget struct {
+	Percent       int `yaml:"percent"`        // default 50
+	MinConcurrent int `yaml:"min_concurrent"` // default 10
 }
 
 // Endpoint is one upstream server.
@@ -190,7 +212,10 @@ type ActiveHealth struct {
 }
 
 // PassiveHealth ejects an endpoint after consecutive failed requests
-// (connect errors, resets, timeouts, 502/503/504).
+// (connect errors, resets, timeouts, 502/503/504). It is on by default
+// (3 failures, 10s doubling up to 5m); consecutive_failures: 0 turns it
+// off. When every endpoint that active checks find up is ejected, they are
+// all used anyway (panic mode).
 type PassiveHealth struct {
 	ConsecutiveFailures int           `yaml:"consecutive_failures"`
 	BaseEjection        time.Duration `yaml:"base_ejection"`
@@ -251,6 +276,30 @@ type Route struct {
 	IPFilter *IPFilter `yaml:"ip_filter"`
 	MaxBody  Size      `yaml:"max_body"`
 	CORS     *CORS     `yaml:"cors"`
+
+	// Retry sends a failed request again, to another endpoint.
+	Retry Retry `yaml:"retry"`
+}
+
+// Retry is a route's retry policy. A request whose bytes never reached an
+// upstream (connect refused or timed out, a reused connection that failed
+// before the request was written) is retried whatever its method; the
+// other conditions apply to idempotent requests (GET, HEAD, OPTIONS, PUT,
+// DELETE, TRACE) before any byte of the response reached the client.
+type Retry struct {
+	// Attempts is the most retries after the first try (default 2; 0
+	// turns retries off). Each goes to an endpoint the request has not
+	// tried, within the upstream's retry_budget.
+	Attempts int `yaml:"attempts"`
+	// On lists when to retry: connect_failure, reset (the upstream closed
+	// or reset the connection before a response), timeout (no response
+	// head within timeouts.upstream_header), and the statuses 502, 503 and
+	// 504. Default [connect_failure, reset, timeout].
+	On []string `yaml:"on"`
+	// MaxBodyBytes is the largest request body kept for a retry after the
+	// request was sent (default 64 KiB): a request with a larger body is
+	// retried only before its first byte went out.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
 }
 
 // Direct is a response the gateway answers itself.
@@ -297,6 +346,7 @@ func (c *Config) setDefaults() {
 	c.Router = Router{TrailingSlash: "strict", PathNormalization: "reject"}
 	c.setObservabilityDefaults()
 	c.Cache.setDefaults()
+	c.Etcd.setDefaults()
 }
 
 // defaulter is implemented by list elements that have defaults; the decoder
@@ -306,6 +356,9 @@ type defaulter interface{ setDefaults() }
 func (u *Upstream) setDefaults() {
 	u.Balancer = "round_robin"
 	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second, MaxPending: 1024}
+	u.Health.Passive = &PassiveHealth{}
+	u.Health.Passive.setDefaults()
+	u.RetryBudget = RetryBudget{Percent: 50, MinConcurrent: 10}
 }
 
 func (e *Endpoint) setDefaults() { e.Weight = 1 }
@@ -313,6 +366,7 @@ func (e *Endpoint) setDefaults() { e.Weight = 1 }
 func (r *Route) setDefaults() {
 	r.PreserveHost = true
 	r.Upgrade = []string{"websocket"}
+	r.Retry = Retry{Attempts: 2, On: []string{"connect_failure", "reset", "timeout"}, MaxBodyBytes: 64 << 10}
 }
 
 func (a *ActiveHealth) setDefaults() {
@@ -324,7 +378,7 @@ func (a *ActiveHealth) setDefaults() {
 }
 
 func (p *PassiveHealth) setDefaults() {
-	p.ConsecutiveFailures = 5
+	p.ConsecutiveFailures = 3
 	p.BaseEjection = 10 * time.Second
 	p.MaxEjection = 5 * time.Minute
 }

@@ -38,6 +38,13 @@ func (c *Config) Files() []FileRef {
 		}
 	}
 	add("admin.token_file", c.Admin.TokenFile)
+	for i, r := range c.Redis {
+		add(fmt.Sprintf("redis[%d].password_file", i), r.PasswordFile)
+		if r.Sentinel != nil {
+			add(fmt.Sprintf("redis[%d].sentinel.password_file", i), r.Sentinel.PasswordFile)
+		}
+	}
+	add("etcd.password_file", c.Etcd.PasswordFile)
 	c.edgeFiles(add)
 	return out
 }

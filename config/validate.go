@@ -114,8 +114,8 @@ func (c *Config) validate() Errors {
 			}
 			names[u.Name] = i
 		}
-		if len(u.Endpoints) == 0 {
-			bad(p+".endpoints", "at least one endpoint is required")
+		if len(u.Endpoints) == 0 && u.Discovery == nil {
+			bad(p+".endpoints", "at least one endpoint is required (or discovery)")
 		}
 		for j, e := range u.Endpoints {
 			ep := fmt.Sprintf("%s.endpoints[%d]", p, j)
@@ -172,13 +172,24 @@ func (c *Config) validate() Errors {
 		}
 		if ph := u.Health.Passive; ph != nil {
 			pp := p + ".health.passive"
-			positive(pp+".consecutive_failures", ph.ConsecutiveFailures)
+			if ph.ConsecutiveFailures < 0 {
+				bad(pp+".consecutive_failures", "must be 0 (off) or positive, got %d", ph.ConsecutiveFailures)
+			}
 			if ph.BaseEjection <= 0 {
 				bad(pp+".base_ejection", "must be positive")
 			}
 			if ph.MaxEjection < ph.BaseEjection {
 				bad(pp+".max_ejection", "must be at least base_ejection (%v)", ph.BaseEjection)
 			}
+		}
+		if u.SlowStart < 0 {
+			bad(p+".slow_start", "must not be negative")
+		}
+		if b := u.RetryBudget; b.Percent < 0 || b.Percent > 100 {
+			bad(p+".retry_budget.percent", "want 0 to 100, got %d", b.Percent)
+		}
+		if u.RetryBudget.MinConcurrent < 0 {
+			bad(p+".retry_budget.min_concurrent", "must not be negative")
 		}
 	}
 
@@ -193,6 +204,19 @@ func (c *Config) validate() Errors {
 			if !isToken(m) || m != strings.ToUpper(m) {
 				bad(fmt.Sprintf("%s.methods[%d]", p, j), "not an HTTP method: %q", m)
 				unroutable[i] = true
+			}
+		}
+		if r.Retry.Attempts < 0 {
+			bad(p+".retry.attempts", "must be 0 (off) or positive, got %d", r.Retry.Attempts)
+		}
+		if r.Retry.MaxBodyBytes < 0 {
+			bad(p+".retry.max_body_bytes", "must not be negative")
+		}
+		for j, on := range r.Retry.On {
+			switch on {
+			case "connect_failure", "reset", "timeout", "502", "503", "504":
+			default:
+				bad(fmt.Sprintf("%s.retry.on[%d]", p, j), "want connect_failure, reset, timeout, 502, 503 or 504, got %q", on)
 			}
 		}
 		switch {
@@ -255,6 +279,7 @@ func (c *Config) validate() Errors {
 	}
 	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
+	c.validateFleet(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
 	c.validateEdge(bad)

@@ -219,7 +219,7 @@ func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 		rp.stats.CacheWaiting.Add(1)
 		// Prepare the upstream request now, while the head is readable:
 		// the wait may end with going upstream after all.
-		if ep := rt.up.bal.Pick(d.hashKey(rt.up)); ep != nil {
+		if ep := rt.up.pick.Pick(d.hashKey(rt.up), nil); ep != nil {
 			d.buildRequestHead(rt, ep)
 			ps.parkEP = ep
 		}

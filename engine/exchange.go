@@ -37,6 +37,17 @@ type exchange struct {
 	waiting *waitQueue // queued for a connection (pending.go)
 	waitSeq uint32     // tells this wait's queue entry from stale ones
 
+	// Retries (retry.go): the endpoints tried, the retries made, the
+	// upstream's retry budget token held, and the body kept to send again.
+	tried    pool.Tried
+	attempts uint8
+	budget   *pool.RetryBudget
+	keepBody bool
+	bodyKept []byte
+	epStart  int64 // when the current endpoint's attempt began (its latency)
+	hostAt   int32 // head[hostAt:hostEnd] is the Host value when it names the endpoint
+	hostEnd  int32
+
 	upgrade    bool   // forwarded with Upgrade: a 101 starts a tunnel (tunnel.go)
 	upgradeVal []byte // the protocols offered, for checking the 101
 
@@ -135,6 +146,8 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	d.idempotent = isIdempotent(r.Method)
 	d.safe = isSafe(r.Method)
 	d.retried, d.local, d.started, d.respDone, d.outPending = false, false, false, false, false
+	d.tried.Reset()
+	d.attempts, d.keepBody = 0, false
 	d.reqKind, d.reqLeft = r.Body, r.ContentLength
 	d.reqChunk.Reset()
 	d.reqDone = r.Body == parser.BodyNone
@@ -238,14 +251,15 @@ func (d *exchange) beginRoute(rt *route) {
 		d.renderDirect(rt.direct)
 		return
 	}
-	ep := rt.up.bal.Pick(d.hashKey(rt.up))
+	ep := rt.up.pick.Pick(d.hashKey(rt.up), nil)
 	if ep == nil {
 		d.localError(ErrNoHealthyEndpoint)
 		return
 	}
 	d.upgrade = d.upgradeFor(rt)
 	d.buildRequestHead(rt, ep)
-	d.ep = ep
+	d.keepBodyFor(rt) // retry.go
+	d.ep, d.epStart = ep, d.start
 	d.conns = d.lp.connsFor(ep, rt.up.limits)
 	ep.Begin()
 }
@@ -332,7 +346,7 @@ func (d *exchange) detach() {
 func (d *exchange) endEP(failed bool) {
 	if d.ep != nil {
 		now := d.lp.srv.now()
-		d.ep.End(time.Duration(now-d.start), failed)
+		d.ep.End(time.Duration(now-d.epStart), failed)
 		d.obs.upEnd, d.obs.upAddr = now, d.ep.Addr
 		d.ep = nil
 	}
@@ -392,6 +406,7 @@ func (d *exchange) end() {
 	d.policyEnd()
 	d.aggEnd()
 	d.detach()
+	d.releaseRetry()
 	d.rt = nil
 }
 
@@ -457,6 +472,7 @@ func isIdempotent(m []byte) bool {
 func (d *exchange) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	r := &d.req
 	b := d.head[:0]
+	d.hostAt, d.hostEnd = 0, 0
 	b = append(b, r.Method...)
 	b = append(b, ' ')
 	b = d.appendPath(b, rt)
@@ -468,7 +484,9 @@ func (d *exchange) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	case rt.preserveHost && r.Host != nil:
 		b = append(b, r.Host...)
 	default:
+		d.hostAt = int32(len(b))
 		b = append(b, ep.Addr...)
+		d.hostEnd = int32(len(b))
 	}
 	b = append(b, "\r\n"...)
 	// A cache leader fetches the response to store: the client's

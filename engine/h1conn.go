@@ -254,6 +254,9 @@ func (h *h1conn) pumpBody(x *exchange) {
 	}
 	if n > 0 && !x.local {
 		_, _ = u.c.Write(buf[:n])
+		if x.keepBody {
+			x.keep(buf[:n]) // for a retry (retry.go)
+		}
 	}
 	discard(h.c, n)
 	x.obs.bytesIn += n

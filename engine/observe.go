@@ -61,7 +61,8 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.epochUnix = s.epoch.UnixNano()
 	o.alogCfg = cfg.AccessLog
 	if cfg.Metrics.Enabled {
-		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats, Edge: s.EdgeStats})
+		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
+			Upstreams: s.upstreamHealth, Edge: s.EdgeStats})
 	}
 }
 

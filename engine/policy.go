@@ -41,6 +41,9 @@ type routePolicy struct {
 	rlCfg limiter.Config
 	rlKey limiter.KeySpec
 	rlID  string // registry key: id + limiter config + key spec
+	// rlGlobal is the rate_limit section when its scope is global: the
+	// gateway shares rl with the fleet (fleet.go).
+	rlGlobal *config.RateLimit
 
 	maxInFlight int
 	inflight    *limiter.Concurrency
@@ -102,6 +105,10 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			Burst:  burst,
 			Slots:  rl.Slots,
 			Shadow: rl.Shadow,
+			Track:  rl.Scope == config.ScopeGlobal,
+		}
+		if rp.rlCfg.Track {
+			rp.rlGlobal = rl
 		}
 		// Validate with a tiny table; bind allocates the real one.
 		probe := rp.rlCfg

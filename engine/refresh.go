@@ -73,7 +73,7 @@ type refreshJob struct {
 // startRefresh starts the background refresh for the stale entry d was just
 // answered with (d is the refresh leader).
 func (d *exchange) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stale *cache.Entry) {
-	ep := rt.up.bal.Pick(d.hashKey(rt.up))
+	ep := rt.up.pick.Pick(d.hashKey(rt.up), nil)
 	if d.isHead || ep == nil {
 		rp.cache.Fail(t) // nothing to store from a HEAD; the next GET claims it
 		return

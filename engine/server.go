@@ -55,6 +55,8 @@ type Server struct {
 	edge     edgeShared        // per-client connection limits and edge counters (edge.go)
 	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
 	handover bool              // WithHandover
+
+	watchDone, watchExited chan struct{} // the passive-health watcher (health.go)
 }
 
 // Option configures a Server.
@@ -168,6 +170,11 @@ func (s *Server) Start() error {
 	}()
 	select {
 	case <-s.booted:
+		s.watchDone, s.watchExited = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(s.watchExited)
+			s.watchHealth(s.watchDone) // health.go
+		}()
 		return nil
 	case <-s.done:
 		if s.runErr == nil {
@@ -350,6 +357,11 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	if s.watchDone != nil {
+		close(s.watchDone)
+		<-s.watchExited
+		s.watchDone = nil
+	}
 	s.loopsMap.Range(func(_, v any) bool {
 		// The loops have stopped. gnet keeps a stopped engine, and with it
 		// this Server, in a package-level map: let the recycled

@@ -50,6 +50,8 @@ type upstream struct {
 	name    string
 	eps     []*pool.Endpoint
 	bal     pool.Balancer
+	pick    pool.Picker       // bal with retries elsewhere, slow start and panic mode (retry.go)
+	budget  *pool.RetryBudget // retries in flight on this upstream (retry.go)
 	key     pool.KeyKind
 	keyName string
 	limits  pool.Limits
@@ -72,6 +74,7 @@ type route struct {
 	pol          *routePolicy // rate limit, max_in_flight, cache, compression; nil when none
 	gate         *gate        // auth, header edits, request IDs; nil when none (authpath.go)
 	agg          *routeAgg    // aggregate: the parts and their limits; nil when none (aggregatepath.go)
+	retry        retryPolicy  // retry.go
 	edge         *routeEdge   // ip_filter, max_body, cors; nil when none (edge.go)
 }
 
@@ -150,7 +153,8 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			}
 			u.eps = append(u.eps, ep)
 		}
-		bc := pool.BalancerConfig{Kind: uc.Balancer}
+		// Discovery may not have answered yet: no endpoints, 503 (gateway/fleet.go).
+		bc := pool.BalancerConfig{Kind: uc.Balancer, AllowEmpty: uc.Discovery != nil}
 		if uc.HashKey != "" {
 			kind, name, err := config.ParseHashKey(uc.HashKey)
 			if err == nil {
@@ -168,6 +172,8 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			continue
 		}
 		u.bal, u.key, u.keyName = bal, bc.Key, bc.KeyName
+		u.pick = pool.Picker{Balancer: bal, Endpoints: u.eps, SlowStart: uc.SlowStart}
+		u.budget = &pool.RetryBudget{Percent: uc.RetryBudget.Percent, MinConcurrent: uc.RetryBudget.MinConcurrent}
 		if bc.Kind != pool.KindMaglev && bc.Kind != pool.KindRingHash {
 			u.key = pool.KeyNone // hashing is wasted on the other kinds
 		}
@@ -220,7 +226,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost}
+		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry)}
 		if r.name == "" {
 			r.name = rc.Path
 		}

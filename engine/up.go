@@ -7,6 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
 )
@@ -33,6 +34,7 @@ type up struct {
 	served   int
 	reused   bool // taken from the idle pool for this exchange
 	gotResp  bool // a response byte arrived for this exchange
+	written  bool // the request head was handed to the kernel (retry.go: sent or not)
 	headDone bool // final response head received
 	resp     parser.Response
 	connArr  [8]parser.Header
@@ -50,6 +52,7 @@ type up struct {
 	paused    bool
 
 	pipe pipe // requests queued behind d when pipelining (pipeline.go)
+	iov  [2][]byte
 }
 
 func (u *up) setDeadline(k dlKind, at int64) {
@@ -64,7 +67,7 @@ func (u *up) attach(d *exchange, reused bool) {
 	u.d = d
 	d.u = u
 	u.reused = reused
-	u.gotResp, u.headDone = false, false
+	u.gotResp, u.headDone, u.written = false, false, false
 	u.sendLeft = 0
 	u.resp.Reset()
 	u.resp.Limits = d.tbl.limits
@@ -82,10 +85,18 @@ func (u *up) send() {
 		u.sendPipelined()
 		return
 	}
-	_, _ = u.c.Write(d.head)
+	if len(d.bodyKept) > 0 {
+		// A retry after the request went out: its kept body goes again.
+		u.iov[0], u.iov[1] = d.head, d.bodyKept
+		_, _ = u.c.Writev(u.iov[:])
+		u.iov[0], u.iov[1] = nil, nil
+	} else {
+		_, _ = u.c.Write(d.head)
+	}
 	if u.d != d || d.cl.gone() {
 		return // the write failed and the failure has been handled
 	}
+	u.written = true
 	now := d.lp.srv.now()
 	if d.reqDone {
 		u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
@@ -185,7 +196,9 @@ func (u *up) dialFailed(timedOut bool) {
 	}
 	if d := u.d; d != nil {
 		d.detach()
-		d.gatewayError(err)
+		if !d.retry(metrics.RetryConnect) {
+			d.gatewayError(err)
+		}
 	}
 	u.failQueued(err)
 }
@@ -219,6 +232,13 @@ func (u *up) onClose(err error) {
 		if !u.gotResp && u.reused && d.idempotent && d.reqKind == parser.BodyNone && !d.retried {
 			d.retried = true
 			d.acquire(true)
+			return
+		}
+		why := metrics.RetryReset
+		if !u.written {
+			why = metrics.RetryConnect // the request never went out
+		}
+		if !u.gotResp && d.retry(why) {
 			return
 		}
 		d.gatewayError(ErrUpstreamClosed)
@@ -321,6 +341,10 @@ func (u *up) readOne() bool {
 				u.resp.Reset()
 				u.resp.Limits = d.tbl.limits
 				continue
+			}
+			if d.rt != nil && d.rt.retry.onStatus(u.resp.Status) && d.retry(metrics.RetryStatus) {
+				discard(u.c, consumed) // the rest goes with the connection, which retry dropped
+				return false
 			}
 			d.writeResponseHead(&u.resp, u.connArr[:0])
 			u.headDone = true
@@ -436,7 +460,9 @@ func (u *up) tick(now int64) {
 			u.conns.Closed(u)
 			if d != nil {
 				d.detach()
-				d.gatewayError(ErrConnectTimeout)
+				if !d.retry(metrics.RetryConnect) {
+					d.gatewayError(ErrConnectTimeout)
+				}
 			}
 			u.failQueued(ErrConnectTimeout)
 		}
@@ -449,6 +475,7 @@ func (u *up) tick(now int64) {
 			}
 		}
 		switch {
+		case d != nil && u.dl == dlUpHeader && !u.gotResp && d.retry(metrics.RetryTimeout):
 		case d != nil:
 			d.gatewayError(ErrUpstreamTimeout) // requests queued behind d are retried
 		case u.pipe.skip:

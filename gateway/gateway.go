@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ import (
 	"github.com/hotpath/hotpath/admin"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/engine"
+	"github.com/hotpath/hotpath/remoteconfig"
 )
 
 // Options configure a Gateway.
@@ -46,6 +48,12 @@ type Options struct {
 	Level *slog.LevelVar
 	// EngineOptions are passed to engine.New (tests: WithAccessLogOutput).
 	EngineOptions []engine.Option
+	// Remote, when set, is the configuration's source instead of
+	// ConfigPath: Start watches it and applies each change as Reload does,
+	// and publishes this instance's status beside it (fleet.go). Revision
+	// is the etcd revision the cfg given to New was read at.
+	Remote   *remoteconfig.Etcd
+	Revision int64
 }
 
 // Gateway is a running hotpath process. Its methods are safe for
@@ -57,9 +65,16 @@ type Gateway struct {
 	admin *admin.Server // nil when admin.address is ""
 	reg   *prometheus.Registry
 
-	mu         sync.Mutex // serializes Reload
+	mu         sync.Mutex // serializes Reload and discovery updates
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
+
+	// The fleet (fleet.go): base is the last configuration loaded (the
+	// engine runs it with discovered endpoints composed in); running and
+	// seen are the etcd revisions of the remote configuration.
+	fleet         *fleet
+	base          *config.Config
+	running, seen atomic.Int64
 }
 
 // NewLogger returns the process logger that c asks for (text or JSON on w)
@@ -86,12 +101,24 @@ func parseLevel(s string) slog.Level {
 // New compiles cfg into an engine and prepares the admin listener; nothing
 // listens until Start.
 func New(cfg *config.Config, opts Options) (*Gateway, error) {
-	g := &Gateway{opts: opts, log: opts.Logger}
+	g := &Gateway{opts: opts, log: opts.Logger, base: cfg}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	srv, err := engine.New(cfg, append([]engine.Option{engine.WithLogger(g.log)}, opts.EngineOptions...)...)
+	g.running.Store(opts.Revision)
+	g.seen.Store(opts.Revision)
+	g.fleet = newFleet(g.log, opts.Remote)
+	if errs := checkRedis(cfg); errs != nil {
+		g.fleet.close()
+		return nil, errs
+	}
+	if err := g.fleet.reconcileDiscovery(cfg); err != nil {
+		g.fleet.close()
+		return nil, err
+	}
+	srv, err := engine.New(g.fleet.compose(cfg), append([]engine.Option{engine.WithLogger(g.log)}, opts.EngineOptions...)...)
 	if err != nil {
+		g.fleet.close()
 		return nil, err
 	}
 	g.srv = srv
@@ -117,10 +144,14 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if c := srv.Collector(); c != nil {
 		g.reg.MustRegister(c)
 	}
+	g.reg.MustRegister(newFleetCollector(g.fleet, func() (int64, int64, bool) {
+		return g.running.Load(), g.seen.Load(), opts.Remote != nil
+	}))
 
 	if cfg.Admin.Address != "" {
 		token, err := readAdminToken(cfg.Admin.TokenFile)
 		if err != nil {
+			g.fleet.close()
 			return nil, err
 		}
 		ao := admin.Options{
@@ -138,6 +169,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 			ao.Purger = p
 		}
 		if g.admin, err = admin.New(ao); err != nil {
+			g.fleet.close()
 			return nil, err
 		}
 		if !loopback(cfg.Admin.Address) && token == "" {
@@ -160,6 +192,10 @@ func (g *Gateway) Start() error {
 			return err
 		}
 	}
+	if err := g.fleet.bindLimits(g.base, g.srv); err != nil {
+		g.log.Error("global rate limits not shared", "err", err)
+	}
+	g.startFleet()
 	return nil
 }
 
@@ -183,22 +219,61 @@ func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
 func (g *Gateway) Reload() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	cfg, err := g.load()
+	cfg, rev, err := g.load()
 	if err == nil {
-		err = g.srv.Reload(cfg)
+		err = g.apply(cfg)
+	}
+	g.reported(rev, err)
+	return err
+}
+
+// apply swaps cfg in: discovery sources follow it, the engine reloads it
+// with the discovered endpoints, and global limits are rebound. Call with
+// g.mu held.
+func (g *Gateway) apply(cfg *config.Config) error {
+	var err error
+	if errs := checkRedis(cfg); errs != nil {
+		err = errs
+	}
+	if err == nil {
+		err = g.fleet.reconcileDiscovery(cfg)
+	}
+	if err == nil {
+		err = g.srv.Reload(g.fleet.compose(cfg))
 	}
 	if err != nil {
-		g.reloads.WithLabelValues("failure").Inc()
-		g.log.Error("reload refused; the previous config keeps serving", "source", g.source(), "err", err)
+		_ = g.fleet.reconcileDiscovery(g.base) // back to the running sources
 		return err
+	}
+	g.base = cfg
+	if err := g.fleet.bindLimits(cfg, g.srv); err != nil {
+		g.log.Error("global rate limits not shared", "err", err)
 	}
 	if g.opts.Level != nil {
 		g.opts.Level.Set(parseLevel(cfg.Log.Level))
 	}
 	g.warn(cfg)
+	return nil
+}
+
+// reported counts and logs the outcome of loading the configuration
+// (revision rev when it comes from etcd), and publishes it in the status
+// key. Call with g.mu held.
+func (g *Gateway) reported(rev int64, err error) {
+	if g.opts.Remote != nil && rev > 0 {
+		g.seen.Store(rev)
+		if err == nil {
+			g.running.Store(rev)
+		}
+		g.opts.Remote.Report(g.running.Load(), rev, err)
+	}
+	if err != nil {
+		g.reloads.WithLabelValues("failure").Inc()
+		g.log.Error("reload refused; the previous config keeps serving", "source", g.source(), "revision", rev, "err", err)
+		return
+	}
 	g.reloads.WithLabelValues("success").Inc()
 	g.lastReload.SetToCurrentTime()
-	return nil
 }
 
 // warn logs the config's warnings (config.Config.Warnings), as hotpath
@@ -209,14 +284,75 @@ func (g *Gateway) warn(cfg *config.Config) {
 	}
 }
 
-func (g *Gateway) load() (*config.Config, error) {
-	if g.opts.ConfigPath == "" {
-		return config.Parse("<default>", config.DefaultYAML())
+// load reads the configuration from its source; rev is the etcd revision
+// of a remote one (0 for a file).
+func (g *Gateway) load() (*config.Config, int64, error) {
+	if r := g.opts.Remote; r != nil {
+		return r.Load(context.Background())
 	}
-	return config.Load(g.opts.ConfigPath)
+	if g.opts.ConfigPath == "" {
+		cfg, err := config.Parse("<default>", config.DefaultYAML())
+		return cfg, 0, err
+	}
+	cfg, err := config.Load(g.opts.ConfigPath)
+	return cfg, 0, err
+}
+
+// startFleet starts the background work of the fleet: applying discovery
+// changes, and watching the remote configuration with its status.
+func (g *Gateway) startFleet() {
+	f := g.fleet
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-f.notify:
+			}
+			g.mu.Lock()
+			if err := g.srv.Reload(f.compose(g.base)); err != nil {
+				g.log.Error("discovered endpoints refused; the previous ones keep serving", "err", err)
+			}
+			g.mu.Unlock()
+		}
+	}()
+	r := g.opts.Remote
+	if r == nil {
+		return
+	}
+	r.Report(g.running.Load(), g.seen.Load(), nil)
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		r.RunStatus(f.ctx)
+	}()
+	go func() {
+		defer f.wg.Done()
+		r.Watch(f.ctx, g.seen.Load(), func(doc []byte, rev int64) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if f.ctx.Err() != nil {
+				return
+			}
+			var cfg *config.Config
+			err := remoteconfig.ErrNoConfig
+			if doc != nil {
+				cfg, err = config.Parse(r.Name(), doc)
+			}
+			if err == nil {
+				err = g.apply(cfg)
+			}
+			g.reported(rev, err)
+		})
+	}()
 }
 
 func (g *Gateway) source() string {
+	if g.opts.Remote != nil {
+		return g.opts.Remote.Name()
+	}
 	if g.opts.ConfigPath == "" {
 		return "<default>"
 	}
@@ -243,6 +379,7 @@ func (g *Gateway) config() ([]byte, string) {
 // ctx is done, then stops the admin listener, giving its requests in
 // progress up to a second more.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.fleet.close()
 	err := g.srv.Shutdown(ctx)
 	if g.admin != nil {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -256,6 +393,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // Close stops the engine and the admin listener at once.
 func (g *Gateway) Close() error {
+	g.fleet.close()
 	err := g.srv.Close()
 	if g.admin != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -283,8 +421,8 @@ func loopback(addr string) bool {
 }
 
 // Check validates cfg as New would without starting anything: the engine's
-// routes, policies, balancers and the files they read (engine.Check), and
-// the admin token file, all problems together.
+// routes, policies, balancers and the files they read (engine.Check), the
+// redis password files and the admin token file, all problems together.
 func Check(cfg *config.Config) error {
 	var errs config.Errors
 	if err := engine.Check(cfg); err != nil {
@@ -292,6 +430,7 @@ func Check(cfg *config.Config) error {
 			return err
 		}
 	}
+	errs = append(errs, checkRedis(cfg)...)
 	if _, err := readAdminToken(cfg.Admin.TokenFile); err != nil {
 		errs = append(errs, cfg.Errorf("admin.token_file", strings.TrimPrefix(err.Error(), "admin.token_file: ")))
 	}
@@ -316,7 +455,13 @@ func CheckFile(path string) (config.Errors, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, errs := config.Check(path, data)
+	return CheckConfig(path, data)
+}
+
+// CheckConfig is CheckFile for a document read from elsewhere (hotpath
+// -check etcd://...); source names it in messages.
+func CheckConfig(source string, data []byte) (config.Errors, error) {
+	cfg, errs := config.Check(source, data)
 	if cfg == nil {
 		return nil, errs
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	// NoKeepAlive opens a new connection for every request (the requests
 	// carry "Connection: close").
 	NoKeepAlive bool `json:"no_keepalive"`
+	// HTTP2 speaks HTTP/2 with prior knowledge (h2c); Pipeline is then the
+	// most streams in flight per connection (h2load's -m).
+	HTTP2 bool `json:"h2,omitempty"`
 	// Timeout fails a request that has no complete response after it (the
 	// connection is closed and reopened); default 10 s.
 	Timeout time.Duration `json:"timeout"`
@@ -97,6 +100,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: pipeline depth must be 1..1024, got %d", ErrBadConfig, c.Pipeline)
 	case c.NoKeepAlive && c.Pipeline > 1:
 		return c, fmt.Errorf("%w: pipelining needs keep-alive connections", ErrBadConfig)
+	case c.NoKeepAlive && c.HTTP2:
+		return c, fmt.Errorf("%w: HTTP/2 needs keep-alive connections", ErrBadConfig)
 	}
 	c.Threads = min(c.Threads, c.Connections)
 	c.Addr = c.Targets[0].addr

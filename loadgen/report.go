@@ -64,6 +64,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if c.NoKeepAlive {
 		ka = ", a new connection per request"
 	}
+	if c.HTTP2 {
+		ka = ", HTTP/2 (pipeline: streams per connection)"
+	}
 	fmt.Fprintf(&b, "  %d threads and %d connections, %s, pipeline %d%s\n", c.Threads, c.Connections, c.Mode(), max(c.Pipeline, 1), ka)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	open := c.Rate > 0

@@ -25,6 +25,17 @@ type Options struct {
 	// Edge, if set, is called at scrape for edge protection's counters
 	// (engine/edge.go).
 	Edge func() EdgeStats
+	// Upstreams, if set, is called at scrape for the endpoints' passive
+	// health (hotpath_upstream_ejections_total, _endpoints_ejected).
+	Upstreams func() []UpstreamHealth
+}
+
+// UpstreamHealth is an upstream's passive health: ejections so far and
+// endpoints ejected now.
+type UpstreamHealth struct {
+	Name      string
+	Ejections uint64
+	Ejected   int
 }
 
 // AcceptStats is what the engine's connection budget did: the client

@@ -130,6 +130,29 @@ func (e ErrorClass) String() string {
 	return errorLabels[e]
 }
 
+// RetryReason is why a request was sent again to another endpoint
+// (Shard.UpstreamRetry, label "reason").
+type RetryReason uint8
+
+// Retry reasons, as routes[].retry.on names them (the statuses share one).
+const (
+	RetryConnect RetryReason = iota // the request never reached the upstream
+	RetryReset                      // the upstream closed or reset before a response
+	RetryTimeout                    // no response head within timeouts.upstream_header
+	RetryStatus                     // the upstream answered 502, 503 or 504
+	numRetryReasons
+)
+
+var retryLabels = [numRetryReasons]string{"connect_failure", "reset", "timeout", "status"}
+
+// String returns the reason's label value.
+func (r RetryReason) String() string {
+	if r >= numRetryReasons {
+		return "unknown"
+	}
+	return retryLabels[r]
+}
+
 // TimeoutKind is the deadline counted by Loop.Timeout (label "kind"); the
 // names follow the config's timeouts section.
 type TimeoutKind uint8

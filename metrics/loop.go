@@ -72,9 +72,15 @@ type routeCell struct {
 	_        [5 - numAuthReasons]uint64
 }
 
-// upstreamCell is one loop's counters for one upstream name: 256 bytes.
-// active and idle are gauges (signed, summed over loops at scrape).
+// upstreamCell is one loop's counters for one upstream name, padded to
+// whole cache lines. active and idle are gauges (signed, summed over loops
+// at scrape).
 type upstreamCell struct {
+	_ [(64 - unsafe.Sizeof(upstreamCounters{})%64) % 64]byte // first: see Loop
+	upstreamCounters
+}
+
+type upstreamCounters struct {
 	codes     [numClasses]uint64
 	errors    [numErrorClasses]uint64
 	buckets   [numBuckets + 1]uint64 // non-cumulative; the last is +Inf
@@ -83,6 +89,8 @@ type upstreamCell struct {
 	idle      int64
 	bytesSent uint64
 	bytesRecv uint64
+	retries   [numRetryReasons]uint64
+	noBudget  uint64 // retries refused by the upstream's retry budget
 }
 
 // Shard is one loop's view of a Table: the route and upstream counters of
@@ -165,6 +173,20 @@ func (s *Shard) UpstreamError(upstream int, kind ErrorClass) {
 		kind = ErrorBadResponse
 	}
 	atomic.AddUint64(&s.ups[upstream].errors[kind], 1)
+}
+
+// UpstreamRetry counts a request sent again to another endpoint of
+// upstream after why.
+func (s *Shard) UpstreamRetry(upstream int, why RetryReason) {
+	if why >= numRetryReasons {
+		why = RetryReset
+	}
+	atomic.AddUint64(&s.ups[upstream].retries[why], 1)
+}
+
+// RetryBudgetExhausted counts a retry that upstream's retry budget refused.
+func (s *Shard) RetryBudgetExhausted(upstream int) {
+	atomic.AddUint64(&s.ups[upstream].noBudget, 1)
 }
 
 // UpstreamBytes counts bytes written to (sent) and read from (received)

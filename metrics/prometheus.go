@@ -10,16 +10,17 @@ import (
 // conventions: a hotpath_ prefix, base units (seconds, bytes), _total on
 // counters.
 type descs struct {
-	requests, duration, limiter, timeouts        *prometheus.Desc
-	upRequests, upErrors, upDuration, upConns    *prometheus.Desc
-	upBytesSent, upBytesRecv                     *prometheus.Desc
-	bytesIn, bytesOut, downTotal, downActive     *prometheus.Desc
-	parser                                       *prometheus.Desc
-	cacheLookups, cacheStores, cacheStoredBytes  *prometheus.Desc
-	cacheEvictions, cacheEvictedBytes, cacheSize *prometheus.Desc
-	accessDropped, authRejections                *prometheus.Desc
-	downMax, downRefused, acceptPauses, paused   *prometheus.Desc
-	edge                                         edgeDescs // edge.go
+	requests, duration, limiter, timeouts         *prometheus.Desc
+	upRequests, upErrors, upDuration, upConns     *prometheus.Desc
+	upBytesSent, upBytesRecv                      *prometheus.Desc
+	bytesIn, bytesOut, downTotal, downActive      *prometheus.Desc
+	parser                                        *prometheus.Desc
+	cacheLookups, cacheStores, cacheStoredBytes   *prometheus.Desc
+	cacheEvictions, cacheEvictedBytes, cacheSize  *prometheus.Desc
+	accessDropped, authRejections                 *prometheus.Desc
+	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
+	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
+	edge                                          edgeDescs // edge.go
 }
 
 func newDescs() descs {
@@ -49,6 +50,10 @@ func newDescs() descs {
 		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
 		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
 		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
+		upRetries:         d("upstream_retries_total", "Requests sent again to another endpoint, by reason (connect_failure, reset, timeout, status).", "upstream", "reason"),
+		upNoBudget:        d("upstream_retry_budget_exhausted_total", "Retries refused because the upstream's retry budget was spent.", "upstream"),
+		upEjections:       d("upstream_ejections_total", "Endpoints ejected by passive health checking.", "upstream"),
+		upEjected:         d("upstream_endpoints_ejected", "Endpoints passively ejected now.", "upstream"),
 		downMax:           d("downstream_connections_max", "The client connection cap (limits.max_connections, or derived from the open-file limit)."),
 		downRefused:       d("downstream_connections_refused_total", "Client connections closed at once because the connection budget was spent."),
 		acceptPauses:      d("accept_pauses_total", "Times an event loop stopped accepting because the connection budget was spent."),
@@ -63,7 +68,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.desc
 	for _, x := range []*prometheus.Desc{
 		d.requests, d.duration, d.timeouts, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
-		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive,
+		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive, d.upRetries, d.upNoBudget,
 		d.parser, d.cacheLookups, d.cacheStores, d.cacheStoredBytes, d.cacheEvictions,
 		d.cacheEvictedBytes, d.authRejections,
 	} {
@@ -74,6 +79,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	if c.opts.AccessLogDropped != nil {
 		ch <- d.accessDropped
+	}
+	if c.opts.Upstreams != nil {
+		ch <- d.upEjections
+		ch <- d.upEjected
 	}
 	if c.opts.Accept != nil {
 		ch <- d.downMax
@@ -184,6 +193,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			uc.idle += atomic.LoadInt64(&cell.idle)
 			uc.bytesSent += atomic.LoadUint64(&cell.bytesSent)
 			uc.bytesRecv += atomic.LoadUint64(&cell.bytesRecv)
+			addLoaded(uc.retries[:], cell.retries[:])
+			uc.noBudget += atomic.LoadUint64(&cell.noBudget)
 		}
 		for i, v := range uc.codes {
 			if i == classOther && v == 0 {
@@ -199,6 +210,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(d.upConns, float64(max(uc.idle, 0)), s.name, "idle")
 		counter(d.upBytesSent, uc.bytesSent, s.name)
 		counter(d.upBytesRecv, uc.bytesRecv, s.name)
+		for i, v := range uc.retries {
+			counter(d.upRetries, v, s.name, retryLabels[i])
+		}
+		counter(d.upNoBudget, uc.noBudget, s.name)
+	}
+	if c.opts.Upstreams != nil {
+		for _, u := range c.opts.Upstreams() {
+			counter(d.upEjections, u.Ejections, u.Name)
+			gauge(d.upEjected, float64(u.Ejected), u.Name)
+		}
 	}
 }
 

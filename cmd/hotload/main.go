@@ -3,6 +3,7 @@
 // package loadgen).
 //
 //	hotload -c 256 -t 2 -d 30s http://127.0.0.1:8080/
+//	hotload --h2 -c 64 -p 10 -d 30s http://127.0.0.1:8080/
 //	hotload -c 64 -d 30s -R 50000 --json run.json --hgrm run.hgrm http://127.0.0.1:8080/
 //	hotload --targets reqs.jsonl --fail-if 'p99>20ms,errors>0.1%' -d 10s
 //	hotload compare before.json after.json
@@ -104,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.Rate, "R", 0, "constant rate in requests/s over all connections (0: closed loop)")
 	fs.IntVar(&cfg.Pipeline, "p", 1, "pipelining depth: requests in flight per connection")
 	fs.BoolVar(&cfg.NoKeepAlive, "no-keepalive", false, "a new connection for every request")
+	fs.BoolVar(&cfg.HTTP2, "h2", false, "HTTP/2 with prior knowledge (h2c); -p is then the streams in flight per connection")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "fail a request without a response after this long")
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
 	prof.register(fs)

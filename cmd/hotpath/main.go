@@ -8,6 +8,7 @@
 //
 //	hotpath                        # embedded default: 127.0.0.1:8080 -> 127.0.0.1:9001
 //	hotpath -config hotpath.yaml
+//	hotpath -config etcd://10.0.0.1:2379/hotpath/config -instance edge-1   # watched; docs/fleet.md
 //	hotpath -check hotpath.yaml    # validate, print every problem, exit 1 if any
 //	hotpath -version
 //	hotpath -handover ...          # share the port with a running instance (a deliberate hand-over)
@@ -28,6 +29,7 @@ import (
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/engine"
 	"github.com/hotpath/hotpath/gateway"
+	"github.com/hotpath/hotpath/remoteconfig"
 )
 
 // Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
@@ -41,7 +43,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hotpath", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (default: the embedded config)")
+	cfgPath := fs.String("config", "", "config file, or etcd://host:port[,host:port]/key (default: the embedded config)")
+	instance := fs.String("instance", "", "this instance's name in the etcd status key (default: <hostname>-<pid>)")
 	check := fs.String("check", "", "validate this config file and exit")
 	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 	handover := fs.Bool("handover", false, "share the listeners' ports with a process already listening there (a deliberate hand-over; refused otherwise)")
@@ -56,13 +59,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkFile(*check, stdout, stderr)
 	}
 
-	cfg, err := loadConfig(*cfgPath)
+	var remote *remoteconfig.Etcd
+	var rev int64
+	var cfg *config.Config
+	var err error
+	if remoteconfig.IsURL(*cfgPath) {
+		remote, err = remoteconfig.Open(*cfgPath, remoteconfig.Options{Instance: *instance})
+		if err == nil {
+			cfg, rev, err = remote.Load(context.Background())
+		}
+	} else {
+		cfg, err = loadConfig(*cfgPath)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		if remote != nil {
+			_ = remote.Close()
+		}
 		return 1
 	}
 	log, level := gateway.NewLogger(cfg.Log, stderr)
-	opts := gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level}
+	opts := gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level, Remote: remote, Revision: rev}
+	if remote != nil {
+		opts.ConfigPath = ""
+	}
 	if *handover {
 		opts.EngineOptions = append(opts.EngineOptions, engine.WithHandover())
 	}
@@ -121,10 +141,24 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// checkFile validates a config file (gateway.CheckFile): its warnings and
-// every problem, each as file:line: field: message, on stderr.
+// checkFile validates a config file or etcd:// key (gateway.CheckFile,
+// gateway.CheckConfig): its warnings and every problem, each as
+// file:line: field: message, on stderr.
 func checkFile(path string, stdout, stderr io.Writer) int {
-	warnings, err := gateway.CheckFile(path)
+	var warnings config.Errors
+	var err error
+	if remoteconfig.IsURL(path) {
+		var remote *remoteconfig.Etcd
+		if remote, err = remoteconfig.Open(path, remoteconfig.Options{}); err == nil {
+			var doc []byte
+			if doc, _, err = remote.Read(context.Background()); err == nil {
+				warnings, err = gateway.CheckConfig(remote.Name(), doc)
+			}
+			_ = remote.Close()
+		}
+	} else {
+		warnings, err = gateway.CheckFile(path)
+	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, w)
 	}
