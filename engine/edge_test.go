@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -235,10 +236,20 @@ func TestPerIPMaxConnections(t *testing.T) {
 // TestPerIPNewConnections: limits.per_ip.new_connections admits a burst
 // of connections per address, then refuses until the bucket refills (an
 // hour here: the test never sees it refill); closing connections does not
-// help; other addresses are not affected.
+// help; other addresses are not affected. The refusals are logged once:
+// when they start, and when none came for a second.
 func TestPerIPNewConnections(t *testing.T) {
 	up := newRecordingUpstream(t, "app")
-	srv := startServer(t, testConfig(t, "limits: {per_ip: {new_connections: {rate: 1, per: 1h, burst: 3}}}\n"+proxyTo(up.addr)))
+	var logs syncBuffer
+	srv, err := New(testConfig(t, "limits: {per_ip: {new_connections: {rate: 1, per: 1h, burst: 3}}}\n"+proxyTo(up.addr)),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
 	for i := 0; i < 3; i++ {
 		c := dialFrom(t, srv, "127.0.0.2")
 		if _, ok := served(t, c, bufio.NewReader(c), "/burst"); !ok {
@@ -257,6 +268,11 @@ func TestPerIPNewConnections(t *testing.T) {
 		t.Fatal("another address refused")
 	}
 	waitMetrics(t, srv, []metricWant{{"hotpath_edge_connections_refused_total", []string{"reason", "per_ip_rate"}, 2}})
+	eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "connection refusals ended") }, "the burst's end was not logged")
+	if n := strings.Count(logs.String(), "refusing client connections"); n != 1 || !strings.Contains(logs.String(), "refused=2") ||
+		!strings.Contains(logs.String(), "first_client=127.0.0.2 reason=per_ip_rate") {
+		t.Fatalf("want one warning naming the first client and one end line counting 2 refusals:\n%s", logs.String())
+	}
 
 	// A reload that keeps the setting keeps the buckets.
 	if err := srv.Reload(testConfig(t, "limits: {per_ip: {new_connections: {rate: 1, per: 1h, burst: 3}}}\n"+proxyTo(up.addr))); err != nil {
