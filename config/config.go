@@ -33,6 +33,9 @@ type Config struct {
 	// Redis and Etcd are the fleet's shared systems (fleet.go).
 	Redis []Redis `yaml:"redis"`
 	Etcd  Etcd    `yaml:"etcd"`
+	// IPFilter allows and denies client addresses for every route
+	// (edge.go).
+	IPFilter IPFilter `yaml:"ip_filter"`
 
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
@@ -101,6 +104,12 @@ type Limits struct {
 	// gateway stops accepting until connections close; new clients wait
 	// in the listen backlog.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxBody caps a request body in bytes on every route that does not
+	// set its own max_body (0, the default: no cap): 413 (edge.go).
+	MaxBody Size `yaml:"max_body"`
+	// PerIP limits each client address when its connections are accepted
+	// (edge.go).
+	PerIP PerIP `yaml:"per_ip"`
 }
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.
@@ -286,6 +295,13 @@ type Route struct {
 	Auth      *Auth        `yaml:"auth"`
 	Headers   *HeaderRules `yaml:"headers"`
 	RequestID bool         `yaml:"request_id"`
+
+	// Edge protection (edge.go): client addresses allowed and denied on
+	// top of the top-level ip_filter, the largest request body (0:
+	// limits.max_body; 413 beyond) and CORS.
+	IPFilter *IPFilter `yaml:"ip_filter"`
+	MaxBody  Size      `yaml:"max_body"`
+	CORS     *CORS     `yaml:"cors"`
 
 	// Retry sends a failed request again, to another endpoint.
 	Retry Retry `yaml:"retry"`

@@ -10,8 +10,8 @@ type FileRef struct {
 }
 
 // Files returns the files c names: JWT key files, htpasswd files, the
-// admin token file and TLS certificates, keys and CA files, in config
-// order. The engine and the gateway read them
+// admin token file, TLS certificates, keys and CA files, and the
+// ip_filter list files, in config order. The engine and the gateway read them
 // when they start; hotpath -check reads them even when the config has
 // other problems.
 func (c *Config) Files() []FileRef {
@@ -64,5 +64,6 @@ func (c *Config) Files() []FileRef {
 		}
 	}
 	add("etcd.password_file", c.Etcd.PasswordFile)
+	c.edgeFiles(add)
 	return out
 }

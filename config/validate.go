@@ -312,6 +312,7 @@ func (c *Config) validate() Errors {
 	c.validateFleet(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
+	c.validateEdge(bad)
 	return errs
 }
 
