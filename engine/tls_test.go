@@ -551,7 +551,7 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	p := testpki.New(t, 0)
 	cert, key := serverCert(p, "gw")
 	up := newHTTPUpstream(t, seenHandler)
-	srv := startServer(t, tlsTestConfig(t, tlsListener(cert, key, "      max_handshakes: 4\n      handshake_timeout: 1s\n"),
+	srv := startServer(t, tlsTestConfig(t, tlsListener(cert, key, "      max_handshakes: 4\n      handshake_timeout: 2s\n"),
 		proxyTo(up.addr)+"metrics: {enabled: true}\n"))
 	cl := httpsClient(t, p.Pool(), false)
 	get := func() {
@@ -587,6 +587,10 @@ func TestTLSHandshakeFlood(t *testing.T) {
 		}
 	}
 	get() // served during the flood, on its kept-alive connection
+	inProgress := func() float64 {
+		return testutil.ToFloat64(collectorMetric(t, srv, "hotpath_tls_handshakes_in_progress", "side", "listener"))
+	}
+	eventually(t, 10*time.Second, func() bool { return inProgress() == 4 }, "max_handshakes (4) in progress during the flood")
 	// Every flooding connection is closed: refused at once beyond the cap,
 	// timed out within it.
 	for _, c := range flood {
@@ -607,6 +611,10 @@ func TestTLSHandshakeFlood(t *testing.T) {
 	if f := metric("hotpath_tls_handshakes_total", "side", "listener", "result", "full"); f < 1 {
 		t.Errorf("full handshakes %v", f)
 	}
+	if f, to := metric("hotpath_tls_handshakes_total", "side", "listener", "result", "failed"), metric("hotpath_tls_handshake_timeouts_total", "side", "listener"); f < to {
+		t.Errorf("failed handshakes %v, fewer than the timed-out ones %v", f, to)
+	}
+	eventually(t, 10*time.Second, func() bool { return inProgress() == 0 }, "handshakes still in progress after the flood")
 	get()
 }
 
@@ -772,4 +780,88 @@ func TestTLSClientProcess(t *testing.T) {
 	in.Scan()
 	proxyLoop(t, c, atoiOr(os.Getenv("HOTPATH_TLS_N"), 20000))
 	fmt.Println("done")
+}
+
+// TestTLSTunnel: an upgraded connection over TLS (wss://) is relayed both
+// ways, large writes included, to a plain upstream.
+func TestTLSTunnel(t *testing.T) {
+	p := testpki.New(t, 0)
+	cert, key := serverCert(p, "gw")
+	up := upgradeUpstream(t, nil, func(c net.Conn, r *bufio.Reader) {
+		_, _ = io.Copy(c, r) // echo
+	})
+	srv := startServer(t, tlsTestConfig(t, tlsListener(cert, key, "      alpn: [http/1.1]\n"), proxyTo(up.addr)))
+	c, err := tls.Dial("tcp", srv.Addr(), &tls.Config{RootCAs: p.Pool(), ServerName: "gw.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	resp := roundTrip(t, c, br, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "GET")
+	if resp.StatusCode != 101 {
+		t.Fatalf("handshake answered %d", resp.StatusCode)
+	}
+	msg := strings.Repeat("tunnel over tls ", 1<<14) // 256 KiB
+	go func() { _, _ = io.WriteString(c, msg) }()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != msg {
+		t.Error("echo differs")
+	}
+}
+
+// TestTLSCacheKeepsSchemesApart: a response the upstream wrote for an
+// https client (X-Forwarded-Proto: https: its links say https) is never
+// served from the cache to an http client, nor the other way round.
+func TestTLSCacheKeepsSchemesApart(t *testing.T) {
+	p := testpki.New(t, 0)
+	cert, key := serverCert(p, "gw")
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "link: %s://gw.test/next", r.Header.Get("X-Forwarded-Proto"))
+	})
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+listeners:
+  - address: 127.0.0.1:0
+    workers: 1
+  - address: 127.0.0.1:0
+%s
+upstreams:
+  - name: app
+    endpoints: [{address: %s}]
+routes:
+  - path: /*path
+    upstream: app
+    cache: {}
+`, tlsListener(cert, key, ""), up.addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, cfg)
+	plain, secure := "http://"+srv.Addrs()[0]+"/page", "https://"+srv.Addrs()[1]+"/page"
+	get := func(cl *http.Client, url string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Host = "gw.test" // one cache key but for the scheme
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readBody(t, resp)
+	}
+	cl, tcl := httpClient(t), httpsClient(t, p.Pool(), false)
+	for i := 0; i < 2; i++ { // the second round is served from the cache
+		if got := get(tcl, secure); got != "link: https://gw.test/next" {
+			t.Errorf("https round %d: %q", i, got)
+		}
+		if got := get(cl, plain); got != "link: http://gw.test/next" {
+			t.Errorf("http round %d: %q", i, got)
+		}
+	}
+	if n := up.reqs.Load(); n != 2 {
+		t.Errorf("upstream answered %d requests, want 2 (one per scheme, then hits)", n)
+	}
 }
