@@ -648,8 +648,8 @@ func TestTLSResumptionMetrics(t *testing.T) {
 	}
 }
 
-// TestTLSInterop: curl and openssl s_client, real TLS clients other than
-// Go's, are served over HTTP/1.1 and (curl) HTTP/2.
+// TestTLSInterop: curl, openssl s_client and wrk, real TLS clients other
+// than Go's, are served over HTTP/1.1 and (curl) HTTP/2.
 func TestTLSInterop(t *testing.T) {
 	p := testpki.New(t, 0)
 	cert, key := serverCert(p, "gw")
@@ -683,11 +683,23 @@ func TestTLSInterop(t *testing.T) {
 			t.Errorf("openssl s_client: %v\n%s", err, out)
 		}
 	}
+	if wrk, err := exec.LookPath("wrk"); err == nil {
+		ran = true
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, wrk, "-t1", "-c4", "-d1s", "https://"+srv.Addr()+"/x").CombinedOutput()
+		cancel()
+		// wrk verifies nothing; it prints "Non-2xx" and socket errors when
+		// anything went wrong.
+		if err != nil || !strings.Contains(string(out), "requests in") || strings.Contains(string(out), "Non-2xx") ||
+			strings.Contains(string(out), "Socket errors") {
+			t.Errorf("wrk over https: %v\n%s", err, out)
+		}
+	}
 	if !ran {
 		if os.Getenv("HOTPATH_CI") != "" {
-			t.Fatal("curl and openssl missing: .ci/run installs them")
+			t.Fatal("curl, openssl and wrk missing: .ci/run installs them")
 		}
-		t.Skip("neither curl nor openssl on PATH")
+		t.Skip("none of curl, openssl, wrk on PATH")
 	}
 }
 
