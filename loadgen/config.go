@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -36,8 +37,9 @@ type Config struct {
 	// Timeout fails a request that has no complete response after it (the
 	// connection is closed and reopened); default 10 s.
 	Timeout time.Duration `json:"timeout"`
-	// Live, when not nil, is called about once a second from Run's goroutine
-	// with the progress so far.
+	// Live, when not nil, is called from Run's goroutine once when the load
+	// starts (after the target was found reachable) and about once a
+	// second after, with the progress so far.
 	Live func(Progress) `json:"-"`
 	// WindowStart, when not nil, is called once from Run's goroutine when
 	// the recorded period begins (when the warm-up ends), with the period's
@@ -65,7 +67,8 @@ type Target struct {
 // Bytes is the rendered request (valid after Render).
 func (t *Target) Bytes() []byte { return t.bytes }
 
-// withDefaults fills zero fields and checks the rest.
+// withDefaults fills zero fields, checks the result (Check) and renders the
+// targets.
 func (c Config) withDefaults() (Config, error) {
 	if c.Connections == 0 {
 		c.Connections = 10
@@ -82,32 +85,76 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	switch {
-	case len(c.Targets) == 0:
-		return c, fmt.Errorf("%w: no target", ErrBadConfig)
-	case c.Connections < 1:
-		return c, fmt.Errorf("%w: connections must be >= 1, got %d", ErrBadConfig, c.Connections)
-	case c.Threads < 1:
-		return c, fmt.Errorf("%w: threads must be >= 1, got %d", ErrBadConfig, c.Threads)
-	case c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0:
-		return c, fmt.Errorf("%w: durations must be positive", ErrBadConfig)
-	case c.Rate < 0:
-		return c, fmt.Errorf("%w: rate must be >= 0, got %v", ErrBadConfig, c.Rate)
-	case c.Pipeline < 1 || c.Pipeline > 1024:
-		return c, fmt.Errorf("%w: pipeline depth must be 1..1024, got %d", ErrBadConfig, c.Pipeline)
-	case c.NoKeepAlive && c.Pipeline > 1:
-		return c, fmt.Errorf("%w: pipelining needs keep-alive connections", ErrBadConfig)
+	if err := c.Check(); err != nil {
+		return c, err
 	}
 	c.Threads = min(c.Threads, c.Connections)
 	c.Addr = c.Targets[0].addr
 	for i := range c.Targets {
-		if c.Targets[i].addr != c.Addr {
-			return c, fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Addr, c.Targets[i].addr)
-		}
 		c.Targets[i].render(c.NoKeepAlive)
 	}
 	return c, nil
 }
+
+// Check reports the first field out of range, as a *FieldError (or an
+// error wrapping ErrBadConfig or ErrMixedHosts). It takes the fields as
+// given: a zero Connections, Threads, Pipeline, Duration or Timeout is an
+// error here. Run fills those zero fields with their defaults before it
+// checks, so a Config built in code may leave them zero; hotload, whose
+// flags always carry a value, checks what the user typed, so that `-c 0`
+// is refused rather than silently meaning the default. It is the one place
+// where a run's configuration is validated.
+//
+// Check also makes sure that the process may open a socket per connection:
+// it raises the soft RLIMIT_NOFILE up to the hard limit when it is too low
+// (the Go runtime usually has already), and refuses Connections when even
+// the hard limit is too low.
+func (c Config) Check() error {
+	bad := func(field string, value any, want string) error {
+		return &FieldError{Field: field, Value: fmt.Sprint(value), Want: want}
+	}
+	switch {
+	case len(c.Targets) == 0:
+		return fmt.Errorf("%w: no target", ErrBadConfig)
+	case c.Connections < 1:
+		return bad("Connections", c.Connections, "at least 1")
+	case c.Threads < 1:
+		return bad("Threads", c.Threads, "at least 1")
+	case c.Duration <= 0:
+		return bad("Duration", c.Duration, "a positive duration")
+	case c.Warmup < 0:
+		return bad("Warmup", c.Warmup, "0 or a positive duration")
+	case c.Timeout <= 0:
+		return bad("Timeout", c.Timeout, "a positive duration")
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return bad("Rate", c.Rate, "0 (closed loop) or a positive rate")
+	case c.Pipeline < 1 || c.Pipeline > 1024:
+		return bad("Pipeline", c.Pipeline, "1..1024")
+	case c.NoKeepAlive && c.Pipeline > 1:
+		return bad("Pipeline", c.Pipeline, "1: pipelining needs keep-alive connections")
+	}
+	for i := range c.Targets {
+		if c.Targets[i].addr != c.Targets[0].addr {
+			return fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Targets[0].addr, c.Targets[i].addr)
+		}
+	}
+	return checkFileLimit(c.Connections, min(c.Threads, c.Connections))
+}
+
+// FieldError is a Config field out of range. hotload names the flag that
+// set Field.
+type FieldError struct {
+	Field string // the Config field: "Connections", "Duration", ...
+	Value string // its value as given
+	Want  string // what would be accepted
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: %s %s: want %s", ErrBadConfig, e.Field, e.Value, e.Want)
+}
+
+// Unwrap makes errors.Is(err, ErrBadConfig) hold.
+func (e *FieldError) Unwrap() error { return ErrBadConfig }
 
 // NewTarget parses rawURL (http:// only) and makes a target. headers are
 // "Name: value" lines, as curl's and wrk's -H take them.

@@ -149,7 +149,10 @@ func (l *loop) handle(c *conn, events uint32, now int64) {
 		}
 		soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil || soerr != 0 {
-			l.stats.errs[ErrConnect]++
+			if err == nil {
+				err = unix.Errno(soerr)
+			}
+			l.stats.failed(ErrConnect, err)
 			l.closeConn(c, now, reconnectGap)
 			return
 		}
@@ -185,7 +188,7 @@ func (l *loop) read(c *conn, now int64) {
 			return
 		}
 		if c.qn > 0 {
-			l.stats.errs[ErrRead]++
+			l.stats.failed(ErrRead, err)
 		}
 		c.closeMe = true
 		return
@@ -194,7 +197,7 @@ func (l *loop) read(c *conn, now int64) {
 		if c.phase == phClose && c.qn > 0 {
 			l.complete(c, now)
 		} else if c.qn > 0 {
-			l.stats.errs[ErrRead]++
+			l.stats.failed(ErrRead, nil) // closed by the peer
 		}
 		c.closeMe = true
 		return
@@ -260,7 +263,7 @@ func (l *loop) flush(c *conn, now int64) {
 			l.setOut(c, true)
 			return
 		}
-		l.stats.errs[ErrWrite]++
+		l.stats.failed(ErrWrite, err)
 		c.closeMe = true
 		return
 	}
@@ -304,14 +307,14 @@ func (l *loop) connect(c *conn, now int64) {
 	c.resp.Reset()
 	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		l.stats.errs[ErrConnect]++
+		l.stats.failed(ErrConnect, err) // EMFILE, ENFILE: out of descriptors
 		l.later(c, now+int64(reconnectGap))
 		return
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err := unix.Connect(fd, l.sa); err != nil && err != unix.EINPROGRESS {
 		unix.Close(fd)
-		l.stats.errs[ErrConnect]++
+		l.stats.failed(ErrConnect, err)
 		l.later(c, now+int64(reconnectGap))
 		return
 	}
@@ -321,7 +324,7 @@ func (l *loop) connect(c *conn, now int64) {
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(fd)
 		c.state = stClosed
-		l.stats.errs[ErrConnect]++
+		l.stats.failed(ErrConnect, err)
 		l.later(c, now+int64(reconnectGap))
 	}
 }
@@ -359,7 +362,7 @@ func (l *loop) tick(now int64) {
 			l.closeConn(c, now, 0)
 		}
 		if c.state == stConnecting && now-c.connAt > l.timeout {
-			l.stats.errs[ErrConnect]++
+			l.stats.failed(ErrConnect, unix.ETIMEDOUT)
 			l.closeConn(c, now, 0)
 		}
 	}

@@ -21,8 +21,8 @@ const (
 	cpuSaturated = 0.95
 )
 
-// Progress is the live view of a run, passed to Config.Live about once a
-// second.
+// Progress is the live view of a run, passed to Config.Live once when the
+// load starts (all zero but Warmup) and about once a second after.
 type Progress struct {
 	Elapsed  time.Duration // since the start, warm-up included
 	Warmup   bool          // still in the warm-up
@@ -31,9 +31,11 @@ type Progress struct {
 	P99      time.Duration // corrected p99 so far (the worst loop's)
 }
 
-// Run runs the load described by cfg and returns its figures. It checks
-// first that the target accepts a connection (ErrUnreachable otherwise).
-// Cancelling ctx ends the run early; the figures cover what was recorded.
+// Run runs the load described by cfg and returns its figures. It fills
+// cfg's zero fields with their defaults, checks it (Config.Check), and
+// checks that the target accepts a connection (ErrUnreachable otherwise).
+// Cancelling ctx ends the run early; the figures cover what was recorded
+// and Result.Interrupted says so.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -97,12 +99,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var ru0 unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	if cfg.Live != nil {
+		cfg.Live(Progress{Warmup: cfg.Warmup > 0}) // before the first request
+	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
 		wg.Go(l.run)
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	interrupted := false
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	var window <-chan time.Time
@@ -129,6 +135,7 @@ wait:
 				l.stop.Store(true)
 			}
 			<-done
+			interrupted = time.Since(base) < cfg.Warmup+cfg.Duration
 			break wait
 		case <-ticker.C:
 			if cfg.Live != nil {
@@ -142,10 +149,11 @@ wait:
 
 	res := &Result{
 		Config: cfg, Start: base.Add(cfg.Warmup), Runs: 1,
-		Status: map[int]int64{}, Errors: map[string]int64{},
+		Status: map[int]int64{}, Errors: map[string]int64{}, Causes: map[string]int64{},
 		Latency: newHistogram(), Uncorrected: newHistogram(),
 		Wall: wall, CPU: cpuTime(&ru1) - cpuTime(&ru0),
-		Elapsed: max(min(wall, cfg.Warmup+cfg.Duration)-cfg.Warmup, 0),
+		Elapsed:     max(min(wall, cfg.Warmup+cfg.Duration)-cfg.Warmup, 0),
+		Interrupted: interrupted,
 	}
 	var lagSum int64
 	for _, l := range loops {
@@ -160,6 +168,16 @@ wait:
 		for e, n := range s.errs {
 			if n > 0 {
 				res.Errors[ErrorClass(e).String()] += n
+			}
+		}
+		for e := range s.causes {
+			if e == int(ErrTimeout) || e == int(ErrBadResponse) {
+				continue // the class says it all
+			}
+			for errno, n := range s.causes[e] {
+				if n > 0 {
+					res.Causes[ErrorClass(e).String()+" "+causeName(ErrorClass(e), errno)] += n
+				}
 			}
 		}
 		res.Requests += s.requests
