@@ -451,6 +451,7 @@ func newMeta(o Options, cs []*Contender) Meta {
 		ServerCPU:   o.ServerCPU,
 		ClientCPU:   o.ClientCPU,
 		Nice:        o.Nice,
+		Quick:       o.quick,
 	}
 	m.Host, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {

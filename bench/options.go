@@ -39,11 +39,16 @@ type Options struct {
 	Install bool
 	// Log receives progress lines (io.Discard when nil).
 	Log io.Writer
+
+	quick bool // set by Quick: the reports say it was a smoke test
 }
 
 // Quick returns o set up for a smoke test: one round of 1 s runs with a
-// short warm-up and 16 connections. Fields already set are kept.
+// short warm-up and 16 connections. Fields already set are kept. The
+// reports of a quick run say so (Meta.Quick), so that its figures are not
+// quoted as a measurement.
 func (o Options) Quick() Options {
+	o.quick = true
 	if o.Duration == 0 {
 		o.Duration = time.Second
 	}

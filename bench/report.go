@@ -40,7 +40,10 @@ func (r *Report) write() error {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	m := r.Meta
-	fmt.Fprintf(&b, "# hotpath vs nginx vs HAProxy, %s\n\n", m.Start.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "# hotpath vs nginx vs HAProxy, %s%s\n\n", m.Start.Format("2006-01-02 15:04 MST"), quickTitle(m.Quick))
+	if m.Quick {
+		fmt.Fprintf(&b, "**%s**\n\n", quickNote)
+	}
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs (%s), kernel %s, %s.\n", m.Host, m.NumCPU, m.CPUModel, m.Kernel, m.GoVersion)
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range m.Versions {
@@ -129,6 +132,17 @@ func (s *ScenarioResult) notes() string {
 		fmt.Fprintf(&b, "\nNoise: other processes on the machine used up to this many cores during a run: %s.\n", strings.Join(noise, ", "))
 	}
 	return b.String()
+}
+
+// quickNote warns that a -quick run is not a measurement.
+const quickNote = "Quick run (-quick): one short round, a smoke test of the harness, not a measurement; do not quote these figures."
+
+// quickTitle is the title's mark of a quick run.
+func quickTitle(quick bool) string {
+	if quick {
+		return " (quick smoke run)"
+	}
+	return ""
 }
 
 func orAll(cpu string) string {

@@ -31,6 +31,9 @@ type Meta struct {
 	ServerCPU   string            `json:"server_cpu"`
 	ClientCPU   string            `json:"client_cpu"`
 	Nice        int               `json:"nice,omitempty"`
+	// Quick is set for a -quick smoke run: one short round, not a
+	// measurement.
+	Quick bool `json:"quick"`
 }
 
 // ScenarioResult holds every contender's runs of one scenario.
