@@ -149,3 +149,20 @@ func TestMismatch(t *testing.T) {
 		t.Fatalf("Mismatch:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// With Drain the responses to every request sent in the window are
+// awaited and recorded; without it those still in flight at the end (the
+// slowest) are dropped.
+func TestRunDrain(t *testing.T) {
+	url, _ := startEcho(t, echoserver.Config{Delay: 100 * time.Millisecond})
+	cfg := Config{Targets: target(t, "GET", url), Connections: 20, Rate: 100, Duration: 300 * time.Millisecond}
+	res := mustRun(t, cfg)
+	if res.Requests >= res.Sent || res.Sent == 0 {
+		t.Fatalf("without a drain: %d answered of %d sent", res.Requests, res.Sent)
+	}
+	cfg.Drain = 5 * time.Second
+	res = mustRun(t, cfg)
+	if res.Requests != res.Sent || res.Sent == 0 || res.ErrorCount() != 0 || res.Elapsed != cfg.Duration {
+		t.Fatalf("with a drain: %d answered of %d sent, errors %v, elapsed %v", res.Requests, res.Sent, res.Errors, res.Elapsed)
+	}
+}

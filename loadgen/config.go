@@ -26,6 +26,12 @@ type Config struct {
 	Threads     int           `json:"threads"`     // event loops; default 1, at most Connections
 	Duration    time.Duration `json:"duration"`    // recorded period; default 10 s
 	Warmup      time.Duration `json:"warmup"`      // sent but not recorded, before Duration
+	// Drain is how long, after Duration, responses to the requests sent in
+	// it are still awaited (and recorded); nothing more is sent. 0 drops
+	// the requests in flight when Duration ends, as wrk does: the slowest
+	// ones, so an overloaded run looks better than it was. The run ends
+	// as soon as none is in flight.
+	Drain time.Duration `json:"drain,omitempty"`
 	// Rate is the total requests per second in open-loop mode; 0 is the
 	// closed loop.
 	Rate float64 `json:"rate"`
@@ -124,6 +130,8 @@ func (c Config) Check() error {
 		return bad("Duration", c.Duration, "a positive duration")
 	case c.Warmup < 0:
 		return bad("Warmup", c.Warmup, "0 or a positive duration")
+	case c.Drain < 0:
+		return bad("Drain", c.Drain, "0 or a positive duration")
 	case c.Timeout <= 0:
 		return bad("Timeout", c.Timeout, "a positive duration")
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):

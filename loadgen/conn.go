@@ -206,7 +206,9 @@ func (l *loop) complete(c *conn, now int64) {
 	}
 	c.qn--
 	s := l.stats
-	if f.intended >= l.recStart && now <= l.end {
+	// Recorded: asked for in the recorded period and answered before the
+	// drain ended (the loop stops then).
+	if f.intended >= l.recStart && f.intended < l.end {
 		s.requests++
 		s.status[c.resp.Status%1000]++
 		record(s.hist, (now-f.intended)/1000)

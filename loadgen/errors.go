@@ -17,4 +17,5 @@ var (
 	ErrBadHeader     = errors.New("loadgen: bad header (want 'Name: value')")
 	ErrHistogramFull = errors.New("loadgen: histograms of different geometry cannot be merged")
 	ErrNoResponse    = errors.New("loadgen: no request got a response")
+	ErrBadObjective  = errors.New("loadgen: bad ramp")
 )

@@ -29,7 +29,8 @@ type loop struct {
 	base        time.Time // the run's monotonic time base
 	start       int64     // ns since base: the schedules' origin
 	recStart    int64     // ns since base: recording starts (after warm-up)
-	end         int64     // ns since base: the run ends
+	end         int64     // ns since base: the recorded period ends; nothing is sent after it
+	drainEnd    int64     // ns since base: the run ends at the latest (end + Config.Drain)
 	interval    float64   // open loop: ns between one connection's sends; 0 = closed loop
 	depth       int
 	timeout     int64
@@ -65,7 +66,7 @@ func (l *loop) run() {
 	nextLive := now + int64(time.Second)
 	for {
 		now = l.now()
-		if now >= l.end || l.stop.Load() {
+		if (now >= l.end && (now >= l.drainEnd || l.idle())) || l.stop.Load() {
 			break
 		}
 		for len(l.heap) > 0 && l.conns[l.heap[0]].wake <= now {
@@ -77,7 +78,12 @@ func (l *loop) run() {
 				l.settle(c, now)
 			}
 		}
-		wait := min(l.end, nextTick) - now
+		wait := nextTick - now
+		if now < l.end {
+			wait = min(wait, l.end-now)
+		} else {
+			wait = min(wait, l.drainEnd-now)
+		}
 		if len(l.heap) > 0 {
 			wait = min(wait, l.conns[l.heap[0]].wake-now)
 		}
@@ -213,6 +219,9 @@ func (l *loop) read(c *conn, now int64) {
 // them in one call: up to the pipeline depth in the closed loop; in the open
 // loop, those whose intended time has come.
 func (l *loop) fill(c *conn, now int64) {
+	if now >= l.end {
+		return // draining: only responses to what was sent are awaited
+	}
 	if c.woff == len(c.wbuf) {
 		c.wbuf, c.woff = c.wbuf[:0], 0
 	}
@@ -288,20 +297,27 @@ func (l *loop) setOut(c *conn, on bool) {
 }
 
 // settle closes a connection marked for closing and, in the open loop, arms
-// its timer for the next intended send.
+// its timer for the next intended send (not while draining: nothing more
+// is sent).
 func (l *loop) settle(c *conn, now int64) {
 	if c.closeMe {
 		l.closeConn(c, now, 0)
 		return
 	}
-	if l.interval > 0 && c.state == stOpen && c.qn < l.depth && c.heapIdx < 0 {
+	if l.interval > 0 && c.state == stOpen && c.qn < l.depth && c.heapIdx < 0 && now < l.end {
 		c.wake = c.due
 		l.heapPush(c.idx)
 	}
 }
 
-// connect opens a non-blocking socket to the target.
+// connect opens a non-blocking socket to the target (not after the
+// recorded period: a draining loop sends nothing more).
 func (l *loop) connect(c *conn, now int64) {
+	if now >= l.end {
+		unixCloseIfOpen(c)
+		c.qn = 0
+		return
+	}
 	c.closeMe, c.wantOut = false, true
 	c.rlen, c.wbuf, c.woff, c.qh, c.qn, c.phase = 0, c.wbuf[:0], 0, 0, 0, phHead
 	c.resp.Reset()
@@ -342,6 +358,25 @@ func (l *loop) closeConn(c *conn, now int64, gap time.Duration) {
 		return
 	}
 	l.later(c, now+int64(gap))
+}
+
+// unixCloseIfOpen closes c's socket if it has one.
+func unixCloseIfOpen(c *conn) {
+	if c.state != stClosed {
+		unix.Close(c.fd)
+		c.state = stClosed
+	}
+}
+
+// idle reports whether no request is in flight on any connection (the
+// drain is over).
+func (l *loop) idle() bool {
+	for i := range l.conns {
+		if l.conns[i].state != stClosed && l.conns[i].qn > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // later arms c's timer for time t.

@@ -66,8 +66,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		l := &loop{
 			ep: ep, sa: sa, family: family, targets: cfg.Targets, stats: newStats(),
 			base: base, start: 0, recStart: int64(cfg.Warmup), end: int64(cfg.Warmup + cfg.Duration),
-			depth: cfg.Pipeline, timeout: int64(cfg.Timeout), noKeepAlive: cfg.NoKeepAlive,
-			live: cfg.Live != nil,
+			drainEnd: int64(cfg.Warmup + cfg.Duration + cfg.Drain), depth: cfg.Pipeline,
+			timeout: int64(cfg.Timeout), noKeepAlive: cfg.NoKeepAlive, live: cfg.Live != nil,
 		}
 		if cfg.Rate > 0 {
 			l.interval = float64(cfg.Connections) / cfg.Rate * 1e9

@@ -92,7 +92,7 @@ func (f *loadFlags) register(fs *flag.FlagSet, conns int) {
 
 // config builds the run's configuration from the flags and the URL (or
 // --targets), and checks it (loadgen.Config.Check). Its errors are usage
-// errors that name the flag.
+// errors; flagError names the flag of a *loadgen.FieldError.
 func (f *loadFlags) config(positional []string) (loadgen.Config, error) {
 	cfg := f.cfg
 	switch {
@@ -129,7 +129,7 @@ func (f *loadFlags) config(positional []string) (loadgen.Config, error) {
 		}
 		cfg.Targets, cfg.URL = []loadgen.Target{t}, positional[0]
 	}
-	return cfg, flagError(cfg.Check())
+	return cfg, cfg.Check()
 }
 
 // flagOf maps loadgen.Config fields to the flags that set them.

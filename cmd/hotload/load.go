@@ -109,9 +109,9 @@ func parseLoad(args []string, stderr io.Writer) (*loadRun, int) {
 		}
 	}
 	if lr.cfg, err = lf.config(positional); err != nil {
-		return usageErr(err)
+		return usageErr(flagError(err))
 	}
-	if lr.popts, err = prof.options(lr.cfg); err != nil {
+	if lr.popts, err = prof.options(lr.cfg, "-d"); err != nil {
 		return usageErr(err)
 	}
 	return lr, exitOK

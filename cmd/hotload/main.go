@@ -5,6 +5,7 @@
 //	hotload -c 256 -t 2 -d 30s http://127.0.0.1:8080/
 //	hotload -c 64 -d 30s -R 50000 --json run.json --hgrm run.hgrm http://127.0.0.1:8080/
 //	hotload --targets reqs.jsonl --fail-if 'p99>20ms,errors>0.1%' -d 10s
+//	hotload ramp --slo 'p99<10ms,errors<0.1%' --from 1000 --step 20% --hold 10s --html ramp.html http://127.0.0.1:8080/
 //	hotload compare before.json after.json
 //	hotload merge a.json b.json --json all.json
 //	hotload -c 64 --warmup 5s -d 30s --pprof http://127.0.0.1:9901 --profile-dir runs --name base http://127.0.0.1:8080/
@@ -13,7 +14,8 @@
 //
 // Exit status: 0 success, 1 the run could not be made or got no response
 // at all (unreachable target or pprof endpoint, every request failed, I/O,
-// profiles not all taken), 2 bad usage, 3 a --fail-if condition held.
+// profiles not all taken), 2 bad usage, 3 a --fail-if condition held (for
+// ramp: no step met the objective).
 package main
 
 import (
@@ -41,6 +43,7 @@ func main() {
 
 const usage = `usage: hotload [flags] URL
        hotload [flags] --targets FILE
+       hotload ramp --slo 'p99<10ms,errors<0.1%' [--from R] [--step 20%] [--hold 10s] [--search] [flags] URL
        hotload compare A.json B.json
        hotload merge A.json B.json... [--json OUT] [--hgrm OUT]
        hotload profile baseline save NAME RUNDIR | baseline list | diff BASELINE RUNDIR
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return merge(args[1:], stdout, stderr)
 		case "profile":
 			return profileCmd(ctx, args[1:], stdout, stderr)
+		case "ramp":
+			return ramp(ctx, args[1:], stdout, stderr)
 		}
 	}
 	return load(ctx, args, stdout, stderr)

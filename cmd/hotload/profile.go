@@ -35,9 +35,10 @@ func (p *pprofFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.tokenFile, "pprof-token-file", "", "with --pprof: send the bearer token in FILE (hotpath's admin.token_file)")
 }
 
-// options turns the flags into capture options for cfg's window, or
-// returns nil when --pprof is not given; an error is a usage error.
-func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
+// options turns the flags into capture options for cfg's window (set by
+// the flag windowFlag), or returns nil when --pprof is not given; an error
+// is a usage error.
+func (p *pprofFlags) options(cfg loadgen.Config, windowFlag string) (*profiles.Options, error) {
 	if p.url == "" {
 		if p.dir != "" || p.kinds != "" || p.trace != 0 || p.name != "" || p.tokenFile != "" {
 			return nil, errors.New("--profile-dir, --profiles, --trace, --name and --pprof-token-file need --pprof")
@@ -45,10 +46,10 @@ func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
 		return nil, nil
 	}
 	if cfg.Duration%time.Second != 0 {
-		return nil, fmt.Errorf("with --pprof, -d must be whole seconds (the CPU profile's unit), got %v", cfg.Duration)
+		return nil, fmt.Errorf("with --pprof, %s must be whole seconds (the CPU profile's unit), got %v", windowFlag, cfg.Duration)
 	}
 	if p.trace < 0 || p.trace > cfg.Duration {
-		return nil, fmt.Errorf("--trace %v must be within the measured window (-d %v)", p.trace, cfg.Duration)
+		return nil, fmt.Errorf("--trace %v must be within the measured window (%s %v)", p.trace, windowFlag, cfg.Duration)
 	}
 	opts := &profiles.Options{BaseURL: p.url, Dir: p.dir, Name: p.name, Window: cfg.Duration, Trace: p.trace}
 	if p.tokenFile != "" {
