@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 
+	"github.com/hotpath/hotpath/loadgen"
 	"github.com/hotpath/hotpath/plot"
 )
 
@@ -26,7 +29,15 @@ func (r *Report) HTML() string {
 	if m.Quick {
 		b.WriteString("<p><strong>" + html.EscapeString(quickNote) + "</strong></p>\n")
 	}
-	b.WriteString("<p>Each plot is a percentile spectrum: latency (from hotload's send of each request, log scale) against percentile, all rounds of a contender merged. Lower is better; the right end is the tail.</p>\n")
+	if r.Features != nil {
+		b.WriteString(r.Features.html())
+	}
+	if r.Knee != nil {
+		b.WriteString(r.Knee.html())
+	}
+	if len(r.Scenarios) > 0 {
+		b.WriteString("<p>Each plot is a percentile spectrum: latency (from hotload's send of each request, log scale) against percentile, all rounds of a contender merged. Lower is better; the right end is the tail.</p>\n")
+	}
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(&b, "<h2 id=%q>%s</h2>\n<p>%s.</p>\n", s.Name, html.EscapeString(s.Name), html.EscapeString(s.Desc))
 		b.WriteString("<table><tr><th>contender</th><th>req/s median [min–max]</th><th>CPU µs/req</th><th>p50</th><th>p99</th><th>p99.9</th><th>errors</th><th>req/s vs nginx</th></tr>\n")
@@ -94,4 +105,67 @@ func nines(x float64) string {
 		return "0%"
 	}
 	return fmt.Sprintf("%.*f%%", max(int(x)-2, 0), quantileAt(x))
+}
+
+// html renders the feature table.
+func (fr *FeatureReport) html() string {
+	var b strings.Builder
+	b.WriteString("<h2>Cost per feature</h2>\n<p>Added = the feature's run minus its baseline's run just before it, same contender, each round: median [min – max] over the rounds.</p>\n")
+	b.WriteString("<table><tr><th>feature</th><th>baseline</th><th>hotpath: added CPU µs/req</th><th>added p99</th><th>nginx: added CPU µs/req</th><th>added p99</th><th>HAProxy: added CPU µs/req</th><th>added p99</th></tr>\n")
+	for _, f := range fr.Features {
+		fmt.Fprintf(&b, "<tr><td title=\"%s\">%s</td><td>%s</td>", html.EscapeString(f.Desc), f.Name, f.Base)
+		for _, name := range []string{"hotpath", "nginx", "haproxy"} {
+			d := f.contender(name)
+			switch {
+			case d == nil:
+				b.WriteString("<td></td><td></td>")
+			case len(d.Runs) == 0:
+				fmt.Fprintf(&b, "<td class=skip colspan=2>%s</td>", html.EscapeString(d.Skipped+d.Failed))
+			default:
+				fmt.Fprintf(&b, "<td>%s</td><td>%s</td>", fmtDeltaRange(d.AddedCPUUS, 2), fmtSigned(d.AddedP99US.Median))
+			}
+		}
+		b.WriteString("</tr>\n")
+	}
+	b.WriteString("</table>\n")
+	return b.String()
+}
+
+// html renders the knees and each ramp's p99 against the throughput it
+// achieved.
+func (kr *KneeReport) html() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<h2>Knee within %s (%s)</h2>\n", html.EscapeString(kr.Objective), kr.Scenario)
+	b.WriteString("<table><tr><th>contender</th><th>knee req/s median [min–max]</th><th>vs nginx</th><th>p99 at the knee</th><th>server busy at the first failing step</th></tr>\n")
+	chart := plot.Chart{
+		X: plot.Axis{Label: "throughput achieved (requests/s)"},
+		Y: plot.Axis{Label: "p99 (corrected)", Log: true, Format: plot.Micros},
+	}
+	for _, c := range kr.Contenders {
+		if c.Summary == nil {
+			fmt.Fprintf(&b, "<tr><td>%s</td><td class=skip colspan=4>%s</td></tr>\n", c.Name, html.EscapeString(c.Skipped+c.Failed))
+			continue
+		}
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%.0f [%.0f–%.0f]</td><td>%s</td><td>%s</td><td>%.0f%%</td></tr>\n", c.Name,
+			c.Knee.Median, c.Knee.Min, c.Knee.Max, fmtRatio(c.Summary.VsNginx), fmtLatency(c.Summary.KneeP99US), 100*c.Summary.FailServerBusy)
+		for _, r := range c.Runs {
+			steps := slices.Clone(r.Steps)
+			slices.SortFunc(steps, func(a, b KneeStep) int { return cmp.Compare(a.AskedRPS, b.AskedRPS) })
+			s := plot.Series{Name: fmt.Sprintf("%s r%d", c.Name, r.Round), Color: colors[c.Name], Dots: true}
+			for _, st := range steps {
+				s.Points = append(s.Points, plot.Point{X: st.AchievedRPS, Y: float64(st.P99US)})
+			}
+			chart.Series = append(chart.Series, s)
+		}
+	}
+	b.WriteString("</table>\n")
+	if conds, err := loadgen.ParseObjective(kr.Objective); err == nil {
+		for _, c := range conds {
+			if c.Metric == "p99" && (c.Op == "<" || c.Op == "<=") {
+				chart.Rules = append(chart.Rules, plot.Rule{At: c.Value, Label: "objective " + c.Raw, Color: "#b00"})
+			}
+		}
+	}
+	b.WriteString(chart.SVG())
+	return b.String()
 }

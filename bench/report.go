@@ -55,8 +55,17 @@ func (r *Report) Markdown() string {
 	for _, n := range names {
 		fmt.Fprintf(&b, "- %s: `%s`\n", n, m.Versions[n])
 	}
-	fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …); each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
-		m.Rounds, m.Duration, m.Warmup, m.Connections)
+	switch {
+	case r.Features != nil:
+		fmt.Fprintf(&b, "\nFeature set: %d round(s); in each, every feature's run follows a run of its baseline on the same contender; each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
+			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	case r.Knee != nil:
+		fmt.Fprintf(&b, "\nKnee set: %d round(s) per contender, interleaved; a hotload ramp each (steps of %s after a %s warm-up); hotload -t 1 -c %d.\n",
+			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	default:
+		fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …); each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
+			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	}
 	fmt.Fprintf(&b, "Server under test pinned to CPU %s with one worker; hotload and hotecho on CPU %s. Upstream keep-alive on for all.", orAll(m.ServerCPU), orAll(m.ClientCPU))
 	if m.Nice != 0 {
 		fmt.Fprintf(&b, " All of them ran under nice -n %d.", m.Nice)
@@ -66,6 +75,12 @@ func (r *Report) Markdown() string {
 	b.WriteString("CPU µs/req is the server's user+system time (all its processes) over the run divided by the responses. ")
 	b.WriteString("busy = server CPU time / wall time (100% = its core saturated; less: the client core or other work on the machine held it back). ")
 	b.WriteString("errors = failed requests + unexpected statuses, summed over rounds.\n")
+	if r.Features != nil {
+		b.WriteString(r.Features.markdown())
+	}
+	if r.Knee != nil {
+		b.WriteString(r.Knee.markdown())
+	}
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(&b, "\n## %s\n\n%s.\n\n", s.Name, s.Desc)
 		b.WriteString("| contender | req/s median [min–max] | CPU µs/req [min–max] | busy | p50 | p99 | p99.9 | errors | req/s vs nginx | CPU/req vs nginx |\n")

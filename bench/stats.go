@@ -12,7 +12,11 @@ type Report struct {
 	// Dir is the results directory.
 	Dir       string           `json:"-"`
 	Meta      Meta             `json:"meta"`
-	Scenarios []ScenarioResult `json:"scenarios"`
+	Scenarios []ScenarioResult `json:"scenarios,omitempty"`
+	// Features is the feature set's outcome (Options.Set "features").
+	Features *FeatureReport `json:"features,omitempty"`
+	// Knee is the knee set's outcome (Options.Set "knee").
+	Knee *KneeReport `json:"knee,omitempty"`
 }
 
 // Meta describes the machine, the software and the options of a Run.
@@ -31,6 +35,7 @@ type Meta struct {
 	ServerCPU   string            `json:"server_cpu"`
 	ClientCPU   string            `json:"client_cpu"`
 	Nice        int               `json:"nice,omitempty"`
+	Set         string            `json:"set,omitempty"`
 	// Quick is set for a -quick smoke run: one short round, not a
 	// measurement.
 	Quick bool `json:"quick"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"strings"
@@ -164,5 +165,16 @@ func TestRunDrain(t *testing.T) {
 	res = mustRun(t, cfg)
 	if res.Requests != res.Sent || res.Sent == 0 || res.ErrorCount() != 0 || res.Elapsed != cfg.Duration {
 		t.Fatalf("with a drain: %d answered of %d sent, errors %v, elapsed %v", res.Requests, res.Sent, res.Errors, res.Elapsed)
+	}
+}
+
+// Connections start their round robin spread over the targets.
+func TestFirstTarget(t *testing.T) {
+	var got []int
+	for g := range 4 {
+		got = append(got, firstTarget(g, 100, 4))
+	}
+	if fmt.Sprint(got) != "[0 25 50 75]" || firstTarget(3, 1, 4) != 0 || firstTarget(1, 3, 2) != 1 {
+		t.Fatalf("starts %v", got)
 	}
 }

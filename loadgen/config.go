@@ -15,7 +15,9 @@ import (
 
 // Config is one load run. Zero fields take the defaults noted.
 type Config struct {
-	// Targets are sent round robin per connection; all on Addr. At least one.
+	// Targets are sent round robin per connection, connection g of C
+	// starting at target g*len(Targets)/C (so that connections do not all
+	// ask for the same target at once); all on Addr. At least one.
 	Targets []Target `json:"-"`
 	// Addr is the host:port every target is on (set by the target parsers).
 	Addr string `json:"addr"`

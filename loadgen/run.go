@@ -77,6 +77,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for g := i; g < cfg.Connections; g += cfg.Threads {
 			c := conn{
 				idx: int32(len(l.conns)), fd: -1, heapIdx: -1,
+				next: firstTarget(g, len(cfg.Targets), cfg.Connections),
 				rbuf: make([]byte, readBufSize),
 				wbuf: make([]byte, 0, cfg.Pipeline*maxTargetLen(cfg.Targets)),
 				q:    make([]flight, cfg.Pipeline),
@@ -241,6 +242,11 @@ func sockaddr(a *net.TCPAddr) (unix.Sockaddr, int) {
 	copy(sa.Addr[:], a.IP.To16())
 	return sa, unix.AF_INET6
 }
+
+// firstTarget is where connection g of conns starts its round robin over n
+// targets: each at its own place, so that they do not all ask for the same
+// target at the same time (a cache would coalesce them).
+func firstTarget(g, n, conns int) int { return g * n / conns }
 
 func maxTargetLen(ts []Target) int {
 	n := 0
