@@ -196,17 +196,43 @@ func (h *harness) features(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	fr := h.newFeatureReport(feats)
+	h.rep.Features = fr
+	fmt.Fprintf(o.Log, "bench: feature set: %d feature(s), each paired with its baseline, × %d round(s) of %v (+%v warm-up), -c %d; results in %s\n",
+		len(feats), o.Rounds, o.Duration, max(o.Warmup, 0), o.Connections, o.Out)
+	v := &variants{h: h, echoes: map[string]*echoProc{}, started: map[string]*variant{}}
+	defer v.close()
 	bases := map[string]Scenario{}
 	for _, b := range featureBaselines() {
 		bases[b.Name] = b
 	}
+	for round := 1; round <= o.Rounds; round++ {
+		for i, f := range feats {
+			for _, c := range h.contenders {
+				d := fr.Features[i].contender(c.Name)
+				if d == nil || d.Failed != "" || d.Skipped != "" {
+					continue
+				}
+				if err := v.pair(ctx, c, bases[f.Base], f, d, round); err != nil {
+					return nil, err
+				}
+			}
+		}
+		fr.Baselines = baselineSummaries(fr)
+		if err := h.rep.write(); err != nil {
+			return nil, err
+		}
+	}
+	return h.rep, nil
+}
+
+// newFeatureReport lists every feature with the contenders that have it.
+func (h *harness) newFeatureReport(feats []Feature) *FeatureReport {
 	fr := &FeatureReport{}
-	h.rep.Features = fr
-	has := func(f Feature, c string) bool { return c == "hotpath" || f.Peers }
 	for _, f := range feats {
 		res := FeatureResult{Name: f.Name, Desc: f.Desc, Base: f.Base}
 		for _, c := range h.all {
-			if !has(f, c.Name) {
+			if c.Name != "hotpath" && !f.Peers {
 				continue
 			}
 			d := &FeatureDelta{Name: c.Name, Runs: []FeaturePair{}}
@@ -217,125 +243,160 @@ func (h *harness) features(ctx context.Context) (*Report, error) {
 		}
 		fr.Features = append(fr.Features, res)
 	}
-	fmt.Fprintf(o.Log, "bench: feature set: %d feature(s), each paired with its baseline, × %d round(s) of %v (+%v warm-up), -c %d; results in %s\n",
-		len(feats), o.Rounds, o.Duration, max(o.Warmup, 0), o.Connections, o.Out)
+	return fr
+}
 
-	// One hotecho per upstream body.
-	echoes := map[string]*process{}
-	echoAddrs := map[string]string{}
-	defer func() {
-		for _, e := range echoes {
-			e.stop(5 * time.Second)
+// variants are the servers of the feature set, each started on first use
+// and kept until close: one hotecho per upstream body, one contender
+// process per contender and scenario.
+type variants struct {
+	h       *harness
+	echoes  map[string]*echoProc // by hotecho flags
+	started map[string]*variant  // by contender/scenario
+}
+
+type echoProc struct {
+	p       *process
+	key     string // its flags
+	addr    string
+	s       Scenario
+	logPath string
+}
+
+// variant is a contender serving one scenario, or why it cannot.
+type variant struct {
+	s      Scenario
+	r      *running
+	echo   *process
+	routes []string
+	err    string
+}
+
+func (v *variants) close() {
+	for _, x := range v.started {
+		if x.r != nil {
+			x.r.proc.stop(5 * time.Second)
 		}
-	}()
-	echoFor := func(s Scenario) (*process, string, error) {
-		key := strings.Join(s.Echo, " ")
-		if p, ok := echoes[key]; ok {
-			return p, echoAddrs[key], nil
+	}
+	for _, e := range v.echoes {
+		e.p.stop(5 * time.Second)
+	}
+}
+
+// echo returns the hotecho that s's flags ask for, starting it if needed.
+func (v *variants) echo(ctx context.Context, s Scenario) (*echoProc, error) {
+	key := strings.Join(s.Echo, " ")
+	if e, ok := v.echoes[key]; ok {
+		return e, nil
+	}
+	logPath := filepath.Join(v.h.scratch, fmt.Sprintf("hotecho-%d.log", len(v.echoes)))
+	p, addr, err := v.h.startEcho(ctx, s, logPath)
+	if err != nil {
+		return nil, err
+	}
+	e := &echoProc{p: p, key: key, addr: addr, s: s, logPath: logPath}
+	v.echoes[key] = e
+	return e, nil
+}
+
+// revive restarts, on their addresses, the hotechoes that are no longer
+// running (on a shared machine something else may end them; the long
+// feature set would otherwise measure 502s from then on).
+func (v *variants) revive(ctx context.Context) error {
+	for _, e := range v.echoes {
+		if !e.p.exited() {
+			continue
 		}
-		p, addr, err := h.startEcho(ctx, s, filepath.Join(h.scratch, fmt.Sprintf("hotecho-%d.log", len(echoes))))
+		fmt.Fprintf(v.h.o.Log, "bench: hotecho on %s exited (%v): restarting it\n", e.addr, e.p.err)
+		p, err := v.h.startEchoAt(ctx, e.s, e.addr, e.logPath+".2")
 		if err != nil {
-			return nil, "", err
+			return err
 		}
-		echoes[key], echoAddrs[key] = p, addr
-		return p, addr, nil
-	}
-
-	// Every variant a contender runs, started once.
-	type variant struct {
-		s    Scenario
-		r    *running
-		echo *process
-		err  string
-	}
-	started := map[string]*variant{} // contender/scenario
-	defer func() {
-		for _, v := range started {
-			if v.r != nil {
-				v.r.proc.stop(5 * time.Second)
+		e.p = p
+		for _, x := range v.started {
+			if x.echo != nil && strings.Join(x.s.Echo, " ") == e.key {
+				x.echo = p
 			}
 		}
-	}()
-	get := func(c *Contender, s Scenario) *variant {
-		key := c.Name + "/" + s.Name
-		if v, ok := started[key]; ok {
-			return v
-		}
-		v := &variant{s: s}
-		started[key] = v
-		echo, addr, err := echoFor(s)
-		if err != nil {
-			v.err = err.Error()
-			return v
-		}
-		v.echo = echo
-		var routes []string
-		for i := range s.Routes {
-			routes = append(routes, routePath(i))
-		}
-		cr := &ContenderResult{Name: c.Name}
-		r, err := h.start(ctx, s, c, cr, addr, routes, filepath.Join(h.scratch, "features", s.Name, c.Name))
-		if err != nil {
-			v.err = cr.Skipped + cr.Failed
-			fmt.Fprintf(o.Log, "[%s] %s: %s\n", s.Name, c.Name, v.err)
-			return v
-		}
-		v.r = r
-		return v
 	}
-	measure := func(v *variant, round int, tag string) (RunResult, error) {
-		var routes []string
-		for i := range v.s.Routes {
-			routes = append(routes, routePath(i))
-		}
-		raw := filepath.Join("raw", "features", tag, fmt.Sprintf("%s-r%d-%s", v.r.c.Name, round, v.s.Name))
-		run, err := h.measure(ctx, v.s, v.r, v.echo, raw, routes)
+	return nil
+}
+
+// get returns c serving s, starting it on first use.
+func (v *variants) get(ctx context.Context, c *Contender, s Scenario) *variant {
+	key := c.Name + "/" + s.Name
+	if x, ok := v.started[key]; ok {
+		return x
+	}
+	x := &variant{s: s}
+	v.started[key] = x
+	for i := range s.Routes {
+		x.routes = append(x.routes, routePath(i))
+	}
+	e, err := v.echo(ctx, s)
+	if err != nil {
+		x.err = err.Error()
+		return x
+	}
+	x.echo = e.p
+	cr := &ContenderResult{Name: c.Name}
+	if x.r, err = v.h.start(ctx, s, c, cr, e.addr, x.routes, filepath.Join(v.h.scratch, "features", s.Name, c.Name)); err != nil {
+		x.err = cr.Skipped + cr.Failed
+		fmt.Fprintf(v.h.o.Log, "[%s] %s: %s\n", s.Name, c.Name, x.err)
+	}
+	return x
+}
+
+// pair measures f's baseline and then f on c for one round and adds the
+// pair to d (or records in d why it could not). It fails only when ctx
+// ends.
+func (v *variants) pair(ctx context.Context, c *Contender, base Scenario, f Feature, d *FeatureDelta, round int) error {
+	o := v.h.o
+	if err := v.revive(ctx); err != nil {
+		return err
+	}
+	bv, fv := v.get(ctx, c, base), v.get(ctx, c, f.Scenario)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if bv.err != "" || fv.err != "" {
+		d.Failed = strings.TrimSpace(bv.err + " " + fv.err)
+		return nil
+	}
+	measure := func(x *variant) (RunResult, error) {
+		raw := filepath.Join("raw", "features", f.Name, fmt.Sprintf("%s-r%d-%s", c.Name, round, x.s.Name))
+		run, err := v.h.measure(ctx, x.s, x.r, x.echo, raw, x.routes)
 		run.Round = round
 		return run, err
 	}
-
-	for round := 1; round <= o.Rounds; round++ {
-		for i, f := range feats {
-			for _, c := range h.contenders {
-				d := fr.Features[i].contender(c.Name)
-				if d == nil || d.Failed != "" || d.Skipped != "" {
-					continue
-				}
-				bv, fv := get(c, bases[f.Base]), get(c, f.Scenario)
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				if bv.err != "" || fv.err != "" {
-					d.Failed = strings.TrimSpace(bv.err + " " + fv.err)
-					continue
-				}
-				base, err := measure(bv, round, f.Name)
-				if err == nil {
-					var feat RunResult
-					if feat, err = measure(fv, round, f.Name); err == nil {
-						d.Runs = append(d.Runs, FeaturePair{Round: round, Base: base, Feature: feat})
-						d.summarize()
-						fmt.Fprintf(o.Log, "[features r%d/%d] %-12s %-7s base %6.2f µs/req p99 %s, feature %6.2f µs/req p99 %s: added %+.2f µs/req, p99 %s\n",
-							round, o.Rounds, f.Name, c.Name, base.CPUPerReqUS, fmtLatency(float64(base.P99US)),
-							feat.CPUPerReqUS, fmtLatency(float64(feat.P99US)), feat.CPUPerReqUS-base.CPUPerReqUS,
-							fmtSigned(float64(feat.P99US-base.P99US)))
-					}
-				}
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					d.Failed = err.Error()
-					fmt.Fprintf(o.Log, "[features r%d/%d] %s %s: failed: %v\n", round, o.Rounds, f.Name, c.Name, err)
-				}
-			}
+	var b, ft RunResult
+	var err error
+	for try := 1; try <= 2; try++ {
+		if b, err = measure(bv); err == nil {
+			ft, err = measure(fv)
 		}
-		fr.Baselines = baselineSummaries(fr)
-		if err := h.rep.write(); err != nil {
-			return nil, err
+		if err == nil || !(bv.echo.exited() || fv.echo.exited()) || try == 2 {
+			break
+		}
+		// The upstream was ended under the run: once more with a new one.
+		if rerr := v.revive(ctx); rerr != nil {
+			return rerr
 		}
 	}
-	return h.rep, nil
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.Failed = err.Error()
+		fmt.Fprintf(o.Log, "[features r%d/%d] %s %s: failed: %v\n", round, o.Rounds, f.Name, c.Name, err)
+		return nil
+	}
+	d.Runs = append(d.Runs, FeaturePair{Round: round, Base: b, Feature: ft})
+	d.summarize()
+	fmt.Fprintf(o.Log, "[features r%d/%d] %-12s %-7s base %6.2f µs/req p99 %s, feature %6.2f µs/req p99 %s: added %+.2f µs/req, p99 %s\n",
+		round, o.Rounds, f.Name, c.Name, b.CPUPerReqUS, fmtLatency(float64(b.P99US)),
+		ft.CPUPerReqUS, fmtLatency(float64(ft.P99US)), ft.CPUPerReqUS-b.CPUPerReqUS, fmtSigned(float64(ft.P99US-b.P99US)))
+	return nil
 }
 
 // baselineSummaries condenses every baseline run of the report per

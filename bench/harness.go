@@ -196,19 +196,25 @@ func (h *harness) startEcho(ctx context.Context, s Scenario, logPath string) (*p
 	if err != nil {
 		return nil, "", err
 	}
+	p, err := h.startEchoAt(ctx, s, addr, logPath)
+	return p, addr, err
+}
+
+// startEchoAt starts hotecho for s on addr (startEcho).
+func (h *harness) startEchoAt(ctx context.Context, s Scenario, addr, logPath string) (*process, error) {
 	argv := append([]string{filepath.Join(h.o.Bin, "hotecho"), "-addr", addr}, s.Echo...)
 	echo, err := startProcess("hotecho", logPath, nil, pinned(h.o.ClientCPU, h.o.Nice, argv...)...)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = echo.waitListening(wctx, addr)
 	cancel()
 	if err != nil {
 		echo.stop(5 * time.Second)
-		return nil, "", err
+		return nil, err
 	}
-	return echo, addr, nil
+	return echo, nil
 }
 
 // start renders, checks, starts and probes c for s. On error res says why
@@ -374,6 +380,9 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	if r.proc.exited() {
 		return RunResult{}, fmt.Errorf("%w: %s", errExited, r.proc.logTail())
 	}
+	if echo.exited() {
+		return RunResult{}, fmt.Errorf("%w: hotecho, the upstream: %s", errExited, echo.logTail())
+	}
 	jsonPath := filepath.Join(o.Out, raw+".json")
 	srv0, _, err := treeCPU(r.proc.pid())
 	if err != nil {
@@ -392,6 +401,9 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	}
 	if cerr != nil {
 		return RunResult{}, fmt.Errorf("%w: %v: %s", errExited, cerr, r.proc.logTail())
+	}
+	if echo.exited() { // its answers were the proxy's 502s
+		return RunResult{}, fmt.Errorf("%w during the run: hotecho, the upstream: %s", errExited, echo.logTail())
 	}
 	f, err := os.Open(jsonPath)
 	if err != nil {

@@ -163,7 +163,7 @@ func (h *harness) knee(ctx context.Context) (*Report, error) {
 			if res.Failed != "" {
 				continue
 			}
-			run, err := h.ramp(ctx, s, r, round)
+			run, err := h.ramp(ctx, s, r, echo, round)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -193,7 +193,7 @@ func orNote(s string) string {
 
 // ramp runs one hotload ramp against r, sampling the server's CPU time
 // meanwhile so that each step says how busy the server's core was.
-func (h *harness) ramp(ctx context.Context, s Scenario, r *running, round int) (KneeRun, error) {
+func (h *harness) ramp(ctx context.Context, s Scenario, r *running, echo *process, round int) (KneeRun, error) {
 	o, k := h.o, h.o.Knee
 	raw := filepath.Join("raw", "knee", fmt.Sprintf("%s-r%d", r.c.Name, round))
 	if err := os.MkdirAll(filepath.Join(o.Out, filepath.Dir(raw)), 0o755); err != nil {
@@ -215,6 +215,12 @@ func (h *harness) ramp(ctx context.Context, s Scenario, r *running, round int) (
 	samples := h.sampleCPU(r.proc.pid())
 	out, err := h.hotloadFor(ctx, 2*time.Hour, args, filepath.Join(o.Out, raw+".txt"))
 	cpu := samples.stop()
+	if echo.exited() { // the steps measured the proxy's 502s
+		return KneeRun{}, fmt.Errorf("%w: hotecho, the upstream: %s", errExited, echo.logTail())
+	}
+	if r.proc.exited() {
+		return KneeRun{}, fmt.Errorf("%w: %s", errExited, r.proc.logTail())
+	}
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) { // 3: no step met the objective
 		return KneeRun{}, fmt.Errorf("%w: %s", err, firstLines(out, 3))
