@@ -481,6 +481,20 @@ func (fr *FeatureReport) markdown() string {
 			}
 		}
 	}
+	var busy []float64
+	var others float64
+	for _, f := range fr.Features {
+		for _, d := range f.Contenders {
+			for _, p := range d.Runs {
+				busy = append(busy, p.Base.ServerBusy, p.Feature.ServerBusy)
+				others = max(others, p.Base.OtherCores, p.Feature.OtherCores)
+			}
+		}
+	}
+	if len(busy) > 0 {
+		fmt.Fprintf(&b, "\nNoise: the server's core was %.0f%% busy in the median run (100%% when nothing else took it: the load is closed-loop) and other processes used up to %.2f cores during a run. Differences smaller than the ranges are not measured.\n",
+			100*median(busy), others)
+	}
 	var failed []string
 	for _, f := range fr.Features {
 		for _, d := range f.Contenders {
