@@ -84,7 +84,7 @@ func (a Axis) ticks(lo, hi float64) []Tick {
 	}
 	f := a.Format
 	if f == nil {
-		f = func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+		f = func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	}
 	var out []Tick
 	if a.Log {
