@@ -83,10 +83,10 @@ func (a Axis) ticks(lo, hi float64) []Tick {
 		return a.Ticks
 	}
 	f := a.Format
-	if f == nil {
-		f = func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	}
 	var out []Tick
+	if f == nil && a.Log {
+		f = func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+	}
 	if a.Log {
 		// Decades, with 2 and 5 between them when the axis spans few.
 		steps := []float64{1}
@@ -103,7 +103,15 @@ func (a Axis) ticks(lo, hi float64) []Tick {
 		return out
 	}
 	_, step := niceScale(hi - lo)
-	for v := lo; v <= hi+step*1e-9; v += step {
+	if f == nil { // as many decimals as the step has: 0.2, 2500, 10000
+		decimals := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
+		if step*math.Pow10(decimals) != math.Round(step*math.Pow10(decimals)) {
+			decimals++ // 2.5, 0.25
+		}
+		f = func(v float64) string { return strconv.FormatFloat(v, 'f', decimals, 64) }
+	}
+	for i := 0; lo+float64(i)*step <= hi+step*1e-9; i++ {
+		v := lo + float64(i)*step
 		out = append(out, Tick{v, f(v)})
 	}
 	return out

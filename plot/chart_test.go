@@ -86,3 +86,23 @@ func TestChartSVG(t *testing.T) {
 		t.Errorf("page:\n%s", page)
 	}
 }
+
+func TestLinearTickLabels(t *testing.T) {
+	tests := []struct {
+		hi   float64
+		want string
+	}{
+		{hi: 10000, want: "0 2000 4000 6000 8000 10000"},
+		{hi: 1, want: "0.0 0.2 0.4 0.6 0.8 1.0"},
+		{hi: 12.5, want: "0.0 2.5 5.0 7.5 10.0 12.5"},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, tk := range (Axis{}).ticks(0, tc.hi) {
+			got = append(got, tk.Label)
+		}
+		if s := strings.Join(got, " "); s != tc.want {
+			t.Errorf("ticks over [0, %v]: %s, want %s", tc.hi, s, tc.want)
+		}
+	}
+}
