@@ -43,8 +43,8 @@
 // drains (Config.Drain): after its window the responses to what it sent are
 // still awaited and recorded, so that an overloaded step's slowest requests
 // are not left out. A failing step in which hotload saturated its CPU, or
-// fell behind its schedule while the target still answered within the
-// objective, is marked generator-bound and ends the ramp with a warning
+// fell behind its schedule while the target answered as fast as at a light
+// load, is marked generator-bound and ends the ramp with a warning
 // rather than a knee. WriteRamp, WriteRampJSON and RampHTML (a
 // latency-against-throughput chart drawn with package plot) report it.
 //

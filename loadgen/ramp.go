@@ -208,7 +208,7 @@ func RunRamp(ctx context.Context, r Ramp) (*RampResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := judge(r.Objective, rate, search, out)
+		s := judge(r.Objective, rate, search, out, res.reference())
 		interrupted := out.Interrupted || ctx.Err() != nil
 		res.Steps = append(res.Steps, s)
 		// A step cut short is shown but does not make the knee.
@@ -319,9 +319,24 @@ func (res *RampResult) bisect(r Ramp, step func(float64, bool) (*Step, error)) e
 	return nil
 }
 
+// reference is the result of the lowest passing step (the target's
+// latency at a light load), or nil.
+func (res *RampResult) reference() *Result {
+	var ref *Step
+	for i := range res.Steps {
+		if s := &res.Steps[i]; s.Pass && (ref == nil || s.Rate < ref.Rate) {
+			ref = s
+		}
+	}
+	if ref == nil {
+		return nil
+	}
+	return ref.Result
+}
+
 // judge decides a step: the objective, the throughput, and whether hotload
-// itself set the pace.
-func judge(objective []Condition, rate float64, search bool, r *Result) Step {
+// itself set the pace (ref is the lowest passing step's result, or nil).
+func judge(objective []Condition, rate float64, search bool, r, ref *Result) Step {
 	s := Step{Rate: rate, Search: search, Result: r, Pass: true}
 	for _, c := range objective {
 		if ok, why := c.Failed(r); !ok {
@@ -333,7 +348,7 @@ func judge(objective []Condition, rate float64, search bool, r *Result) Step {
 		s.Pass = false
 		s.Broken = append(s.Broken, fmt.Sprintf("answered %.0f req/s of the %.0f asked (%.0f%%)", got, rate, 100*got/rate))
 	}
-	s.Generator = generatorLimit(objective, r)
+	s.Generator = generatorLimit(objective, r, ref)
 	return s
 }
 
@@ -342,15 +357,16 @@ func judge(objective []Condition, rate float64, search bool, r *Result) Step {
 //
 //   - its CPU was saturated (cpuSaturated of its threads), or
 //   - its sends fell behind the schedule (on average more than behindLag
-//     late, or fewer than behindRate of the asked sent) while every
-//     objective condition on latency held for the latency measured from
-//     the actual sends: the target answered what it was sent in time, but
-//     hotload could not send on time, because its connections were all
-//     waiting (more -c) or it was slow.
+//     late, or fewer than behindRate of the asked sent) while the target
+//     answered what it was sent as fast as at a light load: the median
+//     latency from the actual sends at most slowdown times that of ref,
+//     the lowest passing step (or, before any step passed, within every
+//     latency condition of the objective). hotload could not send on time
+//     because its connections were all waiting (more -c) or it was slow.
 //
 // When the target is the bottleneck the latency from the actual sends
-// grows too, so the second rule does not blame hotload for it.
-func generatorLimit(objective []Condition, r *Result) string {
+// grows with its queue, so the second rule does not blame hotload for it.
+func generatorLimit(objective []Condition, r, ref *Result) string {
 	threads := max(r.Config.Threads, 1)
 	if r.Wall > 0 {
 		if busy := r.CPU.Seconds() / r.Wall.Seconds(); busy >= cpuSaturated*float64(threads) {
@@ -361,9 +377,25 @@ func generatorLimit(objective []Condition, r *Result) string {
 	if r.Elapsed > 0 {
 		sent = float64(r.Sent) / r.Elapsed.Seconds()
 	}
-	late := r.LagMean > behindLag || sent < behindRate*r.Config.Rate
-	if !late {
+	if r.LagMean <= behindLag && sent >= behindRate*r.Config.Rate {
+		return "" // on time
+	}
+	if !targetKeptPace(objective, r, ref) {
 		return ""
+	}
+	return fmt.Sprintf("hotload sent %v late on average (%.0f of %.0f req/s sent) while the target answered as fast as at a light load: its %d connections were all waiting; add -c",
+		r.LagMean.Round(time.Microsecond), sent, r.Config.Rate, r.Config.Connections*max(r.Config.Pipeline, 1))
+}
+
+// slowdown is how much slower than at a light load the target may answer
+// (median latency from the actual sends) and still count as keeping pace.
+const slowdown = 2
+
+// targetKeptPace reports whether the target answered r's requests as fast
+// as at the light load of ref (see generatorLimit).
+func targetKeptPace(objective []Condition, r, ref *Result) bool {
+	if ref != nil && ref.Uncorrected.TotalCount() > 0 {
+		return r.Uncorrected.ValueAtQuantile(50) <= slowdown*max(ref.Uncorrected.ValueAtQuantile(50), 100)
 	}
 	latencies := 0
 	for _, c := range objective {
@@ -375,12 +407,8 @@ func generatorLimit(objective []Condition, r *Result) string {
 		u := c
 		u.Metric = metric + "u"
 		if ok, _ := u.Failed(r); !ok {
-			return "" // the target was slow too
+			return false // the target was slow too
 		}
 	}
-	if latencies == 0 {
-		return "" // nothing tells the target's latency from hotload's lag
-	}
-	return fmt.Sprintf("hotload sent %v late on average (%.0f of %.0f req/s sent) while the target answered within the objective: its %d connections were all waiting; add -c",
-		r.LagMean.Round(time.Microsecond), sent, r.Config.Rate, r.Config.Connections*max(r.Config.Pipeline, 1))
+	return latencies > 0 // else nothing tells the target's latency from hotload's lag
 }
