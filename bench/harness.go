@@ -572,6 +572,7 @@ func newMeta(o Options, cs []*Contender) Meta {
 		Nice:        o.Nice,
 		Quick:       o.quick,
 		Set:         o.Set,
+		CPUPressure: cpuPressure(),
 	}
 	m.Host, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {

@@ -70,6 +70,9 @@ func (r *Report) Markdown() string {
 	if m.Nice != 0 {
 		fmt.Fprintf(&b, " All of them ran under nice -n %d.", m.Nice)
 	}
+	if m.CPUPressure >= 0.1 {
+		fmt.Fprintf(&b, " **The machine was busy when the run started: runnable tasks waited for a CPU %.0f%% of the last minute (/proc/pressure/cpu); expect noisy figures.**", 100*m.CPUPressure)
+	}
 	b.WriteString("\n")
 	b.WriteString("req/s and CPU µs/req are medians over rounds with [min–max]; latencies are medians over rounds of each run's percentile. ")
 	b.WriteString("CPU µs/req is the server's user+system time (all its processes) over the run divided by the responses. ")

@@ -36,6 +36,10 @@ type Meta struct {
 	ClientCPU   string            `json:"client_cpu"`
 	Nice        int               `json:"nice,omitempty"`
 	Set         string            `json:"set,omitempty"`
+	// CPUPressure is /proc/pressure/cpu's "some avg60" when the run
+	// started: the share of the last minute in which runnable tasks waited
+	// for a CPU (0 on an idle machine; -1 when unknown).
+	CPUPressure float64 `json:"cpu_pressure_avg60"`
 	// Quick is set for a -quick smoke run: one short round, not a
 	// measurement.
 	Quick bool `json:"quick"`
