@@ -394,6 +394,9 @@ const slowdown = 2
 // targetKeptPace reports whether the target answered r's requests as fast
 // as at the light load of ref (see generatorLimit).
 func targetKeptPace(objective []Condition, r, ref *Result) bool {
+	if r.Uncorrected.TotalCount() == 0 {
+		return false // it answered nothing: nothing says it was fast
+	}
 	if ref != nil && ref.Uncorrected.TotalCount() > 0 {
 		return r.Uncorrected.ValueAtQuantile(50) <= slowdown*max(ref.Uncorrected.ValueAtQuantile(50), 100)
 	}

@@ -166,6 +166,12 @@ func TestRampGeneratorBound(t *testing.T) {
 			t.Errorf("%s: generator %q", tc.objective, s.Generator)
 		}
 	}
+	// A target that answered nothing in the window is not called fast.
+	none := *slow
+	none.Requests, none.Sent, none.Latency, none.Uncorrected = 0, 0, newHistogram(), newHistogram()
+	if s := judge(mustObjective(t, "p99<10ms"), 1000, false, &none, nil); s.Generator != "" {
+		t.Errorf("no responses: generator %q", s.Generator)
+	}
 	// The same lag with the target as fast as at a light load: hotload's.
 	fast := *slow
 	fast.Uncorrected = hist(3000)
