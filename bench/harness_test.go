@@ -201,3 +201,16 @@ func TestCPUSamples(t *testing.T) {
 		t.Errorf("busy before the samples = %v, want 0", got)
 	}
 }
+
+func TestKneeFirstFail(t *testing.T) {
+	run := KneeRun{KneeStep: 6, Steps: []KneeStep{ // 2812, step 6, is the highest passing rate
+		{AskedRPS: 10000}, {AskedRPS: 5000}, {AskedRPS: 2500, Pass: true}, {AskedRPS: 3750}, {AskedRPS: 3125, ServerBusy: 0.9}, {AskedRPS: 2812, Pass: true},
+	}}
+	if f := run.firstFail(); f == nil || f.AskedRPS != 3125 {
+		t.Fatalf("first failing step above the knee: %+v", f)
+	}
+	none := KneeRun{Steps: []KneeStep{{AskedRPS: 10000, ServerBusy: 1}, {AskedRPS: 5000}}}
+	if f := none.firstFail(); f == nil || f.AskedRPS != 10000 {
+		t.Fatalf("without a knee, the first step: %+v", f)
+	}
+}

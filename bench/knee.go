@@ -371,11 +371,24 @@ func (kr *KneeReport) summarize() {
 	}
 }
 
-// firstFail is the failing step of the lowest rate, or nil.
+// firstFail is the step that broke the objective just above the knee:
+// the failing step of the lowest rate above the knee's (above nothing when
+// no step passed), or nil.
 func (r *KneeRun) firstFail() *KneeStep {
+	knee := 0.0
+	if r.KneeStep > 0 {
+		knee = r.Steps[r.KneeStep-1].AskedRPS
+	}
 	var f *KneeStep
 	for i := range r.Steps {
-		if s := &r.Steps[i]; !s.Pass && (f == nil || s.AskedRPS < f.AskedRPS) {
+		s := &r.Steps[i]
+		if s.Pass || s.AskedRPS <= knee {
+			continue
+		}
+		if r.KneeStep == 0 { // no knee: the ramp's first step
+			return s
+		}
+		if f == nil || s.AskedRPS < f.AskedRPS {
 			f = s
 		}
 	}
