@@ -38,9 +38,11 @@ func (d *durationValue) Set(s string) error {
 	return nil
 }
 
+// durationVar defines a duration flag; -h shows it as "-name duration", as
+// the flag package's own duration flags.
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
 	*p = value
-	fs.Var((*durationValue)(p), name, usage)
+	fs.Var((*durationValue)(p), name, usage+" (a `duration`: 500ms, 10s, 2m)")
 }
 
 // newFlagSet returns a flag set that reports errors to its caller only.
