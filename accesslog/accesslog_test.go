@@ -204,7 +204,7 @@ func TestAppendRecord(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := sampleRecord()
 			tt.modify(r)
-			line := appendRecord(nil, r, &clock{})
+			line := appendRecord(nil, r, &clock{}, nil)
 			if len(line) > recordBound(r) {
 				t.Errorf("line is %d bytes, bound %d", len(line), recordBound(r))
 			}
@@ -236,7 +236,7 @@ func TestLargestRecordFits(t *testing.T) {
 		RequestID: big, Route: bigs, Upstream: bigs, Status: -1 << 62, BytesSent: -1 << 62,
 		BytesReceived: -1 << 62, Duration: 1<<63 - 1, UpstreamDuration: 1<<63 - 1, Time: 1<<63 - 1,
 		Client: netip.MustParseAddrPort("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%eth12345678901]:65535")}
-	line := appendRecord(nil, r, &clock{})
+	line := appendRecord(nil, r, &clock{}, nil)
 	if len(line) > recordBound(r) || recordBound(r) > maxRecord || maxRecord > MinBufferSize {
 		t.Fatalf("line %d, bound %d, maxRecord %d, MinBufferSize %d", len(line), recordBound(r), maxRecord, MinBufferSize)
 	}
@@ -478,7 +478,7 @@ func BenchmarkAppendRecord(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Time += int64(time.Microsecond)
-		buf = appendRecord(buf[:0], r, &c)
+		buf = appendRecord(buf[:0], r, &c, nil)
 	}
 	b.SetBytes(int64(len(buf)))
 }

@@ -151,9 +151,10 @@ func appendField(dst []byte, name string, v []byte) []byte {
 	return append(dst, '"')
 }
 
-// appendRecord appends r as one JSON line. It writes at most recordBound(r)
-// bytes and does not allocate when dst has that much room.
-func appendRecord(dst []byte, r *Record, c *clock) []byte {
+// appendRecord appends r as one JSON line, with the values of the query
+// parameters named in redact hidden (appendQuery). It writes at most
+// recordBound(r) bytes and does not allocate when dst has that much room.
+func appendRecord(dst []byte, r *Record, c *clock, redact []string) []byte {
 	path, query := r.Path, r.Query
 	if query == nil {
 		if i := bytes.IndexByte(path, '?'); i >= 0 {
@@ -171,7 +172,9 @@ func appendRecord(dst []byte, r *Record, c *clock) []byte {
 	dst = appendField(dst, `,"host":"`, r.Host)
 	dst = appendField(dst, `,"path":"`, path)
 	if len(query) > 0 {
-		dst = appendField(dst, `,"query":"`, query)
+		dst = append(dst, `,"query":"`...)
+		dst = appendQuery(dst, query, redact)
+		dst = append(dst, '"')
 	}
 	dst = appendField(dst, `,"protocol":"`, r.Protocol)
 	dst = append(dst, `,"status":`...)

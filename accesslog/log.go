@@ -43,6 +43,11 @@ type Options struct {
 	Off bool
 	// Logger receives write and reopen errors; nil means slog.Default().
 	Logger *slog.Logger
+	// RedactQuery names the query parameters whose values are written as
+	// Redacted ("access_token=<redacted>"): compared after percent-decoding,
+	// ASCII case-insensitively. The gateway passes config's
+	// AccessLog.Redacted; SetRedactQuery replaces the list.
+	RedactQuery []string
 }
 
 // Log owns the writer goroutine, the file and the buffers. Its methods are
@@ -56,7 +61,8 @@ type Log struct {
 	// every is the sampling divisor read by Append: 0 = off, 1 = all,
 	// N = one in N. Written by SetSample and SetEnabled.
 	every   atomic.Int32
-	sample  atomic.Int32 // the divisor to restore on SetEnabled(true)
+	sample  atomic.Int32             // the divisor to restore on SetEnabled(true)
+	redact  atomic.Pointer[[]string] // query parameter names, lower case (redact.go)
 	bufs    []*Buffer
 	full    chan []byte // loops -> writer; capacity: every buffer
 	free    chan []byte // writer -> loops; capacity: every buffer, so the writer never blocks on it
@@ -132,6 +138,7 @@ func New(opts Options) (*Log, error) {
 	}
 	l.SetSample(opts.Sample)
 	l.SetEnabled(!opts.Off)
+	l.SetRedactQuery(opts.RedactQuery)
 	go l.run()
 	return l, nil
 }
@@ -155,6 +162,13 @@ func (l *Log) SetSample(n int) {
 	if l.every.Load() != 0 {
 		l.every.Store(int32(n))
 	}
+}
+
+// SetRedactQuery replaces Options.RedactQuery: the records appended from
+// now on hide the values of these query parameters.
+func (l *Log) SetRedactQuery(names []string) {
+	lower := lowerNames(names)
+	l.redact.Store(&lower)
 }
 
 // SetEnabled turns the access log on or off; off, Append returns at once.
@@ -289,7 +303,7 @@ func (b *Buffer) Append(r *Record) {
 			return
 		}
 	}
-	b.cur = appendRecord(b.cur, r, &b.clock)
+	b.cur = appendRecord(b.cur, r, &b.clock, *b.log.redact.Load())
 	b.records++
 }
 

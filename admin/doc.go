@@ -13,6 +13,13 @@
 //
 // Options.DisablePprof leaves out every /debug/pprof/ route.
 //
+// Every endpoint but /metrics, /healthz and /readyz refuses (403) a Host
+// that is not localhost, an IP address, the host of Options.Addr or one of
+// Options.AllowedHosts (DNS rebinding), and a cross-site request (an Origin
+// other than its own, Sec-Fetch-Site cross-site or same-site), with or
+// without Options.Token (guard.go). The state-changing endpoints answer
+// only POST.
+//
 // Example:
 //
 //	reg := prometheus.NewRegistry()

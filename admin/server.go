@@ -50,6 +50,11 @@ type Options struct {
 	// /metrics, /healthz and /readyz asks for (Authorization: Bearer
 	// <token>, compared in constant time); others get 401.
 	Token string
+	// AllowedHosts are host names (no port) a request's Host may carry
+	// besides localhost, IP addresses and the host of Addr; ["*"] allows
+	// any. See guard.go: the admin API refuses other names and cross-site
+	// requests, with or without Token.
+	AllowedHosts []string
 	// DisablePprof leaves /debug/pprof/ out of the mux.
 	DisablePprof bool
 	// MutexProfileFraction and BlockProfileRate, if non-zero, are set at
@@ -86,6 +91,9 @@ type Server struct {
 	started bool
 
 	blockRate atomic.Int64 // last rate set: the runtime has no getter
+
+	hosts   map[string]bool // names the Host check allows (guard.go); read-only after New
+	anyHost bool            // AllowedHosts has "*"
 }
 
 // New builds the Server and its routes; Start binds the listener.
@@ -100,6 +108,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), served: make(chan struct{})}
+	s.allowHosts()
 	s.routes()
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
@@ -113,16 +122,15 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the admin handler (the mux behind the token check), for
-// tests and for embedding.
+// Handler returns the admin handler (the mux behind the browser guard and
+// the token check), for tests and for embedding.
 func (s *Server) Handler() http.Handler {
 	if s.opts.Token == "" {
-		return s.mux
+		return s.guard(s.mux)
 	}
 	want := sha256.Sum256([]byte(s.opts.Token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/metrics", "/healthz", "/readyz": // for scrapers and probes
+	return s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unguarded(r.URL.Path) { // for scrapers and probes
 			s.mux.ServeHTTP(w, r)
 			return
 		}
@@ -134,7 +142,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		s.mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 func (s *Server) routes() {

@@ -43,6 +43,19 @@ func sign(t testing.TB, m jwt.SigningMethod, key any, kid string, c jwt.MapClaim
 	return s
 }
 
+// signHeader signs c with HS256 and the header fields in hdr.
+func signHeader(t testing.TB, key []byte, hdr map[string]any, c jwt.MapClaims) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	for k, v := range hdr {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func claims(extra map[string]any) jwt.MapClaims {
 	c := jwt.MapClaims{"iss": "https://idp", "aud": "api", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix(), "scope": "read write"}
 	for k, v := range extra {
@@ -107,6 +120,17 @@ func TestJWT(t *testing.T) {
 		{"missing scope", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"scope": "write"})), Forbidden},
 		{"scope array", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"scope": []string{"read"}})), OK},
 		{"header injection", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"sub": "a\r\nX-Admin: 1"})), Invalid},
+		{"iat now", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"iat": time.Now().Unix()})), OK},
+		{"iat within leeway", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"iat": time.Now().Add(10 * time.Second).Unix()})), OK},
+		{"iat an hour ahead", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"iat": time.Now().Add(time.Hour).Unix()})), Invalid},
+		{"iat past leeway", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"iat": time.Now().Add(time.Minute).Unix()})), Invalid},
+		{"iat not a number", sign(t, jwt.SigningMethodHS256, secret, "h", claims(map[string]any{"iat": "soon"})), Invalid},
+		// RFC 7515 §4.1.11: an extension the recipient does not understand
+		// listed in crit makes the JWS invalid; hotpath understands none.
+		{"crit unknown", signHeader(t, secret, map[string]any{"kid": "h", "crit": []string{"exp-policy"}, "exp-policy": "x"}, claims(nil)), Invalid},
+		{"crit b64", signHeader(t, secret, map[string]any{"kid": "h", "crit": []string{"b64"}, "b64": true}, claims(nil)), Invalid},
+		{"crit empty", signHeader(t, secret, map[string]any{"kid": "h", "crit": []string{}}, claims(nil)), Invalid},
+		{"crit not a list", signHeader(t, secret, map[string]any{"kid": "h", "crit": "exp"}, claims(nil)), Invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, hdr, st := v.Verify(tc.token, nil)
@@ -422,5 +446,32 @@ func TestCacheKeepsGoodOnBadFlood(t *testing.T) {
 	hits := c.Hits
 	if _, st := c.JWT(v, good, now); st != OK || c.Hits != hits+1 {
 		t.Fatalf("good token evicted by bad ones: %v, hits %d", st, c.Hits-hits)
+	}
+}
+
+func TestChallenge(t *testing.T) {
+	bearer, key, basic := BearerChallenge(), APIKeyChallenge(), BasicChallenge("staff")
+	for _, tc := range []struct {
+		name string
+		c    *Challenge
+		st   Status
+		want string
+	}{
+		// RFC 6750 §3.1: no error code when the request had no token.
+		{name: "bearer missing", c: &bearer, st: Missing, want: "WWW-Authenticate: Bearer\r\n"},
+		{name: "bearer invalid", c: &bearer, st: Invalid, want: "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"},
+		{name: "bearer forbidden", c: &bearer, st: Forbidden, want: "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n"},
+		{name: "bearer ok", c: &bearer, st: OK, want: ""},
+		{name: "api key missing", c: &key, st: Missing, want: "WWW-Authenticate: ApiKey\r\n"},
+		{name: "api key invalid", c: &key, st: Invalid, want: "WWW-Authenticate: ApiKey\r\n"},
+		{name: "basic missing", c: &basic, st: Missing, want: "WWW-Authenticate: Basic realm=\"staff\", charset=\"UTF-8\"\r\n"},
+		{name: "basic invalid", c: &basic, st: Invalid, want: "WWW-Authenticate: Basic realm=\"staff\", charset=\"UTF-8\"\r\n"},
+		{name: "zero", c: &Challenge{}, st: Invalid, want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(tc.c.Line(tc.st)); got != tc.want {
+				t.Errorf("Line(%v) = %q, want %q", tc.st, got, tc.want)
+			}
+		})
 	}
 }

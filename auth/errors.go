@@ -57,3 +57,6 @@ var (
 	ErrKeyHex       = errors.New("auth: key_sha256 must be 64 hex digits")
 	ErrHtpasswd     = errors.New("auth: htpasswd entries must be user:bcrypt-hash ($2a$, $2b$ or $2y$)")
 )
+
+// errCrit refuses a token whose header has a crit parameter (jwt.go).
+var errCrit = errors.New("auth: unsupported critical header parameter")

@@ -38,9 +38,12 @@ type RequiredClaim struct {
 // JWTOptions configures NewJWT.
 type JWTOptions struct {
 	Keys     []JWTKey
-	Issuer   string        // iss must equal it when set
-	Audience []string      // aud must contain one of them when set
-	Leeway   time.Duration // clock skew allowed on exp, nbf and iat
+	Issuer   string   // iss must equal it when set
+	Audience []string // aud must contain one of them when set
+	// Leeway is the clock skew allowed on exp, nbf and iat: a token is
+	// refused when exp is more than Leeway in the past, or nbf or iat more
+	// than Leeway in the future. The zero value allows none.
+	Leeway   time.Duration
 	Headers  []ClaimHeader
 	Required []RequiredClaim
 	// Now replaces time.Now (tests).
@@ -156,6 +159,7 @@ func NewJWT(o JWTOptions) (*JWT, error) {
 		jwt.WithValidMethods(valid), // never "none", never an alg no key has
 		jwt.WithLeeway(o.Leeway),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), // an iat later than now + leeway is refused
 		jwt.WithTimeFunc(v.now),
 	}
 	if o.Issuer != "" {
@@ -171,6 +175,12 @@ func NewJWT(o JWTOptions) (*JWT, error) {
 // keyFor picks the key for a token: by kid, else the only key without a
 // kid; the token's alg must be that key's.
 func (v *JWT) keyFor(t *jwt.Token) (any, error) {
+	// RFC 7515 §4.1.11: a recipient that does not understand an extension
+	// listed in crit must refuse the token. hotpath understands none (not
+	// even RFC 7797's b64), so any crit, well formed or not, is refused.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCrit
+	}
 	kid, _ := t.Header["kid"].(string)
 	for i := range v.keys {
 		k := &v.keys[i]

@@ -72,6 +72,11 @@ type Policy struct {
 	// StoreSetCookie stores responses that set cookies, with Set-Cookie
 	// removed from the stored copy (store_set_cookie). Off: not stored.
 	StoreSetCookie bool
+	// StoreCookieRequests stores responses to requests that carry a
+	// Cookie even when the upstream gave no explicit freshness
+	// (store_cookie_requests). Off: such a response is stored only with
+	// Cache-Control max-age, s-maxage or public, or Expires.
+	StoreCookieRequests bool
 	// Authenticated says the gateway authenticates this route's requests
 	// (an auth block: JWT, API key or basic). Its responses are then
 	// treated like responses to requests with Authorization, whatever
@@ -457,6 +462,14 @@ func (c *Cache) Store(t Ticket, req *Request, resp *Response, p *Policy) (*Entry
 	// the query) authorizes the request just the same.
 	if (p.Authenticated || header(req.Headers, "authorization") != nil) && !cc.public && cc.sMaxAge < 0 && !cc.mustRevalidate {
 		return nil, ErrAuthorization
+	}
+	// A response to a request with a cookie is likely made for that user;
+	// stored only when the upstream said how long it may be reused (or
+	// that it is public), or the route allows it (Varnish passes such
+	// requests by default).
+	if !p.StoreCookieRequests && header(req.Headers, "cookie") != nil &&
+		!cc.public && cc.sMaxAge < 0 && cc.maxAge < 0 && !hasExpires {
+		return nil, ErrCookie
 	}
 	varyNames, star := parseVary(vary)
 	if star {

@@ -604,3 +604,27 @@ func TestKeysDoNotAllocate(t *testing.T) {
 		t.Fatal("query not keyed")
 	}
 }
+
+func TestStoreCookieRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		resp   []string
+		policy Policy
+		err    error
+	}{
+		{name: "no-freshness", resp: nil, policy: Policy{DefaultTTL: time.Minute}, err: ErrCookie},
+		{name: "max-age", resp: []string{"Cache-Control", "max-age=60"}},
+		{name: "public", resp: []string{"Cache-Control", "public"}, policy: Policy{DefaultTTL: time.Minute}},
+		{name: "expires", resp: []string{"Date", date(0), "Expires", date(time.Hour)}},
+		{name: "allowed", resp: nil, policy: Policy{DefaultTTL: time.Minute, StoreCookieRequests: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCache(t, Config{})
+			req := get("/r", "Cookie", "session=alice")
+			_, err := store(t, c, req, response(200, "body", tc.resp...), &tc.policy)
+			if err != tc.err {
+				t.Fatalf("Store: %v, want %v", err, tc.err)
+			}
+		})
+	}
+}

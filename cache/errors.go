@@ -13,6 +13,7 @@ var (
 	ErrNoCache        = errors.New("cache: Cache-Control no-cache (would need revalidation on every use)")
 	ErrAuthorization  = errors.New("cache: request is authorized (Authorization, or the route's auth) and the response does not allow sharing it")
 	ErrSetCookie      = errors.New("cache: response sets a cookie")
+	ErrCookie         = errors.New("cache: request carries a cookie and the response has no explicit freshness")
 	ErrVaryStar       = errors.New("cache: Vary: *")
 	ErrNotFresh       = errors.New("cache: no positive freshness lifetime (explicit, or the route's ttl/default_ttl)")
 	ErrTooLarge       = errors.New("cache: response larger than max_entry_bytes")

@@ -31,8 +31,10 @@ type JWTAuth struct {
 	// must contain one of the token's aud values.
 	Issuer   string   `yaml:"issuer"`
 	Audience []string `yaml:"audience"`
-	// Leeway is the clock skew allowed on exp, nbf and iat (default 0).
-	// exp is required.
+	// Leeway is the clock skew allowed on exp, nbf and iat (default
+	// DefaultJWTLeeway): a token is refused when its exp is more than
+	// Leeway in the past, or its nbf or iat more than Leeway in the
+	// future. exp is required.
 	Leeway time.Duration `yaml:"leeway"`
 	// Header carries the token (default Authorization, as "Bearer <token>";
 	// another field carries the bare token). Query, when set, is a query
@@ -107,7 +109,11 @@ type HeaderEdit struct {
 // HeaderVars are the variables a header value may use.
 var HeaderVars = []string{"client_ip", "route", "request_id"}
 
-func (j *JWTAuth) setDefaults()    { j.Header = "Authorization" }
+// DefaultJWTLeeway is auth.jwt.leeway when not set: the clock skew
+// Envoy's jwt_authn allows by default. `leeway: 0` allows none.
+const DefaultJWTLeeway = 60 * time.Second
+
+func (j *JWTAuth) setDefaults()    { j.Header, j.Leeway = "Authorization", DefaultJWTLeeway }
 func (a *APIKeyAuth) setDefaults() { a.Header = "X-Api-Key" }
 func (b *BasicAuth) setDefaults()  { b.Realm = "hotpath" }
 
@@ -134,9 +140,15 @@ func (c *Config) validateAuth(errs *Errors) {
 	bad := func(path, format string, args ...any) {
 		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
+	// Every header name an auth or header rule writes or strips: a field
+	// that frames the message (or names its host) stays the gateway's, or a
+	// rule could separate a body from its length (request smuggling).
 	header := func(path, name string) {
-		if !isToken(name) {
+		switch {
+		case !isToken(name):
 			bad(path, "not a header name: %q", name)
+		case contains(managedFields, strings.ToLower(name)):
+			bad(path, "%s is managed by the gateway", name)
 		}
 	}
 	for i, r := range c.Routes {
@@ -244,14 +256,8 @@ func (c *Config) validateAuth(errs *Errors) {
 					continue
 				}
 				sp := p + ".headers." + side.name
-				check := func(path, name string) {
-					header(path, name)
-					if contains(managedFields, strings.ToLower(name)) {
-						bad(path, "%s is managed by the gateway", name)
-					}
-				}
 				for j, name := range side.e.Remove {
-					check(fmt.Sprintf("%s.remove[%d]", sp, j), name)
+					header(fmt.Sprintf("%s.remove[%d]", sp, j), name)
 				}
 				for _, kind := range []struct {
 					name string
@@ -259,7 +265,7 @@ func (c *Config) validateAuth(errs *Errors) {
 				}{{"set", side.e.Set}, {"add", side.e.Add}} {
 					for _, name := range SortedKeys(kind.m) {
 						fp := sp + "." + kind.name + "." + name
-						check(fp, name)
+						header(fp, name)
 						if _, err := ParseTemplate(kind.m[name]); err != nil {
 							bad(fp, "%v", err)
 						}

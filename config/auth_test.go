@@ -86,3 +86,80 @@ routes:
 		}
 	}
 }
+
+// TestRulesCannotTouchFraming: no auth or header rule may write or strip a
+// field that frames the message (or names its host): such a rule would
+// separate a body from its length on the way upstream.
+func TestRulesCannotTouchFraming(t *testing.T) {
+	_, err := Parse("t.yaml", []byte(`upstreams:
+  - name: app
+    endpoints: [{address: "127.0.0.1:1"}]
+routes:
+  - path: /a
+    upstream: app
+    auth:
+      jwt:
+        keys: [{alg: HS256, secret: "0123456789abcdef0123456789abcdef"}]
+        claims_to_headers: {sub: Content-Length}
+  - path: /b
+    upstream: app
+    auth:
+      api_key:
+        header: Transfer-Encoding
+        keys: [{name: a, key: "0123456789abcdef"}]
+        name_header: host
+  - path: /c
+    upstream: app
+    headers:
+      request:
+        remove: [content-length]
+`))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		"routes[0].auth.jwt.claims_to_headers.sub: Content-Length is managed by the gateway",
+		"routes[1].auth.api_key.header: Transfer-Encoding is managed by the gateway",
+		"routes[1].auth.api_key.name_header: host is managed by the gateway",
+		"routes[2].headers.request.remove[0]: content-length is managed by the gateway",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in\n%v", want, err)
+		}
+	}
+}
+
+// The jwt leeway covers exp, nbf and iat; unset it is DefaultJWTLeeway, and
+// an explicit 0 allows no skew.
+func TestJWTLeewayDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name, leeway string
+		want         time.Duration
+	}{
+		{name: "unset", leeway: "", want: DefaultJWTLeeway},
+		{name: "zero", leeway: "leeway: 0", want: 0},
+		{name: "set", leeway: "leeway: 5s", want: 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("t.yaml", []byte(`
+upstreams: [{name: app, endpoints: [{address: "127.0.0.1:1"}]}]
+routes:
+  - path: /j
+    upstream: app
+    auth:
+      jwt:
+        keys: [{alg: HS256, secret: "0123456789abcdef0123456789abcdef"}]
+        `+tc.leeway+`
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Routes[0].Auth.JWT.Leeway; got != tc.want {
+				t.Errorf("leeway %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if DefaultJWTLeeway != 60*time.Second {
+		t.Errorf("DefaultJWTLeeway %v: docs/auth.md and config/example.yaml say 60s", DefaultJWTLeeway)
+	}
+}

@@ -30,6 +30,9 @@ type Config struct {
 	Cache CacheStore `yaml:"cache"`
 	// RequestID turns routes[].request_id on for every route (auth.go).
 	RequestID bool `yaml:"request_id"`
+	// Redis and Etcd are the fleet's shared systems (fleet.go).
+	Redis []Redis `yaml:"redis"`
+	Etcd  Etcd    `yaml:"etcd"`
 
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
@@ -50,6 +53,28 @@ type Listener struct {
 	// gateway: the first listener that sets it decides, and a listener
 	// that sets a different non-zero value is a config error.
 	Workers int `yaml:"workers"`
+	// Protocols are what clients may speak: http1 (always), h2c (HTTP/2 in
+	// cleartext with prior knowledge: a connection that starts with the
+	// HTTP/2 preface). Default [http1]: a preface is answered 400.
+	Protocols []string `yaml:"protocols"`
+	// HTTP2 bounds what an HTTP/2 client may make the gateway hold
+	// (docs/http2.md); zero values are the defaults.
+	HTTP2 HTTP2 `yaml:"http2"`
+}
+
+// HTTP2 are a listener's HTTP/2 limits, each an h2.Limits field.
+type HTTP2 struct {
+	MaxConcurrentStreams   int  `yaml:"max_concurrent_streams"`  // 100
+	MaxHeaderListBytes     Size `yaml:"max_header_list_bytes"`   // 32 KiB; larger: 431
+	MaxHeaders             int  `yaml:"max_headers"`             // 100
+	MaxHeaderBlockBytes    Size `yaml:"max_header_block_bytes"`  // 64 KiB; larger: GOAWAY
+	HeaderTableBytes       Size `yaml:"header_table_bytes"`      // 4 KiB
+	MaxFrameBytes          Size `yaml:"max_frame_bytes"`         // 16 KiB
+	StreamWindowBytes      Size `yaml:"stream_window_bytes"`     // 64 KiB
+	ConnectionWindowBytes  Size `yaml:"connection_window_bytes"` // 1 MiB
+	MaxPrematureResets     int  `yaml:"max_premature_resets"`    // 100
+	MaxControlFrames       int  `yaml:"max_control_frames"`      // 1000
+	ControlFramesPerSecond int  `yaml:"control_frames_per_second"`
 }
 
 // Limits bound what a peer can make the gateway parse or hold.
@@ -61,6 +86,19 @@ type Limits struct {
 	// MaxBufferedBytes caps the bytes the gateway buffers for one
 	// connection in each direction before it stops reading the other side.
 	MaxBufferedBytes int `yaml:"max_buffered_bytes"`
+	// UnderscoresInHeaders decides what happens to a request header whose
+	// name has an underscore ("X_User_Id"): "drop" (the default: not
+	// forwarded, as nginx does), "reject" (400) or "forward". CGI-style
+	// upstreams (WSGI, PHP, Rack) read "X_User_Id" and "X-User-Id" as one
+	// variable, so a client could forge a field the gateway sets.
+	UnderscoresInHeaders string `yaml:"underscores_in_headers"`
+	// MaxConnections caps the client connections open at once, all
+	// listeners and loops (0, the default: half of what the open-file
+	// limit leaves after the descriptors open at start and a reserve,
+	// since each client may hold an upstream connection). At the cap the
+	// gateway stops accepting until connections close; new clients wait
+	// in the listen backlog.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.
@@ -101,6 +139,13 @@ type Router struct {
 	// TrailingSlash is "strict" (404), "redirect" (308 to the other form) or
 	// "ignore" (match either form).
 	TrailingSlash string `yaml:"trailing_slash"`
+	// PathNormalization says what a path holding an encoded '/' ("%2F"),
+	// an encoded '\' ("%5C") or a raw '\' gets, since an upstream may decode
+	// it into a separator after the gateway routed it as one segment:
+	// "reject" (400, the default), "decode" ("%2F" becomes '/' before
+	// routing and is forwarded decoded; '\' is still refused) or "keep"
+	// (routed and forwarded as sent; only for upstreams that do not decode).
+	PathNormalization string `yaml:"path_normalization"`
 }
 
 // Upstream is a named group of endpoints behind one balancer.
@@ -115,6 +160,25 @@ type Upstream struct {
 	HashKey string `yaml:"hash_key"`
 	Pool    Pool   `yaml:"pool"`
 	Health  Health `yaml:"health"`
+	// Discovery finds the endpoints in DNS or etcd (fleet.go).
+	Discovery *Discovery `yaml:"discovery"`
+	// SlowStart ramps an endpoint's share of requests up from a tenth to
+	// all over this time after it comes back (its ejection ended, or active
+	// checks found it healthy again); 0 (the default) turns it off.
+	SlowStart time.Duration `yaml:"slow_start"`
+	// RetryBudget bounds the retries in flight on this upstream.
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+}
+
+// RetryBudget bounds an upstream's retries in flight (as Envoy's retry
+// budget): at most Percent of its requests in flight, but always
+// MinConcurrent, so that retries cannot multiply an outage's load.
+// Retries of requests that never reached the upstream (a refused or timed
+// out connect) are free. The defaults let the requests in flight on one
+// of two endpoints that dies all be retried on the other.
+type RetryBudget struct {
+	Percent       int `yaml:"percent"`        // default 50
+	MinConcurrent int `yaml:"min_concurrent"` // default 10
 }
 
 // Endpoint is one upstream server.
@@ -161,7 +225,10 @@ type ActiveHealth struct {
 }
 
 // PassiveHealth ejects an endpoint after consecutive failed requests
-// (connect errors, resets, timeouts, 502/503/504).
+// (connect errors, resets, timeouts, 502/503/504). It is on by default
+// (3 failures, 10s doubling up to 5m); consecutive_failures: 0 turns it
+// off. When every endpoint that active checks find up is ejected, they are
+// all used anyway (panic mode).
 type PassiveHealth struct {
 	ConsecutiveFailures int           `yaml:"consecutive_failures"`
 	BaseEjection        time.Duration `yaml:"base_ejection"`
@@ -215,6 +282,30 @@ type Route struct {
 	Auth      *Auth        `yaml:"auth"`
 	Headers   *HeaderRules `yaml:"headers"`
 	RequestID bool         `yaml:"request_id"`
+
+	// Retry sends a failed request again, to another endpoint.
+	Retry Retry `yaml:"retry"`
+}
+
+// Retry is a route's retry policy. A request whose bytes never reached an
+// upstream (connect refused or timed out, a reused connection that failed
+// before the request was written) is retried whatever its method; the
+// other conditions apply to idempotent requests (GET, HEAD, OPTIONS, PUT,
+// DELETE, TRACE) before any byte of the response reached the client.
+type Retry struct {
+	// Attempts is the most retries after the first try (default 2; 0
+	// turns retries off). Each goes to an endpoint the request has not
+	// tried, within the upstream's retry_budget.
+	Attempts int `yaml:"attempts"`
+	// On lists when to retry: connect_failure, reset (the upstream closed
+	// or reset the connection before a response), timeout (no response
+	// head within timeouts.upstream_header), and the statuses 502, 503 and
+	// 504. Default [connect_failure, reset, timeout].
+	On []string `yaml:"on"`
+	// MaxBodyBytes is the largest request body kept for a retry after the
+	// request was sent (default 64 KiB): a request with a larger body is
+	// retried only before its first byte went out.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
 }
 
 // Direct is a response the gateway answers itself.
@@ -239,10 +330,11 @@ func (c *Config) Line(path string) int { return c.lines[path] }
 func (c *Config) setDefaults() {
 	c.Listeners = []Listener{{Address: "127.0.0.1:8080"}}
 	c.Limits = Limits{
-		MaxRequestLine:   8 << 10,
-		MaxHead:          32 << 10,
-		MaxHeaders:       100,
-		MaxBufferedBytes: 1 << 20,
+		MaxRequestLine:       8 << 10,
+		MaxHead:              32 << 10,
+		MaxHeaders:           100,
+		MaxBufferedBytes:     1 << 20,
+		UnderscoresInHeaders: "drop",
 	}
 	c.Timeouts = Timeouts{
 		ClientHeader:   10 * time.Second,
@@ -257,9 +349,10 @@ func (c *Config) setDefaults() {
 		Drain:          15 * time.Second,
 	}
 	c.Forwarded = Forwarded{XForwardedFor: true, XForwardedProto: true, XForwardedHost: true, Via: true, ViaName: "hotpath"}
-	c.Router = Router{TrailingSlash: "strict"}
+	c.Router = Router{TrailingSlash: "strict", PathNormalization: "reject"}
 	c.setObservabilityDefaults()
 	c.Cache.setDefaults()
+	c.Etcd.setDefaults()
 }
 
 // defaulter is implemented by list elements that have defaults; the decoder
@@ -269,6 +362,9 @@ type defaulter interface{ setDefaults() }
 func (u *Upstream) setDefaults() {
 	u.Balancer = "round_robin"
 	u.Pool = Pool{MaxIdle: 64, IdleTimeout: 60 * time.Second, MaxPending: 1024}
+	u.Health.Passive = &PassiveHealth{}
+	u.Health.Passive.setDefaults()
+	u.RetryBudget = RetryBudget{Percent: 50, MinConcurrent: 10}
 }
 
 func (e *Endpoint) setDefaults() { e.Weight = 1 }
@@ -276,6 +372,7 @@ func (e *Endpoint) setDefaults() { e.Weight = 1 }
 func (r *Route) setDefaults() {
 	r.PreserveHost = true
 	r.Upgrade = []string{"websocket"}
+	r.Retry = Retry{Attempts: 2, On: []string{"connect_failure", "reset", "timeout"}, MaxBodyBytes: 64 << 10}
 }
 
 func (a *ActiveHealth) setDefaults() {
@@ -287,7 +384,7 @@ func (a *ActiveHealth) setDefaults() {
 }
 
 func (p *PassiveHealth) setDefaults() {
-	p.ConsecutiveFailures = 5
+	p.ConsecutiveFailures = 3
 	p.BaseEjection = 10 * time.Second
 	p.MaxEjection = 5 * time.Minute
 }

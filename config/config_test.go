@@ -162,3 +162,36 @@ routes:
 		t.Errorf("max_pending %d, want 1024", c.Upstreams[0].Pool.MaxPending)
 	}
 }
+
+// A YAML syntax error is reported at the line where the text goes wrong,
+// not where the enclosing block started (yaml.v3 reports the latter).
+func TestYAMLSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{name: "indented too little in a list item", yaml: "listeners:\n  - address: 127.0.0.1:8080\n   workers: 2\nroutes: []\n",
+			want: "t.yaml:3: did not find expected '-' indicator"},
+		{name: "dedented key in a mapping", yaml: "a: 1\nb:\n  c: 1\n d: 2\n",
+			want: "t.yaml:4: did not find expected key"},
+		{name: "deep in a long file", yaml: "upstreams:\n" + strings.Repeat("  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\n", 50) + "  - name: b\n   balancer: p2c\n",
+			want: "t.yaml:103: did not find expected '-' indicator"},
+		{name: "unclosed flow list", yaml: "a: 1\nb: 2\nc: [1, 2\nd: 4\n",
+			want: "t.yaml:3: did not find expected ',' or ']'"},
+		{name: "tab", yaml: "a: 1\n\tb: 2\n",
+			want: "t.yaml:2: found a tab character that violates indentation"},
+		{name: "scanner error", yaml: "routes:\n  - path: /x\n    upstream: a\n  - path: /y\n     upstream: b\n",
+			want: "t.yaml:5: mapping values are not allowed in this context"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.yaml))
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) != 1 {
+				t.Fatalf("want one error, got %v", err)
+			}
+			if got := errs[0].Error(); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -34,12 +34,25 @@ func Default() *Config {
 // Parse decodes and validates data; source names it in messages. The error,
 // when not nil, is an Errors listing every problem found.
 func Parse(source string, data []byte) (*Config, error) {
+	c, errs := Check(source, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c, nil
+}
+
+// Check is Parse for hotpath -check: it returns every problem found and the
+// config as decoded even when there are some (with defaults where a field
+// failed), so that the caller can look further, for example at the files
+// it names. The config is nil only when data is not YAML. Never run a
+// config that has problems.
+func Check(source string, data []byte) (*Config, Errors) {
 	c := &Config{Source: source, Text: bytes.Clone(data), lines: map[string]int{}}
 	c.setDefaults()
 	d := decoder{cfg: c}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		return nil, Errors{syntaxError(source, data, err)}
 	}
 	if len(root.Content) > 0 {
 		d.decode(root.Content[0], reflect.ValueOf(c).Elem(), "")
@@ -56,11 +69,9 @@ func Parse(source string, data []byte) (*Config, error) {
 			errs = append(errs, e)
 		}
 	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-		return nil, errs
-	}
-	return c, nil
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	c.AccessLog.Redacted = c.redactedParams()
+	return c, errs
 }
 
 // decoder maps a yaml.Node tree onto Go values by their `yaml` tags,

@@ -45,6 +45,23 @@ func (es Errors) Error() string {
 
 // Errorf returns a FieldError for the field at path, with its line looked up
 // in c. The engine uses it for problems it finds while compiling routes.
+// A field that the source leaves out (a required one) gets the line of the
+// nearest enclosing field that it has.
 func (c *Config) Errorf(path, msg string) *FieldError {
-	return &FieldError{Source: c.Source, Line: c.lines[path], Path: path, Msg: msg}
+	return &FieldError{Source: c.Source, Line: c.lineOf(path), Path: path, Msg: msg}
+}
+
+// lineOf returns the line of path or of its nearest ancestor in the source.
+func (c *Config) lineOf(path string) int {
+	for p := path; p != ""; {
+		if l := c.lines[p]; l > 0 {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }

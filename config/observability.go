@@ -1,13 +1,18 @@
 package config
 
-import "strings"
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
 
 // Admin configures the admin HTTP listener (metrics, pprof, health,
 // config and reload endpoints). It runs on its own goroutines, off the
 // event loops.
 type Admin struct {
 	// Address is host:port; "" turns the admin listener off. Keep it on
-	// loopback: the endpoints are unauthenticated.
+	// loopback, or set TokenFile: without it the endpoints are
+	// unauthenticated.
 	Address string `yaml:"address"`
 	// Pprof serves net/http/pprof under /debug/pprof/.
 	Pprof bool `yaml:"pprof"`
@@ -16,6 +21,12 @@ type Admin struct {
 	// /metrics, /healthz and /readyz asks for "Authorization: Bearer
 	// <token>". Read at start; a change needs a restart.
 	TokenFile string `yaml:"token_file"`
+	// AllowedHosts are host names (without port) the admin API answers
+	// besides localhost, IP addresses and the host of Address: a request
+	// whose Host is another name is refused (403), as is a cross-site
+	// request from a browser, token or not (DNS rebinding, forged forms).
+	// /metrics, /healthz and /readyz answer any Host. ["*"] allows any.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Metrics configures the per-loop request counters exported on the admin
@@ -42,6 +53,14 @@ type AccessLog struct {
 	// ErrorsOnly logs only responses with status >= 400 and exchanges
 	// that ended without a response.
 	ErrorsOnly bool `yaml:"errors_only"`
+	// RedactQuery names more query parameters whose values the access log
+	// writes as <redacted> (case-insensitive), beyond CredentialParams and
+	// the parameters routes' auth reads credentials from.
+	RedactQuery []string `yaml:"redact_query"`
+	// Redacted is every query parameter name the access log redacts, lower
+	// case: CredentialParams, RedactQuery and each route's auth.jwt.query
+	// and auth.api_key.query. Parse fills it; a reload applies it.
+	Redacted []string `yaml:"-"`
 }
 
 // Log configures the process's own log (log/slog on stderr).
@@ -71,6 +90,11 @@ func (c *Config) validateObservability(bad func(path, format string, args ...any
 			bad("admin.address", "%v", err)
 		}
 	}
+	for i, h := range c.Admin.AllowedHosts {
+		if h != "*" && !isHostName(h) {
+			bad(fmt.Sprintf("admin.allowed_hosts[%d]", i), "want a host name without port (or \"*\"), got %q", h)
+		}
+	}
 	if strings.ContainsAny(c.Admin.TokenFile, "\x00\r\n") {
 		bad("admin.token_file", "not a file name: %q", c.Admin.TokenFile)
 	}
@@ -85,6 +109,11 @@ func (c *Config) validateObservability(bad func(path, format string, args ...any
 	}
 	if strings.ContainsAny(c.AccessLog.Path, "\x00\r\n") {
 		bad("access_log.path", "not a file name: %q", c.AccessLog.Path)
+	}
+	for i, name := range c.AccessLog.RedactQuery {
+		if name == "" || strings.ContainsAny(name, "&=#?;% \t\r\n") || !safeFieldValue(name) {
+			bad(fmt.Sprintf("access_log.redact_query[%d]", i), "not a query parameter name: %q", name)
+		}
 	}
 	if !contains(LogLevels, c.Log.Level) {
 		bad("log.level", "want one of %s, got %q", strings.Join(LogLevels, ", "), c.Log.Level)
@@ -108,7 +137,7 @@ func (a AccessLog) SampleEvery() int {
 // the log format, the metrics switch), as field paths.
 func (c *Config) NeedsRestart(next *Config) []string {
 	var out []string
-	if c.Admin != next.Admin {
+	if !reflect.DeepEqual(c.Admin, next.Admin) {
 		out = append(out, "admin")
 	}
 	if c.Metrics != next.Metrics {
@@ -124,4 +153,22 @@ func (c *Config) NeedsRestart(next *Config) []string {
 		out = append(out, "log.format")
 	}
 	return out
+}
+
+// isHostName reports whether s can be a DNS name or an IPv4 address:
+// letters, digits, '-' and '.'; no port, scheme or path. (IP addresses
+// need no entry in admin.allowed_hosts.)
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

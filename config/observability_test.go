@@ -2,10 +2,17 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 )
+
+// plain is a without what Parse derives (Redacted).
+func plain(a AccessLog) AccessLog {
+	a.Redacted = nil
+	return a
+}
 
 func TestObservabilityDefaults(t *testing.T) {
 	tests := []struct {
@@ -14,12 +21,12 @@ func TestObservabilityDefaults(t *testing.T) {
 		want func(c *Config) bool
 	}{
 		{"embedded default turns admin and metrics on, access log off", "", func(c *Config) bool {
-			return c.Admin == Admin{Address: "127.0.0.1:9901", Pprof: true} && c.Metrics.Enabled &&
+			return reflect.DeepEqual(c.Admin, Admin{Address: "127.0.0.1:9901", Pprof: true}) && c.Metrics.Enabled &&
 				c.AccessLog.Path == "" && c.Log == Log{Level: "info", Format: "text"}
 		}},
 		{"empty file: admin off, metrics on", "{}", func(c *Config) bool {
-			return c.Admin == Admin{Pprof: true} && c.Metrics.Enabled &&
-				c.AccessLog == AccessLog{Sample: 1, BufferBytes: 64 << 10}
+			return reflect.DeepEqual(c.Admin, Admin{Pprof: true}) && c.Metrics.Enabled &&
+				reflect.DeepEqual(plain(c.AccessLog), AccessLog{Sample: 1, BufferBytes: 64 << 10})
 		}},
 		{"overrides", `
 admin: {address: "127.0.0.1:0", pprof: false}
@@ -27,8 +34,8 @@ metrics: {enabled: false}
 access_log: {path: stdout, sample: 0.25, buffer_bytes: 131072, errors_only: true}
 log: {level: debug, format: json}
 `, func(c *Config) bool {
-			return c.Admin == Admin{Address: "127.0.0.1:0"} && !c.Metrics.Enabled &&
-				c.AccessLog == AccessLog{Path: "stdout", Sample: 0.25, BufferBytes: 128 << 10, ErrorsOnly: true} &&
+			return reflect.DeepEqual(c.Admin, Admin{Address: "127.0.0.1:0"}) && !c.Metrics.Enabled &&
+				reflect.DeepEqual(plain(c.AccessLog), AccessLog{Path: "stdout", Sample: 0.25, BufferBytes: 128 << 10, ErrorsOnly: true}) &&
 				c.Log == Log{Level: "debug", Format: "json"} && c.AccessLog.SampleEvery() == 4
 		}},
 		{"integer sample", "access_log: {sample: 1}", func(c *Config) bool { return c.AccessLog.Sample == 1 }},
@@ -69,6 +76,9 @@ func TestObservabilityErrors(t *testing.T) {
 		{"log format", "log:\n  format: xml\n", `t.yaml:2: log.format: want one of text, json, got "xml"`},
 		{"unknown field", "metrics:\n  enable: true\n", "t.yaml:2: metrics.enable: unknown field (known: enabled)"},
 		{"pprof type", "admin:\n  pprof: sometimes\n", `t.yaml:2: admin.pprof: want true or false`},
+		{"allowed host with port", "admin:\n  allowed_hosts: [ok.example, \"node1:9901\"]\n", `t.yaml:2: admin.allowed_hosts[1]: want a host name without port (or "*"), got "node1:9901"`},
+		{"allowed host url", "admin:\n  allowed_hosts: [\"http://node1\"]\n", `admin.allowed_hosts[0]: want a host name without port`},
+		{"redact_query name", "access_log:\n  redact_query: [\"a&b\"]\n", `t.yaml:2: access_log.redact_query[0]: not a query parameter name: "a&b"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,5 +106,12 @@ func TestNeedsRestart(t *testing.T) {
 	}
 	if got := a.NeedsRestart(Default()); len(got) != 0 {
 		t.Errorf("same config: %v", got)
+	}
+	c, err := Parse("c.yaml", []byte("admin: {address: \"127.0.0.1:9901\", allowed_hosts: [admin.internal]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.NeedsRestart(c); !slices.Equal(got, []string{"admin"}) {
+		t.Errorf("allowed_hosts changed: NeedsRestart = %v, want [admin]", got)
 	}
 }

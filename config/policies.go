@@ -51,6 +51,18 @@ type RateLimit struct {
 	// PolicyName is the name sent in RateLimit-Policy and RateLimit
 	// (default "default").
 	PolicyName string `yaml:"policy_name"`
+	// Scope is local (each instance enforces the limit on its own) or
+	// global (the instances that share Redis enforce it together; fleet.go).
+	Scope string `yaml:"scope"`
+	// Redis names the redis entry a global limit syncs through.
+	Redis string `yaml:"redis"`
+	// Fallback is what a global limit does while Redis is unreachable:
+	// local_share (enforce LocalShare of the limit alone) or fail_open
+	// (admit every request).
+	Fallback string `yaml:"fallback"`
+	// LocalShare is the part of the limit an instance enforces alone in
+	// local_share fallback, in [0, 1]; 0 means 1/redis.instances.
+	LocalShare float64 `yaml:"local_share"`
 }
 
 // RouteCache is a route's cache: section (RFC 9111 shared cache).
@@ -73,6 +85,12 @@ type RouteCache struct {
 	// StoreSetCookie stores responses that set cookies, without the
 	// Set-Cookie fields (default false: such responses are not stored).
 	StoreSetCookie bool `yaml:"store_set_cookie"`
+	// StoreCookieRequests stores responses to requests that carry a
+	// Cookie even without explicit freshness from the upstream (default
+	// false: such a response is stored only with Cache-Control max-age,
+	// s-maxage or public, or Expires, so that one user's page is not
+	// served to another on default_ttl).
+	StoreCookieRequests bool `yaml:"store_cookie_requests"`
 }
 
 // Compression is a route's compression: section.
@@ -102,7 +120,11 @@ func (c *CacheStore) setDefaults() {
 	c.CoalesceWait = 5 * time.Second
 }
 
-func (r *RateLimit) setDefaults() { r.Per = time.Second }
+func (r *RateLimit) setDefaults() {
+	r.Per = time.Second
+	r.Scope = ScopeLocal
+	r.Fallback = FallbackLocalShare
+}
 
 func (r *RouteCache) setDefaults() {
 	r.Enabled = true

@@ -37,6 +37,35 @@ func (c *Config) validate() Errors {
 			}
 			listenAt[l.Address] = i
 		}
+		for j, proto := range l.Protocols {
+			if proto != "http1" && proto != "h2c" {
+				bad(fmt.Sprintf("%s.protocols[%d]", p, j), "want http1 or h2c, got %q", proto)
+			}
+		}
+		h := l.HTTP2
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{
+			{"max_concurrent_streams", int64(h.MaxConcurrentStreams)}, {"max_header_list_bytes", int64(h.MaxHeaderListBytes)},
+			{"max_headers", int64(h.MaxHeaders)}, {"max_header_block_bytes", int64(h.MaxHeaderBlockBytes)},
+			{"header_table_bytes", int64(h.HeaderTableBytes)}, {"stream_window_bytes", int64(h.StreamWindowBytes)},
+			{"connection_window_bytes", int64(h.ConnectionWindowBytes)}, {"max_premature_resets", int64(h.MaxPrematureResets)},
+			{"max_control_frames", int64(h.MaxControlFrames)}, {"control_frames_per_second", int64(h.ControlFramesPerSecond)},
+		} {
+			if f.v < 0 {
+				bad(p+".http2."+f.name, "must not be negative")
+			}
+		}
+		if mf := h.MaxFrameBytes; mf != 0 && (mf < 16384 || mf > 1<<24-1) {
+			bad(p+".http2.max_frame_bytes", "want 16384 to 16777215 (RFC 9113 §6.5.2), got %d", mf)
+		}
+		if w := h.StreamWindowBytes; w > 1<<31-1 {
+			bad(p+".http2.stream_window_bytes", "must be at most 2147483647 (RFC 9113 §6.9.1)")
+		}
+		if w := h.ConnectionWindowBytes; w > 1<<31-1 {
+			bad(p+".http2.connection_window_bytes", "must be at most 2147483647 (RFC 9113 §6.9.1)")
+		}
 		switch {
 		case l.Workers < 0:
 			bad(p+".workers", "must be 0 (one per core) or more")
@@ -59,6 +88,14 @@ func (c *Config) validate() Errors {
 	positive("limits.max_request_line", c.Limits.MaxRequestLine)
 	positive("limits.max_head", c.Limits.MaxHead)
 	positive("limits.max_headers", c.Limits.MaxHeaders)
+	switch c.Limits.UnderscoresInHeaders {
+	case "drop", "reject", "forward":
+	default:
+		bad("limits.underscores_in_headers", "want drop, reject or forward, got %q", c.Limits.UnderscoresInHeaders)
+	}
+	if c.Limits.MaxConnections < 0 {
+		bad("limits.max_connections", "must be 0 (derived from the open-file limit) or positive, got %d", c.Limits.MaxConnections)
+	}
 	if c.Limits.MaxBufferedBytes < 64<<10 {
 		bad("limits.max_buffered_bytes", "must be at least 65536 (64 KiB), got %d", c.Limits.MaxBufferedBytes)
 	}
@@ -88,6 +125,11 @@ func (c *Config) validate() Errors {
 	default:
 		bad("router.trailing_slash", "want strict, redirect or ignore, got %q", c.Router.TrailingSlash)
 	}
+	switch c.Router.PathNormalization {
+	case "reject", "decode", "keep":
+	default:
+		bad("router.path_normalization", "want reject, decode or keep, got %q", c.Router.PathNormalization)
+	}
 
 	names := map[string]int{}
 	for i, u := range c.Upstreams {
@@ -101,8 +143,8 @@ func (c *Config) validate() Errors {
 			}
 			names[u.Name] = i
 		}
-		if len(u.Endpoints) == 0 {
-			bad(p+".endpoints", "at least one endpoint is required")
+		if len(u.Endpoints) == 0 && u.Discovery == nil {
+			bad(p+".endpoints", "at least one endpoint is required (or discovery)")
 		}
 		for j, e := range u.Endpoints {
 			ep := fmt.Sprintf("%s.endpoints[%d]", p, j)
@@ -159,7 +201,9 @@ func (c *Config) validate() Errors {
 		}
 		if ph := u.Health.Passive; ph != nil {
 			pp := p + ".health.passive"
-			positive(pp+".consecutive_failures", ph.ConsecutiveFailures)
+			if ph.ConsecutiveFailures < 0 {
+				bad(pp+".consecutive_failures", "must be 0 (off) or positive, got %d", ph.ConsecutiveFailures)
+			}
 			if ph.BaseEjection <= 0 {
 				bad(pp+".base_ejection", "must be positive")
 			}
@@ -167,16 +211,41 @@ func (c *Config) validate() Errors {
 				bad(pp+".max_ejection", "must be at least base_ejection (%v)", ph.BaseEjection)
 			}
 		}
+		if u.SlowStart < 0 {
+			bad(p+".slow_start", "must not be negative")
+		}
+		if b := u.RetryBudget; b.Percent < 0 || b.Percent > 100 {
+			bad(p+".retry_budget.percent", "want 0 to 100, got %d", b.Percent)
+		}
+		if u.RetryBudget.MinConcurrent < 0 {
+			bad(p+".retry_budget.min_concurrent", "must not be negative")
+		}
 	}
 
+	unroutable := map[int]bool{} // routes left out of validateRouteTable
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
 		if !strings.HasPrefix(r.Path, "/") {
 			bad(p+".path", "must start with '/', got %q", r.Path)
+			unroutable[i] = true
 		}
 		for j, m := range r.Methods {
 			if !isToken(m) || m != strings.ToUpper(m) {
 				bad(fmt.Sprintf("%s.methods[%d]", p, j), "not an HTTP method: %q", m)
+				unroutable[i] = true
+			}
+		}
+		if r.Retry.Attempts < 0 {
+			bad(p+".retry.attempts", "must be 0 (off) or positive, got %d", r.Retry.Attempts)
+		}
+		if r.Retry.MaxBodyBytes < 0 {
+			bad(p+".retry.max_body_bytes", "must not be negative")
+		}
+		for j, on := range r.Retry.On {
+			switch on {
+			case "connect_failure", "reset", "timeout", "502", "503", "504":
+			default:
+				bad(fmt.Sprintf("%s.retry.on[%d]", p, j), "want connect_failure, reset, timeout, 502, 503 or 504, got %q", on)
 			}
 		}
 		switch {
@@ -237,7 +306,9 @@ func (c *Config) validate() Errors {
 			bad(p+".host_rewrite", "not a host: %q", r.HostRewrite)
 		}
 	}
+	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
+	c.validateFleet(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
 	return errs

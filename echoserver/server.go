@@ -98,6 +98,10 @@ type Server struct {
 	mixTotal int
 	epoch    time.Time
 	srv      *fasthttp.Server
+
+	// Logf, when set before Serve, reports accept errors that Serve
+	// waits out (running out of file descriptors).
+	Logf func(format string, args ...any)
 }
 
 // New validates cfg and prepares the response bytes.
@@ -159,8 +163,16 @@ func (s *Server) Epoch() time.Time { return s.epoch }
 func (s *Server) Body() []byte { return s.body }
 
 // Serve serves connections from ln until Shutdown. It returns nil after a
-// Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Shutdown. Running out of file descriptors does not end it: accepting
+// waits until connections close (patientListener), reported through
+// s.Logf when set.
+func (s *Server) Serve(ln net.Listener) error {
+	logf := s.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return s.srv.Serve(&patientListener{Listener: ln, logf: logf})
+}
 
 // Shutdown stops accepting, closes idle connections and waits for responses
 // in flight until ctx is done.

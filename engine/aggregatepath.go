@@ -102,7 +102,7 @@ func compileAggregate(cfg *config.Config, i int, rc *config.Route, r *route, byN
 // aggBegin starts the aggregation for the request just routed to rt. The
 // exchange is local; it is parked unless the route is saturated, in which
 // case d.out holds a 503.
-func (d *down) aggBegin(rt *route) {
+func (d *exchange) aggBegin(rt *route) {
 	ra := rt.agg
 	d.local = true
 	if d.agg == nil {
@@ -141,9 +141,9 @@ func (d *down) aggBegin(rt *route) {
 // aggCommonFields renders the fields every part gets: X-Forwarded-*, Via
 // and the route's gate fields (identity, headers.request set/add,
 // X-Request-Id), as for a proxied request.
-func (d *down) aggCommonFields(rt *route) []aggregate.Field {
+func (d *exchange) aggCommonFields(rt *route) []aggregate.Field {
 	st := d.agg
-	b := d.appendForwarded(st.scr[:0])
+	b := d.appendForwarded(st.scr[:0], d.peerTrust(), false, false)
 	if rt.gate != nil {
 		b = d.appendGateRequest(b, rt.gate)
 	}
@@ -162,12 +162,15 @@ func (d *down) aggCommonFields(rt *route) []aggregate.Field {
 }
 
 // aggFields returns the fields part p sends: the client's fields it lists
-// (minus those the route's gate removes: credentials unless
-// forward_credentials, injected and removed names), then common.
-func (d *down) aggFields(p *aggPart, rt *route, common []aggregate.Field) []aggregate.Field {
+// that a proxied request would forward (forward.go: not those the route's
+// gate removes, credentials unless forward_credentials, injected and
+// removed names; never a forwarding field, which common carries), then
+// common.
+func (d *exchange) aggFields(p *aggPart, rt *route, common []aggregate.Field) []aggregate.Field {
 	fs := make([]aggregate.Field, 0, len(p.headers)+len(common))
+	tr := d.peerTrust()
 	for _, h := range d.req.Headers {
-		if rt.gate != nil && rt.gate.dropsRequest(h.Name) {
+		if !d.forwardsField(rt, h.Name, tr) || forwardingField(h.Name) != fwdNone {
 			continue
 		}
 		for _, name := range p.headers {
@@ -184,7 +187,7 @@ func (d *down) aggFields(p *aggPart, rt *route, common []aggregate.Field) []aggr
 // the raw path bytes; after a '?' the bytes that would end or split a
 // query value (& = + ; # ? and anything outside the URI's characters) are
 // percent-escaped, so a path parameter cannot add query parameters.
-func (d *down) appendPartTarget(b []byte, parts []rewritePart) []byte {
+func (d *exchange) appendPartTarget(b []byte, parts []rewritePart) []byte {
 	for _, p := range parts {
 		if p.param == "" || !p.query {
 			b = appendTemplate(b, []rewritePart{p}, &d.match.Params)
@@ -236,9 +239,9 @@ var jsonType = []byte("application/json")
 
 // aggResumed runs on d's loop when the aggregation h finishes: it writes
 // the response unless the exchange ended meanwhile.
-func (d *down) aggResumed(h *aggHandle, status int, body []byte, enc compression.Encoding) {
+func (d *exchange) aggResumed(h *aggHandle, status int, body []byte, enc compression.Encoding) {
 	st := d.agg
-	if d.closed || st == nil || st.parked != h {
+	if st == nil || st.parked != h || d.cl == nil || d.cl.gone() {
 		return // the client closed, or the exchange ended: drop the result
 	}
 	st.parked = nil
@@ -256,7 +259,7 @@ func (d *down) aggResumed(h *aggHandle, status int, body []byte, enc compression
 
 // renderAggregate renders the merged response's head into d.out: the
 // gateway's own fields only (no part's field reaches the client).
-func (d *down) renderAggregate(status, n int, enc compression.Encoding) {
+func (d *exchange) renderAggregate(status, n int, enc compression.Encoding) {
 	d.local = true
 	d.status = status
 	if d.lp.srv.draining.Load() {
@@ -282,13 +285,13 @@ func (d *down) renderAggregate(status, n int, enc compression.Encoding) {
 }
 
 // aggParked reports whether the exchange waits for its aggregation.
-func (d *down) aggParked() bool { return d.agg != nil && d.agg.parked != nil }
+func (d *exchange) aggParked() bool { return d.agg != nil && d.agg.parked != nil }
 
 // aggEnd stops waiting for the exchange's aggregation, if it is still
 // running: it is canceled and its result will be dropped. It is called
 // when the exchange finishes, when the connection starts closing and when
 // it closes.
-func (d *down) aggEnd() {
+func (d *exchange) aggEnd() {
 	if st := d.agg; st != nil && st.parked != nil {
 		st.parked.cancel()
 		st.parked = nil

@@ -48,8 +48,8 @@ type gate struct {
 	forward    bool     // forward_credentials
 	keyLines   [][]byte // api_key: "Name-Header: name\r\n" per key; nil without name_header
 	userHeader string   // basic: user_header
-	challenge  []byte   // WWW-Authenticate line of a 401
-	forbidden  []byte   // WWW-Authenticate line of a 403
+
+	challenge auth.Challenge // WWW-Authenticate lines of a 401 and a 403
 
 	// Header edits (transform.go). Names are lower case.
 	reqDrop  []string
@@ -157,8 +157,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 				g.jwt = v
 			}
 			g.credHeader, g.credQuery = j.Header, j.Query
-			g.challenge = []byte("WWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
-			g.forbidden = []byte("WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n")
+			g.challenge = auth.BearerChallenge()
 		case a.APIKey != nil:
 			k := a.APIKey
 			var keys []auth.APIKey
@@ -180,7 +179,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 			}
 			g.keys = auth.NewAPIKeys(keys)
 			g.credHeader, g.credQuery = k.Header, k.Query
-			g.challenge = []byte("WWW-Authenticate: ApiKey\r\n")
+			g.challenge = auth.APIKeyChallenge()
 		case a.Basic != nil:
 			b := a.Basic
 			data, err := os.ReadFile(b.HtpasswdFile)
@@ -194,7 +193,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 			if b.UserHeader != "" {
 				g.reqDrop = append(g.reqDrop, strings.ToLower(b.UserHeader))
 			}
-			g.challenge = []byte("WWW-Authenticate: Basic realm=\"" + b.Realm + "\", charset=\"UTF-8\"\r\n")
+			g.challenge = auth.BasicChallenge(b.Realm)
 		}
 		g.bearer = strings.EqualFold(g.credHeader, "authorization")
 		if !g.forward && g.credHeader != "" {
@@ -214,7 +213,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 // exchange is answered (401/403, or 503 when the Basic verifier pool is
 // full: d.local is set and d.out holds the response) or parked until a
 // verifier worker has checked its Basic credential (authpool.go).
-func (d *down) gateBegin(rt *route, head []byte) bool {
+func (d *exchange) gateBegin(rt *route, head []byte) bool {
 	g := rt.gate
 	ps := d.policies()
 	ps.ident = ps.ident[:0]
@@ -237,20 +236,16 @@ func (d *down) gateBegin(rt *route, head []byte) bool {
 }
 
 // authRefused counts a refused request and renders its 401 or 403.
-func (d *down) authRefused(g *gate, st auth.Status) {
+func (d *exchange) authRefused(g *gate, st auth.Status) {
 	d.authRejected(authReason(st))
-	line := g.challenge
-	if st == auth.Forbidden {
-		line = g.forbidden
-	}
-	d.renderLocal(st.HTTPStatus(), line)
+	d.renderLocal(st.HTTPStatus(), g.challenge.Line(st))
 }
 
 // authenticate verifies the request's credential with g's verifier, and
 // on success renders the identity fields into ps.ident. A Basic
 // credential the loop's cache cannot answer is Unverified, returned
 // decoded in cred (owned by the caller) for a verifier worker.
-func (d *down) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
+func (d *exchange) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
 	cred := d.credential(g)
 	switch {
 	case g.jwt != nil:
@@ -281,7 +276,7 @@ func (d *down) authenticate(g *gate, ps *policyState) (auth.Status, []byte) {
 }
 
 // appendUser renders the Basic user_header field into ps.ident.
-func (d *down) appendUser(g *gate, ps *policyState, user []byte) {
+func (d *exchange) appendUser(g *gate, ps *policyState, user []byte) {
 	if g.userHeader == "" {
 		return
 	}
@@ -294,7 +289,7 @@ func (d *down) appendUser(g *gate, ps *policyState, user []byte) {
 // credential returns the request's credential: the credential field's
 // value (after the Bearer or Basic scheme on Authorization), else the
 // query parameter's; nil when there is none.
-func (d *down) credential(g *gate) []byte {
+func (d *exchange) credential(g *gate) []byte {
 	if v, ok := headerValue(d.req.Headers, g.credHeader); ok {
 		v = parser.TrimOWS(v)
 		if !g.bearer {
@@ -327,7 +322,7 @@ func (lp *loop) authCache() *auth.Cache {
 
 // identValue returns the value of an identity field the auth injects
 // (for rate-limit keys on header:<Name>).
-func (d *down) identValue(name string) ([]byte, bool) {
+func (d *exchange) identValue(name string) ([]byte, bool) {
 	ps := d.pol
 	if ps == nil || d.rt == nil || d.rt.gate == nil {
 		return nil, false
@@ -345,7 +340,7 @@ func (d *down) identValue(name string) ([]byte, bool) {
 }
 
 // authRejected counts a refused request.
-func (d *down) authRejected(r metrics.AuthReason) {
+func (d *exchange) authRejected(r metrics.AuthReason) {
 	if mt := d.tbl.mt; mt != nil {
 		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, r)
 	}

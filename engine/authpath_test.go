@@ -134,7 +134,7 @@ routes:
 	}{
 		{"hs256", good, 200, ""},
 		{"es256", es, 200, ""},
-		{"missing", "", 401, `Bearer error="invalid_token"`},
+		{"missing", "", 401, `Bearer`}, // RFC 6750 §3.1: no error code without a token
 		{"expired", signed(goodClaims(jwt.MapClaims{"exp": time.Now().Add(-time.Hour).Unix()})), 401, `Bearer error="invalid_token"`},
 		{"wrong alg", wrongAlg, 401, `Bearer error="invalid_token"`},
 		{"none", noneTok, 401, `Bearer error="invalid_token"`},

@@ -85,7 +85,7 @@ type authPool struct {
 // worker owns it from submit until it posts the result back, and then the
 // loop reads ok; cancelled is the only field both touch meanwhile.
 type authJob struct {
-	d         *down          // touched only on d's loop: d may be recycled meanwhile
+	d         *exchange      // touched only on d's loop: d may be recycled meanwhile
 	el        gnet.EventLoop // d's loop, for posting the result
 	basic     *auth.Basic
 	cred      []byte // decoded "user:password"; the worker clears it
@@ -170,7 +170,7 @@ var retryAfter1 = []byte("Retry-After: 1\r\n")
 // owned by the job from here) and parks the request, keeping a copy of its
 // head. It returns true: the request is parked, or answered 503 when the
 // pool is full.
-func (d *down) parkForAuth(g *gate, ps *policyState, cred, head []byte) bool {
+func (d *exchange) parkForAuth(g *gate, ps *policyState, cred, head []byte) bool {
 	j := &authJob{d: d, el: d.lp.el, basic: g.basic, cred: cred}
 	if !d.lp.srv.auth.submit(j) {
 		clear(cred)
@@ -184,33 +184,33 @@ func (d *down) parkForAuth(g *gate, ps *policyState, cred, head []byte) bool {
 
 // authBusy answers 503 with Retry-After: 1 for a request whose Basic
 // credential could not be verified in time.
-func (d *down) authBusy() {
+func (d *exchange) authBusy() {
 	d.authRejected(metrics.AuthBusy)
 	d.renderLocal(503, retryAfter1)
 }
 
 // parkedForAuth arms the wait deadline of a request parked for a Basic
 // check (from dispatch) and reports whether the request is parked.
-func (d *down) parkedForAuth(now int64) bool {
+func (d *exchange) parkedForAuth(now int64) bool {
 	ps := d.pol
 	if ps == nil || ps.authWait == nil {
 		return false
 	}
-	d.setDeadline(dlAuthWait, now+d.tbl.timeouts.pending)
+	d.cl.setDeadline(dlAuthWait, now+d.tbl.timeouts.pending)
 	return true
 }
 
 // authResumed runs on d's loop when the worker has checked j.
-func (d *down) authResumed(j *authJob) {
+func (d *exchange) authResumed(j *authJob) {
 	ps := d.pol
-	if d.closed || ps == nil || ps.authWait != j {
+	if ps == nil || ps.authWait != j || d.cl == nil || d.cl.gone() {
 		return // the request ended, or stopped waiting, meanwhile
 	}
 	ps.authWait = nil
-	d.setDeadline(dlNone, 0)
+	d.cl.setDeadline(dlNone, 0)
 	if !d.reparse() {
 		d.lp.srv.log.Error("engine: a parked request head no longer parses to its route; connection closed")
-		d.close()
+		d.cl.abort()
 		return
 	}
 	rt := d.rt
@@ -223,13 +223,13 @@ func (d *down) authResumed(j *authJob) {
 		d.authRefused(g, st)
 	}
 	d.dispatch()
-	d.run() // input that arrived while parked: the body, pipelined requests
+	d.cl.resume() // input that arrived while parked: the body, pipelined requests
 }
 
 // reparse points d.req, its Connection fields and route match into the
 // copy of the parked head. The head parsed and routed to d.rt before, on
 // the same table, so it does again.
-func (d *down) reparse() bool {
+func (d *exchange) reparse() bool {
 	ps := d.pol
 	r := &d.req
 	r.Reset()
@@ -238,25 +238,27 @@ func (d *down) reparse() bool {
 		return false
 	}
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
-	return d.tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match) == trie.Found && d.match.Value == d.rt
+	ps.view.built = false
+	res, ok := d.lookup(d.tbl)
+	return ok && res == trie.Found && d.match.Value == d.rt
 }
 
 // authWaitExpired answers a request still parked after timeouts.pending.
-func (d *down) authWaitExpired() {
-	d.setDeadline(dlNone, 0)
+func (d *exchange) authWaitExpired() {
+	d.cl.setDeadline(dlNone, 0)
 	if ps := d.pol; ps == nil || ps.authWait == nil {
 		return
 	}
 	d.authEnd()
 	d.authBusy()
 	d.dispatch()
-	d.run()
+	d.cl.resume()
 }
 
 // authEnd stops waiting for a Basic check, if the request was parked: the
 // job is cancelled and its late result ignored (authResumed finds
 // authWait != j).
-func (d *down) authEnd() {
+func (d *exchange) authEnd() {
 	ps := d.pol
 	if j := ps.authWait; j != nil {
 		j.cancelled.Store(true)

@@ -145,7 +145,7 @@ func basicField(userPass string) string {
 }
 
 // send writes a GET for path with extra fields without reading the answer.
-func (cl *client) send(path string, hdrs ...string) {
+func (cl *rawClient) send(path string, hdrs ...string) {
 	cl.t.Helper()
 	raw := "GET " + path + " HTTP/1.1\r\nHost: example.com\r\n"
 	for _, h := range hdrs {
@@ -157,7 +157,7 @@ func (cl *client) send(path string, hdrs ...string) {
 }
 
 // read reads one response to a GET and its body.
-func (cl *client) read() (*http.Response, string) {
+func (cl *rawClient) read() (*http.Response, string) {
 	cl.t.Helper()
 	resp, err := http.ReadResponse(cl.br, &http.Request{Method: "GET"})
 	if err != nil {
@@ -168,7 +168,7 @@ func (cl *client) read() (*http.Response, string) {
 
 // expect reads one response and checks its status and, when not empty,
 // its body.
-func (cl *client) expect(status int, body string) *http.Response {
+func (cl *rawClient) expect(status int, body string) *http.Response {
 	cl.t.Helper()
 	resp, got := cl.read()
 	if resp.StatusCode != status || (body != "" && got != body) {
@@ -180,7 +180,7 @@ func (cl *client) expect(status int, body string) *http.Response {
 // unanswered checks that nothing has arrived on cl yet. Its worker is held
 // by the test, so no answer can be on its way: the short read deadline
 // only bounds how long the check takes, it does not decide the outcome.
-func (cl *client) unanswered() {
+func (cl *rawClient) unanswered() {
 	cl.t.Helper()
 	_ = cl.c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 	_, err := cl.br.Peek(1)

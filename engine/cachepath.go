@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
-	"github.com/panjf2000/gnet/v2"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/cache"
@@ -39,8 +41,8 @@ import (
 
 // cacheState is a connection's cache state for its current exchange.
 type cacheState struct {
-	creq cache.Request
-	hv   liveHeaders
+	creq    cache.Request
+	variant uint64 // creq.Variant, for a refresh's snapshot
 
 	w      *cacheWaiter // offered to the next Lookup; replaced once it parks
 	parked *cacheWaiter // set while the request waits for a leader
@@ -67,12 +69,30 @@ type cacheState struct {
 	capFields []cache.Field
 }
 
-// liveHeaders lets the cache read the parsed request's fields during
-// Lookup (a pointer in the interface: no allocation).
-type liveHeaders struct{ h []parser.Header }
-
-func (l *liveHeaders) Len() int                     { return len(l.h) }
-func (l *liveHeaders) Field(i int) ([]byte, []byte) { return l.h[i].Name, l.h[i].Value }
+// cacheVariant is the discriminator mixed into a request's cache keys: the
+// content coding the gateway applies, and the scheme and port the upstream
+// is told through X-Forwarded-Proto and X-Forwarded-Port, which change the
+// links it writes (a response for "https" never goes to an "http" client,
+// nor one for a port a client made up).
+func cacheVariant(enc compression.Encoding, fv *forwardedView) uint64 {
+	v := enc.Variant()
+	// The client's fields as forwarded (a trusted proxy's); the gateway's
+	// own X-Forwarded-Proto is the same for every request on a plain
+	// listener. TODO(issue 13): mix it in once TLS listeners make it vary.
+	for _, h := range fv.h[:fv.n] {
+		var tag uint64
+		switch {
+		case len(h.Name) == 16 && parser.EqualFold(h.Name, "x-forwarded-port"):
+			tag = 1
+		case len(h.Name) == 17 && parser.EqualFold(h.Name, "x-forwarded-proto"):
+			tag = 2
+		default:
+			continue
+		}
+		v = v*31 + (tag ^ xxhash.Sum64(h.Value))
+	}
+	return v
+}
 
 // reqSnapshot is a copy of what the cache needs of a request after its
 // bytes have left the read buffer: for Store (Vary values, Authorization)
@@ -86,10 +106,11 @@ type reqSnapshot struct {
 func (s *reqSnapshot) Len() int                     { return len(s.hdrs) }
 func (s *reqSnapshot) Field(i int) ([]byte, []byte) { return s.hdrs[i].Name, s.hdrs[i].Value }
 
-// take copies r into s, reusing s's buffers.
-func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
+// take copies r, with the fields hs (the request as forwarded, see
+// forward.go), into s, reusing s's buffers.
+func (s *reqSnapshot) take(r *parser.Request, hs []parser.Header, variant uint64) {
 	n := len(r.Method) + len(r.Host) + len(r.Path) + len(r.Query)
-	for _, h := range r.Headers {
+	for _, h := range hs {
 		n += len(h.Name) + len(h.Value)
 	}
 	if cap(s.buf) < n {
@@ -106,7 +127,7 @@ func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
 	}
 	s.creq = cache.Request{Method: cp(r.Method), Host: cp(r.Host), Path: cp(r.Path), Query: cp(r.Query), Variant: variant}
 	s.hdrs = s.hdrs[:0]
-	for _, h := range r.Headers {
+	for _, h := range hs {
 		s.hdrs = append(s.hdrs, parser.Header{Name: cp(h.Name), Value: cp(h.Value)})
 	}
 	s.buf = b
@@ -117,7 +138,7 @@ func (s *reqSnapshot) take(r *parser.Request, variant uint64) {
 // made for every park, so a late Resume for an earlier park is recognised
 // (parked != w) and ignored.
 type cacheWaiter struct {
-	d  *down          // touched only on d's loop: d may be recycled meanwhile
+	d  *exchange      // touched only on d's loop: d may be recycled meanwhile
 	el gnet.EventLoop // d's loop, for posting the resume
 }
 
@@ -129,7 +150,7 @@ func (w *cacheWaiter) Resume(e *cache.Entry) {
 
 // cacheBegin looks the request up. It returns true when the exchange is
 // answered (hit, stale, only-if-cached) or parked.
-func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
+func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 	ps := d.pol
 	r := &d.req
 	if d.reqKind != parser.BodyNone {
@@ -141,23 +162,28 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 		// RFC 9111 §4.4: a non-error response to an unsafe method
 		// invalidates the stored responses for its URL.
 		ps.invalidate = true
-		ps.snap.take(r, 0)
+		ps.snap.take(r, nil, 0) // only its URL is used
 		return false
 	default:
 		return false
 	}
+	// The cache sees the request as the upstream will (forward.go): Vary
+	// and the uncacheable fields are read from the forwarded fields, so a
+	// client's copy of a field the gateway sets (an identity, a forwarding
+	// field) neither keys nor poisons an entry.
+	fv := d.forwarded(rt)
 	creq := &ps.creq
 	creq.Method, creq.Host, creq.Path, creq.Query = r.Method, r.Host, r.Path, r.Query
-	creq.Variant = ps.enc.Variant()
-	ps.hv.h = r.Headers
-	creq.Headers = &ps.hv
+	ps.variant = cacheVariant(ps.enc, fv)
+	creq.Variant = ps.variant
+	creq.Headers = fv
 	if ps.w == nil {
 		ps.w = &cacheWaiter{d: d, el: d.lp.el}
 	}
 	now := d.lp.srv.wallNow()
 	ps.reqTime = now
 	res := rp.cache.Lookup(creq, now, ps.w)
-	ps.hv.h = nil
+	creq.Headers = nil
 	switch res.State {
 	case cache.Hit:
 		d.cacheResult(metrics.CacheHit)
@@ -183,17 +209,17 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 		if res.Leader {
 			ps.lead = true
 			ps.capOn = !r.IsHead // a HEAD response has no body to store
-			ps.snap.take(r, creq.Variant)
+			ps.snap.take(r, fv.h[:fv.n], creq.Variant)
 		}
 		return false
 	case cache.Wait:
 		ps.looked, ps.ticket, ps.stale = true, res.Ticket, res.Entry
 		ps.parked, ps.w, ps.late = ps.w, nil, false
-		ps.snap.take(r, creq.Variant)
+		ps.snap.take(r, fv.h[:fv.n], creq.Variant)
 		rp.stats.CacheWaiting.Add(1)
 		// Prepare the upstream request now, while the head is readable:
 		// the wait may end with going upstream after all.
-		if ep := rt.up.bal.Pick(d.hashKey(rt.up)); ep != nil {
+		if ep := rt.up.pick.Pick(d.hashKey(rt.up), nil); ep != nil {
 			d.buildRequestHead(rt, ep)
 			ps.parkEP = ep
 		}
@@ -208,7 +234,7 @@ func (d *down) cacheBegin(rt *route, rp *routePolicy) bool {
 // §4.3.2), 206 or 416 for a Range on a GET (Entry.Range), else the whole
 // response. Fields the gateway adds: Via, RateLimit, Vary: Accept-Encoding
 // on compressing routes (the entry is one coding of several), Connection.
-func (d *down) serveEntry(e *cache.Entry, now time.Time, hs []parser.Header) {
+func (d *exchange) serveEntry(e *cache.Entry, now time.Time, hs []parser.Header) {
 	d.local = true
 	d.status = e.Status()
 	if d.lp.srv.draining.Load() {
@@ -276,7 +302,7 @@ func (d *down) serveEntry(e *cache.Entry, now time.Time, hs []parser.Header) {
 // writeLocal writes a local response: d.out, then an entry's body, in one
 // system call (writeHead; a large body goes straight from the shared
 // immutable entry).
-func (d *down) writeLocal() {
+func (d *exchange) writeLocal() {
 	var body []byte
 	if ps := d.pol; ps != nil {
 		body, ps.body = ps.body, nil
@@ -286,24 +312,24 @@ func (d *down) writeLocal() {
 
 // parkedForCache arms the wait deadline of a parked request (from
 // dispatch) and reports whether the request is parked.
-func (d *down) parkedForCache(now int64) bool {
+func (d *exchange) parkedForCache(now int64) bool {
 	ps := d.pol
 	if ps == nil || ps.parked == nil {
 		return false
 	}
-	d.setDeadline(dlCacheWait, now+int64(d.tbl.pol.store.CoalesceWait))
+	d.cl.setDeadline(dlCacheWait, now+int64(d.tbl.pol.store.CoalesceWait))
 	return true
 }
 
 // cacheResumed runs on d's loop when the flight d waits for completes.
-func (d *down) cacheResumed(w *cacheWaiter, e *cache.Entry) {
+func (d *exchange) cacheResumed(w *cacheWaiter, e *cache.Entry) {
 	ps := d.pol
-	if d.closed || ps == nil || ps.parked != w {
+	if ps == nil || ps.parked != w || d.cl == nil || d.cl.gone() {
 		return // the request ended, or stopped waiting, meanwhile
 	}
 	ps.parked = nil
 	ps.rp.stats.CacheWaiting.Add(-1)
-	d.setDeadline(dlNone, 0)
+	d.cl.setDeadline(dlNone, 0)
 	now := d.lp.srv.wallNow()
 	if e != nil && e.Fresh(now) && ps.rp.cache.Fits(e, &ps.snap.creq) {
 		d.cacheResult(metrics.CacheHit) // served by the leader's fetch
@@ -320,29 +346,29 @@ func (d *down) cacheResumed(w *cacheWaiter, e *cache.Entry) {
 }
 
 // cacheWaitExpired handles the end of a parked request's coalesce_wait.
-func (d *down) cacheWaitExpired(now int64) {
+func (d *exchange) cacheWaitExpired(now int64) {
 	ps := d.pol
 	if ps == nil || ps.parked == nil {
-		d.setDeadline(dlNone, 0)
+		d.cl.setDeadline(dlNone, 0)
 		return
 	}
 	if !ps.rp.cache.Cancel(ps.ticket, ps.parked) && !ps.late {
 		// Not parked any more: the leader completed and the resume is
 		// on its way to this loop. Give it a moment.
 		ps.late = true
-		d.setDeadline(dlCacheWait, now+int64(time.Second))
+		d.cl.setDeadline(dlCacheWait, now+int64(time.Second))
 		return
 	}
 	ps.parked = nil
 	ps.rp.stats.CacheWaiting.Add(-1)
-	d.setDeadline(dlNone, 0)
+	d.cl.setDeadline(dlNone, 0)
 	d.cacheResult(metrics.CacheMiss)
 	d.proxyParked()
 }
 
 // proxyParked sends a formerly parked request upstream (head prepared in
 // cacheBegin).
-func (d *down) proxyParked() {
+func (d *exchange) proxyParked() {
 	ps := d.pol
 	ep := ps.parkEP
 	ps.parkEP = nil
@@ -361,7 +387,7 @@ func (d *down) proxyParked() {
 // It also ends an exchange whose client already has a stale response and
 // whose upstream body was only being drained. It reports whether it
 // handled the failure.
-func (d *down) staleOnError(err error) bool {
+func (d *exchange) staleOnError(err error) bool {
 	ps := d.pol
 	if ps == nil || ps.rp == nil {
 		return false
@@ -393,18 +419,17 @@ func (d *down) staleOnError(err error) bool {
 
 // dropUpstream closes the exchange's upstream connection and reports the
 // outcome to the endpoint, as gatewayError does.
-func (d *down) dropUpstream(failed bool) {
+func (d *exchange) dropUpstream(failed bool) {
 	if u := d.u; u != nil {
 		d.detach()
-		u.conns.Closed(u)
-		u.closeConn()
+		u.drop()
 	}
 	d.endEP(failed)
 }
 
 // staleForErrorStatus answers with the stale entry instead of the
 // upstream's 5xx head; the upstream body is drained and dropped.
-func (d *down) staleForErrorStatus(r *parser.Response, now time.Time) {
+func (d *exchange) staleForErrorStatus(r *parser.Response, now time.Time) {
 	ps := d.pol
 	ps.rp.stats.StaleOnError.Add(1)
 	d.obs.cache = accesslog.CacheStale // the lookup was counted as a miss
@@ -421,7 +446,7 @@ func (d *down) staleForErrorStatus(r *parser.Response, now time.Time) {
 
 // captureHead starts capturing the proxied response for Store: the
 // end-to-end fields (with the coding the gateway applies), status, time.
-func (d *down) captureHead(r *parser.Response, enc compression.Encoding, now time.Time) {
+func (d *exchange) captureHead(r *parser.Response, enc compression.Encoding, now time.Time) {
 	ps := d.pol
 	ps.capArena, ps.capFields = appendStoreFields(ps.capArena[:0], ps.capFields[:0], r.Headers, enc)
 	ps.status, ps.respTime = r.Status, now
@@ -478,7 +503,7 @@ func appendStoreFields(arena []byte, fields []cache.Field, hs []parser.Header, e
 
 // capture appends response body bytes (as the client gets them) to the
 // capture, or drops it for good once it exceeds max_object_bytes.
-func (d *down) capture(p []byte) {
+func (d *exchange) capture(p []byte) {
 	ps := d.pol
 	if !ps.capOn || ps.capOver || len(p) == 0 {
 		return
@@ -494,7 +519,7 @@ func (d *down) capture(p []byte) {
 // cacheEnd settles the exchange's cache state: stop waiting, store a
 // complete captured response and complete the flight (or fail it, so that
 // its waiters go upstream), then reset for the next request.
-func (d *down) cacheEnd(rp *routePolicy) {
+func (d *exchange) cacheEnd(rp *routePolicy) {
 	ps := d.pol
 	if ps.parked != nil {
 		rp.cache.Cancel(ps.ticket, ps.parked) // if false, the late Resume finds parked != w
@@ -527,5 +552,8 @@ func (d *down) cacheEnd(rp *routePolicy) {
 	}
 	if cap(ps.snap.buf) > 16<<10 {
 		ps.snap = reqSnapshot{}
+	}
+	if cap(ps.view.lines) > 16<<10 {
+		ps.view = forwardedView{} // a large head's view is not kept either
 	}
 }

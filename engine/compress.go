@@ -43,7 +43,7 @@ const emitThreshold = 32 << 10
 
 // policyHead runs at the end of writeResponseHead for an exchange with
 // route policies.
-func (d *down) policyHead(r *parser.Response) {
+func (d *exchange) policyHead(r *parser.Response) {
 	ps := d.pol
 	rp := ps.rp
 	if rp == nil {
@@ -100,7 +100,7 @@ func (d *down) policyHead(r *parser.Response) {
 // compressing, without Content-Length and Transfer-Encoding and with a weak
 // ETag; then the policy fields and the final CRLF. It works on the rendered
 // lines, so fields other code adds to the head are kept.
-func (d *down) rewriteHead(compress, vary bool, enc compression.Encoding) {
+func (d *exchange) rewriteHead(compress, vary bool, enc compression.Encoding) {
 	ps := d.pol
 	src := d.out
 	b := ps.hbuf[:0]
@@ -149,7 +149,7 @@ func (d *down) rewriteHead(compress, vary bool, enc compression.Encoding) {
 // xformBody replaces forwardBody while a transform is on: it decodes the
 // upstream framing and passes the payload on. It returns the bytes of b
 // consumed and whether the body is complete.
-func (d *down) xformBody(b []byte) (n int, done bool, err error) {
+func (d *exchange) xformBody(b []byte) (n int, done bool, err error) {
 	switch d.respKind {
 	case parser.BodyLength:
 		n = len(b)
@@ -192,7 +192,7 @@ func (d *down) xformBody(b []byte) (n int, done bool, err error) {
 
 // xformData passes one piece of payload on: into the compressor, or to the
 // capture and the client.
-func (d *down) xformData(p []byte) {
+func (d *exchange) xformData(p []byte) {
 	if len(p) == 0 {
 		return
 	}
@@ -216,7 +216,7 @@ func (d *down) xformData(p []byte) {
 }
 
 // xformEmit writes the compressed bytes gathered so far as one chunk.
-func (d *down) xformEmit() {
+func (d *exchange) xformEmit() {
 	ps := d.pol
 	out := ps.zw.b
 	if len(out) == 0 {
@@ -232,7 +232,7 @@ func (d *down) xformEmit() {
 // xformFinish ends the transformed body: the compressor's trailer, the last
 // chunk. For a close-delimited upstream body it runs when the upstream
 // closes (up.onClose).
-func (d *down) xformFinish() {
+func (d *exchange) xformFinish() {
 	ps := d.pol
 	if ps.zs != nil {
 		_ = ps.zs.Close()
@@ -251,7 +251,7 @@ func (d *down) xformFinish() {
 
 // xformEnd releases the transform at the end of the exchange (the encoder
 // goes back to its pool even when the exchange failed midway).
-func (d *down) xformEnd() {
+func (d *exchange) xformEnd() {
 	ps := d.pol
 	if ps.zs != nil {
 		_ = ps.zs.Close()

@@ -8,6 +8,7 @@ var (
 	ErrNoRoute           = errors.New("engine: no route")                        // 404
 	ErrMethodNotAllowed  = errors.New("engine: method not allowed")              // 405
 	ErrBadPath           = errors.New("engine: path cannot be routed")           // 400
+	ErrEncodedSeparator  = errors.New("engine: encoded '/' or '\\' in path")     // 400 (router.path_normalization)
 	ErrNoHealthyEndpoint = errors.New("engine: no healthy endpoint")             // 503
 	ErrPoolExhausted     = errors.New("engine: upstream max_conns reached")      // 503
 	ErrUpstreamConnect   = errors.New("engine: upstream connect failed")         // 502
@@ -17,6 +18,7 @@ var (
 	ErrUpstreamMalformed = errors.New("engine: malformed upstream response")     // 502
 	ErrClientTimeout     = errors.New("engine: client request timeout")          // 408
 	ErrBadRequestBody    = errors.New("engine: malformed request body")          // 400
+	ErrUnderscoreField   = errors.New("engine: underscore in a header name")     // 400 (limits.underscores_in_headers: reject)
 	ErrShuttingDown      = errors.New("engine: shutting down")                   // 503
 )
 
@@ -28,7 +30,7 @@ func Status(err error) int {
 		return 404
 	case ErrMethodNotAllowed:
 		return 405
-	case ErrBadPath, ErrBadRequestBody:
+	case ErrBadPath, ErrEncodedSeparator, ErrBadRequestBody, ErrUnderscoreField:
 		return 400
 	case ErrNoHealthyEndpoint, ErrPoolExhausted, ErrShuttingDown:
 		return 503

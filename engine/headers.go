@@ -11,11 +11,25 @@ import (
 // Transfer-Encoding (re-added by the engine when it frames the body that
 // way), Upgrade, Proxy-Connection and any Proxy-* field. connection holds
 // every Connection field value of the message (nil when there is none).
+//
+// A Connection option naming Content-Length or Host is ignored (RFC 9110
+// §7.6.1: a sender must not list a field meant for every recipient). Were
+// it honoured, the field that frames the body would vanish from the
+// forwarded message while the body still followed it, and the next hop
+// would read that body as another message: request smuggling.
 func hopByHop(name []byte, connection []parser.Header) bool {
 	switch len(name) {
 	case 2:
 		if parser.EqualFold(name, "te") {
 			return true
+		}
+	case 4:
+		if parser.EqualFold(name, "host") {
+			return false
+		}
+	case 14:
+		if parser.EqualFold(name, "content-length") {
+			return false
 		}
 	case 7:
 		if parser.EqualFold(name, "trailer") || parser.EqualFold(name, "upgrade") {

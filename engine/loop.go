@@ -10,6 +10,7 @@ import (
 	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 	"github.com/panjf2000/gnet/v2/pkg/queue"
 
+	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/pool"
 )
 
@@ -21,14 +22,17 @@ type loop struct {
 	epfd int   // the loop's epoll descriptor for pause-read, -1 if unknown
 	lnfd []int // the loop's listening sockets
 
-	downs []*down // open client connections (index in down.idx)
-	ups   []*up   // open or dialing upstream connections (index in up.idx)
+	downs   []*h1conn // open client connections (index in h1conn.idx)
+	h2conns []*h2conn // open HTTP/2 client connections (h2conn.idx)
+	h2bufs  *h2.Buffers
+	ups     []*up // open or dialing upstream connections (index in up.idx)
 
 	// conns holds this loop's connections per endpoint, indexed by
 	// pool.Endpoint.ID (dense and process-unique across reloads).
 	conns []*pool.Conns[*up]
 
-	freeDowns []*down // closed client connections' state for reuse (newDown)
+	freeConns     []*h1conn   // closed client connections' state for reuse (newConn)
+	freeExchanges []*exchange // finished exchanges for reuse (newExchange)
 
 	pending pending // requests waiting for a connection (pending.go)
 
@@ -37,14 +41,15 @@ type loop struct {
 	// pipelined connection failed, and the connections with request heads
 	// to write after this batch of events.
 	pipes      []*up
-	redo       []*down
+	redo       []*exchange
 	flushes    []*up
 	flushArmed bool
 	poller     *netpoll.Poller // nil: flush through EventLoop.Execute
 	flushFn    queue.Func
 	tunnels    []*tunnel // upgraded connection pairs (tunnel.go)
 
-	stoppedAccepting bool
+	stoppedAccepting bool // draining
+	acceptPaused     bool // the descriptor budget is spent (fdguard.go)
 
 	obs  loopObs  // metrics and access-log buffer (observe.go)
 	gate loopGate // verified credentials, request IDs (authpath.go)
@@ -71,6 +76,13 @@ func (lp *loop) Run(context.Context) error {
 			i-- // d closed and was swapped out: revisit this index
 		}
 	}
+	for i := 0; i < len(lp.h2conns); i++ {
+		hc := lp.h2conns[i]
+		hc.tick(now)
+		if i < len(lp.h2conns) && lp.h2conns[i] != hc {
+			i--
+		}
+	}
 	for i := 0; i < len(lp.ups); i++ {
 		u := lp.ups[i]
 		u.tick(now)
@@ -87,6 +99,11 @@ func (lp *loop) Run(context.Context) error {
 		default:
 			p.Expire(wall, lp.closeIdle)
 		}
+	}
+	if lp.acceptPaused {
+		lp.resumeAccepting()
+	} else if lp.srv.fd.burstOpen.Load() {
+		lp.srv.endBurst(now)
 	}
 	lp.tickTunnels(now)
 	lp.tickPending(now)
@@ -119,46 +136,94 @@ func (lp *loop) drain() {
 }
 
 func (lp *loop) openDown(c gnet.Conn) {
-	d := lp.newDown(c)
-	d.idx = len(lp.downs)
-	d.conn = d.connArr[:0]
+	h := lp.newConn(c)
+	h.idx = len(lp.downs)
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		d.clientIP = append(d.clientIP, a.IP.String()...)
-		d.ipHash = pool.HashKey(d.clientIP)
+		h.clientIP = append(h.clientIP, a.IP.String()...)
+		h.ipHash = pool.HashKey(h.clientIP)
 	}
-	c.SetContext(d)
-	lp.downs = append(lp.downs, d)
+	c.SetContext(h)
+	lp.downs = append(lp.downs, h)
 	lp.srv.active.Add(1)
 	lp.obs.downOpened()
 	t := lp.srv.tbl.Load()
-	d.setDeadline(dlHeader, lp.srv.now()+t.timeouts.clientHeader)
+	h.setDeadline(dlHeader, lp.srv.now()+t.timeouts.clientHeader)
 }
 
-// maxFreeDowns bounds a loop's free list of closed client connections'
-// state (a down is about 5 KiB, plus its buffers of up to maxKeptBuf each).
+// The loop's free lists: closed client connections' state (about 150
+// bytes each, plus an address buffer) and finished exchanges (about 5 KiB
+// each, plus their buffers of up to maxKeptBuf each).
 const (
-	maxFreeDowns = 256
-	maxKeptBuf   = 4 << 10
+	maxFreeConns     = 256
+	maxFreeExchanges = 256
+	maxKeptBuf       = 4 << 10
 )
 
-// newDown returns a zeroed down for c: a recycled one (keeping its head,
-// output and address buffers, so that a new connection's first exchange
-// does not grow them again) or a new one. With a new connection per
-// request this saves the allocation and the zeroing of the down by the
-// GC, about a tenth of the gateway's CPU per request.
-func (lp *loop) newDown(c gnet.Conn) *down {
-	n := len(lp.freeDowns)
+// newConn returns a zeroed client connection for c: a recycled one
+// (keeping its address buffer) or a new one. With a new connection per
+// request this saves an allocation and the GC's work on it.
+func (lp *loop) newConn(c gnet.Conn) *h1conn {
+	n := len(lp.freeConns)
 	if n == 0 {
-		return &down{lp: lp, c: c}
+		return &h1conn{lp: lp, c: c}
 	}
-	d := lp.freeDowns[n-1]
-	lp.freeDowns[n-1] = nil
-	lp.freeDowns = lp.freeDowns[:n-1]
-	// waitSeq carries on: a stale pending-queue entry of the previous
-	// connection must not match a wait of this one (pending.go).
-	*d = down{lp: lp, c: c, waitSeq: d.waitSeq,
-		head: keptBuf(d.head), out: keptBuf(d.out), clientIP: keptBuf(d.clientIP), chunkHdr: keptBuf(d.chunkHdr)}
-	return d
+	h := lp.freeConns[n-1]
+	lp.freeConns[n-1] = nil
+	lp.freeConns = lp.freeConns[:n-1]
+	*h = h1conn{lp: lp, c: c, clientIP: keptBuf(h.clientIP)}
+	return h
+}
+
+// recycle keeps a closed client connection for newConn. Only onClose calls
+// it, after its exchange was released: nothing else points at h.
+func (lp *loop) recycle(h *h1conn) {
+	if len(lp.freeConns) < maxFreeConns {
+		lp.freeConns = append(lp.freeConns, h)
+	}
+}
+
+// newExchange returns an exchange for a request on h: a finished one from
+// the free list, with its parser, buffers, policy and aggregation state
+// kept (each request resets what it uses), or a new one.
+func (lp *loop) newExchange(h client) *exchange {
+	var x *exchange
+	if n := len(lp.freeExchanges); n > 0 {
+		x = lp.freeExchanges[n-1]
+		lp.freeExchanges[n-1] = nil
+		lp.freeExchanges = lp.freeExchanges[:n-1]
+	} else {
+		x = &exchange{lp: lp}
+		x.conn = x.connArr[:0]
+	}
+	x.cl = h
+	x.tbl = lp.srv.tbl.Load()
+	x.req.Reset()
+	x.req.Limits = x.tbl.limits
+	if x.pol != nil {
+		x.pol.peerOK = false // the client address is the new connection's
+	}
+	return x
+}
+
+// releaseExchange takes back an exchange that has ended (exchange.end):
+// nothing points at it any more, except what checks a handle or sequence
+// number before touching it (a pending-queue entry compares waiting and
+// waitSeq; a cache waiter, a Basic-auth job or an aggregation result
+// compares its handle with pol.parked, pol.authWait or agg.parked, which
+// the end cleared). An exchange still due for a redispatch is left to the
+// garbage collector.
+//
+// x.cl is kept until the exchange is taken again: code up the stack of a
+// write that failed (gnet closes the connection inside Write) still finds
+// x.cl.closed set and stops, as it did when the connection held the
+// exchange's state itself.
+func (lp *loop) releaseExchange(x *exchange) {
+	x.u, x.ep, x.rt, x.conns, x.waiting = nil, nil, nil, nil, nil
+	if len(lp.freeExchanges) >= maxFreeExchanges || slices.Contains(lp.redo, x) {
+		return
+	}
+	x.head, x.out, x.chunkHdr, x.pathBuf = keptBuf(x.head), keptBuf(x.out), keptBuf(x.chunkHdr), keptBuf(x.pathBuf)
+	lp.freeExchanges = append(lp.freeExchanges, x)
 }
 
 // keptBuf returns b emptied for reuse, or nil when it grew too large to keep.
@@ -169,23 +234,34 @@ func keptBuf(b []byte) []byte {
 	return b[:0]
 }
 
-// recycle keeps a closed down for newDown. Only onClose calls it, after
-// everything that pointed at d let go: the upstream connection (abandon),
-// the pipelined slot (orphan) and the endpoint. What may still hold d
-// checks that it is current: a cache waiter, a basic-auth job or an
-// aggregation result compares its handle with d.pol.parked,
-// d.pol.authWait or d.agg.parked (a recycled down starts without policy or
-// aggregation state), and a pending-queue entry compares d.waiting and
-// d.waitSeq (a down still queued, or due for a redispatch, is not
-// recycled).
-func (lp *loop) recycle(d *down) {
-	if d.waiting != nil || len(lp.freeDowns) >= maxFreeDowns || slices.Contains(lp.redo, d) {
-		return
+// detachDown takes d out of the loop's HTTP/1.1 connections without
+// counting it closed: its socket goes on as another protocol (h2conn).
+func (lp *loop) detachDown(d *h1conn) {
+	last := len(lp.downs) - 1
+	if d.idx <= last && lp.downs[d.idx] == d {
+		lp.downs[d.idx] = lp.downs[last]
+		lp.downs[d.idx].idx = d.idx
+		lp.downs[last] = nil
+		lp.downs = lp.downs[:last]
 	}
-	lp.freeDowns = append(lp.freeDowns, d)
+	d.idx = -1
 }
 
-func (lp *loop) removeDown(d *down) {
+// removeH2 takes a closed HTTP/2 connection out of the loop.
+func (lp *loop) removeH2(hc *h2conn) {
+	last := len(lp.h2conns) - 1
+	if hc.idx <= last && lp.h2conns[hc.idx] == hc {
+		lp.h2conns[hc.idx] = lp.h2conns[last]
+		lp.h2conns[hc.idx].idx = hc.idx
+		lp.h2conns[last] = nil
+		lp.h2conns = lp.h2conns[:last]
+	}
+	hc.idx = -1
+	lp.srv.active.Add(-1)
+	lp.obs.downClosed()
+}
+
+func (lp *loop) removeDown(d *h1conn) {
 	last := len(lp.downs) - 1
 	if d.idx <= last && lp.downs[d.idx] == d {
 		lp.downs[d.idx] = lp.downs[last]
@@ -201,6 +277,7 @@ func (lp *loop) removeDown(d *down) {
 func (lp *loop) addUp(u *up) {
 	u.idx = len(lp.ups)
 	lp.ups = append(lp.ups, u)
+	lp.srv.fd.ups.Add(1)
 }
 
 func (lp *loop) removeUp(u *up) {
@@ -210,6 +287,7 @@ func (lp *loop) removeUp(u *up) {
 		lp.ups[u.idx].idx = u.idx
 		lp.ups[last] = nil
 		lp.ups = lp.ups[:last]
+		lp.srv.fd.ups.Add(-1)
 	}
 	u.idx = -1
 }

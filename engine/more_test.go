@@ -33,24 +33,6 @@ func TestExpectContinue(t *testing.T) {
 	}
 }
 
-func TestInterimResponses(t *testing.T) {
-	up := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
-		for {
-			if _, err := readRequestHead(r); err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-	})
-	srv := startServer(t, testConfig(t, proxyTo(up.addr)))
-	c := dial(t, srv)
-	br := bufio.NewReader(c)
-	resp := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
-	if body := readBody(t, resp); resp.StatusCode != 200 || body != "ok" {
-		t.Fatalf("got %d %q, want the final 200 (103 dropped)", resp.StatusCode, body)
-	}
-}
-
 func TestCloseDelimitedUpstream(t *testing.T) {
 	up := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)

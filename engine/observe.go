@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"sync/atomic"
@@ -62,7 +61,8 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.epochUnix = s.epoch.UnixNano()
 	o.alogCfg = cfg.AccessLog
 	if cfg.Metrics.Enabled {
-		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped})
+		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
+			Upstreams: s.upstreamHealth})
 	}
 }
 
@@ -103,6 +103,7 @@ func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
 	}
 	if o.alog != nil {
 		o.alog.SetSample(cfg.AccessLog.SampleEvery())
+		o.alog.SetRedactQuery(cfg.AccessLog.Redacted)
 		if err := o.alog.Reopen(); err != nil {
 			log.Error("access log reopen failed", "err", err)
 		}
@@ -130,6 +131,7 @@ func (o *observer) start(log *slog.Logger) error {
 		Logger:     log,
 		Output:     o.alogOut,
 	}
+	opts.RedactQuery = c.Redacted // query parameters never logged in clear
 	if opts.Output == nil {
 		switch c.Path {
 		case "stdout":
@@ -284,7 +286,7 @@ func (x *exchangeObs) field(i int) []byte {
 
 // observeBegin opens the exchange of the head just parsed; headLen is its
 // size in bytes.
-func (d *down) observeBegin(headLen int) {
+func (d *exchange) observeBegin(headLen int) {
 	x := &d.obs
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = headLen, headLen, 0, 0, 0, ""
@@ -316,17 +318,18 @@ func (d *down) observeBegin(headLen int) {
 }
 
 // observeParseError counts a head the parser refused; reject follows.
-func (d *down) observeParseError(err error) {
+func (d *exchange) observeParseError(err error) {
 	if mx := d.lp.obs.mx; mx != nil {
 		mx.ParserReject(rejectReason(err))
 	}
 }
 
 // observeReject opens the exchange of a refused head: no route, no fields.
-func (d *down) observeReject() {
+// inbound is the refused bytes still buffered.
+func (d *exchange) observeReject(inbound int) {
 	x := &d.obs
 	x.open = true
-	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, d.c.InboundBuffered(), 0, 0, 0, ""
+	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, inbound, 0, 0, 0, ""
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
 	x.text = x.text[:0]
 	x.span = [numSpans][2]int32{}
@@ -348,11 +351,19 @@ func (d *down) observeReject() {
 
 // observeLocalError counts the failures that localError answers and no
 // other hook sees.
-func (d *down) observeLocalError(err error) {
+func (d *exchange) observeLocalError(err error) {
 	switch err {
 	case ErrBadRequestBody:
 		if mx := d.lp.obs.mx; mx != nil {
 			mx.ParserReject(metrics.ReasonInvalidChunked)
+		}
+	case ErrUnderscoreField:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadRequest)
+		}
+	case ErrBadPath, ErrEncodedSeparator:
+		if mx := d.lp.obs.mx; mx != nil {
+			mx.ParserReject(metrics.ReasonBadPath)
 		}
 	case ErrNoHealthyEndpoint:
 		d.observeUpstreamError(err)
@@ -361,7 +372,7 @@ func (d *down) observeLocalError(err error) {
 
 // observeUpstreamError counts a failed upstream exchange by kind, and the
 // upstream timeouts by kind. d.u is still attached.
-func (d *down) observeUpstreamError(err error) {
+func (d *exchange) observeUpstreamError(err error) {
 	mt := d.tbl.mt
 	if mt == nil || d.rt == nil || d.rt.up == nil {
 		return
@@ -395,24 +406,24 @@ func (d *down) observeUpstreamError(err error) {
 	}
 }
 
-// observeDeadline counts d's expired deadline; d.tick acts on it next.
-func (d *down) observeDeadline() {
-	mx := d.lp.obs.mx
+// observeDeadline counts h's expired deadline; h.tick acts on it next.
+func (h *h1conn) observeDeadline() {
+	mx := h.lp.obs.mx
 	if mx == nil {
 		return
 	}
-	switch d.dl {
+	switch h.dl {
 	case dlKeepalive:
 		mx.Timeout(metrics.TimeoutKeepalive)
 	case dlHeader:
 		mx.Timeout(metrics.TimeoutClientHeader)
-		if d.c.InboundBuffered() > 0 { // a partial head: refused with 408
+		if h.c.InboundBuffered() > 0 { // a partial head: refused with 408
 			mx.ParserReject(metrics.ReasonRequestTimeout)
 		}
 	case dlBody:
 		mx.Timeout(metrics.TimeoutClientBody)
 	case dlFlush:
-		if d.c.OutboundBuffered() >= d.lastOut { // no progress: the tick closes it
+		if h.c.OutboundBuffered() >= h.lastOut { // no progress: the tick closes it
 			mx.Timeout(metrics.TimeoutClientFlush)
 		}
 	}
@@ -420,7 +431,7 @@ func (d *down) observeDeadline() {
 
 // observeUpstreamHead records the upstream's final response head, complete
 // at now (loop clock).
-func (d *down) observeUpstreamHead(now int64) {
+func (d *exchange) observeUpstreamHead(now int64) {
 	if mt := d.tbl.mt; mt != nil && d.rt != nil && d.rt.up != nil {
 		mt.Shard(d.lp.obs.id).UpstreamResponse(d.rt.up.id, d.status, now-d.start)
 	}
@@ -428,7 +439,7 @@ func (d *down) observeUpstreamHead(now int64) {
 
 // observeEnd closes the exchange, if one is open: request metrics and the
 // access-log line.
-func (d *down) observeEnd() {
+func (d *exchange) observeEnd() {
 	if d.obs.open {
 		d.observeEndAt(d.lp.srv.now())
 	}
@@ -436,7 +447,7 @@ func (d *down) observeEnd() {
 
 // observeEndAt is observeEnd for a caller that has read the loop clock
 // (finish shares it with the keep-alive deadline).
-func (d *down) observeEndAt(now int64) {
+func (d *exchange) observeEndAt(now int64) {
 	x := &d.obs
 	if !x.open {
 		return
@@ -475,7 +486,7 @@ var (
 )
 
 // logAccess appends the exchange's access-log line to the loop's buffer.
-func (d *down) logAccess(now int64, status int) {
+func (d *exchange) logAccess(now int64, status int) {
 	x := &d.obs
 	lo := &d.lp.obs
 	r := &lo.rec
@@ -512,17 +523,12 @@ func (d *down) logAccess(now int64, status int) {
 }
 
 // clientAddr returns d's peer address without allocating.
-func clientAddr(d *down) (ap netip.AddrPort) {
-	if a, ok := d.c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.AddrPort()
-	}
-	return ap
-}
+func clientAddr(d *exchange) netip.AddrPort { return d.cl.remoteAddr() }
 
 // cacheResult records the response cache's outcome for d's exchange:
 // hotpath_cache_lookups_total{route,result} and the access log's cache
 // field. The cache policy calls it once per looked-up request.
-func (d *down) cacheResult(r metrics.CacheResult) {
+func (d *exchange) cacheResult(r metrics.CacheResult) {
 	switch r {
 	case metrics.CacheHit:
 		d.obs.cache = accesslog.CacheHit
@@ -539,7 +545,7 @@ func (d *down) cacheResult(r metrics.CacheResult) {
 // limiterResult records the rate limiter's decision for d's exchange: the
 // access log's limiter field, and hotpath_limiter_rejections_total for a
 // rejection (mode enforce) or a shadow-mode excess (mode shadow).
-func (d *down) limiterResult(r accesslog.LimiterResult) {
+func (d *exchange) limiterResult(r accesslog.LimiterResult) {
 	d.obs.limiter = r
 	mt := d.tbl.mt
 	if mt == nil || d.rt == nil {

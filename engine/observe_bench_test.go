@@ -174,7 +174,7 @@ func BenchmarkObserveExchange(b *testing.B) {
 			}
 			b.Cleanup(srv.obs.close)
 			lp := &loop{srv: srv, obs: srv.obs.newLoop()}
-			d := &down{lp: lp, c: fakeConn{addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 51544}}}
+			d := &exchange{lp: lp, cl: &h1conn{lp: lp, c: fakeConn{addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 51544}}}}
 			d.tbl = srv.tbl.Load()
 			if _, err := d.req.Parse(head); err != nil {
 				b.Fatal(err)

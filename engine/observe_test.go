@@ -143,7 +143,8 @@ routes:
 	}
 	get("/status/302", 302)
 	resp := roundTrip(t, c, br, "POST /status/200 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "POST")
-	readBody(t, resp) // 405 from the router
+	readBody(t, resp)         // 405 from the router
+	get("/status%2F200", 400) // router.path_normalization: reject
 
 	// Parser rejections close their connections.
 	for _, raw := range []string{
@@ -162,8 +163,8 @@ routes:
 		{"hotpath_requests_total", []string{"route", "api", "code", "4xx"}, n},
 		{"hotpath_requests_total", []string{"route", "api", "code", "5xx"}, n},
 		{"hotpath_requests_total", []string{"route", "hello", "code", "2xx"}, n},
-		{"hotpath_requests_total", []string{"route", "_unmatched", "code", "4xx"}, n + 1 + 2}, // 404s, 405, 400, 431
-		{"hotpath_requests_total", []string{"route", "_unmatched", "code", "5xx"}, 1},         // 505
+		{"hotpath_requests_total", []string{"route", "_unmatched", "code", "4xx"}, n + 1 + 1 + 2}, // 404s, 405, 400 bad path, 400, 431
+		{"hotpath_requests_total", []string{"route", "_unmatched", "code", "5xx"}, 1},             // 505
 		{"hotpath_request_duration_seconds", []string{"route", "api"}, 3*n + 1},
 		{"hotpath_request_duration_seconds", []string{"route", "hello"}, n},
 		{"hotpath_upstream_requests_total", []string{"upstream", "app", "code", "2xx"}, n},
@@ -175,6 +176,7 @@ routes:
 		{"hotpath_parser_rejections_total", []string{"reason", "headers_too_large"}, 1},
 		{"hotpath_parser_rejections_total", []string{"reason", "version_not_supported"}, 1},
 		{"hotpath_parser_rejections_total", []string{"reason", "bad_request"}, 0},
+		{"hotpath_parser_rejections_total", []string{"reason", "bad_path"}, 1},
 		{"hotpath_downstream_connections_total", nil, 4},
 		{"hotpath_downstream_connections", nil, 1}, // the rejected ones are closed
 		{"hotpath_upstream_connections", []string{"upstream", "app", "state", "idle"}, 1},
@@ -506,7 +508,7 @@ func TestPolicyHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl := srv.tbl.Load()
-	d := &down{lp: &loop{srv: srv, obs: srv.obs.newLoop()}, tbl: tbl}
+	d := &exchange{lp: &loop{srv: srv, obs: srv.obs.newLoop()}, tbl: tbl}
 	if tbl.tree.Lookup(nil, []byte("GET"), []byte("/x"), &d.match) != trie.Found {
 		t.Fatal("no route")
 	}

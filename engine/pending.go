@@ -29,7 +29,7 @@ type pending struct {
 	listed   []*waitQueue // queues holding entries
 	entries  int          // entries in all queues, stale ones included
 	settling bool         // inside settle or tickPending: no re-entry
-	expired  []*down      // tickPending's scratch
+	expired  []*exchange  // tickPending's scratch
 }
 
 // waitQueue is the FIFO of requests waiting for one endpoint's connections
@@ -43,7 +43,7 @@ type waitQueue struct {
 }
 
 type waiter struct {
-	d        *down // nil once expired
+	d        *exchange // nil once expired
 	seq      uint32
 	deadline int64 // loop clock
 }
@@ -80,8 +80,8 @@ func (q *waitQueue) pop() {
 // live reports whether w still stands for a request waiting in q.
 func (q *waitQueue) live(w *waiter) bool {
 	d := w.d
-	return d != nil && d.waiting == q && d.waitSeq == w.seq && !d.closed &&
-		d.state == downActive && d.u == nil && d.ep != nil
+	return d != nil && d.waiting == q && d.waitSeq == w.seq && d.cl.current(d) &&
+		d.u == nil && d.ep != nil
 }
 
 // compact drops stale entries, keeping the order of the live ones; it
@@ -103,7 +103,7 @@ func (q *waitQueue) compact() int {
 }
 
 // queueFor returns this loop's queue for d's endpoint, creating it.
-func (p *pending) queueFor(d *down) *waitQueue {
+func (p *pending) queueFor(d *exchange) *waitQueue {
 	id := d.ep.ID
 	if id >= len(p.queues) {
 		grown := make([]*waitQueue, max(id+1, pool.EndpointIDs()))
@@ -121,7 +121,7 @@ func (p *pending) queueFor(d *down) *waitQueue {
 // waitTurn queues d behind requests already waiting for its endpoint, so
 // that a newcomer cannot take a connection that the oldest waiter is owed.
 // It reports whether d was queued (or refused).
-func (lp *loop) waitTurn(d *down) bool {
+func (lp *loop) waitTurn(d *exchange) bool {
 	p := &lp.pending
 	if p.entries == 0 || d.ep.ID >= len(p.queues) {
 		return false
@@ -143,7 +143,7 @@ func (lp *loop) waitTurn(d *down) bool {
 
 // enqueue makes d wait for a connection to its endpoint, or answers 503
 // when the queue is full or disabled (pool.max_pending 0).
-func (lp *loop) enqueue(d *down) {
+func (lp *loop) enqueue(d *exchange) {
 	limit := d.rt.up.maxPending
 	if limit <= 0 {
 		d.gatewayError(ErrPoolExhausted)
@@ -186,7 +186,7 @@ func (lp *loop) settleSlow() {
 	for i := 0; i < len(lp.redo); i++ { // redispatch may append
 		d := lp.redo[i]
 		lp.redo[i] = nil
-		if d.busy {
+		if d.cl.inCallback() {
 			lp.redo[kept] = d // inside d's own callback: the settle after it
 			kept++
 			continue
@@ -222,7 +222,7 @@ func (lp *loop) serve(q *waitQueue, now time.Time) {
 			continue
 		}
 		d := w.d
-		if d.busy {
+		if d.cl.inCallback() {
 			return // inside d's own callback: the settle after it serves d
 		}
 		if d.pipelinable() && lp.joinPipe(d) {
@@ -274,15 +274,13 @@ func (lp *loop) tickPending(now int64) {
 				p.expired = append(p.expired, d)
 				continue
 			}
-			if d.dl == dlBody {
-				d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
-			}
+			d.cl.holdBody(now)
 		}
 	}
 	p.settling = false
 	for i, d := range p.expired {
 		p.expired[i] = nil
-		if !d.closed {
+		if !d.cl.gone() {
 			d.gatewayError(ErrPoolExhausted)
 		}
 	}
@@ -293,7 +291,9 @@ func (lp *loop) tickPending(now int64) {
 // settleAfter settles the loop that owns c after an event on c.
 func settleAfter(c gnet.Conn) {
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
+		x.lp.settle()
+	case *h2conn:
 		x.lp.settle()
 	case *up:
 		x.lp.settle()

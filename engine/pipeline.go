@@ -58,9 +58,9 @@ import (
 // pipeSlot is a request written (or about to be) behind the one a
 // connection is answering.
 type pipeSlot struct {
-	d      *down  // nil once its client left: the response is read and dropped
-	isHead bool   // a HEAD request: its response has no body
-	tbl    *table // for the response parser limits and the header timeout
+	d      *exchange // nil once its client left: the response is read and dropped
+	isHead bool      // a HEAD request: its response has no body
+	tbl    *table    // for the response parser limits and the header timeout
 }
 
 // pipe is an upstream connection's pipelining state.
@@ -111,7 +111,7 @@ func (p *pipe) pop() pipeSlot {
 }
 
 // orphan marks d's slot: its client left.
-func (p *pipe) orphan(d *down) {
+func (p *pipe) orphan(d *exchange) {
 	for i := p.qh; i < len(p.q); i++ {
 		if p.q[i].d == d {
 			p.q[i].d = nil
@@ -144,7 +144,7 @@ func isSafe(m []byte) bool {
 
 // pipelinable reports whether d's request may share a connection with
 // other outstanding requests.
-func (d *down) pipelinable() bool {
+func (d *exchange) pipelinable() bool {
 	return d.rt != nil && d.rt.up != nil && d.rt.up.pipeline > 1 && d.safe &&
 		d.reqDone && d.reqKind == parser.BodyNone && !d.upgrade && !d.expect100 && !d.retried
 }
@@ -159,7 +159,7 @@ func (u *up) outstanding() int {
 }
 
 // canJoin reports whether d may be queued on u behind its requests.
-func (u *up) canJoin(d *down) bool {
+func (u *up) canJoin(d *exchange) bool {
 	p := &u.pipe
 	if !p.on || p.ended || u.conns != d.conns {
 		return false
@@ -178,7 +178,7 @@ func (u *up) canJoin(d *down) bool {
 }
 
 // join queues d's request on u, behind the ones outstanding.
-func (u *up) join(d *down) {
+func (u *up) join(d *exchange) {
 	d.u = u
 	if u.state == upDialing && u.d == nil {
 		u.d = d // its first client left while it connected
@@ -192,7 +192,7 @@ func (u *up) join(d *down) {
 
 // startPipe makes u, now serving the pipelinable d, the connection that
 // later requests to its endpoint join.
-func (u *up) startPipe(d *down) {
+func (u *up) startPipe(d *exchange) {
 	p := &u.pipe
 	p.on, p.ended, p.max = true, false, d.rt.up.pipeline
 	lp := u.lp
@@ -214,7 +214,7 @@ func (u *up) endPipe() {
 }
 
 // joinPipe queues d on the endpoint's pipelining connection if it has room.
-func (lp *loop) joinPipe(d *down) bool {
+func (lp *loop) joinPipe(d *exchange) bool {
 	id := d.ep.ID
 	if id >= len(lp.pipes) {
 		return false
@@ -292,7 +292,7 @@ func (u *up) promote() {
 // orphanHead keeps u reading after its current client left, so that the
 // responses queued behind stay matched; it reports false when the rest of
 // the response cannot be skipped without its client's framing state.
-func (u *up) orphanHead(d *down) bool {
+func (u *up) orphanHead(d *exchange) bool {
 	p := &u.pipe
 	switch {
 	case !u.headDone:
@@ -341,8 +341,8 @@ func (u *up) failQueued(err error) {
 
 // redispatch sends a request whose pipelined connection failed behind
 // another one again, once, on a fresh connection.
-func (lp *loop) redispatch(d *down) {
-	if d.closed || d.state != downActive || d.u != nil || d.ep == nil || d.respDone {
+func (lp *loop) redispatch(d *exchange) {
+	if d.cl == nil || !d.cl.current(d) || d.u != nil || d.ep == nil || d.respDone {
 		return
 	}
 	if d.retried {
@@ -371,8 +371,7 @@ func (u *up) skipResponse() bool {
 			}
 			if err != nil || u.resp.Status == 101 {
 				discard(u.c, consumed)
-				u.conns.Closed(u)
-				u.closeConn()
+				u.drop()
 				return false
 			}
 			consumed += n
@@ -385,8 +384,7 @@ func (u *up) skipResponse() bool {
 			u.headDone = true
 			if u.resp.Body == parser.BodyClose {
 				discard(u.c, consumed)
-				u.conns.Closed(u)
-				u.closeConn()
+				u.drop()
 				return false
 			}
 			if !u.resp.KeepAlive {
@@ -411,8 +409,7 @@ func (u *up) skipResponse() bool {
 			n, done, err = p.skipChunk.Skip(b)
 			if err != nil {
 				discard(u.c, consumed)
-				u.conns.Closed(u)
-				u.closeConn()
+				u.drop()
 				return false
 			}
 		}
@@ -438,8 +435,7 @@ func (u *up) skipResponse() bool {
 		u.idle()
 		return false
 	}
-	u.conns.Closed(u)
-	u.closeConn()
+	u.drop()
 	return false
 }
 

@@ -277,6 +277,11 @@ func TestPipelinePostAlone(t *testing.T) {
 	if v := bad.Load(); v != nil {
 		t.Error(v)
 	}
+	if pipelined.Load() == 0 {
+		// Detection rests on requests overlapping the upstream's 2 ms
+		// pause; a starved run may overlap none and then proves nothing.
+		t.Skip("no request arrived behind an outstanding one (CPU-starved run): nothing was checked")
+	}
 	t.Logf("%d requests arrived behind an outstanding one", pipelined.Load())
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -42,6 +41,9 @@ type routePolicy struct {
 	rlCfg limiter.Config
 	rlKey limiter.KeySpec
 	rlID  string // registry key: id + limiter config + key spec
+	// rlGlobal is the rate_limit section when its scope is global: the
+	// gateway shares rl with the fleet (fleet.go).
+	rlGlobal *config.RateLimit
 
 	maxInFlight int
 	inflight    *limiter.Concurrency
@@ -103,6 +105,10 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			Burst:  burst,
 			Slots:  rl.Slots,
 			Shadow: rl.Shadow,
+			Track:  rl.Scope == config.ScopeGlobal,
+		}
+		if rp.rlCfg.Track {
+			rp.rlGlobal = rl
 		}
 		// Validate with a tiny table; bind allocates the real one.
 		probe := rp.rlCfg
@@ -138,6 +144,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			StaleWhileRevalidate: c.StaleWhileRevalidate,
 			StaleIfError:         c.StaleIfError,
 			StoreSetCookie:       c.StoreSetCookie,
+			StoreCookieRequests:  c.StoreCookieRequests,
 			Authenticated:        rc.Auth != nil,
 		}
 	}
@@ -415,8 +422,9 @@ type policyState struct {
 	// Client address, parsed once per connection.
 	peer   netip.Addr
 	peerOK bool
-	xff    [8][]byte
 	scr    []byte // scratch: lower-cased host for keys, rate-limit fields
+
+	view forwardedView // the request as forwarded, for keys and the cache (forward.go)
 
 	cacheState
 	xform
@@ -424,7 +432,7 @@ type policyState struct {
 }
 
 // pol returns d's policy state, allocating it on first use.
-func (d *down) policies() *policyState {
+func (d *exchange) policies() *policyState {
 	if d.pol == nil {
 		d.pol = &policyState{}
 	}
@@ -436,7 +444,7 @@ func (d *down) policies() *policyState {
 // It returns true when the exchange is answered (429, 503, 504, a cache
 // hit; d.local is set and d.out holds the response) or parked waiting for
 // another request's fetch; false to proxy as usual.
-func (d *down) policyBegin(rt *route) bool {
+func (d *exchange) policyBegin(rt *route) bool {
 	rp := rt.pol
 	ps := d.policies()
 	ps.rp = rp
@@ -481,7 +489,7 @@ func (d *down) policyBegin(rt *route) bool {
 
 // appendPolicyFields appends the fields every response of a policy route
 // carries: RateLimit-Policy / RateLimit (enforced limits only).
-func (d *down) appendPolicyFields(b []byte) []byte {
+func (d *exchange) appendPolicyFields(b []byte) []byte {
 	ps := d.pol
 	if ps.hasDec {
 		b = limiter.AppendHeaders(b, ps.dec, ps.rp.rl.Name())
@@ -494,7 +502,7 @@ func (d *down) appendPolicyFields(b []byte) []byte {
 // and completed when the response arrived whole, failed otherwise). It is
 // called when the exchange finishes, when the connection starts closing and
 // when it closes; only the first call does anything.
-func (d *down) policyEnd() {
+func (d *exchange) policyEnd() {
 	ps := d.pol
 	if ps == nil {
 		return
@@ -514,7 +522,7 @@ func (d *down) policyEnd() {
 }
 
 // rateKey hashes the request's rate-limit key parts.
-func (d *down) rateKey(rp *routePolicy) uint64 {
+func (d *exchange) rateKey(rp *routePolicy) uint64 {
 	var k limiter.Key
 	k.Reset()
 	r := &d.req
@@ -531,11 +539,10 @@ func (d *down) rateKey(rp *routePolicy) uint64 {
 		case limiter.KeyPath:
 			k.Add(r.Path)
 		case limiter.KeyHeader:
-			// A field the route's auth injects (the authenticated
-			// identity) wins over the client's own (authpath.go).
-			if v, ok := d.identValue(part.Name); ok {
-				k.Add(v)
-			} else if v, ok := headerValue(r.Headers, part.Name); ok {
+			// The value the upstream gets (forward.go): a field the
+			// route's auth injects (the authenticated identity) or sets,
+			// never the client's own copy of it.
+			if v, ok := d.forwarded(d.rt).value(part.Name); ok {
 				k.Add(v)
 			} else {
 				k.AddAbsent()
@@ -552,47 +559,35 @@ func (d *down) rateKey(rp *routePolicy) uint64 {
 }
 
 // peerAddr returns the connection's remote address.
-func (d *down) peerAddr() netip.Addr {
+func (d *exchange) peerAddr() netip.Addr {
 	ps := d.pol
 	if !ps.peerOK {
 		ps.peerOK = true
-		if a, ok := d.c.RemoteAddr().(*net.TCPAddr); ok {
-			ps.peer = a.AddrPort().Addr().Unmap()
-		}
+		ps.peer = d.cl.remoteAddr().Addr().Unmap()
 	}
 	return ps.peer
 }
 
 // clientAddr is the client address behind trusted proxies (the peer when
 // trusted_proxies is empty or the peer is not one of them).
-func (d *down) clientAddr() netip.Addr {
+func (d *exchange) clientAddr() netip.Addr {
 	peer := d.peerAddr()
 	tp := d.tbl.pol.trusted
 	if !tp.Trusted(peer) {
 		return peer
 	}
-	ps := d.pol
-	xff := ps.xff[:0]
-	for _, h := range d.req.Headers {
-		if len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") && len(xff) < cap(xff) {
-			xff = append(xff, h.Value)
+	// Every X-Forwarded-For line, from the last one back: a client may
+	// send any number of forged lines before a trusted proxy's own.
+	client, hs := peer, d.req.Headers
+	for i := len(hs) - 1; i >= 0; i-- {
+		if h := hs[i]; len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") {
+			var done bool
+			if client, done = tp.Step(client, h.Value); done {
+				break
+			}
 		}
 	}
-	a := tp.ClientIP(peer, xff...)
-	clear(ps.xff[:])
-	return a
-}
-
-// forwardXFF reports whether the client's X-Forwarded-For fields are kept
-// (appended to) in the upstream request: always when trusted_proxies is
-// empty (the historical behaviour), else only from a trusted peer; an
-// untrusted peer's fields are dropped, since it could have forged them.
-func (d *down) forwardXFF() bool {
-	if !d.tbl.pol.trustXFF {
-		return true
-	}
-	d.policies()
-	return d.tbl.pol.trusted.Trusted(d.peerAddr())
+	return client
 }
 
 // headerValue returns the first value of the field named name.

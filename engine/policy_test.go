@@ -50,21 +50,21 @@ func startServerClock(t testing.TB, cfg *config.Config, clk *testClock) *Server 
 	return srv
 }
 
-// client is one keep-alive client connection for raw requests.
-type client struct {
+// rawClient is one keep-alive client connection for raw requests.
+type rawClient struct {
 	t  *testing.T
 	c  net.Conn
 	br *bufio.Reader
 }
 
-func newClient(t *testing.T, srv *Server) *client {
+func newClient(t *testing.T, srv *Server) *rawClient {
 	c := dial(t, srv)
-	return &client{t: t, c: c, br: bufio.NewReader(c)}
+	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
 }
 
 // do sends method path with extra header lines ("Name: value") and returns
 // the response with its body read.
-func (cl *client) do(method, path string, hdrs ...string) (*http.Response, string) {
+func (cl *rawClient) do(method, path string, hdrs ...string) (*http.Response, string) {
 	cl.t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: example.com\r\n", method, path)
@@ -77,7 +77,7 @@ func (cl *client) do(method, path string, hdrs ...string) (*http.Response, strin
 	return resp, readBody(cl.t, resp)
 }
 
-func (cl *client) get(path string, hdrs ...string) (*http.Response, string) {
+func (cl *rawClient) get(path string, hdrs ...string) (*http.Response, string) {
 	cl.t.Helper()
 	return cl.do("GET", path, hdrs...)
 }

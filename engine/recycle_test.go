@@ -8,46 +8,76 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/config"
 )
 
-// A recycled down comes back zeroed, with its small buffers emptied and
-// its pending-queue sequence carried on; large buffers and downs still
-// queued for a connection are not kept.
-func TestDownRecycling(t *testing.T) {
+// A recycled client connection comes back zeroed, with its address
+// buffer emptied.
+func TestConnRecycling(t *testing.T) {
 	lp := &loop{}
-	d := lp.newDown(nil)
-	d.head = append(make([]byte, 0, 512), "GET / HTTP/1.1\r\n"...)
-	d.out = make([]byte, 100, maxKeptBuf+1)
-	d.clientIP = append(d.clientIP, "127.0.0.1"...)
-	d.waitSeq = 7
-	d.closed, d.state, d.status, d.pol = true, downClosing, 502, &policyState{}
-	lp.recycle(d)
-	e := lp.newDown(nil)
-	if e != d {
-		t.Fatal("newDown did not reuse the recycled down")
+	h := lp.newConn(nil)
+	h.clientIP = append(h.clientIP, "127.0.0.1"...)
+	h.closed, h.state, h.dl = true, downClosing, dlLinger
+	lp.recycle(h)
+	e := lp.newConn(nil)
+	if e != h {
+		t.Fatal("newConn did not reuse the recycled connection")
 	}
-	if e.closed || e.state != downIdle || e.status != 0 || e.pol != nil || e.lp != lp {
-		t.Errorf("recycled down not reset: closed=%v state=%v status=%d pol=%v", e.closed, e.state, e.status, e.pol)
+	if e.closed || e.state != downIdle || e.dl != dlNone || e.x != nil || e.lp != lp {
+		t.Errorf("recycled connection not reset: closed=%v state=%v dl=%v x=%v", e.closed, e.state, e.dl, e.x)
 	}
-	if len(e.head) != 0 || cap(e.head) != 512 || len(e.clientIP) != 0 || cap(e.clientIP) == 0 {
-		t.Errorf("small buffers not kept empty: head %d/%d clientIP %d/%d", len(e.head), cap(e.head), len(e.clientIP), cap(e.clientIP))
+	if len(e.clientIP) != 0 || cap(e.clientIP) == 0 {
+		t.Errorf("address buffer not kept empty: %d/%d", len(e.clientIP), cap(e.clientIP))
 	}
-	if e.out != nil {
-		t.Errorf("a buffer above maxKeptBuf was kept (cap %d)", cap(e.out))
+}
+
+// A released exchange comes back for the next request with its small
+// buffers emptied, its policy state kept (each request resets what it
+// uses) and its pending-queue sequence carried on; large buffers are not
+// kept, and an exchange due for a redispatch is not reused.
+func TestExchangeRecycling(t *testing.T) {
+	s := &Server{}
+	tbl, err := compile(config.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if e.waitSeq != 7 {
-		t.Errorf("waitSeq %d, want 7 carried on", e.waitSeq)
+	s.tbl.Store(tbl)
+	lp := &loop{srv: s}
+	h := lp.newConn(nil)
+	x := lp.newExchange(h)
+	if x.cl != h || x.tbl != tbl || x.lp != lp {
+		t.Fatal("new exchange not bound to its connection and table")
 	}
-	e.waiting = &waitQueue{}
-	lp.recycle(e)
-	lp.redo = append(lp.redo, d)
-	if len(lp.freeDowns) != 0 {
-		t.Error("a down still waiting for a connection was recycled")
+	x.head = append(make([]byte, 0, 512), "GET / HTTP/1.1\r\n"...)
+	x.out = make([]byte, 100, maxKeptBuf+1)
+	x.waitSeq = 7
+	x.waiting = &waitQueue{}
+	x.pol = &policyState{peerOK: true}
+	lp.releaseExchange(x)
+	if x.waiting != nil || x.u != nil {
+		t.Error("a released exchange still points at its queue or upstream")
 	}
-	e.waiting = nil
-	lp.recycle(e)
-	if len(lp.freeDowns) != 0 {
-		t.Error("a down due for a redispatch was recycled")
+	y := lp.newExchange(h)
+	if y != x {
+		t.Fatal("newExchange did not reuse the released exchange")
+	}
+	if len(y.head) != 0 || cap(y.head) != 512 {
+		t.Errorf("head buffer not kept empty: %d/%d", len(y.head), cap(y.head))
+	}
+	if y.out != nil {
+		t.Errorf("a buffer above maxKeptBuf was kept (cap %d)", cap(y.out))
+	}
+	if y.waitSeq != 7 {
+		t.Errorf("waitSeq %d, want 7 carried on", y.waitSeq)
+	}
+	if y.pol == nil || y.pol.peerOK {
+		t.Error("policy state not kept, or its client address not forgotten")
+	}
+	lp.redo = append(lp.redo, y)
+	lp.releaseExchange(y)
+	if len(lp.freeExchanges) != 0 {
+		t.Error("an exchange due for a redispatch was reused")
 	}
 }
 

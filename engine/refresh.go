@@ -72,15 +72,16 @@ type refreshJob struct {
 
 // startRefresh starts the background refresh for the stale entry d was just
 // answered with (d is the refresh leader).
-func (d *down) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stale *cache.Entry) {
-	ep := rt.up.bal.Pick(d.hashKey(rt.up))
+func (d *exchange) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stale *cache.Entry) {
+	ep := rt.up.pick.Pick(d.hashKey(rt.up), nil)
 	if d.isHead || ep == nil {
 		rp.cache.Fail(t) // nothing to store from a HEAD; the next GET claims it
 		return
 	}
 	d.buildRequestHead(rt, ep) // d.head is free: a stale hit goes nowhere else
 	snap := &reqSnapshot{}
-	snap.take(&d.req, d.pol.enc.Variant())
+	fv := d.forwarded(rt)
+	snap.take(&d.req, fv.h[:fv.n], d.pol.variant)
 	tbl := d.tbl
 	job := &refreshJob{
 		ep:        ep,

@@ -41,10 +41,6 @@ func abort(c gnet.Conn) {
 }
 
 // sendStalled applies timeouts.client_send to the client connection.
-func (d *down) sendStalled(now int64) bool {
-	t := d.tbl
-	if t == nil {
-		t = d.lp.srv.tbl.Load()
-	}
-	return d.sendW.stalled(d.c, now, t.timeouts.clientSend)
+func (h *h1conn) sendStalled(now int64) bool {
+	return h.sendW.stalled(h.c, now, h.table().timeouts.clientSend)
 }

@@ -2,12 +2,17 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,11 +47,17 @@ type Server struct {
 	runErr   error
 	started  atomic.Bool
 
-	obs   observer          // metrics and access log (observe.go)
-	pol   policyShared      // limiter state and the cache, across reloads (policy.go)
-	agg   *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
-	auth  authPool          // Basic-credential verifiers off the loops (authpool.go)
-	clock func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
+	obs      observer          // metrics and access log (observe.go)
+	pol      policyShared      // limiter state and the cache, across reloads (policy.go)
+	agg      *aggregate.Client // fan-out for aggregate routes, across reloads (aggregatepath.go)
+	auth     authPool          // Basic-credential verifiers off the loops (authpool.go)
+	clock    func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
+	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
+	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
+	handover bool              // WithHandover
+	h2cPorts map[int]int       // listener ports that speak h2c: the listener's index (h2conn.go)
+
+	watchDone, watchExited chan struct{} // the passive-health watcher (health.go)
 }
 
 // Option configures a Server.
@@ -54,6 +65,12 @@ type Option func(*Server)
 
 // WithLogger sets the logger for process events (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithHandover lets Start bind addresses another process is listening on
+// (with SO_REUSEPORT the kernel then splits new connections between the
+// two): a deliberate hand-over from an old instance to a new one. Without
+// it Start refuses such an address.
+func WithHandover() Option { return func(s *Server) { s.handover = true } }
 
 // New compiles cfg into a Server; it does not listen yet. Errors are
 // config.Errors naming the route or upstream at fault.
@@ -76,6 +93,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, l := range cfg.Listeners {
 		s.addrs = append(s.addrs, l.Address)
 	}
+	s.maxConns = cfg.Limits.MaxConnections
 	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
@@ -120,14 +138,29 @@ func (s *Server) Start() error {
 	}
 	protos := make([]string, len(s.addrs))
 	for i, a := range s.addrs {
-		if strings.HasSuffix(a, ":0") {
+		switch {
+		case strings.HasSuffix(a, ":0"):
 			free, err := freePort(a)
 			if err != nil {
+				s.obs.close()
 				return err
 			}
 			s.addrs[i] = free
+		case !s.handover:
+			if err := notListening(a); err != nil {
+				s.obs.close()
+				return err
+			}
 		}
 		protos[i] = "tcp://" + s.addrs[i]
+		if slices.Contains(s.tbl.Load().cfg.Listeners[i].Protocols, "h2c") {
+			if p, ok := listenerPort(s.addrs[i]); ok {
+				if s.h2cPorts == nil {
+					s.h2cPorts = map[int]int{}
+				}
+				s.h2cPorts[p] = i
+			}
+		}
 	}
 	go func() {
 		defer close(s.done)
@@ -142,6 +175,11 @@ func (s *Server) Start() error {
 	}()
 	select {
 	case <-s.booted:
+		s.watchDone, s.watchExited = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(s.watchExited)
+			s.watchHealth(s.watchDone) // health.go
+		}()
 		return nil
 	case <-s.done:
 		if s.runErr == nil {
@@ -159,6 +197,74 @@ func freePort(addr string) (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// notListening fails when a socket listens on addr already. The loops bind
+// with SO_REUSEPORT, which would let a second gateway share the port
+// silently and split the traffic between two configs. It reads the
+// kernel's socket tables rather than trying a bind: connections of a
+// previous instance that just exited (FIN_WAIT, TIME_WAIT) would fail a
+// plain bind although nothing listens any more.
+func notListening(addr string) error {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil // a host name: gnet resolves it and reports its own errors
+	}
+	busy, err := listening(ap)
+	if err != nil || !busy {
+		return nil // no /proc: nothing to check against
+	}
+	return fmt.Errorf("engine: listen %s: another process is listening there (stop it, or start with -handover to share the port during a deliberate hand-over)", addr)
+}
+
+// listening reports whether /proc/net/tcp or tcp6 has a socket in LISTEN
+// state on ap's port, on ap's address or a wildcard one (or, for a
+// wildcard ap, on any address).
+func listening(ap netip.AddrPort) (bool, error) {
+	found := false
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" { // 0A: TCP_LISTEN
+				continue
+			}
+			a, ok := procAddr(fs[1])
+			if !ok || a.Port() != ap.Port() {
+				continue
+			}
+			l, want := a.Addr().Unmap(), ap.Addr().Unmap()
+			if l == want || l.IsUnspecified() || want.IsUnspecified() {
+				found = true
+			}
+		}
+	}
+	return found, nil
+}
+
+// procAddr parses a /proc/net/tcp address: hex IP in 32-bit host-order
+// (little-endian) words, a colon, hex port.
+func procAddr(s string) (netip.AddrPort, bool) {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	if !ok || (len(ipHex) != 8 && len(ipHex) != 32) {
+		return netip.AddrPort{}, false
+	}
+	raw, err := hex.DecodeString(ipHex)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	for i := 0; i+4 <= len(raw); i += 4 {
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	ip, _ := netip.AddrFromSlice(raw)
+	return netip.AddrPortFrom(ip, uint16(port)), true
 }
 
 // Addrs returns the listener addresses (with ports resolved after Start).
@@ -202,7 +308,8 @@ func sameListeners(a, b *config.Config) bool {
 		return false
 	}
 	for i := range a.Listeners {
-		if a.Listeners[i] != b.Listeners[i] {
+		x, y := a.Listeners[i], b.Listeners[i]
+		if x.Address != y.Address || x.Workers != y.Workers || !slices.Equal(x.Protocols, y.Protocols) || x.HTTP2 != y.HTTP2 {
 			return false
 		}
 	}
@@ -252,12 +359,19 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.stopping.Store(true)
 	<-s.done
+	if s.watchDone != nil {
+		close(s.watchDone)
+		<-s.watchExited
+		s.watchDone = nil
+	}
 	s.loopsMap.Range(func(_, v any) bool {
 		// The loops have stopped. gnet keeps a stopped engine, and with it
-		// this Server, in a package-level map: let the recycled downs go.
+		// this Server, in a package-level map: let the recycled
+		// connections and exchanges go.
 		lp := v.(*loop)
-		clear(lp.freeDowns)
-		lp.freeDowns = nil
+		clear(lp.freeConns)
+		clear(lp.freeExchanges)
+		lp.freeConns, lp.freeExchanges = nil, nil
 		return true
 	})
 	s.agg.Close() // cancels parked aggregations; their results find no loop
@@ -284,6 +398,7 @@ func (r runnable) Run(context.Context) error { r(); return nil }
 
 // OnBoot implements gnet.EventHandler.
 func (s *Server) OnBoot(gnet.Engine) gnet.Action {
+	s.fd.init(s.loops, s.maxConns) // the listeners and pollers are open now
 	close(s.booted)
 	return gnet.None
 }
@@ -300,6 +415,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	lp := s.loopOf(c)
+	if !s.admit(lp) {
+		return nil, gnet.Close // the descriptor budget is spent (fdguard.go)
+	}
 	lp.openDown(c)
 	return nil, gnet.None
 }
@@ -307,7 +425,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 // OnClose implements gnet.EventHandler.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
+		x.onClose()
+	case *h2conn:
 		x.onClose()
 	case *up:
 		x.onClose(err)
@@ -323,7 +443,9 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
+		return x.onTraffic()
+	case *h2conn:
 		return x.onTraffic()
 	case *up:
 		return x.onTraffic()
@@ -343,7 +465,9 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	}
 	s.log.Error("panic in connection handler; connection closed", "panic", r, "stack", string(debug.Stack()))
 	switch x := c.Context().(type) {
-	case *down:
+	case *h1conn:
+		x.busy = false
+	case *h2conn:
 		x.busy = false
 	case *up:
 		x.busy = false

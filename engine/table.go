@@ -19,9 +19,11 @@ import (
 // requests started while it is current. Reload builds a new one and swaps
 // the Server's pointer; an exchange keeps the table it started with.
 type table struct {
-	cfg       *config.Config
-	tree      *trie.Tree[*route]
-	upstreams []*upstream
+	cfg         *config.Config
+	tree        *trie.Tree[*route]
+	pathNorm    trie.Normalization // router.path_normalization
+	underscores underscores        // limits.underscores_in_headers (forward.go)
+	upstreams   []*upstream
 
 	limits   parser.Limits
 	maxBuf   int // limits.max_buffered_bytes: pause the other side above it
@@ -47,6 +49,8 @@ type upstream struct {
 	name    string
 	eps     []*pool.Endpoint
 	bal     pool.Balancer
+	pick    pool.Picker       // bal with retries elsewhere, slow start and panic mode (retry.go)
+	budget  *pool.RetryBudget // retries in flight on this upstream (retry.go)
 	key     pool.KeyKind
 	keyName string
 	limits  pool.Limits
@@ -69,6 +73,7 @@ type route struct {
 	pol          *routePolicy // rate limit, max_in_flight, cache, compression; nil when none
 	gate         *gate        // auth, header edits, request IDs; nil when none (authpath.go)
 	agg          *routeAgg    // aggregate: the parts and their limits; nil when none (aggregatepath.go)
+	retry        retryPolicy  // retry.go
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -145,7 +150,8 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			}
 			u.eps = append(u.eps, ep)
 		}
-		bc := pool.BalancerConfig{Kind: uc.Balancer}
+		// Discovery may not have answered yet: no endpoints, 503 (gateway/fleet.go).
+		bc := pool.BalancerConfig{Kind: uc.Balancer, AllowEmpty: uc.Discovery != nil}
 		if uc.HashKey != "" {
 			kind, name, err := config.ParseHashKey(uc.HashKey)
 			if err == nil {
@@ -163,6 +169,8 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			continue
 		}
 		u.bal, u.key, u.keyName = bal, bc.Key, bc.KeyName
+		u.pick = pool.Picker{Balancer: bal, Endpoints: u.eps, SlowStart: uc.SlowStart}
+		u.budget = &pool.RetryBudget{Percent: uc.RetryBudget.Percent, MinConcurrent: uc.RetryBudget.MinConcurrent}
 		if bc.Kind != pool.KindMaglev && bc.Kind != pool.KindRingHash {
 			u.key = pool.KeyNone // hashing is wasted on the other kinds
 		}
@@ -200,10 +208,22 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	case "ignore":
 		opts.TrailingSlash = trie.TrailingSlashIgnore
 	}
+	switch cfg.Limits.UnderscoresInHeaders {
+	case "reject":
+		t.underscores = underscoresReject
+	case "forward":
+		t.underscores = underscoresForward
+	}
+	switch cfg.Router.PathNormalization {
+	case "decode":
+		t.pathNorm = trie.NormalizeDecode
+	case "keep":
+		t.pathNorm = trie.NormalizeKeep
+	}
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost}
+		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry)}
 		if r.name == "" {
 			r.name = rc.Path
 		}

@@ -109,7 +109,7 @@ func (g *gate) dropsRequest(name []byte) bool {
 // dropsResponse reports whether the upstream's field name is left out of
 // the response to the client. Small enough to inline: routes without edits
 // pay two nil checks per field.
-func (d *down) dropsResponse(name []byte) bool {
+func (d *exchange) dropsResponse(name []byte) bool {
 	rt := d.rt
 	return rt != nil && rt.gate != nil && rt.gate.dropsResponse(name)
 }
@@ -119,7 +119,7 @@ func (g *gate) dropsResponse(name []byte) bool { return droppedName(name, g.resp
 
 // appendGateRequest appends the identity fields, the request set/add
 // fields and X-Request-Id to the upstream request head.
-func (d *down) appendGateRequest(b []byte, g *gate) []byte {
+func (d *exchange) appendGateRequest(b []byte, g *gate) []byte {
 	ps := d.pol
 	b = append(b, ps.ident...)
 	for i := range g.reqAdd {
@@ -133,7 +133,7 @@ func (d *down) appendGateRequest(b []byte, g *gate) []byte {
 
 // appendGateResponse appends the response set/add fields and X-Request-Id
 // to a response head for the client, when d's route has them.
-func (d *down) appendGateResponse(b []byte) []byte {
+func (d *exchange) appendGateResponse(b []byte) []byte {
 	rt := d.rt
 	if rt == nil || rt.gate == nil || d.pol == nil {
 		return b
@@ -148,7 +148,7 @@ func (d *down) appendGateResponse(b []byte) []byte {
 	return b
 }
 
-func (d *down) appendField(b []byte, f *fieldTemplate) []byte {
+func (d *exchange) appendField(b []byte, f *fieldTemplate) []byte {
 	b = append(b, f.name...)
 	b = append(b, ": "...)
 	for _, p := range f.parts {
@@ -156,7 +156,7 @@ func (d *down) appendField(b []byte, f *fieldTemplate) []byte {
 		case varNone:
 			b = append(b, p.lit...)
 		case varClientIP:
-			b = append(b, d.clientIP...)
+			b = append(b, d.cl.addrText()...)
 		case varRoute:
 			b = append(b, d.rt.gate.route...)
 		case varRequestID:
@@ -170,7 +170,7 @@ func (d *down) appendField(b []byte, f *fieldTemplate) []byte {
 // head rendered in b[start:] (a cached entry's), in place: lines only move
 // towards the front. b holds the status line and fields, each ending in
 // CRLF, without the final empty line.
-func (d *down) filterResponseHead(b []byte, start int) []byte {
+func (d *exchange) filterResponseHead(b []byte, start int) []byte {
 	rt := d.rt
 	if rt == nil || rt.gate == nil || len(rt.gate.respDrop) == 0 {
 		return b
@@ -216,7 +216,7 @@ func (g *gate) filterDirect(dr *direct) {
 
 // appendQuery appends "?query" to the upstream request line, without the
 // credential's query parameter unless the route forwards credentials.
-func (d *down) appendQuery(b []byte, rt *route) []byte {
+func (d *exchange) appendQuery(b []byte, rt *route) []byte {
 	q := d.req.Query
 	if q == nil {
 		return b
@@ -257,7 +257,7 @@ func (d *down) appendQuery(b []byte, rt *route) []byte {
 
 // takeRequestID sets the exchange's request ID: the client's X-Request-Id
 // when it is valid, else a new one.
-func (d *down) takeRequestID() {
+func (d *exchange) takeRequestID() {
 	ps := d.pol
 	if v, ok := headerValue(d.req.Headers, "x-request-id"); ok && validRequestID(v) {
 		ps.reqID = append(ps.reqID[:0], v...)

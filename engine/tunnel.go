@@ -74,7 +74,7 @@ var tokUpgrade = []byte("upgrade")
 // upgradeFor decides whether d's request goes upstream as an upgrade, and
 // collects the protocols it offers into d.upgradeVal. It runs in begin,
 // while the head's bytes are valid.
-func (d *down) upgradeFor(rt *route) bool {
+func (d *exchange) upgradeFor(rt *route) bool {
 	r := &d.req
 	if r.Upgrade == nil || len(rt.upgrade) == 0 || d.minor < 1 || r.Body != parser.BodyNone ||
 		d.lp.srv.draining.Load() {
@@ -149,7 +149,7 @@ func nextToken(list []byte) (tok, rest []byte) {
 
 // appendUpgrade adds the upgrade fields to the upstream request head (the
 // client's were dropped as hop-by-hop).
-func (d *down) appendUpgrade(b []byte) []byte {
+func (d *exchange) appendUpgrade(b []byte) []byte {
 	b = append(b, "Connection: Upgrade\r\nUpgrade: "...)
 	b = append(b, d.upgradeVal...)
 	return append(b, "\r\n"...)
@@ -198,7 +198,9 @@ func (u *up) switchProtocols(consumed int) error {
 	// Inside u's callback: closing u.c must wait for it to return.
 	t.up.busy = true
 	t.cl.busy = true
-	if _, _ = t.cl.c.Write(d.out); !t.cl.closed {
+	_, _ = t.cl.c.Write(d.out)
+	d.cl.(*h1conn).release() // the exchange is over; its connection is the tunnel's now
+	if !t.cl.closed {
 		t.up.relay() // bytes the upstream sent after the 101
 	}
 	if !t.cl.closed && !t.up.closed {
@@ -214,7 +216,7 @@ func (u *up) switchProtocols(consumed int) error {
 
 // render101 renders the upstream's 101 for the client into d.out: its
 // end-to-end fields, then Connection and Upgrade (hop-by-hop, so rebuilt).
-func (d *down) render101(r *parser.Response, connArr []parser.Header) {
+func (d *exchange) render101(r *parser.Response, connArr []parser.Header) {
 	conn := connectionFields(connArr, r.Headers)
 	b := appendStatusLine(d.out[:0], 101, r.Reason)
 	for _, h := range r.Headers {
@@ -244,7 +246,7 @@ func (d *down) render101(r *parser.Response, connArr []parser.Header) {
 
 // newTunnel retires d's and u's HTTP state machines and hands their
 // connections to a tunnel.
-func newTunnel(d *down, u *up) *tunnel {
+func newTunnel(d *exchange, u *up) *tunnel {
 	lp := d.lp
 	t := &tunnel{
 		lp: lp, u: u,
@@ -253,16 +255,17 @@ func newTunnel(d *down, u *up) *tunnel {
 		sendLimit: d.tbl.timeouts.clientSend,
 		lastMoved: lp.srv.now(),
 	}
-	t.cl = tunnelEnd{t: t, c: d.c, peer: &t.up, paused: d.paused}
+	h := d.cl.(*h1conn) // upgrades are HTTP/1.1's
+	t.cl = tunnelEnd{t: t, c: h.c, peer: &t.up, paused: h.paused}
 	t.up = tunnelEnd{t: t, c: u.c, peer: &t.cl, paused: u.paused}
-	d.paused, u.paused = false, false // the pause counts move with them
+	h.paused, u.paused = false, false // the pause counts move with them
 	d.detach()
-	d.closed = true // inert: d is no longer any connection's context
-	lp.removeDown(d)
+	h.closed = true // inert: h is no longer any connection's context
+	lp.removeDown(h)
 	u.state = upClosed
 	lp.removeUp(u)
 	lp.srv.active.Add(1) // the client connection stays open
-	d.c.SetContext(&t.cl)
+	h.c.SetContext(&t.cl)
 	u.c.SetContext(&t.up)
 	t.idx = len(lp.tunnels)
 	lp.tunnels = append(lp.tunnels, t)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
 )
@@ -27,12 +28,13 @@ type up struct {
 	idx   int // in lp.ups
 	ep    *pool.Endpoint
 	conns *pool.Conns[*up]
-	d     *down // the exchange being served; nil when idle
+	d     *exchange // the exchange being served; nil when idle
 
 	state    upState
 	served   int
 	reused   bool // taken from the idle pool for this exchange
 	gotResp  bool // a response byte arrived for this exchange
+	written  bool // the request head was handed to the kernel (retry.go: sent or not)
 	headDone bool // final response head received
 	resp     parser.Response
 	connArr  [8]parser.Header
@@ -50,6 +52,7 @@ type up struct {
 	paused    bool
 
 	pipe pipe // requests queued behind d when pipelining (pipeline.go)
+	iov  [2][]byte
 }
 
 func (u *up) setDeadline(k dlKind, at int64) {
@@ -60,11 +63,11 @@ func (u *up) setDeadline(k dlKind, at int64) {
 }
 
 // attach makes u serve d's exchange.
-func (u *up) attach(d *down, reused bool) {
+func (u *up) attach(d *exchange, reused bool) {
 	u.d = d
 	d.u = u
 	u.reused = reused
-	u.gotResp, u.headDone = false, false
+	u.gotResp, u.headDone, u.written = false, false, false
 	u.sendLeft = 0
 	u.resp.Reset()
 	u.resp.Limits = d.tbl.limits
@@ -82,21 +85,36 @@ func (u *up) send() {
 		u.sendPipelined()
 		return
 	}
-	_, _ = u.c.Write(d.head)
-	if u.d != d || d.closed {
+	if len(d.bodyKept) > 0 {
+		// A retry after the request went out: its kept body goes again.
+		u.iov[0], u.iov[1] = d.head, d.bodyKept
+		_, _ = u.c.Writev(u.iov[:])
+		u.iov[0], u.iov[1] = nil, nil
+	} else {
+		_, _ = u.c.Write(d.head)
+	}
+	if u.d != d || d.cl.gone() {
 		return // the write failed and the failure has been handled
 	}
+	u.written = true
 	now := d.lp.srv.now()
 	if d.reqDone {
 		u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
 	} else {
 		u.setDeadline(dlNone, 0)
-		d.run() // forward body bytes already buffered
+		d.cl.resume() // forward body bytes already buffered
 	}
 }
 
+// drop closes u and gives its slot in the pool back: for a connection
+// that cannot be reused (its exchange failed or its client left).
+func (u *up) drop() {
+	u.conns.Closed(u)
+	u.closeConn()
+}
+
 // closeConn closes the connection (now, or when u's callback returns). The
-// caller has done the pool accounting.
+// caller has done the pool accounting (drop does both).
 func (u *up) closeConn() {
 	u.dropQueue()
 	u.state = upClosed
@@ -108,14 +126,21 @@ func (u *up) closeConn() {
 		u.wantClose = true
 		return
 	}
-	_ = u.lp.el.Close(u.c)
+	// Closed after the loop's current batch of events (gnet's Conn.Close
+	// queues the close as a task), not at once: this is mostly called from
+	// the client connection's callback, and the upstream's own event may
+	// be later in the same batch (its response arriving as the client
+	// leaves). Closed at once, gnet would find that event's descriptor gone
+	// and log it as a stale connection, or hand it to a new connection
+	// given the same descriptor number in between.
+	_ = u.c.Close()
 }
 
 // abandon is called when d, a client u serves, goes away mid-exchange. A
 // dialing connection is kept for the pool (or for the requests queued on
 // it); an active one cannot be reused, unless requests are pipelined behind
 // d's: then d's response is read and dropped (pipeline.go).
-func (u *up) abandon(d *down) {
+func (u *up) abandon(d *exchange) {
 	d.u = nil
 	if u.d != d {
 		u.pipe.orphan(d) // queued behind another: keep the FIFO in step
@@ -129,8 +154,7 @@ func (u *up) abandon(d *down) {
 	if u.pipe.queued() > 0 && u.orphanHead(d) {
 		return
 	}
-	u.conns.Closed(u)
-	u.closeConn()
+	u.drop()
 }
 
 func (u *up) onOpen(c gnet.Conn) gnet.Action {
@@ -172,7 +196,9 @@ func (u *up) dialFailed(timedOut bool) {
 	}
 	if d := u.d; d != nil {
 		d.detach()
-		d.gatewayError(err)
+		if !d.retry(metrics.RetryConnect) {
+			d.gatewayError(err)
+		}
 	}
 	u.failQueued(err)
 }
@@ -208,6 +234,13 @@ func (u *up) onClose(err error) {
 			d.acquire(true)
 			return
 		}
+		why := metrics.RetryReset
+		if !u.written {
+			why = metrics.RetryConnect // the request never went out
+		}
+		if !u.gotResp && d.retry(why) {
+			return
+		}
 		d.gatewayError(ErrUpstreamClosed)
 		return
 	}
@@ -231,7 +264,7 @@ func (u *up) onClose(err error) {
 	d.observeUpstreamError(ErrUpstreamClosed)
 	d.endEP(true) // truncated body: the client sees the connection close
 	d.flushHead()
-	d.close()
+	d.cl.abort()
 }
 
 func (u *up) onTraffic() gnet.Action {
@@ -304,12 +337,14 @@ func (u *up) readOne() bool {
 					failure = ErrUpstreamMalformed // no Upgrade was forwarded
 					break
 				}
-				if u.resp.Status == 100 && d.expect100 {
-					_, _ = d.c.Write(continue100)
-				}
+				d.interim(&u.resp, u.connArr[:0])
 				u.resp.Reset()
 				u.resp.Limits = d.tbl.limits
 				continue
+			}
+			if d.rt != nil && d.rt.retry.onStatus(u.resp.Status) && d.retry(metrics.RetryStatus) {
+				discard(u.c, consumed) // the rest goes with the connection, which retry dropped
+				return false
 			}
 			d.writeResponseHead(&u.resp, u.connArr[:0])
 			u.headDone = true
@@ -356,7 +391,7 @@ func (u *up) readOne() bool {
 	if finished {
 		return u.complete(len(buf) > consumed)
 	}
-	if d.c.OutboundBuffered() > d.tbl.maxBuf {
+	if d.cl.queued() > d.tbl.maxBuf {
 		u.lp.pause(u.c, &u.paused)
 		u.setDeadline(dlNone, 0) // the client is slow, not the upstream
 	}
@@ -365,8 +400,6 @@ func (u *up) readOne() bool {
 	}
 	return false
 }
-
-var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // complete ends a response that arrived whole: the connection moves on to
 // the next pipelined request, or goes back to the pool when both sides
@@ -388,8 +421,7 @@ func (u *up) complete(leftover bool) bool {
 	case keep && !leftover:
 		u.idle()
 	default:
-		u.conns.Closed(u)
-		u.closeConn() // requests queued behind d are retried
+		u.drop() // requests queued behind d are retried
 	}
 	d.respDone = true
 	d.maybeFinish()
@@ -410,7 +442,7 @@ func (u *up) idle() {
 func (u *up) tick(now int64) {
 	d := u.d
 	if u.paused {
-		if d == nil || d.c.OutboundBuffered() <= d.tbl.maxBuf/2 {
+		if d == nil || d.cl.queued() <= d.tbl.maxBuf/2 {
 			u.lp.resume(u.c, &u.paused)
 			if d != nil {
 				u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
@@ -428,7 +460,9 @@ func (u *up) tick(now int64) {
 			u.conns.Closed(u)
 			if d != nil {
 				d.detach()
-				d.gatewayError(ErrConnectTimeout)
+				if !d.retry(metrics.RetryConnect) {
+					d.gatewayError(ErrConnectTimeout)
+				}
 			}
 			u.failQueued(ErrConnectTimeout)
 		}
@@ -441,11 +475,11 @@ func (u *up) tick(now int64) {
 			}
 		}
 		switch {
+		case d != nil && u.dl == dlUpHeader && !u.gotResp && d.retry(metrics.RetryTimeout):
 		case d != nil:
 			d.gatewayError(ErrUpstreamTimeout) // requests queued behind d are retried
 		case u.pipe.skip:
-			u.conns.Closed(u)
-			u.closeConn()
+			u.drop()
 		default:
 			u.setDeadline(dlNone, 0)
 		}

@@ -22,8 +22,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +34,7 @@ import (
 	"github.com/hotpath/hotpath/admin"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/engine"
+	"github.com/hotpath/hotpath/remoteconfig"
 )
 
 // Options configure a Gateway.
@@ -45,6 +48,12 @@ type Options struct {
 	Level *slog.LevelVar
 	// EngineOptions are passed to engine.New (tests: WithAccessLogOutput).
 	EngineOptions []engine.Option
+	// Remote, when set, is the configuration's source instead of
+	// ConfigPath: Start watches it and applies each change as Reload does,
+	// and publishes this instance's status beside it (fleet.go). Revision
+	// is the etcd revision the cfg given to New was read at.
+	Remote   *remoteconfig.Etcd
+	Revision int64
 }
 
 // Gateway is a running hotpath process. Its methods are safe for
@@ -56,9 +65,16 @@ type Gateway struct {
 	admin *admin.Server // nil when admin.address is ""
 	reg   *prometheus.Registry
 
-	mu         sync.Mutex // serializes Reload
+	mu         sync.Mutex // serializes Reload and discovery updates
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
+
+	// The fleet (fleet.go): base is the last configuration loaded (the
+	// engine runs it with discovered endpoints composed in); running and
+	// seen are the etcd revisions of the remote configuration.
+	fleet         *fleet
+	base          *config.Config
+	running, seen atomic.Int64
 }
 
 // NewLogger returns the process logger that c asks for (text or JSON on w)
@@ -85,15 +101,28 @@ func parseLevel(s string) slog.Level {
 // New compiles cfg into an engine and prepares the admin listener; nothing
 // listens until Start.
 func New(cfg *config.Config, opts Options) (*Gateway, error) {
-	g := &Gateway{opts: opts, log: opts.Logger}
+	g := &Gateway{opts: opts, log: opts.Logger, base: cfg}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	srv, err := engine.New(cfg, append([]engine.Option{engine.WithLogger(g.log)}, opts.EngineOptions...)...)
+	g.running.Store(opts.Revision)
+	g.seen.Store(opts.Revision)
+	g.fleet = newFleet(g.log, opts.Remote)
+	if errs := checkRedis(cfg); errs != nil {
+		g.fleet.close()
+		return nil, errs
+	}
+	if err := g.fleet.reconcileDiscovery(cfg); err != nil {
+		g.fleet.close()
+		return nil, err
+	}
+	srv, err := engine.New(g.fleet.compose(cfg), append([]engine.Option{engine.WithLogger(g.log)}, opts.EngineOptions...)...)
 	if err != nil {
+		g.fleet.close()
 		return nil, err
 	}
 	g.srv = srv
+	g.warn(cfg)
 
 	g.reg = prometheus.NewRegistry()
 	g.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -115,10 +144,14 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if c := srv.Collector(); c != nil {
 		g.reg.MustRegister(c)
 	}
+	g.reg.MustRegister(newFleetCollector(g.fleet, func() (int64, int64, bool) {
+		return g.running.Load(), g.seen.Load(), opts.Remote != nil
+	}))
 
 	if cfg.Admin.Address != "" {
 		token, err := readAdminToken(cfg.Admin.TokenFile)
 		if err != nil {
+			g.fleet.close()
 			return nil, err
 		}
 		ao := admin.Options{
@@ -130,11 +163,13 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 			Reload:       g.adminReload,
 			DisablePprof: !cfg.Admin.Pprof,
 			Logger:       g.log,
+			AllowedHosts: cfg.Admin.AllowedHosts,
 		}
 		if p, ok := any(srv).(admin.CachePurger); ok {
 			ao.Purger = p
 		}
 		if g.admin, err = admin.New(ao); err != nil {
+			g.fleet.close()
 			return nil, err
 		}
 		if !loopback(cfg.Admin.Address) && token == "" {
@@ -147,6 +182,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 
 // Start binds the gateway's listeners, then the admin listener.
 func (g *Gateway) Start() error {
+	raiseOpenFileLimit(g.log)
 	if err := g.srv.Start(); err != nil {
 		return err
 	}
@@ -156,6 +192,10 @@ func (g *Gateway) Start() error {
 			return err
 		}
 	}
+	if err := g.fleet.bindLimits(g.base, g.srv); err != nil {
+		g.log.Error("global rate limits not shared", "err", err)
+	}
+	g.startFleet()
 	return nil
 }
 
@@ -179,31 +219,140 @@ func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
 func (g *Gateway) Reload() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	cfg, err := g.load()
+	cfg, rev, err := g.load()
 	if err == nil {
-		err = g.srv.Reload(cfg)
+		err = g.apply(cfg)
+	}
+	g.reported(rev, err)
+	return err
+}
+
+// apply swaps cfg in: discovery sources follow it, the engine reloads it
+// with the discovered endpoints, and global limits are rebound. Call with
+// g.mu held.
+func (g *Gateway) apply(cfg *config.Config) error {
+	var err error
+	if errs := checkRedis(cfg); errs != nil {
+		err = errs
+	}
+	if err == nil {
+		err = g.fleet.reconcileDiscovery(cfg)
+	}
+	if err == nil {
+		err = g.srv.Reload(g.fleet.compose(cfg))
 	}
 	if err != nil {
-		g.reloads.WithLabelValues("failure").Inc()
-		g.log.Error("reload refused; the previous config keeps serving", "source", g.source(), "err", err)
+		_ = g.fleet.reconcileDiscovery(g.base) // back to the running sources
 		return err
+	}
+	g.base = cfg
+	if err := g.fleet.bindLimits(cfg, g.srv); err != nil {
+		g.log.Error("global rate limits not shared", "err", err)
 	}
 	if g.opts.Level != nil {
 		g.opts.Level.Set(parseLevel(cfg.Log.Level))
 	}
-	g.reloads.WithLabelValues("success").Inc()
-	g.lastReload.SetToCurrentTime()
+	g.warn(cfg)
 	return nil
 }
 
-func (g *Gateway) load() (*config.Config, error) {
-	if g.opts.ConfigPath == "" {
-		return config.Parse("<default>", config.DefaultYAML())
+// reported counts and logs the outcome of loading the configuration
+// (revision rev when it comes from etcd), and publishes it in the status
+// key. Call with g.mu held.
+func (g *Gateway) reported(rev int64, err error) {
+	if g.opts.Remote != nil && rev > 0 {
+		g.seen.Store(rev)
+		if err == nil {
+			g.running.Store(rev)
+		}
+		g.opts.Remote.Report(g.running.Load(), rev, err)
 	}
-	return config.Load(g.opts.ConfigPath)
+	if err != nil {
+		g.reloads.WithLabelValues("failure").Inc()
+		g.log.Error("reload refused; the previous config keeps serving", "source", g.source(), "revision", rev, "err", err)
+		return
+	}
+	g.reloads.WithLabelValues("success").Inc()
+	g.lastReload.SetToCurrentTime()
+}
+
+// warn logs the config's warnings (config.Config.Warnings), as hotpath
+// -check prints them.
+func (g *Gateway) warn(cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		g.log.Warn("config warning", "source", cfg.Source, "line", w.Line, "field", w.Path, "warning", strings.TrimPrefix(w.Msg, "warning: "))
+	}
+}
+
+// load reads the configuration from its source; rev is the etcd revision
+// of a remote one (0 for a file).
+func (g *Gateway) load() (*config.Config, int64, error) {
+	if r := g.opts.Remote; r != nil {
+		return r.Load(context.Background())
+	}
+	if g.opts.ConfigPath == "" {
+		cfg, err := config.Parse("<default>", config.DefaultYAML())
+		return cfg, 0, err
+	}
+	cfg, err := config.Load(g.opts.ConfigPath)
+	return cfg, 0, err
+}
+
+// startFleet starts the background work of the fleet: applying discovery
+// changes, and watching the remote configuration with its status.
+func (g *Gateway) startFleet() {
+	f := g.fleet
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-f.notify:
+			}
+			g.mu.Lock()
+			if err := g.srv.Reload(f.compose(g.base)); err != nil {
+				g.log.Error("discovered endpoints refused; the previous ones keep serving", "err", err)
+			}
+			g.mu.Unlock()
+		}
+	}()
+	r := g.opts.Remote
+	if r == nil {
+		return
+	}
+	r.Report(g.running.Load(), g.seen.Load(), nil)
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		r.RunStatus(f.ctx)
+	}()
+	go func() {
+		defer f.wg.Done()
+		r.Watch(f.ctx, g.seen.Load(), func(doc []byte, rev int64) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if f.ctx.Err() != nil {
+				return
+			}
+			var cfg *config.Config
+			err := remoteconfig.ErrNoConfig
+			if doc != nil {
+				cfg, err = config.Parse(r.Name(), doc)
+			}
+			if err == nil {
+				err = g.apply(cfg)
+			}
+			g.reported(rev, err)
+		})
+	}()
 }
 
 func (g *Gateway) source() string {
+	if g.opts.Remote != nil {
+		return g.opts.Remote.Name()
+	}
 	if g.opts.ConfigPath == "" {
 		return "<default>"
 	}
@@ -230,6 +379,7 @@ func (g *Gateway) config() ([]byte, string) {
 // ctx is done, then stops the admin listener, giving its requests in
 // progress up to a second more.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.fleet.close()
 	err := g.srv.Shutdown(ctx)
 	if g.admin != nil {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -243,6 +393,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // Close stops the engine and the admin listener at once.
 func (g *Gateway) Close() error {
+	g.fleet.close()
 	err := g.srv.Close()
 	if g.admin != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -269,15 +420,62 @@ func loopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// Check validates cfg as New would without starting anything (hotpath
-// -check): the engine's routes and balancers (engine.Check), then the admin
-// token file.
+// Check validates cfg as New would without starting anything: the engine's
+// routes, policies, balancers and the files they read (engine.Check), the
+// redis password files and the admin token file, all problems together.
 func Check(cfg *config.Config) error {
+	var errs config.Errors
 	if err := engine.Check(cfg); err != nil {
-		return err
+		if !errors.As(err, &errs) {
+			return err
+		}
 	}
-	_, err := readAdminToken(cfg.Admin.TokenFile)
-	return err
+	errs = append(errs, checkRedis(cfg)...)
+	if _, err := readAdminToken(cfg.Admin.TokenFile); err != nil {
+		errs = append(errs, cfg.Errorf("admin.token_file", strings.TrimPrefix(err.Error(), "admin.token_file: ")))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return errs
+}
+
+// CheckFile is hotpath -check: it reads and validates the config file at
+// path and returns its warnings (config.Config.Warnings) and every problem
+// found, as a config.Errors (or the read error). A config that validates
+// is compiled as New would compile it (Check). One with field errors
+// cannot be compiled safely, so its other problems are looked for apart:
+// route conflicts are among the field errors already, and the files it
+// names are checked for being readable. Problems only compiling finds
+// (the contents of key files, rate-limit and compression details) wait
+// until the field errors are fixed.
+func CheckFile(path string) (config.Errors, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return CheckConfig(path, data)
+}
+
+// CheckConfig is CheckFile for a document read from elsewhere (hotpath
+// -check etcd://...); source names it in messages.
+func CheckConfig(source string, data []byte) (config.Errors, error) {
+	cfg, errs := config.Check(source, data)
+	if cfg == nil {
+		return nil, errs
+	}
+	warnings := cfg.Warnings()
+	if len(errs) == 0 {
+		return warnings, Check(cfg)
+	}
+	for _, f := range cfg.Files() {
+		if _, err := os.ReadFile(f.File); err != nil {
+			errs = append(errs, cfg.Errorf(f.Path, fmt.Sprintf("cannot read: %v", err)))
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return warnings, errs
 }
 
 // minAdminToken is the shortest admin token accepted.

@@ -67,26 +67,31 @@ func benchAllow(b *testing.B, every int) {
 	for _, nkeys := range []int{1, 1000, 1_000_000} {
 		keys := benchKeys(nkeys)
 		b.Run(strconv.Itoa(nkeys), func(b *testing.B) {
-			b.Run("hotpath", func(b *testing.B) {
-				g := mustNew(b, Config{Rate: r, Burst: burst, Slots: 4 << 20})
-				start := time.Now()
-				var offset atomic.Int64
-				b.ReportAllocs()
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					i := int(offset.Add(7919)) % nkeys
-					var now int64
-					for n := 0; pb.Next(); n++ {
-						if n%every == 0 {
-							now = int64(time.Since(start))
+			for _, impl := range []struct {
+				name  string
+				track bool
+			}{{name: "hotpath"}, {name: "global", track: true}} {
+				b.Run(impl.name, func(b *testing.B) {
+					g := mustNew(b, Config{Rate: r, Burst: burst, Slots: 4 << 20, Track: impl.track})
+					start := time.Now()
+					var offset atomic.Int64
+					b.ReportAllocs()
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						i := int(offset.Add(7919)) % nkeys
+						var now int64
+						for n := 0; pb.Next(); n++ {
+							if n%every == 0 {
+								now = int64(time.Since(start))
+							}
+							g.Allow(keys[i], now)
+							if i++; i == nkeys {
+								i = 0
+							}
 						}
-						g.Allow(keys[i], now)
-						if i++; i == nkeys {
-							i = 0
-						}
-					}
+					})
 				})
-			})
+			}
 			b.Run("xrate", func(b *testing.B) {
 				x := &xrateLimiters{m: map[string]*rate.Limiter{}, rate: r, burst: burst}
 				var offset atomic.Int64

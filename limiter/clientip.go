@@ -77,29 +77,43 @@ func (t *TrustedProxies) ClientIP(peer netip.Addr, xff ...[]byte) netip.Addr {
 		return client
 	}
 	for li := len(xff) - 1; li >= 0; li-- {
-		b := xff[li]
-		for len(b) > 0 {
-			var entry []byte
-			if i := lastComma(b); i >= 0 {
-				entry, b = b[i+1:], b[:i]
-			} else {
-				entry, b = b, nil
-			}
-			entry = parser.TrimOWS(entry)
-			if len(entry) == 0 {
-				continue
-			}
-			a, ok := parseForwardedAddr(entry)
-			if !ok {
-				return client
-			}
-			client = a
-			if !t.Trusted(a) {
-				return a
-			}
+		var done bool
+		if client, done = t.Step(client, xff[li]); done {
+			break
 		}
 	}
 	return client
+}
+
+// Step is ClientIP one field line at a time, for a caller that walks a
+// request's X-Forwarded-For lines itself, from the last one back, however
+// many there are: client is the result so far (start with a trusted peer's
+// address), line the next line to its left. done reports that the walk has
+// ended (an untrusted address or an entry that is not an address); the
+// caller stops there and keeps the returned address.
+func (t *TrustedProxies) Step(client netip.Addr, line []byte) (netip.Addr, bool) {
+	b := line
+	for len(b) > 0 {
+		var entry []byte
+		if i := lastComma(b); i >= 0 {
+			entry, b = b[i+1:], b[:i]
+		} else {
+			entry, b = b, nil
+		}
+		entry = parser.TrimOWS(entry)
+		if len(entry) == 0 {
+			continue
+		}
+		a, ok := parseForwardedAddr(entry)
+		if !ok {
+			return client, true
+		}
+		client = a
+		if !t.Trusted(a) {
+			return a, true
+		}
+	}
+	return client, false
 }
 
 func lastComma(b []byte) int {

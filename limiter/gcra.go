@@ -61,6 +61,11 @@ type Config struct {
 	// but Allowed stays true, so a new limit can be watched before it is
 	// enforced.
 	Shadow bool
+	// Track records, per key, what the table decided since the last Drain,
+	// so that a syncer can share the limit with other processes (fleet.go;
+	// scope: global). It costs 16 more bytes per slot and one atomic add
+	// per decision.
+	Track bool
 }
 
 // GCRA is a keyed rate limiter: each key may make Burst requests at once
@@ -94,12 +99,17 @@ type Config struct {
 //
 // A GCRA is safe for concurrent use by any number of goroutines.
 type GCRA struct {
-	sets   []set
-	mask   uint64
-	shift  uint  // one time unit is 1<<shift nanoseconds
-	t      int64 // emission interval in units (>= 1)
-	bt     int64 // bucket depth Burst×T in units
-	skew   int64 // tolerated clock lag between callers, in units (see rel)
+	sets  []set
+	mask  uint64
+	shift uint  // one time unit is 1<<shift nanoseconds
+	t     int64 // emission interval in units (>= 1)
+	// charge is what one admission adds to a TAT, in units: t, except
+	// while a fleet limit falls back (SetShare): t/share, or 0 to admit
+	// everything. Decisions read it once.
+	charge atomic.Int64
+	track  *tracking // per-slot activity for Drain; nil unless Config.Track (fleet.go)
+	bt     int64     // bucket depth Burst×T in units
+	skew   int64     // tolerated clock lag between callers, in units (see rel)
 	burst  int
 	window time.Duration
 	shadow bool
@@ -157,6 +167,10 @@ func New(c Config) (*GCRA, error) {
 		burst:  c.Burst,
 		shadow: c.Shadow,
 		name:   c.Name,
+	}
+	g.charge.Store(t)
+	if c.Track {
+		g.track = newTracking(slots)
 	}
 	g.window = time.Duration(g.bt << shift)
 	// Callers on different loops read slightly different clocks; a TAT up
@@ -255,11 +269,13 @@ func (g *GCRA) AllowHash(h uint64, now int64) Decision {
 // when admitted (then 0 < rel <= bt), before it when not. Everything it
 // calls passes scalars, so the fast path stays in registers.
 func (g *GCRA) decideHash(h uint64, nowU int64) (rel int64, ok bool) {
-	s := &g.sets[h&g.mask]
+	si := int(h & g.mask)
+	s := &g.sets[si]
 	tag := h >> tatBits
 	if tag == 0 {
 		tag = 1
 	}
+	t := g.charge.Load()
 	for {
 		// The common case first: the key already has a word.
 		found := false
@@ -267,8 +283,11 @@ func (g *GCRA) decideHash(h uint64, nowU int64) (rel int64, ok bool) {
 			w := s[i].Load()
 			if w>>tatBits == tag {
 				found = true
-				rel, ok, done := g.update(&s[i], w, tag, nowU)
+				rel, ok, done := g.update(&s[i], w, tag, nowU, t)
 				if done {
+					if g.track != nil {
+						g.track.decided(si*ways+i, ok)
+					}
 					return rel, ok
 				}
 				break // lost a race: reread the set
@@ -277,7 +296,10 @@ func (g *GCRA) decideHash(h uint64, nowU int64) (rel int64, ok bool) {
 		if found {
 			continue
 		}
-		if rel, ok, done := g.insert(s, tag, nowU); done {
+		if rel, ok, way, done := g.insert(s, tag, nowU, t); done {
+			if g.track != nil && way >= 0 {
+				g.track.claimed(si*ways+way, h)
+			}
 			return rel, ok
 		}
 	}
@@ -285,13 +307,15 @@ func (g *GCRA) decideHash(h uint64, nowU int64) (rel int64, ok bool) {
 
 // insert decides for a key that has no word in set s. done is false when
 // a CAS lost a race; the caller rescans (the key may have been inserted).
-func (g *GCRA) insert(s *set, tag uint64, nowU int64) (rel int64, ok, done bool) {
+// way is the word the key now holds, or -1 when it holds none (it was
+// decided on the overflow bucket, or rejected without a write).
+func (g *GCRA) insert(s *set, tag uint64, nowU, t int64) (rel int64, ok bool, way int, done bool) {
 	victim := -1
 	var victimWord uint64
 	for i := 0; i < keyWays; i++ {
 		w := s[i].Load()
 		if w>>tatBits == tag {
-			return 0, false, false // inserted meanwhile
+			return 0, false, -1, false // inserted meanwhile
 		}
 		if g.rel(w, nowU) == 0 {
 			victim, victimWord = i, w
@@ -302,25 +326,26 @@ func (g *GCRA) insert(s *set, tag uint64, nowU int64) (rel int64, ok, done bool)
 	if victim < 0 {
 		// Every keyed word of the set is active: share the overflow
 		// bucket (stricter than a private one, never freer).
-		return g.update(of, of.Load(), overflowTag, nowU)
+		rel, ok, done = g.update(of, of.Load(), overflowTag, nowU, t)
+		return rel, ok, -1, done
 	}
 	// A new key, or one whose word was reclaimed while idle. Start from
 	// the overflow bucket when it is active: the key may have been
 	// spending it.
 	rel = g.rel(of.Load(), nowU)
-	next := rel + g.t
+	next := rel + t
 	if next > g.bt {
-		return rel, false, true // nothing to write: the overflow state already says so
+		return rel, false, -1, true // nothing to write: the overflow state already says so
 	}
-	return next, true, s[victim].CompareAndSwap(victimWord, word(tag, nowU+next))
+	return next, true, victim, s[victim].CompareAndSwap(victimWord, word(tag, nowU+next))
 }
 
 // update decides against the word w read from p and publishes the new TAT
-// with one CAS. done is false when the CAS lost a race; the caller
-// rereads. A rejection writes nothing.
-func (g *GCRA) update(p *atomic.Uint64, w, tag uint64, nowU int64) (rel int64, ok, done bool) {
+// with one CAS; t is the charge of one admission. done is false when the
+// CAS lost a race; the caller rereads. A rejection writes nothing.
+func (g *GCRA) update(p *atomic.Uint64, w, tag uint64, nowU, t int64) (rel int64, ok, done bool) {
 	rel = g.rel(w, nowU)
-	next := rel + g.t
+	next := rel + t
 	if next > g.bt {
 		return rel, false, true
 	}

@@ -2,6 +2,9 @@ package loadgen
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +48,21 @@ func accuracyUnderStall(t *testing.T) (failures []string) {
 		every    = 5 * time.Second
 	)
 	url, srv := startEcho(t, echoserver.Config{Delay: delay, Stall: echoserver.Stall{Pause: pause, Every: every}})
+	stall0, psi := cpuStalled()
+	t0 := time.Now()
 	res := mustRun(t, Config{Targets: target(t, "GET", url), Connections: conns, Rate: rate, Duration: duration})
+	stall1, _ := cpuStalled()
+	// The share of the run during which some task waited for a CPU
+	// (/proc/pressure/cpu): on a starved machine the echo server and the
+	// generator answer late, so every latency can only be higher than the
+	// model's, never lower. The upper bounds are checked on a quiet run
+	// only; the lower bounds, which catch a generator that forgets to count
+	// the wait from the intended send time, always.
+	busy := psi && float64(stall1-stall0)/float64(time.Since(t0)) > 0.05
+	if busy {
+		t.Logf("the CPUs were contended for %.0f%% of the run: upper bounds not checked",
+			100*float64(stall1-stall0)/float64(time.Since(t0)))
+	}
 	if n := res.ErrorCount(); n != 0 {
 		return []string{fmt.Sprintf("errors %v", res.Errors)}
 	}
@@ -85,25 +102,47 @@ func accuracyUnderStall(t *testing.T) (failures []string) {
 	}
 
 	// p50: the plain delay (sleep overshoot and loopback add a little).
-	if got, want := q(50); got < want*9/10 || got > want+3*time.Millisecond {
+	if got, want := q(50); got < want*9/10 || (!busy && got > want+3*time.Millisecond) {
 		fail("corrected p50 %v, want about %v", got, want)
 	}
 	// The tail is set by the stalls: within 25% (or 15 ms) of the model.
 	for _, p := range []float64{99, 99.9} {
 		got, want := q(p)
 		tol := max(want/4, 15*time.Millisecond)
-		if got < want-tol || got > want+tol {
+		if got < want-tol || (!busy && got > want+tol) {
 			fail("corrected p%v %v, want %v ± %v", p, got, want, tol)
 		}
 	}
 	// Uncorrected, only the one request per connection caught by each stall
 	// waits (0.2% of them): p99 stays near the plain delay, far below.
 	_, want99 := q(99)
-	if unc := time.Duration(res.Uncorrected.ValueAtQuantile(99)) * time.Microsecond; unc > want99/5 {
+	if unc := time.Duration(res.Uncorrected.ValueAtQuantile(99)) * time.Microsecond; !busy && unc > want99/5 {
 		fail("uncorrected p99 %v, want far below the corrected %v", unc, want99)
 	}
 	if res.Requests < expected.TotalCount()*95/100 {
 		fail("requests %d, schedule has %d", res.Requests, expected.TotalCount())
 	}
 	return failures
+}
+
+// cpuStalled returns the microseconds during which some task waited for a
+// CPU since boot (/proc/pressure/cpu "some total"), and whether the kernel
+// reports it.
+func cpuStalled() (int64, bool) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "some ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "total="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				return n * int64(time.Microsecond), err == nil
+			}
+		}
+	}
+	return 0, false
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// NoKeepAlive opens a new connection for every request (the requests
 	// carry "Connection: close").
 	NoKeepAlive bool `json:"no_keepalive"`
+	// HTTP2 speaks HTTP/2 with prior knowledge (h2c); Pipeline is then the
+	// most streams in flight per connection (h2load's -m).
+	HTTP2 bool `json:"h2,omitempty"`
 	// Timeout fails a request that has no complete response after it (the
 	// connection is closed and reopened); default 10 s.
 	Timeout time.Duration `json:"timeout"`
@@ -142,6 +145,8 @@ func (c Config) Check() error {
 		return bad("Pipeline", c.Pipeline, "1..1024")
 	case c.NoKeepAlive && c.Pipeline > 1:
 		return bad("Pipeline", c.Pipeline, "1: pipelining needs keep-alive connections")
+	case c.NoKeepAlive && c.HTTP2:
+		return bad("NoKeepAlive", true, "false: HTTP/2 needs keep-alive connections")
 	}
 	for i := range c.Targets {
 		if c.Targets[i].addr != c.Targets[0].addr {

@@ -82,6 +82,7 @@ type conn struct {
 	resp     parser.Response
 	chunk    parser.Chunked
 	bodyLeft int64
+	h2       *h2conn // HTTP/2 (Config.HTTP2); nil for HTTP/1.1
 
 	q      []flight // ring of requests in flight, len == Config.Pipeline
 	qh, qn int
@@ -125,6 +126,9 @@ func newStats() *stats { return &stats{hist: newHistogram(), histU: newHistogram
 // closed; the error is counted). It does not allocate: bodies are skipped,
 // heads are parsed in place.
 func (l *loop) consume(c *conn, now int64) bool {
+	if c.h2 != nil {
+		return l.consumeH2(c, now)
+	}
 	buf := c.rbuf[:c.rlen]
 	pos := 0
 	for pos < len(buf) && !c.closeMe {
@@ -205,15 +209,7 @@ func (l *loop) complete(c *conn, now int64) {
 		c.qh = 0
 	}
 	c.qn--
-	s := l.stats
-	// Recorded: asked for in the recorded period and answered before the
-	// drain ended (the loop stops then).
-	if f.intended >= l.recStart && f.intended < l.end {
-		s.requests++
-		s.status[c.resp.Status%1000]++
-		record(s.hist, (now-f.intended)/1000)
-		record(s.histU, (now-f.sent)/1000)
-	}
+	l.recordFlight(f, c.resp.Status, now)
 	if !c.resp.KeepAlive || l.noKeepAlive {
 		c.closeMe = true
 	}

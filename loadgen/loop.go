@@ -226,7 +226,7 @@ func (l *loop) fill(c *conn, now int64) {
 		c.wbuf, c.woff = c.wbuf[:0], 0
 	}
 	added := false
-	for c.qn < l.depth {
+	for l.canSend(c) {
 		intended := now
 		if l.interval > 0 {
 			if c.due > now {
@@ -241,24 +241,32 @@ func (l *loop) fill(c *conn, now int64) {
 				l.stats.lagMax = max(l.stats.lagMax, lag)
 			}
 		}
-		t := &l.targets[c.next]
+		ti := c.next
+		t := &l.targets[ti]
 		c.next++
 		if c.next == len(l.targets) {
 			c.next = 0
 		}
-		c.wbuf = append(c.wbuf, t.bytes...)
-		i := c.qh + c.qn
-		if i >= len(c.q) {
-			i -= len(c.q)
+		f := flight{intended: intended, sent: now, head: t.head}
+		if c.h2 != nil {
+			c.h2.open(c, ti, f)
+		} else {
+			c.wbuf = append(c.wbuf, t.bytes...)
+			i := c.qh + c.qn
+			if i >= len(c.q) {
+				i -= len(c.q)
+			}
+			c.q[i] = f
+			c.qn++
 		}
-		c.q[i] = flight{intended: intended, sent: now, head: t.head}
-		c.qn++
 		if intended >= l.recStart {
 			l.stats.sent++
 		}
 		added = true
 	}
-	if added {
+	// Frames an HTTP/2 connection owes (acknowledgements) go out even
+	// when no request does.
+	if added || c.woff < len(c.wbuf) && !c.wantOut {
 		l.flush(c, now)
 	}
 }
@@ -304,7 +312,7 @@ func (l *loop) settle(c *conn, now int64) {
 		l.closeConn(c, now, 0)
 		return
 	}
-	if l.interval > 0 && c.state == stOpen && c.qn < l.depth && c.heapIdx < 0 && now < l.end {
+	if l.interval > 0 && c.state == stOpen && l.canSend(c) && c.heapIdx < 0 && now < l.end {
 		c.wake = c.due
 		l.heapPush(c.idx)
 	}
@@ -321,6 +329,9 @@ func (l *loop) connect(c *conn, now int64) {
 	c.closeMe, c.wantOut = false, true
 	c.rlen, c.wbuf, c.woff, c.qh, c.qn, c.phase = 0, c.wbuf[:0], 0, 0, 0, phHead
 	c.resp.Reset()
+	if c.h2 != nil {
+		c.h2.reset(c)
+	}
 	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		l.stats.failed(ErrConnect, err) // EMFILE, ENFILE: out of descriptors
@@ -392,7 +403,7 @@ func (l *loop) later(c *conn, t int64) {
 func (l *loop) tick(now int64) {
 	for i := range l.conns {
 		c := &l.conns[i]
-		if c.state != stClosed && c.qn > 0 && now-c.q[c.qh].sent > l.timeout {
+		if c.state != stClosed && c.qn > 0 && now-l.oldestSent(c) > l.timeout {
 			l.stats.errs[ErrTimeout]++
 			l.closeConn(c, now, 0)
 		}

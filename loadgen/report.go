@@ -90,6 +90,9 @@ func writeHeader(b *strings.Builder, c Config, runs int) {
 	if c.NoKeepAlive {
 		ka = ", a new connection per request"
 	}
+	if c.HTTP2 {
+		ka = ", HTTP/2 (pipeline: streams per connection)"
+	}
 	threads := c.Threads
 	if c.Connections > 0 {
 		threads = min(threads, c.Connections) // as Run caps them

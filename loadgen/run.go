@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	probe.Close()
 
+	tps := h2Templates(cfg)
 	loops := make([]*loop, cfg.Threads)
 	base := time.Now()
 	for i := range loops {
@@ -81,6 +82,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				rbuf: make([]byte, readBufSize),
 				wbuf: make([]byte, 0, cfg.Pipeline*maxTargetLen(cfg.Targets)),
 				q:    make([]flight, cfg.Pipeline),
+			}
+			if cfg.HTTP2 {
+				c.h2 = newH2Conn(tps, cfg.Pipeline)
 			}
 			if cfg.Rate > 0 {
 				c.offset = int64(float64(g) / cfg.Rate * 1e9)

@@ -19,6 +19,30 @@ type Options struct {
 	// AccessLogDropped, if set, is called at scrape for
 	// hotpath_accesslog_dropped_total (accesslog.Log.Dropped).
 	AccessLogDropped func() uint64
+	// Accept, if set, is called at scrape for the connection budget's
+	// metrics (engine/fdguard.go).
+	Accept func() AcceptStats
+	// Upstreams, if set, is called at scrape for the endpoints' passive
+	// health (hotpath_upstream_ejections_total, _endpoints_ejected).
+	Upstreams func() []UpstreamHealth
+}
+
+// UpstreamHealth is an upstream's passive health: ejections so far and
+// endpoints ejected now.
+type UpstreamHealth struct {
+	Name      string
+	Ejections uint64
+	Ejected   int
+}
+
+// AcceptStats is what the engine's connection budget did: the client
+// connection cap, connections closed at once at the cap, times a loop
+// stopped accepting, and the loops not accepting now.
+type AcceptStats struct {
+	MaxConnections int64
+	Refused        uint64
+	Pauses         uint64
+	PausedLoops    int64
 }
 
 // Labels are the route and upstream names of one configuration, in the
@@ -108,7 +132,7 @@ func New(opts Options) *Collector {
 		desc:      newDescs(),
 	}
 	for i := range c.loops {
-		c.loops[i] = new(Loop) // 192 bytes: its own size class, 64-byte aligned
+		c.loops[i] = new(Loop) // whole cache lines: its own size class, 64-byte aligned
 	}
 	if _, err := c.Install(Labels{}); err != nil {
 		panic(err) // unreachable: no names

@@ -35,6 +35,7 @@ const (
 	ReasonAmbiguousFraming               // 400: Content-Length with Transfer-Encoding, duplicate Content-Length
 	ReasonInvalidChunked                 // 400: malformed chunk size, extension or CRLF
 	ReasonHTTP2Preface                   // HTTP/2 preface on an HTTP/1.1 listener; closed without answer
+	ReasonBadPath                        // 400: a path that cannot be routed (dot segment, encoded '/' under path_normalization: reject, ...)
 	numReasons
 )
 
@@ -49,6 +50,7 @@ var reasonLabels = [numReasons]string{
 	ReasonAmbiguousFraming: "ambiguous_framing",
 	ReasonInvalidChunked:   "invalid_chunked",
 	ReasonHTTP2Preface:     "http2_preface",
+	ReasonBadPath:          "bad_path",
 }
 
 var reasonStatus = [numReasons]int{
@@ -62,6 +64,7 @@ var reasonStatus = [numReasons]int{
 	ReasonAmbiguousFraming: 400,
 	ReasonInvalidChunked:   400,
 	ReasonHTTP2Preface:     0,
+	ReasonBadPath:          400,
 }
 
 // String returns the reason's label value, e.g. "uri_too_long".
@@ -125,6 +128,29 @@ func (e ErrorClass) String() string {
 		return "unknown"
 	}
 	return errorLabels[e]
+}
+
+// RetryReason is why a request was sent again to another endpoint
+// (Shard.UpstreamRetry, label "reason").
+type RetryReason uint8
+
+// Retry reasons, as routes[].retry.on names them (the statuses share one).
+const (
+	RetryConnect RetryReason = iota // the request never reached the upstream
+	RetryReset                      // the upstream closed or reset before a response
+	RetryTimeout                    // no response head within timeouts.upstream_header
+	RetryStatus                     // the upstream answered 502, 503 or 504
+	numRetryReasons
+)
+
+var retryLabels = [numRetryReasons]string{"connect_failure", "reset", "timeout", "status"}
+
+// String returns the reason's label value.
+func (r RetryReason) String() string {
+	if r >= numRetryReasons {
+		return "unknown"
+	}
+	return retryLabels[r]
 }
 
 // TimeoutKind is the deadline counted by Loop.Timeout (label "kind"); the

@@ -1,6 +1,9 @@
 package metrics
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Loop is the process-wide counter block of one event loop: traffic,
 // downstream connections, parser rejections, timeouts and cache stores.
@@ -8,6 +11,13 @@ import "sync/atomic"
 // loads. Its size is a multiple of 64 bytes and it is allocated on its own,
 // so two loops never write the same cache line. The methods never allocate.
 type Loop struct {
+	// Padding to whole cache lines. It comes first: a zero-size field at
+	// the end of a struct would itself be padded.
+	_ [(64 - unsafe.Sizeof(loopCounters{})%64) % 64]byte
+	loopCounters
+}
+
+type loopCounters struct {
 	bytesIn, bytesOut uint64
 	downOpened        uint64
 	downClosed        uint64
@@ -15,7 +25,6 @@ type Loop struct {
 	timeouts          [numTimeoutKinds]uint64
 	cacheStores       uint64
 	cacheStoredBytes  uint64
-	_                 [1]uint64 // pad to 192 bytes (3 cache lines)
 }
 
 // BytesReceived counts n bytes read from downstream clients.
@@ -63,9 +72,15 @@ type routeCell struct {
 	_        [5 - numAuthReasons]uint64
 }
 
-// upstreamCell is one loop's counters for one upstream name: 256 bytes.
-// active and idle are gauges (signed, summed over loops at scrape).
+// upstreamCell is one loop's counters for one upstream name, padded to
+// whole cache lines. active and idle are gauges (signed, summed over loops
+// at scrape).
 type upstreamCell struct {
+	_ [(64 - unsafe.Sizeof(upstreamCounters{})%64) % 64]byte // first: see Loop
+	upstreamCounters
+}
+
+type upstreamCounters struct {
 	codes     [numClasses]uint64
 	errors    [numErrorClasses]uint64
 	buckets   [numBuckets + 1]uint64 // non-cumulative; the last is +Inf
@@ -74,6 +89,8 @@ type upstreamCell struct {
 	idle      int64
 	bytesSent uint64
 	bytesRecv uint64
+	retries   [numRetryReasons]uint64
+	noBudget  uint64 // retries refused by the upstream's retry budget
 }
 
 // Shard is one loop's view of a Table: the route and upstream counters of
@@ -156,6 +173,20 @@ func (s *Shard) UpstreamError(upstream int, kind ErrorClass) {
 		kind = ErrorBadResponse
 	}
 	atomic.AddUint64(&s.ups[upstream].errors[kind], 1)
+}
+
+// UpstreamRetry counts a request sent again to another endpoint of
+// upstream after why.
+func (s *Shard) UpstreamRetry(upstream int, why RetryReason) {
+	if why >= numRetryReasons {
+		why = RetryReset
+	}
+	atomic.AddUint64(&s.ups[upstream].retries[why], 1)
+}
+
+// RetryBudgetExhausted counts a retry that upstream's retry budget refused.
+func (s *Shard) RetryBudgetExhausted(upstream int) {
+	atomic.AddUint64(&s.ups[upstream].noBudget, 1)
 }
 
 // UpstreamBytes counts bytes written to (sent) and read from (received)

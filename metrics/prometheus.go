@@ -10,14 +10,16 @@ import (
 // conventions: a hotpath_ prefix, base units (seconds, bytes), _total on
 // counters.
 type descs struct {
-	requests, duration, limiter, timeouts        *prometheus.Desc
-	upRequests, upErrors, upDuration, upConns    *prometheus.Desc
-	upBytesSent, upBytesRecv                     *prometheus.Desc
-	bytesIn, bytesOut, downTotal, downActive     *prometheus.Desc
-	parser                                       *prometheus.Desc
-	cacheLookups, cacheStores, cacheStoredBytes  *prometheus.Desc
-	cacheEvictions, cacheEvictedBytes, cacheSize *prometheus.Desc
-	accessDropped, authRejections                *prometheus.Desc
+	requests, duration, limiter, timeouts         *prometheus.Desc
+	upRequests, upErrors, upDuration, upConns     *prometheus.Desc
+	upBytesSent, upBytesRecv                      *prometheus.Desc
+	bytesIn, bytesOut, downTotal, downActive      *prometheus.Desc
+	parser                                        *prometheus.Desc
+	cacheLookups, cacheStores, cacheStoredBytes   *prometheus.Desc
+	cacheEvictions, cacheEvictedBytes, cacheSize  *prometheus.Desc
+	accessDropped, authRejections                 *prometheus.Desc
+	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
+	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -47,6 +49,14 @@ func newDescs() descs {
 		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
 		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
 		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
+		upRetries:         d("upstream_retries_total", "Requests sent again to another endpoint, by reason (connect_failure, reset, timeout, status).", "upstream", "reason"),
+		upNoBudget:        d("upstream_retry_budget_exhausted_total", "Retries refused because the upstream's retry budget was spent.", "upstream"),
+		upEjections:       d("upstream_ejections_total", "Endpoints ejected by passive health checking.", "upstream"),
+		upEjected:         d("upstream_endpoints_ejected", "Endpoints passively ejected now.", "upstream"),
+		downMax:           d("downstream_connections_max", "The client connection cap (limits.max_connections, or derived from the open-file limit)."),
+		downRefused:       d("downstream_connections_refused_total", "Client connections closed at once because the connection budget was spent."),
+		acceptPauses:      d("accept_pauses_total", "Times an event loop stopped accepting because the connection budget was spent."),
+		paused:            d("accept_paused_loops", "Event loops not accepting now because the connection budget is spent."),
 		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full).", "route", "reason"),
 	}
 }
@@ -56,7 +66,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.desc
 	for _, x := range []*prometheus.Desc{
 		d.requests, d.duration, d.timeouts, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
-		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive,
+		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive, d.upRetries, d.upNoBudget,
 		d.parser, d.cacheLookups, d.cacheStores, d.cacheStoredBytes, d.cacheEvictions,
 		d.cacheEvictedBytes, d.authRejections,
 	} {
@@ -67,6 +77,16 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	if c.opts.AccessLogDropped != nil {
 		ch <- d.accessDropped
+	}
+	if c.opts.Upstreams != nil {
+		ch <- d.upEjections
+		ch <- d.upEjected
+	}
+	if c.opts.Accept != nil {
+		ch <- d.downMax
+		ch <- d.downRefused
+		ch <- d.acceptPauses
+		ch <- d.paused
 	}
 }
 
@@ -120,6 +140,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.opts.AccessLogDropped != nil {
 		counter(d.accessDropped, c.opts.AccessLogDropped())
 	}
+	if c.opts.Accept != nil {
+		a := c.opts.Accept()
+		gauge(d.downMax, float64(a.MaxConnections))
+		counter(d.downRefused, a.Refused)
+		counter(d.acceptPauses, a.Pauses)
+		gauge(d.paused, float64(a.PausedLoops))
+	}
 
 	t := c.table.Load()
 	for _, s := range t.routes {
@@ -162,6 +189,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			uc.idle += atomic.LoadInt64(&cell.idle)
 			uc.bytesSent += atomic.LoadUint64(&cell.bytesSent)
 			uc.bytesRecv += atomic.LoadUint64(&cell.bytesRecv)
+			addLoaded(uc.retries[:], cell.retries[:])
+			uc.noBudget += atomic.LoadUint64(&cell.noBudget)
 		}
 		for i, v := range uc.codes {
 			if i == classOther && v == 0 {
@@ -177,6 +206,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(d.upConns, float64(max(uc.idle, 0)), s.name, "idle")
 		counter(d.upBytesSent, uc.bytesSent, s.name)
 		counter(d.upBytesRecv, uc.bytesRecv, s.name)
+		for i, v := range uc.retries {
+			counter(d.upRetries, v, s.name, retryLabels[i])
+		}
+		counter(d.upNoBudget, uc.noBudget, s.name)
+	}
+	if c.opts.Upstreams != nil {
+		for _, u := range c.opts.Upstreams() {
+			counter(d.upEjections, u.Ejections, u.Name)
+			gauge(d.upEjected, float64(u.Ejected), u.Name)
+		}
 	}
 }
 

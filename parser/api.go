@@ -71,14 +71,17 @@ type Request struct {
 
 	Method  []byte
 	Target  []byte // raw request-target as sent
-	Path    []byte // Target up to '?' (or the whole target)
+	Path    []byte // Target up to '?' (or the whole target); an absolute-form target's path, "/" when it has none
 	Query   []byte // after '?', without it; nil when there is no '?'
-	Minor   int    // HTTP/1.Minor: 0 or 1
+	Minor   int    // HTTP/1.Minor: 0 or 1 (a later 1.x is served as 1.1, RFC 9112 §2.3)
 	Headers []Header
 
 	// Headers recognised during the single pass (nil when absent). For
 	// repeated list headers (Connection, Transfer-Encoding, Accept-Encoding,
 	// Cache-Control) this is the first field; use Headers for the rest.
+	// Host is the authority of an absolute-form target when there is one
+	// (RFC 9112 §3.2.2: the Host field is ignored then); either way it was
+	// checked to be uri-host [":" port].
 	Host             []byte
 	ContentLengthRaw []byte
 	TransferEncoding []byte

@@ -19,6 +19,12 @@ var (
 	targetChar [256]bool
 	// hexVal: the value of a hex digit, or 0xff.
 	hexVal [256]byte
+	// regNameChar: RFC 3986 reg-name bytes (unreserved, sub-delims and the
+	// '%' of pct-encoded); an IPv4 address is made of them too.
+	regNameChar [256]bool
+	// ipLiteralChar: the bytes inside an IP-literal's brackets (IPv6
+	// addresses, IPvFuture, zone IDs as RFC 6874 writes them).
+	ipLiteralChar [256]bool
 )
 
 func init() {
@@ -36,6 +42,17 @@ func init() {
 	}
 	for c := '0'; c <= '9'; c++ {
 		hexVal[c] = byte(c - '0')
+	}
+	for c := 0; c < 256; c++ {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		regNameChar[c] = alnum
+		ipLiteralChar[c] = alnum
+	}
+	for _, c := range "-._~!$&'()*+,;=%" {
+		regNameChar[c] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=%:" {
+		ipLiteralChar[c] = true
 	}
 	for c := 'a'; c <= 'f'; c++ {
 		hexVal[c] = byte(c - 'a' + 10)

@@ -64,6 +64,11 @@ var (
 	ErrMissingHost = errors.New("parser: missing Host header")
 	// ErrDuplicateHost: a request with more than one Host field.
 	ErrDuplicateHost = errors.New("parser: more than one Host header")
+	// ErrInvalidHost: a Host field, or the authority of an absolute-form
+	// target, that is not uri-host [":" port] (RFC 9110 §7.2, RFC 3986
+	// §3.2.2): whitespace, userinfo ("@"), '/', '\' or another byte no
+	// host may hold, or a port that is not digits.
+	ErrInvalidHost = errors.New("parser: invalid Host")
 )
 
 // Body framing errors (RFC 9112 §6).

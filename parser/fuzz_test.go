@@ -143,7 +143,16 @@ func checkRequestInvariants(t *testing.T, r *Request) {
 		t.Fatalf("bad start line %q %q %d", r.Method, r.Target, r.Minor)
 	}
 	if len(r.Path)+len(r.Query)+btoi(r.Query != nil) != len(r.Target) {
-		t.Fatalf("path %q query %q target %q", r.Path, r.Query, r.Target)
+		// Only an absolute-form target is longer: its scheme and
+		// authority come first, and the authority is the Host.
+		abs := bytes.Index(r.Target, []byte("://"))
+		tail := string(r.Path)
+		if r.Query != nil {
+			tail += "?" + string(r.Query)
+		}
+		if abs < 0 || !bytes.HasSuffix(r.Target, []byte(strings.TrimPrefix(tail, "/"))) || !bytes.Contains(r.Target, r.Host) {
+			t.Fatalf("path %q query %q target %q host %q", r.Path, r.Query, r.Target, r.Host)
+		}
 	}
 	for _, h := range r.Headers {
 		if len(h.Name) == 0 || bytes.ContainsAny(h.Name, ": \t\r\n") || bytes.ContainsAny(h.Value, "\r\n\x00") {

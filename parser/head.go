@@ -614,7 +614,13 @@ func version(v []byte) (major, minor int, err error) {
 	if string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
 		return 0, 0, ErrInvalidVersion
 	}
-	return int(v[5] - '0'), int(v[7] - '0'), ErrVersionNotSupported
+	major, minor = int(v[5]-'0'), int(v[7]-'0')
+	if major == 1 {
+		// RFC 9112 §2.3: a later 1.x minor version is served as the highest
+		// minor version the recipient supports.
+		return 1, 1, nil
+	}
+	return major, minor, ErrVersionNotSupported
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -254,6 +254,14 @@ func (r *Request) finish(buf []byte, lim *resolved) error {
 	if hosts == 0 && r.Minor >= 1 {
 		return ErrMissingHost
 	}
+	if hosts == 1 && !validHost(r.Host) {
+		return ErrInvalidHost
+	}
+	if len(r.Path) > 0 && r.Path[0] != '/' && !(len(r.Target) == 1 && r.Target[0] == '*') {
+		if err := r.absoluteForm(); err != nil {
+			return err
+		}
+	}
 	r.KeepAlive = f.keepAlive(r.Minor)
 	r.ContentLength = -1
 	r.Body = BodyNone
@@ -289,4 +297,75 @@ func (r *Request) finish(buf []byte, lim *resolved) error {
 	}
 	r.Expect100 = r.Minor >= 1 && r.Expect != nil && EqualFold(r.Expect, "100-continue")
 	return nil
+}
+
+// absoluteForm takes an absolute-form target ("http://host:port/path?q",
+// RFC 9112 §3.2.2) apart: Path becomes the path ("/" when empty) and Host
+// the authority, which replaces the Host field (a server MUST ignore the
+// field then). Other targets are left for the router to refuse, CONNECT's
+// authority-form included.
+func (r *Request) absoluteForm() error {
+	t := r.Path // the target up to '?'
+	var rest []byte
+	switch {
+	case len(t) > 7 && EqualFold(t[:7], "http://"):
+		rest = t[7:]
+	case len(t) > 8 && EqualFold(t[:8], "https://"):
+		rest = t[8:]
+	default:
+		return nil
+	}
+	end := 0
+	for end < len(rest) && rest[end] != '/' {
+		end++
+	}
+	authority := rest[:end:end]
+	if len(authority) == 0 || !validHost(authority) {
+		return ErrInvalidHost
+	}
+	r.Host = authority
+	r.Path = rest[end:len(rest):len(rest)]
+	if len(r.Path) == 0 {
+		r.Path = rootPath
+	}
+	return nil
+}
+
+// rootPath is the path of an absolute-form target without one. It is never
+// written to.
+var rootPath = []byte("/")
+
+// validHost reports whether h is uri-host [":" port] (RFC 3986 §3.2.2,
+// §3.2.3) or empty (RFC 9110 §7.2 allows an empty Host): a reg-name of
+// unreserved, pct-encoded and sub-delims bytes, an IPv4 address (a
+// reg-name's bytes), or an IP-literal in brackets; no userinfo.
+func validHost(h []byte) bool {
+	i := 0
+	if len(h) > 0 && h[0] == '[' {
+		for i = 1; i < len(h) && h[i] != ']'; i++ {
+			if !ipLiteralChar[h[i]] {
+				return false
+			}
+		}
+		if i == len(h) || i == 1 {
+			return false // no ']', or "[]"
+		}
+		i++
+	} else {
+		for i < len(h) && regNameChar[h[i]] {
+			i++
+		}
+	}
+	if i == len(h) {
+		return true
+	}
+	if h[i] != ':' {
+		return false
+	}
+	for i++; i < len(h); i++ {
+		if !isDigit(h[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -179,7 +179,16 @@ func TestRequestReject(t *testing.T) {
 		{"version letters", "GET / HTTP/a.b\r\nHost: h\r\n\r\n", ErrInvalidVersion, 400},
 		{"version trailing space", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", ErrInvalidVersion, 400},
 		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", ErrVersionNotSupported, 505},
-		{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", ErrVersionNotSupported, 505},
+		{"HTTP/3.1", "GET / HTTP/3.1\r\nHost: h\r\n\r\n", ErrVersionNotSupported, 505},
+		{"Host space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", ErrInvalidHost, 400},
+		{"Host userinfo", "GET / HTTP/1.1\r\nHost: user@evil\r\n\r\n", ErrInvalidHost, 400},
+		{"Host slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", ErrInvalidHost, 400},
+		{"Host backslash", "GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", ErrInvalidHost, 400},
+		{"Host bad port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", ErrInvalidHost, 400},
+		{"Host open bracket", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", ErrInvalidHost, 400},
+		{"Host quote", "GET / HTTP/1.1\r\nHost: \"a\"\r\n\r\n", ErrInvalidHost, 400},
+		{"absolute-form userinfo", "GET http://user@h/ HTTP/1.1\r\nHost: h\r\n\r\n", ErrInvalidHost, 400},
+		{"absolute-form no authority", "GET http:/// HTTP/1.1\r\nHost: h\r\n\r\n", ErrInvalidHost, 400},
 		{"HTTP/0.9", "GET / HTTP/0.9\r\nHost: h\r\n\r\n", ErrVersionNotSupported, 505},
 		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ErrHTTP2Preface, 400},
 		{"URI too long", "GET /" + long + " HTTP/1.1\r\nHost: h\r\n\r\n", ErrURITooLong, 414},
@@ -481,5 +490,34 @@ func TestRequestMovedBuffer(t *testing.T) {
 		if d := diffRequest(&want, &r); d != "" {
 			t.Errorf("cut %d: %s", cut, d)
 		}
+	}
+}
+
+// TestRequestTargetsAndHosts: absolute-form targets (RFC 9112 §3.2.2),
+// every valid Host form, and later HTTP/1.x versions (RFC 9112 §2.3).
+func TestRequestTargetsAndHosts(t *testing.T) {
+	for _, tc := range []struct {
+		name, in          string
+		host, path, query string
+		minor             int
+	}{
+		{name: "absolute-form", in: "GET http://example.com:8080/a/b?x=1 HTTP/1.1\r\nHost: ignored\r\n\r\n", host: "example.com:8080", path: "/a/b", query: "x=1", minor: 1},
+		{name: "absolute-form-https-case", in: "GET HTTPS://Example.com/ HTTP/1.1\r\nHost: x\r\n\r\n", host: "Example.com", path: "/", minor: 1},
+		{name: "absolute-form-no-path", in: "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", host: "h", path: "/", minor: 1},
+		{name: "absolute-form-query-no-path", in: "GET http://h?q HTTP/1.1\r\nHost: h\r\n\r\n", host: "h", path: "/", query: "q", minor: 1},
+		{name: "host-ipv6", in: "GET / HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n", host: "[2001:db8::1]:443", path: "/", minor: 1},
+		{name: "host-ipv4", in: "GET / HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n", host: "192.0.2.1", path: "/", minor: 1},
+		{name: "host-empty", in: "GET / HTTP/1.1\r\nHost: \r\n\r\n", host: "", path: "/", minor: 1},
+		{name: "host-sub-delims", in: "GET / HTTP/1.1\r\nHost: a-b_c~d.e%41\r\n\r\n", host: "a-b_c~d.e%41", path: "/", minor: 1},
+		{name: "http-1.2", in: "GET / HTTP/1.2\r\nHost: h\r\n\r\n", host: "h", path: "/", minor: 1},
+		{name: "http-1.9", in: "GET / HTTP/1.9\r\nHost: h\r\n\r\n", host: "h", path: "/", minor: 1},
+		{name: "asterisk", in: "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", host: "h", path: "*", minor: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustParse(t, tc.in)
+			if string(r.Host) != tc.host || string(r.Path) != tc.path || string(r.Query) != tc.query || r.Minor != tc.minor {
+				t.Fatalf("Host %q Path %q Query %q Minor %d; want %q %q %q %d", r.Host, r.Path, r.Query, r.Minor, tc.host, tc.path, tc.query, tc.minor)
+			}
+		})
 	}
 }

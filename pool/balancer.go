@@ -40,7 +40,18 @@ type BalancerConfig struct {
 	Key KeyKind
 	// KeyName names the header or cookie for KeyHeader and KeyCookie.
 	KeyName string
+	// AllowEmpty accepts an empty endpoint list, for an upstream whose
+	// endpoints come from discovery that has not answered yet: Pick then
+	// returns nil (the engine answers 503).
+	AllowEmpty bool
 }
+
+// emptyBalancer is the balancer of an upstream without endpoints.
+type emptyBalancer struct{}
+
+func (emptyBalancer) Pick(uint64) *Endpoint { return nil }
+
+var _ Balancer = emptyBalancer{}
 
 // NewBalancer builds the balancer cfg names over eps. The slice is copied;
 // the endpoints are shared (their health and in-flight counts are read on
@@ -84,6 +95,9 @@ func NewBalancer(cfg BalancerConfig, eps []*Endpoint) (Balancer, error) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, cfg.Kind)
 	}
 	if len(eps) == 0 {
+		if cfg.AllowEmpty {
+			return emptyBalancer{}, nil
+		}
 		return nil, ErrNoEndpoints
 	}
 	for i, e := range eps {

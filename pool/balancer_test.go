@@ -315,3 +315,17 @@ func BenchmarkPick(b *testing.B) {
 		})
 	}
 }
+
+// TestEmptyBalancer: an upstream whose discovery has not answered has no
+// endpoints; with AllowEmpty every kind builds and picks nothing (503).
+func TestEmptyBalancer(t *testing.T) {
+	for _, kind := range []string{KindRoundRobin, KindWeightedRoundRobin, KindLeastConn, KindP2C, KindP2CEWMA, KindMaglev, KindRingHash} {
+		b, err := NewBalancer(BalancerConfig{Kind: kind, Key: KeyPath, AllowEmpty: true}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if ep := b.Pick(42); ep != nil {
+			t.Errorf("%s: picked %v from no endpoints", kind, ep)
+		}
+	}
+}

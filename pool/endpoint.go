@@ -76,6 +76,12 @@ type endpointState struct {
 	ejectedUntil atomic.Int64
 	lastEjectEnd atomic.Int64 // end of the last ejection, never cleared
 	ejections    atomic.Int32 // ejections since the back-off last reset
+
+	ejectionsTotal atomic.Uint64 // every ejection, for metrics
+	// upSince is when the endpoint last came back (a passive ejection
+	// ended, or active checks found it healthy again), for slow start; 0
+	// when it never went away.
+	upSince atomic.Int64
 }
 
 func (e *Endpoint) now() int64 {
@@ -127,12 +133,29 @@ func (e *Endpoint) Healthy() bool {
 }
 
 func (e *Endpoint) ejectionOver(until int64) bool {
-	if e.now() < until {
+	now := e.now()
+	if now < until {
 		return false
 	}
-	e.state.ejectedUntil.CompareAndSwap(until, 0)
+	if e.state.ejectedUntil.CompareAndSwap(until, 0) {
+		e.state.upSince.Store(now) // back: slow start begins
+	}
 	return true
 }
+
+// warmth is the share of picks an endpoint in slow start takes: it grows
+// linearly from a tenth to all over window after it came back.
+func (e *Endpoint) warmth(now, window int64) float64 {
+	u := e.state.upSince.Load()
+	if u == 0 || now-u >= window {
+		return 1
+	}
+	return max(float64(now-u)/float64(window), 0.1)
+}
+
+// Ejections is how many times passive health checking ejected the
+// endpoint.
+func (e *Endpoint) Ejections() uint64 { return e.state.ejectionsTotal.Load() }
 
 // Ejected reports whether passive health checking has ejected the endpoint
 // now (for status pages; balancers use Healthy).
@@ -148,7 +171,11 @@ func (e *Endpoint) ActiveDown() bool { return e.down.Load() }
 // SetActiveHealthy sets the active health state, as the checker started by
 // StartHealthChecks does; an operator drain can use it too. It does not touch
 // passive ejection.
-func (e *Endpoint) SetActiveHealthy(ok bool) { e.down.Store(!ok) }
+func (e *Endpoint) SetActiveHealthy(ok bool) {
+	if was := e.down.Swap(!ok); was && ok {
+		e.state.upSince.Store(e.now()) // back: slow start begins
+	}
+}
 
 // EWMA is the endpoint's peak-EWMA latency now: it jumps to any slower
 // sample at once and decays towards faster samples, and towards zero while
@@ -248,6 +275,7 @@ func (e *Endpoint) eject(now int64) {
 		return
 	}
 	e.state.ejections.Add(1)
+	e.state.ejectionsTotal.Add(1)
 	e.state.lastEjectEnd.Store(now + d)
 	e.state.failures.Store(0)
 }

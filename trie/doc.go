@@ -66,11 +66,17 @@
 //
 // Lookup matches the raw path as sent and never decodes it, so nothing is
 // decoded twice and the parameter values it returns are raw sub-slices of
-// the path (decode them where they are used). To make sure a path cannot
-// route differently here than after an upstream decodes or normalises it:
+// the path (decode them where they are used). What Lookup alone cannot
+// promise is that an upstream which decodes "%2F" (or splits on '\') sees
+// the path that was routed: "/private%2Fx" stays one segment here and is
+// "/private/x" to nginx, Go's URL.Path and WSGI. Callers therefore pass
+// the path through Normalize first (refuse, decode or keep those escapes,
+// see Normalization) and use its result everywhere after. Lookup's own
+// rules make sure nothing else routes differently:
 //
 //   - "%2F" (and every other escape of a reserved byte) never splits a
-//     segment: it stays inside the parameter or catch-all value;
+//     segment: it stays inside the parameter or catch-all value (Normalize
+//     decides beforehand whether such a path is routed at all);
 //   - an escape of an unreserved byte (ALPHA DIGIT - . _ ~, e.g. "%61dmin"
 //     or "%2e"), an escaped NUL ("%00") and a malformed escape ("%zz", a
 //     truncated "%4") make the path BadPath. RFC 3986 §6.2.2.2 says

@@ -1,5 +1,7 @@
 package trie
 
+import "bytes"
+
 // Path rules (see the package doc): the tree matches the raw path and never
 // decodes it. It only inspects escapes to refuse paths that could route
 // differently before and after an upstream decodes them.
@@ -114,3 +116,100 @@ func segmentsOK(s []byte) bool {
 func pathOK(path []byte) bool {
 	return segmentsOK(path[1:])
 }
+
+// Normalization says what happens to a path that holds an encoded '/'
+// ("%2F"), an encoded '\' ("%5C") or a raw '\' before it is routed. Those
+// are the bytes that the router keeps inside a segment but that an
+// upstream may decode into a separator (nginx, Go's URL.Path and WSGI's
+// PATH_INFO decode "%2F"; Windows servers split on '\'), so the route
+// chosen here and the resource the upstream serves could differ:
+// "/private%2Fx" routed by a catch-all and served as "/private/x".
+type Normalization uint8
+
+const (
+	// NormalizeReject refuses such a path (400). The default.
+	NormalizeReject Normalization = iota
+	// NormalizeDecode decodes "%2F" into '/' before routing, so the route,
+	// rewrites and keys all see the path an upstream that decodes would
+	// see, and the decoded path is what is forwarded. The decoded path
+	// passes the usual rules again ("/a/..%2Fb" becomes "/a/../b", a dot
+	// segment, refused). '\' and "%5C" are still refused: no decoding
+	// gives them one meaning across upstreams.
+	NormalizeDecode
+	// NormalizeKeep routes and forwards the path as sent, with escapes'
+	// hex digits upper-cased ("%2f" and "%2F" are one path, RFC 3986
+	// §6.2.2.1). Only for upstreams known not to decode "%2F".
+	NormalizeKeep
+)
+
+// Normalize applies n to path. It returns path itself when it holds
+// nothing that n changes (no allocation, no copy: the common case),
+// otherwise the normalised path appended to dst[:0]; ok is false when n
+// refuses the path. The result is meant to replace the path everywhere it
+// is used after parsing: routing, prefix stripping, rewrites, limiter and
+// cache keys, the forwarded request line.
+func Normalize(dst, path []byte, n Normalization) (out []byte, ok bool) {
+	pct, bs := bytes.IndexByte(path, '%'), bytes.IndexByte(path, '\\')
+	if bs >= 0 && n != NormalizeKeep {
+		return path, false
+	}
+	if pct < 0 {
+		return path, true
+	}
+	start := -1 // the first escape that needs work
+	for i := pct; i+2 < len(path); i++ {
+		if path[i] != '%' {
+			continue
+		}
+		c, ok := escapeAt(path, i)
+		if !ok {
+			return path, true // malformed: Lookup refuses it (BadPath)
+		}
+		if c == '/' || c == '\\' {
+			if n == NormalizeReject || (n == NormalizeDecode && c == '\\') {
+				return path, false
+			}
+			if start < 0 {
+				start = i
+			}
+		} else if n == NormalizeKeep && (isLowerHex(path[i+1]) || isLowerHex(path[i+2])) && start < 0 {
+			start = i
+		}
+		i += 2
+	}
+	if start < 0 {
+		return path, true
+	}
+	out = append(dst[:0], path[:start]...)
+	for i := start; i < len(path); i++ {
+		c := path[i]
+		if c != '%' || i+2 >= len(path) {
+			out = append(out, c)
+			continue
+		}
+		v, _ := escapeAt(path, i)
+		switch {
+		case n == NormalizeDecode && v == '/':
+			out = append(out, '/')
+		case n == NormalizeKeep:
+			out = append(out, '%', upperHex[v>>4], upperHex[v&0xf])
+		default:
+			out = append(out, path[i:i+3]...)
+		}
+		i += 2
+	}
+	return out, true
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// escapeAt decodes the escape at s[i] ('%'), which has two bytes after it.
+func escapeAt(s []byte, i int) (byte, bool) {
+	hi, lo := hexVal[s[i+1]], hexVal[s[i+2]]
+	if hi == 0xff || lo == 0xff {
+		return 0, false
+	}
+	return hi<<4 | lo, true
+}
+
+func isLowerHex(c byte) bool { return 'a' <= c && c <= 'f' }

@@ -22,8 +22,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/echoserver"
+	"github.com/hotpath/hotpath/fdlimit"
 )
+
+// Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
+var version, commit, date string
 
 func main() {
 	stop := make(chan os.Signal, 1)
@@ -46,8 +51,13 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 	mix := fs.String("status-mix", "", "statuses by weight, e.g. 200:98,503:2 (default all 200)")
 	echo := fs.Bool("echo", false, "answer with the request (request line, headers, body)")
 	stall := fs.String("stall", "", "hold all responses for PAUSE at the start of every EVERY window, e.g. 200ms/5s")
+	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Line("hotecho", version, commit, date))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hotecho: unexpected argument %q\n", fs.Arg(0))
@@ -72,6 +82,9 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 		fmt.Fprintln(stderr, "hotecho:", err)
 		return 2
 	}
+	if l, err := fdlimit.Raise(); err != nil {
+		fmt.Fprintf(stderr, "hotecho: cannot raise the open-file limit from %d to %d: %v\n", l.Soft, l.Hard, err)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "hotecho:", err)
@@ -79,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 	}
 	fmt.Fprintf(stdout, "hotecho listening on http://%s (%s)\n", ln.Addr(), cfg.Describe())
 	done := make(chan error, 1)
+	srv.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	go func() { done <- srv.Serve(ln) }()
 	if ready != nil {
 		ready <- ln.Addr().String()

@@ -88,6 +88,7 @@ func (f *loadFlags) register(fs *flag.FlagSet, conns int) {
 	fs.IntVar(&f.cfg.Threads, "t", 1, "threads: event loops, each on its own OS thread")
 	fs.IntVar(&f.cfg.Pipeline, "p", 1, "pipelining depth: requests in flight per connection")
 	fs.BoolVar(&f.cfg.NoKeepAlive, "no-keepalive", false, "a new connection for every request")
+	fs.BoolVar(&f.cfg.HTTP2, "h2", false, "HTTP/2 with prior knowledge (h2c); -p is then the streams in flight per connection")
 	durationVar(fs, &f.cfg.Warmup, "warmup", 0, "send for this long first without recording")
 	durationVar(fs, &f.cfg.Timeout, "timeout", 10*time.Second, "fail a request without a response after this long")
 }
@@ -137,7 +138,7 @@ func (f *loadFlags) config(positional []string) (loadgen.Config, error) {
 // flagOf maps loadgen.Config fields to the flags that set them.
 var flagOf = map[string]string{
 	"Connections": "-c", "Threads": "-t", "Duration": "-d", "Warmup": "--warmup",
-	"Rate": "-R", "Pipeline": "-p", "Timeout": "--timeout",
+	"Rate": "-R", "Pipeline": "-p", "Timeout": "--timeout", "NoKeepAlive": "--no-keepalive",
 }
 
 // flagError rewrites a *loadgen.FieldError in terms of the flag that set

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/loadgen"
 	"github.com/hotpath/hotpath/profiles"
 )
@@ -40,7 +41,7 @@ type loadRun struct {
 
 // load is `hotload [flags] URL`.
 func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	lr, code := parseLoad(args, stderr)
+	lr, code := parseLoad(args, stdout, stderr)
 	if lr == nil {
 		return code
 	}
@@ -78,7 +79,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // parseLoad parses a plain run's flags. A nil loadRun comes with the exit
 // status (help printed, or a usage error reported).
-func parseLoad(args []string, stderr io.Writer) (*loadRun, int) {
+func parseLoad(args []string, stdout, stderr io.Writer) (*loadRun, int) {
 	fs := newFlagSet("hotload")
 	lr := &loadRun{args: args}
 	var lf loadFlags
@@ -88,6 +89,7 @@ func parseLoad(args []string, stderr io.Writer) (*loadRun, int) {
 	fs.Float64Var(&lf.cfg.Rate, "R", 0, "constant rate in requests/s over all connections (0: closed loop)")
 	lr.out.register(fs)
 	prof.register(fs)
+	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 
 	positional, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -102,6 +104,10 @@ func parseLoad(args []string, stderr io.Writer) (*loadRun, int) {
 	}
 	if err != nil {
 		return usageErr(err)
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Line("hotload", version, commit, date))
+		return nil, exitOK
 	}
 	if lr.out.failIf != "" {
 		if lr.conds, err = loadgen.ParseFailIf(lr.out.failIf); err != nil {

@@ -3,6 +3,7 @@
 // package loadgen).
 //
 //	hotload -c 256 -t 2 -d 30s http://127.0.0.1:8080/
+//	hotload --h2 -c 64 -p 10 -d 30s http://127.0.0.1:8080/
 //	hotload -c 64 -d 30s -R 50000 --json run.json --hgrm run.hgrm http://127.0.0.1:8080/
 //	hotload --targets reqs.jsonl --fail-if 'p99>20ms,errors>0.1%' -d 10s
 //	hotload ramp --slo 'p99<10ms,errors<0.1%' --from 1000 --step 20% --hold 10s --html ramp.html http://127.0.0.1:8080/
@@ -33,6 +34,9 @@ const (
 	exitUsage  = 2
 	exitFailIf = 3
 )
+
+// Stamped by `make build` (-ldflags -X); see cmd/internal/buildinfo.
+var version, commit, date string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

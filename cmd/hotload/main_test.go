@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/echoserver"
 	"github.com/hotpath/hotpath/loadgen"
 )
@@ -93,6 +94,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad fail-if", args: []string{"--fail-if", "p99>>1", "http://127.0.0.1:1/"}, code: 2, msg: "bad --fail-if"},
 		{name: "missing targets file", args: []string{"--targets", "/nonexistent/t.jsonl"}, code: 2, msg: "no such file"},
 		{name: "pipelining without keepalive", args: []string{"-p", "4", "--no-keepalive", "http://127.0.0.1:1/"}, code: 2, msg: "-p 4: want 1: pipelining needs keep-alive"},
+		{name: "h2 without keep-alive", args: []string{"--h2", "--no-keepalive", "http://127.0.0.1:1/"}, code: 2, msg: "--no-keepalive true: want false: HTTP/2 needs keep-alive"},
 		{name: "compare arity", args: []string{"compare", "a.json"}, code: 2, msg: "usage: hotload compare"},
 	}
 	for _, tc := range tests {
@@ -322,5 +324,15 @@ func TestProgressLines(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "hotload: [  5.0s/12s]") || !strings.HasPrefix(lines[1], "hotload: [ 10.0s/12s]") ||
 		!strings.Contains(lines[1], " 100 req/s") || strings.Contains(b.String(), "\r") {
 		t.Fatalf("progress:\n%s", b.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--version"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if line := strings.TrimSuffix(out.String(), "\n"); !buildinfo.Pattern.MatchString(line) || !strings.HasPrefix(line, "hotload ") {
+		t.Errorf("--version printed %q", out.String())
 	}
 }

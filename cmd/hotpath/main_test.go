@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/internal/fleettest"
+	"github.com/hotpath/hotpath/remoteconfig"
 )
 
 func TestCheck(t *testing.T) {
@@ -164,7 +168,7 @@ routes:
 	var admin string
 	deadline := time.Now().Add(10 * time.Second)
 	for admin == "" {
-		if _, a, ok := strings.Cut(out.String(), "admin API on http://"); ok {
+		if _, a, ok := strings.Cut(errb.String(), `"msg":"admin API","url":"http://`); ok {
 			admin, _, _ = strings.Cut(a, "/")
 			break
 		}
@@ -208,5 +212,36 @@ routes:
 	}
 	if !strings.Contains(errb.String(), `"msg":"config reloaded"`) {
 		t.Errorf("stderr is not the JSON log with the reload: %s", errb.String())
+	}
+}
+
+// TestRunFromEtcd checks configurations in etcd (-check etcd://...) and
+// refuses an etcd URL without a key (-config); serving from etcd is tested
+// in package gateway (TestConfigFromEtcd).
+func TestRunFromEtcd(t *testing.T) {
+	e := fleettest.Etcd(t)
+	c, err := remoteconfig.NewClient([]string{e.Addr}, 5*time.Second, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	url := "etcd://" + e.Addr + "/hotpath/config"
+	if _, err := c.Put(context.Background(), "/hotpath/config", "routes:\n  - {path: nope, direct: {}}\n"); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", url}, &out, &errb); code != 1 || !strings.Contains(errb.String(), url+":2: routes[0].path") {
+		t.Fatalf("-check on a bad document: exit %d, stderr %q", code, errb.String())
+	}
+	if _, err := c.Put(context.Background(), "/hotpath/config", "listeners: [{address: 127.0.0.1:0, workers: 1}]\nroutes:\n  - {path: /, direct: {body: from-etcd}}\n"); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-check", url}, &out, &errb); code != 0 {
+		t.Fatalf("-check: exit %d, stderr %q", code, errb.String())
+	}
+	if code := run([]string{"-config", "etcd://" + e.Addr}, &out, &errb); code != 1 {
+		t.Fatalf("-config without a key: exit %d", code)
 	}
 }

@@ -2,76 +2,55 @@ package engine
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
 	"github.com/hotpath/hotpath/trie"
 )
 
-// downState is where a client connection is in its exchange cycle.
-type downState uint8
-
-const (
-	downIdle    downState = iota // waiting for or reading a request head
-	downActive                   // a request is being answered
-	downClosing                  // last response written; close once flushed
-)
-
-// deadline kinds, for clients and upstreams.
-type dlKind uint8
-
-const (
-	dlNone      dlKind = iota
-	dlKeepalive        // client idle between requests
-	dlHeader           // client request head must complete
-	dlBody             // client idle between request body bytes
-	dlFlush            // closing client must drain its output
-	dlConnect          // upstream connect
-	dlUpHeader         // upstream response head must complete
-	dlUpRead           // upstream idle between response body bytes
-	dlLinger           // half-closed client: wait for its close
-	dlCacheWait        // parked on another request's cache fetch (cachepath.go)
-	dlAuthWait         // parked for a Basic credential check (authpool.go)
-)
-
-// down is a client (downstream) connection and its current exchange. It is
-// owned by its loop; the parser, match and buffers are reused across requests
-// so that a keep-alive exchange allocates nothing.
-type down struct {
-	lp       *loop
-	c        gnet.Conn
-	idx      int // in lp.downs
-	clientIP []byte
-	ipHash   uint64
+// exchange is one request's journey through the gateway: its route, auth,
+// limits, cache, compression, upstream choice and connection, and the
+// response toward the client, from the first byte of its head to the last
+// byte of its response. The client connection that carries it (cl) reads
+// the request and writes what the exchange renders; the policies are
+// decided by their packages and only called from here.
+//
+// Exchanges are owned by their loop and taken from its free list
+// (loop.newExchange) when a request starts, given back when it ends
+// (loop.releaseExchange): the parser, match, policy state and buffers are
+// reused from one request to the next, and nothing is allocated per request.
+// What may outlive a request (a pending-queue entry, a cache waiter, a
+// Basic-auth job, an aggregation result) holds a per-wait handle or
+// sequence number and checks it before touching the exchange.
+type exchange struct {
+	lp *loop
+	cl client // the connection the request came on; kept after release (loop.releaseExchange)
 
 	req     parser.Request
 	match   trie.Match[*route]
 	connArr [8]parser.Header
 	conn    []parser.Header // the request's Connection fields
 
-	state    downState
-	dl       dlKind
-	deadline int64 // loop clock; 0 = none
-	lastOut  int   // output buffered at the last flush check
-
-	sendW   sendWatch  // timeouts.client_send
 	waiting *waitQueue // queued for a connection (pending.go)
 	waitSeq uint32     // tells this wait's queue entry from stale ones
+
+	// Retries (retry.go): the endpoints tried, the retries made, the
+	// upstream's retry budget token held, and the body kept to send again.
+	tried    pool.Tried
+	attempts uint8
+	budget   *pool.RetryBudget
+	keepBody bool
+	bodyKept []byte
+	epStart  int64 // when the current endpoint's attempt began (its latency)
+	hostAt   int32 // head[hostAt:hostEnd] is the Host value when it names the endpoint
+	hostEnd  int32
 
 	upgrade    bool   // forwarded with Upgrade: a 101 starts a tunnel (tunnel.go)
 	upgradeVal []byte // the protocols offered, for checking the 101
 
-	busy      bool // inside one of d's own callbacks: close via wantClose
-	wantClose bool
-	closed    bool
-	paused    bool
-
-	// The exchange in progress.
 	tbl        *table
 	rt         *route
 	ep         *pool.Endpoint // set from Begin until End
@@ -92,13 +71,14 @@ type down struct {
 	reqDone    bool // request body fully read from the client
 	// clientClose: the client ended the connection itself (Connection:
 	// close, or HTTP/1.0 without keep-alive), so it sends nothing after
-	// this request (RFC 9112 §9.6) and linger can close outright.
+	// this request (RFC 9112 §9.6).
 	clientClose bool
 	respDone    bool
 	started     bool // response head written (or pending in out)
 	closeAfter  bool
 	status      int
 
+	pathBuf    []byte // the request's path when normalisation changed it (lookup)
 	head       []byte // rewritten request head for the upstream
 	out        []byte // response head (or whole local response) for the client
 	outPending bool   // out holds a response head not yet written
@@ -117,144 +97,43 @@ type down struct {
 	agg *aggState    // response aggregation (aggregatepath.go); nil until the first aggregate route
 }
 
-func (d *down) setDeadline(k dlKind, at int64) {
-	d.dl, d.deadline = k, at
-	if k == dlNone {
-		d.deadline = 0
-	}
+// client is the side of a connection that an exchange answers through:
+// the HTTP/1.1 client connection (h1conn) today; an HTTP/2 stream will be
+// the second (issue 12). The exchange renders its response as an
+// HTTP/1.1 message, head and body framed the way its request's version
+// asks; h1conn writes those bytes as they are, and a stream will turn the
+// head into HEADERS and the framed body into DATA. Everything else an
+// exchange needs of its connection is here: flow (queued, resume),
+// deadlines, the peer, and how it ends.
+type client interface {
+	send(p []byte)      // response bytes, in order
+	sendv(iov [][]byte) // the same, gathered into one system call
+	queued() int        // response bytes the peer has not taken yet: above limits.max_buffered_bytes the upstream is paused
+	gone() bool         // the connection is closed: nothing more goes out
+	current(x *exchange) bool
+	abort()            // the response cannot be completed: cut the connection (or the stream) off
+	ended(x *exchange) // x has finished (exchange.end ran): the next request, or a close when x.closeAfter
+	// setDeadline arms the connection's deadline for what the exchange
+	// waits on (its request body, a parked cache or Basic-auth wait), or
+	// clears it (dlNone).
+	setDeadline(k dlKind, at int64)
+	holdBody(now int64) // the gateway, not the client, is why the body is not read yet: push the body deadline back
+	resume()            // read what arrived while the exchange was parked
+	inCallback() bool   // inside the connection's own callback: act after it returns
+	addrText() []byte   // the peer's address as text, for X-Forwarded-For and ${client_ip}
+	addrHash() uint64   // its hash, for balancers keyed on the client
+	remoteAddr() netip.AddrPort
 }
 
-func (d *down) onTraffic() gnet.Action {
-	d.busy = true
-	d.process()
-	d.busy = false
-	if d.wantClose || d.closed {
-		return gnet.Close
-	}
-	d.afterRead()
-	return gnet.None
-}
-
-// afterRead re-applies a pause (gnet re-enables reading when it flushes) and
-// enforces the hard cap when pause-read is unavailable.
-func (d *down) afterRead() {
-	if d.paused {
-		setReading(d.lp.epfd, d.c, false)
-	}
-	if d.tbl != nil && d.c.InboundBuffered() > 4*d.tbl.maxBuf {
-		d.close()
-	}
-}
-
-// run processes buffered input from outside d's own callbacks.
-func (d *down) run() {
-	if d.busy || d.closed {
-		return
-	}
-	d.busy = true
-	d.process()
-	d.busy = false
-	if d.wantClose {
-		d.wantClose = false
-		_ = d.lp.el.Close(d.c)
-	}
-}
-
-// close closes the client connection now, or when its callback returns.
-func (d *down) close() {
-	if d.closed {
-		return
-	}
-	if d.busy {
-		d.wantClose = true
-		return
-	}
-	_ = d.lp.el.Close(d.c)
-}
-
-func (d *down) process() {
-	for !d.wantClose && !d.closed {
-		switch d.state {
-		case downIdle:
-			if d.tbl != nil && d.c.OutboundBuffered() > d.tbl.maxBuf {
-				// A client that pipelines without reading its responses:
-				// stop reading it until it catches up.
-				d.lp.pause(d.c, &d.paused)
-				return
-			}
-			if !d.readHead() {
-				return
-			}
-		case downActive:
-			if !d.reqDone {
-				d.pumpBody()
-				if d.state != downActive {
-					continue // the exchange ended: next request
-				}
-			}
-			// Input waits here: body bytes while the upstream connects, or
-			// the next pipelined request until this response completes.
-			if d.backlogged() {
-				d.lp.pause(d.c, &d.paused)
-			}
-			return
-		case downClosing:
-			_, _ = d.c.Discard(-1)
-			return
-		}
-	}
-}
-
-// readHead parses the buffered request head and starts its exchange. It
-// reports whether it made progress.
-func (d *down) readHead() bool {
-	buf, _ := d.c.Peek(-1)
-	if len(buf) == 0 {
-		return false
-	}
-	now := d.lp.srv.now()
-	if d.dl == dlKeepalive {
-		// The head timeout runs from the first byte; trickling does not
-		// extend it.
-		d.setDeadline(dlHeader, now+d.lp.srv.tbl.Load().timeouts.clientHeader)
-	}
-	if d.tbl == nil {
-		d.tbl = d.lp.srv.tbl.Load()
-		d.req.Limits = d.tbl.limits
-	}
-	n, err := d.req.Parse(buf)
-	if err == parser.ErrNeedMore {
-		return false
-	}
-	if err != nil {
-		d.observeParseError(err)
-		d.reject(parser.Status(err))
-		return false
-	}
-	d.begin(buf, n, now)
-	discard(d.c, n)
-	d.dispatch()
-	return true
-}
-
-// reject answers a request that failed to parse and closes the connection:
-// its framing can no longer be trusted.
-func (d *down) reject(status int) {
-	d.observeReject()
-	d.keepAlive, d.closeAfter, d.isHead, d.minor = false, true, false, 1
-	d.renderLocal(status, nil)
-	_, _ = d.c.Write(d.out)
-	d.toClosing()
-}
+var _ client = (*h1conn)(nil)
 
 // begin prepares the exchange for the head in buf[:n]. Everything that
 // reads the parsed head (routing, hash keys, the rewritten head, local
 // responses) happens here, before the head's bytes are discarded.
-func (d *down) begin(buf []byte, n int, now int64) {
+func (d *exchange) begin(buf []byte, n int, now int64) {
 	tbl := d.lp.srv.tbl.Load()
 	d.tbl = tbl
 	r := &d.req
-	d.state = downActive
 	d.start = now
 	d.minor = r.Minor
 	d.isHead = r.IsHead
@@ -265,6 +144,8 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.idempotent = isIdempotent(r.Method)
 	d.safe = isSafe(r.Method)
 	d.retried, d.local, d.started, d.respDone, d.outPending = false, false, false, false, false
+	d.tried.Reset()
+	d.attempts, d.keepBody = 0, false
 	d.reqKind, d.reqLeft = r.Body, r.ContentLength
 	d.reqChunk.Reset()
 	d.reqDone = r.Body == parser.BodyNone
@@ -272,6 +153,9 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.upgrade = false
 	d.conn = connectionFields(d.connArr[:0], r.Headers)
 	d.rt, d.ep, d.u = nil, nil, nil
+	if d.pol != nil {
+		d.pol.view.built = false // forward.go: built again for this request
+	}
 	d.observeBegin(n)
 
 	if r.Body == parser.BodyChunked {
@@ -286,7 +170,16 @@ func (d *down) begin(buf []byte, n int, now int64) {
 		}
 	}
 
-	switch tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match) {
+	if tbl.underscores == underscoresReject && underscoreField(r.Headers) {
+		d.localError(ErrUnderscoreField)
+		return
+	}
+	res, ok := d.lookup(tbl)
+	if !ok {
+		d.localError(ErrEncodedSeparator)
+		return
+	}
+	switch res {
 	case trie.Found:
 	case trie.NotFound:
 		d.localError(ErrNoRoute)
@@ -317,10 +210,27 @@ func (d *down) begin(buf []byte, n int, now int64) {
 	d.beginRoute(rt)
 }
 
+// lookup normalises the request's path (router.path_normalization) and
+// routes it; ok is false when the normalisation refuses the path. A
+// normalised path replaces d.req.Path, so that the route, prefix
+// stripping, rewrites, limiter and cache keys and the forwarded request
+// line all see the same path; it lives in d.pathBuf.
+func (d *exchange) lookup(tbl *table) (res trie.Result, ok bool) {
+	r := &d.req
+	p, ok := trie.Normalize(d.pathBuf, r.Path, tbl.pathNorm)
+	if !ok {
+		return trie.BadPath, false
+	}
+	if len(p) > 0 && &p[0] != &r.Path[0] { // normalised into d.pathBuf: keep the buffer
+		d.pathBuf, r.Path = p, p
+	}
+	return tbl.tree.Lookup(r.Host, r.Method, r.Path, &d.match), true
+}
+
 // beginRoute continues begin once the request passed rt's auth: its
 // policies, then a direct response or the upstream request. A request
 // parked for its auth continues here when it resumes.
-func (d *down) beginRoute(rt *route) {
+func (d *exchange) beginRoute(rt *route) {
 	if rt.pol != nil && d.policyBegin(rt) {
 		return
 	}
@@ -333,26 +243,27 @@ func (d *down) beginRoute(rt *route) {
 		d.renderDirect(rt.direct)
 		return
 	}
-	ep := rt.up.bal.Pick(d.hashKey(rt.up))
+	ep := rt.up.pick.Pick(d.hashKey(rt.up), nil)
 	if ep == nil {
 		d.localError(ErrNoHealthyEndpoint)
 		return
 	}
 	d.upgrade = d.upgradeFor(rt)
 	d.buildRequestHead(rt, ep)
-	d.ep = ep
+	d.keepBodyFor(rt) // retry.go
+	d.ep, d.epStart = ep, d.start
 	d.conns = d.lp.connsFor(ep, rt.up.limits)
 	ep.Begin()
 }
 
 // dispatch sends the prepared exchange: a local response is written at
 // once; a proxied request goes to a pooled or new upstream connection.
-func (d *down) dispatch() {
+func (d *exchange) dispatch() {
 	now := d.lp.srv.now()
 	if !d.reqDone {
-		d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
+		d.cl.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
 	} else {
-		d.setDeadline(dlNone, 0)
+		d.cl.setDeadline(dlNone, 0)
 	}
 	if d.local {
 		if d.aggParked() {
@@ -371,7 +282,7 @@ func (d *down) dispatch() {
 
 // acquire attaches an upstream connection, or queues the exchange behind
 // those already waiting for one to the same endpoint (pending.go).
-func (d *down) acquire(fresh bool) {
+func (d *exchange) acquire(fresh bool) {
 	if d.lp.waitTurn(d) {
 		return
 	}
@@ -380,7 +291,7 @@ func (d *down) acquire(fresh bool) {
 
 // connect attaches an idle pooled connection unless fresh, else dials a new
 // one; at max_conns the exchange waits for one (pending.go).
-func (d *down) connect(fresh bool) {
+func (d *exchange) connect(fresh bool) {
 	if d.pipelinable() && d.lp.joinPipe(d) {
 		return
 	}
@@ -403,87 +314,16 @@ func (d *down) connect(fresh bool) {
 	d.lp.dial(u, d.ep.Addr, time.Duration(d.tbl.timeouts.connect))
 }
 
-// pumpBody forwards (or, for local responses, discards) the request body
-// bytes buffered from the client.
-func (d *down) pumpBody() {
-	if d.reqDone {
-		return
-	}
-	u := d.u
-	if !d.local && (u == nil || u.state != upActive) {
-		return // connecting: the body waits in the client's input
-	}
-	buf, _ := d.c.Peek(-1)
-	if len(buf) == 0 {
-		return
-	}
-	var (
-		n    int
-		done bool
-	)
-	switch d.reqKind {
-	case parser.BodyLength:
-		n = len(buf)
-		if int64(n) > d.reqLeft {
-			n = int(d.reqLeft)
-		}
-		d.reqLeft -= int64(n)
-		done = d.reqLeft == 0
-	case parser.BodyChunked:
-		var err error
-		n, done, err = d.reqChunk.Skip(buf)
-		if err != nil {
-			d.badBody()
-			return
-		}
-	}
-	if n > 0 && !d.local {
-		_, _ = u.c.Write(buf[:n])
-	}
-	discard(d.c, n)
-	d.obs.bytesIn += n
-	if d.closed || d.state != downActive {
-		return
-	}
-	now := d.lp.srv.now()
-	if done {
-		d.reqDone = true
-		d.setDeadline(dlNone, 0)
-		if !d.local && d.u == u && u.state == upActive && !u.headDone {
-			u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
-		}
-		d.maybeFinish()
-		return
-	}
-	d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
-	if !d.local && d.u == u && u.c.OutboundBuffered() > d.tbl.maxBuf {
-		d.lp.pause(d.c, &d.paused)
-	}
-}
-
-// badBody handles malformed chunked framing in a request body mid-stream.
-func (d *down) badBody() {
-	d.closeAfter = true
-	if u := d.u; u != nil {
-		d.detach()
-		u.conns.Closed(u)
-		u.closeConn()
-	}
-	d.endEP(false)
-	if d.started {
-		d.close()
-		return
-	}
-	d.reqDone = true
-	d.localError(ErrBadRequestBody)
-	d.respDone, d.started = true, true
-	_, _ = d.c.Write(d.out)
-	d.toClosing()
+// badBody ends an exchange whose request body's chunked framing turned
+// out malformed mid-stream: 400 if the response has not started.
+func (d *exchange) badBody() {
+	d.closeAfter, d.reqDone = true, true // nothing more of it is read
+	d.fail(ErrBadRequestBody, false)
 }
 
 // detach unlinks d from its upstream connection. A request pipelined
 // behind another keeps its slot, so its response is read and dropped.
-func (d *down) detach() {
+func (d *exchange) detach() {
 	if u := d.u; u != nil {
 		if u.d == d {
 			u.d = nil
@@ -495,10 +335,10 @@ func (d *down) detach() {
 }
 
 // endEP reports the exchange's outcome to the endpoint, once.
-func (d *down) endEP(failed bool) {
+func (d *exchange) endEP(failed bool) {
 	if d.ep != nil {
 		now := d.lp.srv.now()
-		d.ep.End(time.Duration(now-d.start), failed)
+		d.ep.End(time.Duration(now-d.epStart), failed)
 		d.obs.upEnd, d.obs.upAddr = now, d.ep.Addr
 		d.ep = nil
 	}
@@ -506,22 +346,29 @@ func (d *down) endEP(failed bool) {
 
 // gatewayError answers the client for an upstream-side failure (or aborts
 // the response if it already started) and ends the exchange.
-func (d *down) gatewayError(err error) {
+func (d *exchange) gatewayError(err error) {
 	d.observeUpstreamError(err)
 	if d.pol != nil && d.staleOnError(err) {
 		return
 	}
+	d.fail(err, err != ErrPoolExhausted)
+}
+
+// fail ends the exchange for err, the one way every failure ends one: the
+// upstream connection, which cannot be reused, is dropped; the endpoint
+// learns the outcome (epFailed counts against its health); the client gets
+// err's status, or, when the response has started, is cut off (the only
+// signal left).
+func (d *exchange) fail(err error, epFailed bool) {
 	if u := d.u; u != nil {
 		d.detach()
-		u.conns.Closed(u)
-		u.closeConn()
+		u.drop()
 	}
-	d.endEP(err != ErrPoolExhausted)
+	d.endEP(epFailed)
 	if d.started {
-		// The response is under way: truncating it is the only signal left.
 		d.closeAfter = true
 		d.flushHead()
-		d.close()
+		d.cl.abort()
 		return
 	}
 	if !d.reqDone {
@@ -529,13 +376,43 @@ func (d *down) gatewayError(err error) {
 	}
 	d.localError(err)
 	d.respDone, d.started = true, true
-	_, _ = d.c.Write(d.out)
+	d.cl.send(d.out)
 	d.maybeFinish()
 }
 
+// finish ends the exchange once its response is complete: its teardown,
+// then the connection goes on to its next request or closes.
+func (d *exchange) finish() {
+	d.observeEndAt(d.lp.srv.now())
+	d.end()
+	d.cl.ended(d)
+}
+
+// end releases what the exchange holds, once: its metrics and access-log
+// line, its policies (in-flight slot, cache flight, parked waits,
+// compressor), its aggregation, and its link to the upstream connection.
+// Every way an exchange ends (finished, the connection closing, the
+// client gone) calls it; later calls do nothing.
+func (d *exchange) end() {
+	d.observeEnd()
+	d.policyEnd()
+	d.aggEnd()
+	d.detach()
+	d.releaseRetry()
+	d.rt = nil
+}
+
+// clientTimedOut ends an exchange whose client stopped sending its body
+// for timeouts.client_body: 408 if the response has not started, else the
+// connection is closed.
+func (d *exchange) clientTimedOut() {
+	d.closeAfter = true
+	d.fail(ErrClientTimeout, false)
+}
+
 // maybeFinish ends the exchange once both directions are done.
-func (d *down) maybeFinish() {
-	if d.state != downActive || !d.respDone {
+func (d *exchange) maybeFinish() {
+	if !d.cl.current(d) || !d.respDone {
 		return
 	}
 	if !d.reqDone {
@@ -548,191 +425,11 @@ func (d *down) maybeFinish() {
 	d.finish()
 }
 
-func (d *down) finish() {
-	now := d.lp.srv.now()
-	d.observeEndAt(now)
-	d.policyEnd()
-	d.aggEnd()
-	d.detach()
-	d.rt = nil
-	if d.closeAfter || !d.keepAlive || d.lp.srv.draining.Load() {
-		d.toClosing()
-		return
-	}
-	d.state = downIdle
-	d.req.Reset()
-	d.tbl = d.lp.srv.tbl.Load()
-	d.req.Limits = d.tbl.limits
-	d.setDeadline(dlKeepalive, now+d.tbl.timeouts.keepalive)
-	if d.paused {
-		d.lp.resume(d.c, &d.paused)
-	}
-	if d.c.InboundBuffered() > 0 {
-		d.run() // pipelined requests already buffered get no new OnTraffic
-	}
-}
-
-// lingerTime bounds how long a closing connection waits for the client to
-// close after the gateway's FIN.
-const lingerTime = int64(time.Second)
-
-// toClosing closes the connection once its output has drained.
-func (d *down) toClosing() {
-	d.observeEnd()
-	d.policyEnd()
-	d.aggEnd()
-	d.state = downClosing
-	d.detach()
-	if d.c.OutboundBuffered() == 0 {
-		d.linger()
-		return
-	}
-	d.lastOut = d.c.OutboundBuffered()
-	t := d.tbl
-	if t == nil {
-		t = d.lp.srv.tbl.Load()
-	}
-	d.setDeadline(dlFlush, d.lp.srv.now()+t.timeouts.clientBody)
-}
-
-// linger half-closes a connection whose last response is fully handed to
-// the kernel, then reads and drops input until the client closes or
-// lingerTime passes. Closing outright with unread input would send a RST
-// that can destroy the response before the client reads it (the reason for
-// nginx's lingering_close).
-func (d *down) linger() {
-	if d.dl == dlLinger || d.closed {
-		return
-	}
-	if d.clientClose && d.reqDone && d.c.InboundBuffered() == 0 {
-		// Nothing unread and nothing more to come: close(2) sends a FIN
-		// after the queued response, no RST, so lingering would only cost
-		// a shutdown, a read and a tick (nginx's lingering_close heuristic
-		// decides the same way).
-		d.close()
-		return
-	}
-	if d.paused {
-		d.lp.resume(d.c, &d.paused)
-	}
-	if unix.Shutdown(d.c.Fd(), unix.SHUT_WR) != nil {
-		d.close()
-		return
-	}
-	_, _ = d.c.Discard(-1)
-	d.setDeadline(dlLinger, d.lp.srv.now()+lingerTime)
-}
-
-func (d *down) onClose() {
-	d.closed = true
-	if d.paused {
-		d.paused = false
-		d.lp.srv.paused.Add(-1)
-	}
-	d.lp.removeDown(d)
-	if u := d.u; u != nil {
-		u.abandon(d)
-	}
-	d.endEP(false)
-	d.observeEnd()
-	d.policyEnd()
-	d.aggEnd()
-	d.lp.recycle(d)
-}
-
-// tick enforces d's deadline and resumes it when its upstream has drained.
-func (d *down) tick(now int64) {
-	if d.sendStalled(now) {
-		abort(d.c)
-		d.close()
-		return
-	}
-	if d.paused {
-		u := d.u
-		busyUp := u != nil && u.state == upActive && u.c.OutboundBuffered() > d.tbl.maxBuf/2
-		unread := d.state == downIdle && d.c.OutboundBuffered() > d.tbl.maxBuf/2
-		if !busyUp && !unread && !d.backlogged() {
-			d.lp.resume(d.c, &d.paused)
-			if d.state == downActive && !d.reqDone && d.dl == dlBody {
-				d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
-			}
-			d.run()
-			if d.closed {
-				return
-			}
-		} else if d.dl == dlBody {
-			d.setDeadline(dlBody, now+d.tbl.timeouts.clientBody) // waiting on the upstream, not the client
-		}
-	}
-	if d.state == downClosing && d.dl != dlLinger && d.c.OutboundBuffered() == 0 {
-		d.linger()
-		return
-	}
-	if d.deadline == 0 || now < d.deadline {
-		return
-	}
-	d.observeDeadline()
-	switch d.dl {
-	case dlKeepalive, dlLinger:
-		d.close()
-	case dlHeader:
-		if d.c.InboundBuffered() > 0 {
-			d.reject(408)
-		} else {
-			d.close()
-		}
-	case dlBody:
-		d.closeAfter = true
-		if u := d.u; u != nil {
-			d.detach()
-			u.conns.Closed(u)
-			u.closeConn()
-		}
-		d.endEP(false)
-		if d.started {
-			d.close()
-			return
-		}
-		d.localError(ErrClientTimeout)
-		d.respDone, d.started = true, true
-		_, _ = d.c.Write(d.out)
-		d.toClosing()
-	case dlCacheWait:
-		d.cacheWaitExpired(now)
-	case dlAuthWait:
-		d.authWaitExpired()
-	case dlFlush:
-		if out := d.c.OutboundBuffered(); out < d.lastOut {
-			d.lastOut = out
-			d.setDeadline(dlFlush, now+d.tbl.timeouts.clientBody)
-			return
-		}
-		d.close()
-	}
-}
-
-// backlogged reports whether input the exchange cannot consume yet has
-// piled up past the buffer limit.
-func (d *down) backlogged() bool {
-	if d.state != downActive || d.c.InboundBuffered() <= d.tbl.maxBuf {
-		return false
-	}
-	return d.reqDone || d.u == nil || d.u.state != upActive
-}
-
-// discard drops n bytes of c's input. gnet's Discard treats n <= 0 as
-// "everything", so a zero count must not reach it.
-func discard(c gnet.Conn, n int) {
-	if n > 0 {
-		_, _ = c.Discard(n)
-	}
-}
-
 // hashKey computes the consistent-hash key for u's balancer.
-func (d *down) hashKey(u *upstream) uint64 {
+func (d *exchange) hashKey(u *upstream) uint64 {
 	switch u.key {
 	case pool.KeyClientIP:
-		return d.ipHash
+		return d.cl.addrHash()
 	case pool.KeyPath:
 		return pool.HashKey(d.req.Path)
 	case pool.KeyHeader:
@@ -764,10 +461,10 @@ func isIdempotent(m []byte) bool {
 // buildRequestHead writes the upstream request head into d.head: the
 // rewritten request line, Host, the client's fields minus hop-by-hop ones,
 // the X-Forwarded-* and Via fields, and the body framing.
-func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
+func (d *exchange) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	r := &d.req
-	t := d.tbl
 	b := d.head[:0]
+	d.hostAt, d.hostEnd = 0, 0
 	b = append(b, r.Method...)
 	b = append(b, ' ')
 	b = d.appendPath(b, rt)
@@ -779,54 +476,34 @@ func (d *down) buildRequestHead(rt *route, ep *pool.Endpoint) {
 	case rt.preserveHost && r.Host != nil:
 		b = append(b, r.Host...)
 	default:
+		d.hostAt = int32(len(b))
 		b = append(b, ep.Addr...)
+		d.hostEnd = int32(len(b))
 	}
 	b = append(b, "\r\n"...)
 	// A cache leader fetches the response to store: the client's
 	// validators and Range must not turn it into a 304 or a 206 (the
 	// client still gets a valid answer, the whole 200).
-	leader := d.pol != nil && d.pol.lead
-	for _, h := range r.Headers {
-		name := h.Name
-		if leader && conditionalOrRange(name) {
-			continue
-		}
-		switch len(name) {
-		case 4:
-			if parser.EqualFold(name, "host") {
-				continue
-			}
-		case 14:
-			if parser.EqualFold(name, "content-length") && r.Body == parser.BodyChunked {
-				continue
-			}
-		case 15:
-			if t.fwd.XForwardedFor && parser.EqualFold(name, "x-forwarded-for") {
-				continue // merged into one field below
-			}
-		case 16:
-			if (t.fwd.XForwardedHost && parser.EqualFold(name, "x-forwarded-host")) ||
-				(t.fwd.XForwardedProto && parser.EqualFold(name, "x-forwarded-proto")) {
-				continue
-			}
-		}
-		if hopByHop(name, d.conn) || (rt.gate != nil && rt.gate.dropsRequest(name)) {
-			continue
-		}
-		if d.minor == 0 && len(name) == 6 && parser.EqualFold(name, "expect") {
-			continue // RFC 9110 §10.1.1: ignore Expect from HTTP/1.0
-		}
-		b = append(b, name...)
-		b = append(b, ": "...)
-		b = append(b, h.Value...)
-		b = append(b, "\r\n"...)
+	var skip func([]byte) bool
+	if d.pol != nil && d.pol.lead {
+		skip = conditionalOrRange
 	}
-	b = d.appendForwarded(b)
+	tr := d.peerTrust()
+	b, sawHost, sawProto := d.appendForwardedFields(b, rt, tr, skip) // forward.go
+	b = d.appendForwarded(b, tr, sawHost, sawProto)
 	if rt.gate != nil {
 		b = d.appendGateRequest(b, rt.gate) // transform.go
 	}
-	if r.Body == parser.BodyChunked {
+	// The body's framing is the gateway's, rendered from what the parser
+	// decided, never copied: no header rule, credential stripping or
+	// Connection option can separate a body from the field that frames it.
+	switch {
+	case r.Body == parser.BodyChunked:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case r.ContentLength >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
 	}
 	if d.upgrade {
 		b = d.appendUpgrade(b)
@@ -853,34 +530,9 @@ func conditionalOrRange(name []byte) bool {
 	return false
 }
 
-// appendForwarded appends the X-Forwarded-* and Via fields the table
-// configures to an upstream request head.
-func (d *down) appendForwarded(b []byte) []byte {
-	r := &d.req
-	t := d.tbl
-	if t.fwd.XForwardedFor {
-		b = append(b, "X-Forwarded-For: "...)
-		for _, h := range r.Headers {
-			if len(h.Name) == 15 && d.forwardXFF() && parser.EqualFold(h.Name, "x-forwarded-for") && len(h.Value) > 0 {
-				b = append(b, h.Value...)
-				b = append(b, ", "...)
-			}
-		}
-		b = append(b, d.clientIP...)
-		b = append(b, "\r\n"...)
-	}
-	if t.fwd.XForwardedProto {
-		b = append(b, "X-Forwarded-Proto: http\r\n"...)
-	}
-	if t.fwd.XForwardedHost && r.Host != nil {
-		b = appendHeader(b, "X-Forwarded-Host", r.Host)
-	}
-	return append(b, t.viaLine...)
-}
-
 // appendPath appends the upstream path: rewritten from the route's template,
 // with its prefix stripped, or as received.
-func (d *down) appendPath(b []byte, rt *route) []byte {
+func (d *exchange) appendPath(b []byte, rt *route) []byte {
 	path := d.req.Path
 	if rt.rewrite != nil {
 		return appendTemplate(b, rt.rewrite, &d.match.Params)
@@ -897,7 +549,7 @@ func (d *down) appendPath(b []byte, rt *route) []byte {
 }
 
 // localError renders the response for an engine error into d.out.
-func (d *down) localError(err error) {
+func (d *exchange) localError(err error) {
 	d.observeLocalError(err)
 	d.local = true
 	d.status = Status(err)
@@ -905,7 +557,7 @@ func (d *down) localError(err error) {
 }
 
 // renderLocal renders a short text response (status, reason) into d.out.
-func (d *down) renderLocal(status int, extra []byte) {
+func (d *exchange) renderLocal(status int, extra []byte) {
 	d.local = true
 	d.status = status
 	if d.lp.srv.draining.Load() {
@@ -929,7 +581,7 @@ func (d *down) renderLocal(status int, extra []byte) {
 	d.out = b
 }
 
-func (d *down) renderDirect(dr *direct) {
+func (d *exchange) renderDirect(dr *direct) {
 	d.status = 200
 	if d.lp.srv.draining.Load() {
 		d.closeAfter = true
@@ -946,7 +598,7 @@ func (d *down) renderDirect(dr *direct) {
 
 // renderRedirect answers 308 with the path's trailing slash toggled
 // (308 keeps the method and body).
-func (d *down) renderRedirect() {
+func (d *exchange) renderRedirect() {
 	b := append(d.head[:0], "Location: "...)
 	b = trie.AppendRedirect(b, d.req.Path)
 	if d.req.Query != nil {
@@ -961,7 +613,7 @@ func (d *down) renderRedirect() {
 // appendConnection adds the Connection field the client needs: close when
 // the connection ends after this response, keep-alive for HTTP/1.0 clients
 // that keep it.
-func (d *down) appendConnection(b []byte) []byte {
+func (d *exchange) appendConnection(b []byte) []byte {
 	if d.closeAfter || !d.keepAlive {
 		d.closeAfter = true
 		return append(b, "Connection: close\r\n"...)
@@ -975,7 +627,7 @@ func (d *down) appendConnection(b []byte) []byte {
 // writeResponseHead renders the upstream's final response head for the
 // client into d.out; it is written with the first body bytes (one writev)
 // or by flushHead.
-func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
+func (d *exchange) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	d.status = r.Status
 	d.dechunk, d.rechunk = false, false
 	switch r.Body {
@@ -1023,8 +675,41 @@ func (d *down) writeResponseHead(r *parser.Response, connArr []parser.Header) {
 	}
 }
 
+// interim passes an upstream's 1xx response (other than 101) on to the
+// client (RFC 9110 §15.2: a proxy forwards them): 103 Early Hints, 102
+// Processing, and 100 Continue when the client asked for it (once). An
+// HTTP/1.0 client gets none (RFC 9110 §15.2: never sent to 1.0). The head
+// is rendered like a final one, without hop-by-hop fields, into d.out,
+// which the final head reuses.
+func (d *exchange) interim(r *parser.Response, connArr []parser.Header) {
+	if d.minor == 0 || d.cl.gone() {
+		return
+	}
+	if r.Status == 100 {
+		if !d.expect100 {
+			return
+		}
+		d.expect100 = false
+	}
+	conn := connectionFields(connArr, r.Headers)
+	b := appendStatusLine(d.out[:0], r.Status, r.Reason)
+	for _, h := range r.Headers {
+		if hopByHop(h.Name, conn) || d.dropsResponse(h.Name) {
+			continue
+		}
+		b = append(b, h.Name...)
+		b = append(b, ": "...)
+		b = append(b, h.Value...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	d.out = b
+	d.obs.bytesOut += len(b)
+	d.cl.send(b)
+}
+
 // send writes p to the client, preceded by a pending response head.
-func (d *down) send(p []byte) {
+func (d *exchange) send(p []byte) {
 	d.obs.bytesOut += len(p)
 	if d.outPending {
 		d.outPending = false
@@ -1033,7 +718,7 @@ func (d *down) send(p []byte) {
 		return
 	}
 	if len(p) > 0 {
-		_, _ = d.c.Write(p)
+		d.cl.send(p)
 	}
 }
 
@@ -1045,23 +730,23 @@ const smallBody = 2048
 // empty) in one system call: a small body is copied behind the head and
 // sent with write(2), cheaper than a two-element writev; a larger one goes
 // by reference in a writev.
-func (d *down) writeHead(body []byte) {
+func (d *exchange) writeHead(body []byte) {
 	switch {
 	case len(body) == 0:
-		_, _ = d.c.Write(d.out)
+		d.cl.send(d.out)
 	case len(body) <= smallBody:
 		d.out = append(d.out, body...)
-		_, _ = d.c.Write(d.out)
+		d.cl.send(d.out)
 	default:
 		d.iov[0], d.iov[1] = d.out, body
-		_, _ = d.c.Writev(d.iov[:])
+		d.cl.sendv(d.iov[:])
 		d.iov[0], d.iov[1] = nil, nil
 	}
 }
 
 // flushHead writes a pending response head on its own.
-func (d *down) flushHead() {
-	if d.outPending && !d.closed {
+func (d *exchange) flushHead() {
+	if d.outPending && !d.cl.gone() {
 		d.send(nil)
 	}
 }
@@ -1069,7 +754,7 @@ func (d *down) flushHead() {
 // forwardBody passes response body bytes from b to the client with the
 // framing chosen in writeResponseHead. It returns the bytes of b consumed
 // and whether the body is complete.
-func (d *down) forwardBody(b []byte) (n int, done bool, err error) {
+func (d *exchange) forwardBody(b []byte) (n int, done bool, err error) {
 	if d.pol != nil && d.pol.xon {
 		return d.xformBody(b)
 	}
@@ -1118,7 +803,7 @@ func (d *down) forwardBody(b []byte) (n int, done bool, err error) {
 
 // sendChunk writes p to the client as one chunk (RFC 9112 §7.1), preceded
 // by a pending response head: one writev.
-func (d *down) sendChunk(p []byte) {
+func (d *exchange) sendChunk(p []byte) {
 	if len(p) == 0 {
 		return
 	}
@@ -1133,7 +818,7 @@ func (d *down) sendChunk(p []byte) {
 	}
 	iov = append(iov, h, p, crlf)
 	d.obs.bytesOut += len(h) + len(p) + len(crlf)
-	_, _ = d.c.Writev(iov)
+	d.cl.sendv(iov)
 	clear(d.iov4[:])
 }
 

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckOnePass: hotpath -check reports every problem of a file at once:
+// field errors, a duplicate route name, a route conflict the routing table
+// would refuse and a file that cannot be read. Before, the conflict and
+// the file came only after the field errors were fixed.
+func TestCheckOnePass(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "many.yaml")
+	_ = os.WriteFile(path, []byte(`upstreams:
+  - name: app
+    endpoints: [{address: "127.0.0.1:9001"}]
+routes:
+  - {name: a, path: /a, upstream: nope}
+  - {name: b, path: "/users/:id", upstream: app}
+  - {name: b, path: "/users/:name", upstream: app}
+  - name: staff
+    path: /staff/*rest
+    upstream: app
+    auth: {basic: {htpasswd_file: `+filepath.Join(dir, "missing.htpasswd")+`}}
+timeouts: {connect: soon}
+`), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
+	}
+	want := []string{
+		`many.yaml:5: routes[0].upstream: unknown upstream "nope"`,
+		`many.yaml:7: routes[2].name: duplicate route name "b" (also routes[1])`,
+		`many.yaml:7: routes[2].path: trie: conflicting parameter names`,
+		`many.yaml:11: routes[3].auth.basic.htpasswd_file: cannot read: open ` + filepath.Join(dir, "missing.htpasswd"),
+		`many.yaml:12: timeouts.connect: want a duration`,
+		"5 problem(s) in " + path,
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("stderr:\n%s", errb.String())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], filepath.Join(dir, "")+"/"+w) && !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d:\n got  %s\n want %s", i+1, lines[i], w)
+		}
+	}
+}
+
+// TestCheckYAMLLine: an indentation error is reported at its own line.
+func TestCheckYAMLLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "indent.yaml")
+	_ = os.WriteFile(path, []byte("listeners:\n  - address: 127.0.0.1:8080\n   workers: 2\n"), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if want := path + ":3: did not find expected '-' indicator\n"; !strings.HasPrefix(errb.String(), want) {
+		t.Errorf("stderr %q, want %q first", errb.String(), want)
+	}
+}
+
+// TestCheckWarnings: warnings are printed and the check still passes.
+func TestCheckWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warn.yaml")
+	_ = os.WriteFile(path, []byte(`upstreams: [{name: app, endpoints: [{address: "127.0.0.1:9001"}]}]
+routes:
+  - name: a
+    path: /a
+    upstream: app
+    headers: {request: {add: {X-Client: "${client_ip}"}}}
+`), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), path+":6: routes[0].headers.request.add.X-Client: warning: a client can send X-Client too") ||
+		out.String() != "config OK, 1 warning(s)\n" {
+		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
+	}
+}
+
+// TestCheckExample: the shipped reference config checks cleanly, from the
+// repository root as its header says (its files are relative to it).
+func TestCheckExample(t *testing.T) {
+	t.Chdir("../..")
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", "config/example.yaml"}, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("hotpath -check config/example.yaml: exit %d\nstdout %s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
+
+// TestCheckCompileAndToken: problems compiling finds and the admin token
+// file's are reported together.
+func TestCheckCompileAndToken(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "short.token")
+	_ = os.WriteFile(token, []byte("short\n"), 0o600)
+	path := filepath.Join(dir, "both.yaml")
+	_ = os.WriteFile(path, []byte(`admin: {address: "127.0.0.1:9901", token_file: `+token+`}
+upstreams: [{name: app, endpoints: [{address: "127.0.0.1:9001"}]}]
+routes:
+  - path: /*p
+    upstream: app
+    rate_limit: {rate: 1, per: 1000h, burst: 1000}
+`), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		path + ":1: admin.token_file: " + token + ": the token must be at least 16 bytes",
+		path + ":6: routes[0].rate_limit.burst: limiter:",
+		"2 problem(s)",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
