@@ -47,7 +47,7 @@ test-short:
 # the committed baseline by benchstat. One package at a time (-p 1) so that
 # two benchmarks never share the two cores. `make microbench-baseline`
 # refreshes the baseline (commit it with the change that moved it).
-MICROBENCH_PKGS     ?= ./parser ./trie ./limiter ./cache ./compression ./metrics ./loadgen ./pool ./h2
+MICROBENCH_PKGS     ?= ./parser ./trie ./limiter ./cache ./compression ./metrics ./loadgen ./pool ./h2 ./iplist ./cors
 MICROBENCH_COUNT    ?= 6
 MICROBENCH_TIME     ?= 200ms
 MICROBENCH_BASELINE := bench/baseline/microbench.txt

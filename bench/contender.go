@@ -77,6 +77,7 @@ type site struct {
 	Features
 	Routes     []string // many_routes: exact paths
 	RoutesFile string   // many_routes: Routes one a line (HAProxy's acl -f)
+	TLS        *siteTLS // TLS scenarios: the certificate (tls.go)
 	// Admin is hotpath's admin address ("" turns it off, so that several
 	// hotpath processes can run side by side).
 	Admin string

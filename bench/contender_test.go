@@ -25,7 +25,12 @@ func allScenarios() []Scenario {
 // feature.
 func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir string)) {
 	t.Helper()
+	h := &harness{scratch: t.TempDir()}
 	for _, s := range allScenarios() {
+		st, err := h.tlsSite(s)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var routes []string
 		for i := range s.Routes {
 			routes = append(routes, routePath(i))
@@ -36,7 +41,7 @@ func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir strin
 				t.Fatal(err)
 			}
 			dir := filepath.Join(t.TempDir(), name)
-			conf, err := c.render(dir, newSite("127.0.0.1:18081", "127.0.0.1:19001", s.Features, routes))
+			conf, err := c.render(dir, newSite("127.0.0.1:18081", "127.0.0.1:19001", s.Features, routes, st))
 			if err != nil {
 				t.Fatalf("%s/%s: %v", s.Name, name, err)
 			}
@@ -80,6 +85,9 @@ func TestHotpathConfigs(t *testing.T) {
 			cfg.Admin.Address != "" {
 			t.Errorf("%s: access log %q, metrics %v, request_id %v, headers %v, auth %+v, admin %q; want features %s",
 				s.Name, cfg.AccessLog.Path, cfg.Metrics.Enabled, r.RequestID, r.Headers, r.Auth, cfg.Admin.Address, s.Features.names())
+		}
+		if (cfg.Listeners[0].TLS != nil) != s.TLS {
+			t.Errorf("%s: listener tls %+v", s.Name, cfg.Listeners[0].TLS)
 		}
 	})
 }

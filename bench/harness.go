@@ -225,7 +225,12 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		res.Failed = err.Error()
 		return nil, err
 	}
-	conf, err := c.render(dir, newSite(addr, echoAddr, s.Features, routes))
+	st, err := h.tlsSite(s)
+	if err != nil {
+		res.Failed = err.Error()
+		return nil, err
+	}
+	conf, err := c.render(dir, newSite(addr, echoAddr, s.Features, routes, st))
 	if err != nil {
 		res.Failed = err.Error()
 		return nil, err
@@ -238,8 +243,8 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		}
 	}
 	if err := c.check(conf, dir); err != nil {
-		if c.Name == "hotpath" && s.Features.any() {
-			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", s.Features.names(), shortCheckError(err, conf))
+		if c.Name == "hotpath" && (s.Features.any() || s.TLS) {
+			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", featureNames(s), shortCheckError(err, conf))
 		} else {
 			res.Failed = err.Error()
 		}
@@ -294,9 +299,10 @@ func probe(ctx context.Context, s Scenario, addr string, routes []string) error 
 	if len(routes) > 0 {
 		path = routes[0]
 	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true,
+		TLSClientConfig: probeTLS()}}
 	get := func() error {
-		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
+		req, err := http.NewRequestWithContext(ctx, "GET", scheme(s)+"://"+addr+path, nil)
 		if err != nil {
 			return err
 		}
@@ -369,7 +375,7 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		args = append(args, "--targets", tf)
 		warmArgs = args
 	default:
-		args = append(args, "http://"+r.addr+"/bench")
+		args = append(args, scheme(s)+"://"+r.addr+"/bench")
 		warmArgs = args
 	}
 	if o.Warmup > 0 {
@@ -498,7 +504,7 @@ func (h *harness) targetsFile(s Scenario, r *running, routes []string) (string, 
 			k, v, _ := strings.Cut(hv, ":")
 			hdr[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
-		t := map[string]any{"method": "GET", "url": "http://" + r.addr + routes[i]}
+		t := map[string]any{"method": "GET", "url": scheme(s) + "://" + r.addr + routes[i]}
 		if len(hdr) > 0 {
 			t["headers"] = hdr
 		}
@@ -534,7 +540,7 @@ func (h *harness) uniqueTargets(s Scenario, r *running, name string, d time.Dura
 	enc := json.NewEncoder(w)
 	tag := url.QueryEscape(name)
 	for i := range n {
-		t := map[string]any{"url": fmt.Sprintf("http://%s/bench?u=%s-%d", r.addr, tag, i)}
+		t := map[string]any{"url": fmt.Sprintf("%s://%s/bench?u=%s-%d", scheme(s), r.addr, tag, i)}
 		if len(hdr) > 0 {
 			t["headers"] = hdr
 		}
@@ -550,10 +556,11 @@ func (h *harness) uniqueTargets(s Scenario, r *running, name string, d time.Dura
 	return path, f.Close()
 }
 
-// newSite is what a contender's config is rendered from.
-func newSite(listen, upstream string, f Features, routes []string) site {
+// newSite is what a contender's config is rendered from (cert is nil but
+// in the TLS scenarios).
+func newSite(listen, upstream string, f Features, routes []string, cert *siteTLS) site {
 	return site{Listen: listen, Upstream: upstream, Root: os.Geteuid() == 0, Features: f, Routes: routes,
-		APIKeyValue: benchAPIKey, JWTSecret: benchJWTSecret}
+		APIKeyValue: benchAPIKey, JWTSecret: benchJWTSecret, TLS: cert}
 }
 
 // newMeta describes the machine and the software measured.

@@ -210,7 +210,7 @@ func (h *harness) ramp(ctx context.Context, s Scenario, r *running, echo *proces
 		args = append(args, "-H", hv)
 	}
 	args = append(args, s.Load...)
-	args = append(args, "http://"+r.addr+"/bench")
+	args = append(args, scheme(s)+"://"+r.addr+"/bench")
 
 	samples := h.sampleCPU(r.proc.pid())
 	out, err := h.hotloadFor(ctx, 2*time.Hour, args, filepath.Join(o.Out, raw+".txt"))

@@ -35,6 +35,9 @@ type Scenario struct {
 	// that a config that silently does something else (no compression, say)
 	// is caught. Nil checks for a status in Expect.
 	Probe func(*http.Response) error
+	// TLS terminates the client connections (tls.go): every contender
+	// serves one ECDSA P-256 certificate, TLS 1.3 with X25519 only.
+	TLS bool
 }
 
 // Features are the per-route policies a scenario switches on. The zero value
@@ -186,6 +189,24 @@ func Scenarios() []Scenario {
 			Name:   "many_routes",
 			Desc:   fmt.Sprintf("%d exact-path routes in the config, requests spread over all of them", manyRoutes),
 			Routes: manyRoutes,
+		},
+		{
+			Name: "tls_keepalive",
+			Desc: "passthrough_small over kept-alive TLS connections (TLS 1.3, ECDSA P-256, X25519; goal: CPU per request at most nginx's)",
+			Load: tlsLoad,
+			TLS:  true,
+		},
+		{
+			Name: "tls_handshake",
+			Desc: "a new TLS connection per request, no resumption: CPU per request is CPU per full handshake (goal: handshakes per CPU-second at least 0.8x nginx's)",
+			Load: append([]string{"--no-keepalive"}, tlsLoad...),
+			TLS:  true,
+		},
+		{
+			Name: "tls_resume",
+			Desc: "a new TLS connection per request resuming a session (tickets): CPU per resumed handshake",
+			Load: append([]string{"--no-keepalive", "--tls-resume"}, tlsLoad...),
+			TLS:  true,
 		},
 	}
 }

@@ -33,6 +33,9 @@ type Config struct {
 	// Redis and Etcd are the fleet's shared systems (fleet.go).
 	Redis []Redis `yaml:"redis"`
 	Etcd  Etcd    `yaml:"etcd"`
+	// IPFilter allows and denies client addresses for every route
+	// (edge.go).
+	IPFilter IPFilter `yaml:"ip_filter"`
 
 	// Source is the file name used in messages ("<default>" for the
 	// embedded config).
@@ -60,6 +63,8 @@ type Listener struct {
 	// HTTP2 bounds what an HTTP/2 client may make the gateway hold
 	// (docs/http2.md); zero values are the defaults.
 	HTTP2 HTTP2 `yaml:"http2"`
+	// TLS makes the listener HTTPS (tls.go).
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // HTTP2 are a listener's HTTP/2 limits, each an h2.Limits field.
@@ -99,6 +104,12 @@ type Limits struct {
 	// gateway stops accepting until connections close; new clients wait
 	// in the listen backlog.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxBody caps a request body in bytes on every route that does not
+	// set its own max_body (0, the default: no cap): 413 (edge.go).
+	MaxBody Size `yaml:"max_body"`
+	// PerIP limits each client address when its connections are accepted
+	// (edge.go).
+	PerIP PerIP `yaml:"per_ip"`
 }
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.
@@ -160,6 +171,8 @@ type Upstream struct {
 	HashKey string `yaml:"hash_key"`
 	Pool    Pool   `yaml:"pool"`
 	Health  Health `yaml:"health"`
+	// TLS makes connections to the endpoints TLS (tls.go).
+	TLS *UpstreamTLS `yaml:"tls"`
 	// Discovery finds the endpoints in DNS or etcd (fleet.go).
 	Discovery *Discovery `yaml:"discovery"`
 	// SlowStart ramps an endpoint's share of requests up from a tenth to
@@ -282,6 +295,13 @@ type Route struct {
 	Auth      *Auth        `yaml:"auth"`
 	Headers   *HeaderRules `yaml:"headers"`
 	RequestID bool         `yaml:"request_id"`
+
+	// Edge protection (edge.go): client addresses allowed and denied on
+	// top of the top-level ip_filter, the largest request body (0:
+	// limits.max_body; 413 beyond) and CORS.
+	IPFilter *IPFilter `yaml:"ip_filter"`
+	MaxBody  Size      `yaml:"max_body"`
+	CORS     *CORS     `yaml:"cors"`
 
 	// Retry sends a failed request again, to another endpoint.
 	Retry Retry `yaml:"retry"`

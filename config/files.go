@@ -9,8 +9,9 @@ type FileRef struct {
 	File string
 }
 
-// Files returns the files c names: JWT key files, htpasswd files and the
-// admin token file, in config order. The engine and the gateway read them
+// Files returns the files c names: JWT key files, htpasswd files, the
+// admin token file, TLS certificates, keys and CA files, and the
+// ip_filter list files, in config order. The engine and the gateway read them
 // when they start; hotpath -check reads them even when the config has
 // other problems.
 func (c *Config) Files() []FileRef {
@@ -38,6 +39,24 @@ func (c *Config) Files() []FileRef {
 		}
 	}
 	add("admin.token_file", c.Admin.TokenFile)
+	for i, l := range c.Listeners {
+		if t := l.TLS; t != nil {
+			p := fmt.Sprintf("listeners[%d].tls", i)
+			for j, cert := range t.Certificates {
+				add(fmt.Sprintf("%s.certificates[%d].cert_file", p, j), cert.CertFile)
+				add(fmt.Sprintf("%s.certificates[%d].key_file", p, j), cert.KeyFile)
+			}
+			add(p+".client_ca_file", t.ClientCAFile)
+		}
+	}
+	for i, u := range c.Upstreams {
+		if t := u.TLS; t != nil {
+			p := fmt.Sprintf("upstreams[%d].tls", i)
+			add(p+".ca_file", t.CAFile)
+			add(p+".cert_file", t.CertFile)
+			add(p+".key_file", t.KeyFile)
+		}
+	}
 	for i, r := range c.Redis {
 		add(fmt.Sprintf("redis[%d].password_file", i), r.PasswordFile)
 		if r.Sentinel != nil {
@@ -45,5 +64,6 @@ func (c *Config) Files() []FileRef {
 		}
 	}
 	add("etcd.password_file", c.Etcd.PasswordFile)
+	c.edgeFiles(add)
 	return out
 }

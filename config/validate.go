@@ -308,9 +308,11 @@ func (c *Config) validate() Errors {
 	}
 	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
+	c.validateTLS(&errs)
 	c.validateFleet(bad)
 	c.validateAuth(&errs)
 	errs = append(errs, c.validatePolicies()...)
+	c.validateEdge(bad)
 	return errs
 }
 

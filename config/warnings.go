@@ -49,6 +49,7 @@ func (c *Config) Warnings() Errors {
 			}
 		}
 	}
+	c.tlsWarnings(warn)
 	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Line < ws[j].Line })
 	return ws
 }

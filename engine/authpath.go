@@ -216,11 +216,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 func (d *exchange) gateBegin(rt *route, head []byte) bool {
 	g := rt.gate
 	ps := d.policies()
-	ps.ident = ps.ident[:0]
-	ps.reqID = ps.reqID[:0]
-	if g.needID {
-		d.takeRequestID()
-	}
+	d.gateReset(g, ps)
 	if g.jwt == nil && g.keys == nil && g.basic == nil {
 		return false
 	}
@@ -233,6 +229,16 @@ func (d *exchange) gateBegin(rt *route, head []byte) bool {
 	}
 	d.authRefused(g, st)
 	return true
+}
+
+// gateReset clears the exchange's identity fields and takes its request
+// ID: what every response of the route renders, refusals included.
+func (d *exchange) gateReset(g *gate, ps *policyState) {
+	ps.ident = ps.ident[:0]
+	ps.reqID = ps.reqID[:0]
+	if g.needID {
+		d.takeRequestID()
+	}
 }
 
 // authRefused counts a refused request and renders its 401 or 403.

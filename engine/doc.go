@@ -68,6 +68,12 @@
 // FIFO (pending.go); a client that takes none of the bytes queued for it for
 // timeouts.client_send is reset (send.go).
 //
+// Edge protection (edge.go, docs/edge.md) decides what it can before any
+// state exists: the top-level ip_filter and limits.per_ip close a refused
+// connection in OnOpen, before its h1conn is taken; ip_filter, CORS
+// preflights and max_body answer a request before its route's auth; the
+// decisions are package iplist's, limiter's and cors's.
+//
 // The loops never run bcrypt: a Basic credential that the loop's auth
 // cache cannot answer is checked by a Server-wide pool of worker
 // goroutines while its request is parked, and the outcome is handed back

@@ -20,6 +20,7 @@ var (
 	ErrBadRequestBody    = errors.New("engine: malformed request body")          // 400
 	ErrUnderscoreField   = errors.New("engine: underscore in a header name")     // 400 (limits.underscores_in_headers: reject)
 	ErrShuttingDown      = errors.New("engine: shutting down")                   // 503
+	ErrBodyTooLarge      = errors.New("engine: request body over max_body")      // 413 (edge.go)
 )
 
 // Status maps an engine error to the HTTP status the client is answered
@@ -40,6 +41,8 @@ func Status(err error) int {
 		return 504
 	case ErrClientTimeout:
 		return 408
+	case ErrBodyTooLarge:
+		return 413
 	}
 	return 0
 }

@@ -95,6 +95,8 @@ type exchange struct {
 	obs exchangeObs  // for the metrics and the access log (observe.go)
 	pol *policyState // route policies (policy.go); nil until the first policy route
 	agg *aggState    // response aggregation (aggregatepath.go); nil until the first aggregate route
+
+	edge edgeState // CORS origin, chunked body count (edge.go)
 }
 
 // client is the side of a connection that an exchange answers through:
@@ -174,6 +176,9 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 		d.localError(ErrUnderscoreField)
 		return
 	}
+	if tbl.edge.atBegin && d.edgeBegin(tbl) {
+		return // ip_filter refused the client, or a CORS preflight was answered (edge.go)
+	}
 	res, ok := d.lookup(tbl)
 	if !ok {
 		d.localError(ErrEncodedSeparator)
@@ -204,6 +209,9 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
+	if rt.edge != nil && d.edgeRoute(rt) {
+		return // ip_filter or max_body refused it (edge.go)
+	}
 	if rt.gate != nil && d.gateBegin(rt, buf[:n]) {
 		return // refused by the route's auth (authpath.go), or parked (authpool.go)
 	}

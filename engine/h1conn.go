@@ -62,6 +62,7 @@ type h1conn struct {
 	lastOut  int   // output buffered at the last flush check
 	sendW    sendWatch
 
+	perIP     bool // holds a limits.per_ip connection count (edge.go)
 	busy      bool // inside one of h's own callbacks: close via wantClose
 	wantClose bool
 	closed    bool
@@ -255,7 +256,11 @@ func (h *h1conn) pumpBody(x *exchange) {
 		done = x.reqLeft == 0
 	case parser.BodyChunked:
 		var err error
-		n, done, err = x.reqChunk.Skip(buf)
+		n, done, err = x.skipChunks(buf) // counts against max_body (edge.go)
+		if err == ErrBodyTooLarge {
+			x.bodyTooLarge()
+			return
+		}
 		if err != nil {
 			x.badBody()
 			return

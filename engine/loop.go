@@ -105,6 +105,7 @@ func (lp *loop) Run(context.Context) error {
 	} else if lp.srv.fd.burstOpen.Load() {
 		lp.srv.endBurst(now)
 	}
+	lp.srv.edgeTick(now)
 	lp.tickTunnels(now)
 	lp.tickPending(now)
 	lp.settle() // requests a timeout sent back from a pipelined connection
@@ -135,7 +136,7 @@ func (lp *loop) drain() {
 	}
 }
 
-func (lp *loop) openDown(c gnet.Conn) {
+func (lp *loop) openDown(c gnet.Conn) *h1conn {
 	h := lp.newConn(c)
 	h.idx = len(lp.downs)
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
@@ -148,6 +149,7 @@ func (lp *loop) openDown(c gnet.Conn) {
 	lp.obs.downOpened()
 	t := lp.srv.tbl.Load()
 	h.setDeadline(dlHeader, lp.srv.now()+t.timeouts.clientHeader)
+	return h
 }
 
 // The loop's free lists: closed client connections' state (about 150
@@ -197,6 +199,7 @@ func (lp *loop) newExchange(h client) *exchange {
 	}
 	x.cl = h
 	x.tbl = lp.srv.tbl.Load()
+	x.edge.reset()
 	x.req.Reset()
 	x.req.Limits = x.tbl.limits
 	if x.pol != nil {
@@ -270,6 +273,10 @@ func (lp *loop) removeDown(d *h1conn) {
 		lp.downs = lp.downs[:last]
 	}
 	d.idx = -1
+	if d.perIP {
+		d.perIP = false
+		lp.srv.edgeRelease(peerAddrOf(d.c)) // edge.go
+	}
 	lp.srv.active.Add(-1)
 	lp.obs.downClosed()
 }

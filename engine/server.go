@@ -53,6 +53,7 @@ type Server struct {
 	auth     authPool          // Basic-credential verifiers off the loops (authpool.go)
 	clock    func() time.Time  // wall clock for the cache; nil = time.Now (tests move it)
 	fd       fdGuard           // the descriptor budget that keeps accept from failing (fdguard.go)
+	edge     edgeShared        // per-client connection limits and edge counters (edge.go)
 	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
 	handover bool              // WithHandover
 	h2cPorts map[int]int       // listener ports that speak h2c: the listener's index (h2conn.go)
@@ -86,6 +87,10 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	s.pol.log = s.log
 	s.agg = s.newAggregateClient()
 	if err := s.pol.bind(t); err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := s.edge.bind(t); err != nil {
 		t.close()
 		return nil, err
 	}
@@ -292,6 +297,10 @@ func (s *Server) Reload(cfg *config.Config) error {
 		t.close()
 		return err
 	}
+	if err := s.edge.bind(t); err != nil {
+		t.close()
+		return err
+	}
 	old := s.tbl.Swap(t)
 	if !sameListeners(old.cfg, cfg) {
 		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
@@ -414,11 +423,18 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
+	held, ok := s.edgeAdmit(c)
+	if !ok {
+		return nil, gnet.Close // ip_filter or limits.per_ip refused the peer (edge.go)
+	}
 	lp := s.loopOf(c)
 	if !s.admit(lp) {
+		if held {
+			s.edgeRelease(peerAddrOf(c))
+		}
 		return nil, gnet.Close // the descriptor budget is spent (fdguard.go)
 	}
-	lp.openDown(c)
+	lp.openDown(c).perIP = held
 	return nil, gnet.None
 }
 

@@ -35,6 +35,7 @@ type table struct {
 	stopHealth []func()
 	aggs       []*routeAgg // the aggregate routes, in config order (aggregatepath.go)
 	pol        tablePolicy // trusted proxies, cache store, policy routes (policy.go)
+	edge       tableEdge   // ip_filter, limits.per_ip, CORS preflights (edge.go)
 }
 
 // timeouts are config.Timeouts in nanoseconds of the loop clock.
@@ -74,6 +75,7 @@ type route struct {
 	gate         *gate        // auth, header edits, request IDs; nil when none (authpath.go)
 	agg          *routeAgg    // aggregate: the parts and their limits; nil when none (aggregatepath.go)
 	retry        retryPolicy  // retry.go
+	edge         *routeEdge   // ip_filter, max_body, cors; nil when none (edge.go)
 }
 
 // rewritePart is a literal or a parameter reference of a rewrite template.
@@ -131,6 +133,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	}
 
 	errs = append(errs, compileTablePolicy(cfg, t)...)
+	errs = append(errs, compileTableEdge(cfg, t)...)
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
 		u := &upstream{id: i, name: uc.Name}
@@ -251,6 +254,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 		pol, perrs := compilePolicy(cfg, t, i, &cfg.Routes[i], r.name)
 		r.pol, errs = pol, append(errs, perrs...)
 		errs = append(errs, compileGate(cfg, i, &cfg.Routes[i], r)...)
+		errs = append(errs, compileRouteEdge(cfg, t, i, &cfg.Routes[i], r)...) // after the gate: CORS drops fields through it
 		methods := rc.Methods
 		if rc.Aggregate != nil {
 			agg, aerrs := compileAggregate(cfg, i, &cfg.Routes[i], r, byName)

@@ -135,7 +135,13 @@ func (d *exchange) appendGateRequest(b []byte, g *gate) []byte {
 // to a response head for the client, when d's route has them.
 func (d *exchange) appendGateResponse(b []byte) []byte {
 	rt := d.rt
-	if rt == nil || rt.gate == nil || d.pol == nil {
+	if rt == nil {
+		return b
+	}
+	if e := rt.edge; e != nil && e.cors != nil {
+		b = d.appendCORS(b, e.cors) // edge.go
+	}
+	if rt.gate == nil || d.pol == nil {
 		return b
 	}
 	g := rt.gate

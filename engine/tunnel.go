@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"io"
+	"net/netip"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -52,6 +53,7 @@ type tunnel struct {
 	lastMoved  int64 // loop clock of the tick that last saw moved change
 	lingerTill int64 // after a FIN was passed on
 	finished   bool
+	perIP      netip.Addr // valid: the client address holds a limits.per_ip count (edge.go)
 }
 
 // tunnelEnd is one connection of a tunnel; it is that gnet.Conn's context.
@@ -259,6 +261,9 @@ func newTunnel(d *exchange, u *up) *tunnel {
 	t.cl = tunnelEnd{t: t, c: h.c, peer: &t.up, paused: h.paused}
 	t.up = tunnelEnd{t: t, c: u.c, peer: &t.cl, paused: u.paused}
 	h.paused, u.paused = false, false // the pause counts move with them
+	if h.perIP {
+		t.perIP, h.perIP = peerAddrOf(h.c), false // the limits.per_ip count too
+	}
 	d.detach()
 	h.closed = true // inert: h is no longer any connection's context
 	lp.removeDown(h)
@@ -389,6 +394,10 @@ func (t *tunnel) finish() {
 	}
 	t.idx = -1
 	lp.srv.active.Add(-1)
+	if t.perIP.IsValid() {
+		lp.srv.edgeRelease(t.perIP) // edge.go; the client's gnet.Conn may be gone
+		t.perIP = netip.Addr{}
+	}
 	t.u.conns.Closed(t.u) // its max_conns slot is free (settle hands it on)
 }
 

@@ -105,6 +105,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
+	if err := refuseTLS(cfg); err != nil {
+		return nil, err
+	}
 	g.running.Store(opts.Revision)
 	g.seen.Store(opts.Revision)
 	g.fleet = newFleet(g.log, opts.Remote)
@@ -231,8 +234,8 @@ func (g *Gateway) Reload() error {
 // with the discovered endpoints, and global limits are rebound. Call with
 // g.mu held.
 func (g *Gateway) apply(cfg *config.Config) error {
-	var err error
-	if errs := checkRedis(cfg); errs != nil {
+	err := refuseTLS(cfg)
+	if errs := checkRedis(cfg); errs != nil && err == nil {
 		err = errs
 	}
 	if err == nil {
@@ -422,7 +425,8 @@ func loopback(addr string) bool {
 
 // Check validates cfg as New would without starting anything: the engine's
 // routes, policies, balancers and the files they read (engine.Check), the
-// redis password files and the admin token file, all problems together.
+// redis password files, the admin token file and the TLS certificates,
+// keys and CA files, all problems together.
 func Check(cfg *config.Config) error {
 	var errs config.Errors
 	if err := engine.Check(cfg); err != nil {
@@ -433,6 +437,11 @@ func Check(cfg *config.Config) error {
 	errs = append(errs, checkRedis(cfg)...)
 	if _, err := readAdminToken(cfg.Admin.TokenFile); err != nil {
 		errs = append(errs, cfg.Errorf("admin.token_file", strings.TrimPrefix(err.Error(), "admin.token_file: ")))
+	}
+	tlsErrs, _ := checkTLS(cfg, time.Now())
+	errs = append(errs, tlsErrs...)
+	if err := refuseTLS(cfg); err != nil {
+		errs = append(errs, err.(config.Errors)...)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -467,7 +476,8 @@ func CheckConfig(source string, data []byte) (config.Errors, error) {
 	}
 	warnings := cfg.Warnings()
 	if len(errs) == 0 {
-		return warnings, Check(cfg)
+		_, tlsWarnings := checkTLS(cfg, time.Now())
+		return append(warnings, tlsWarnings...), Check(cfg)
 	}
 	for _, f := range cfg.Files() {
 		if _, err := os.ReadFile(f.File); err != nil {

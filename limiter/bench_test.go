@@ -138,3 +138,27 @@ func BenchmarkConcurrency(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkKeyedConcurrency is one Acquire and Release per connection
+// accepted, over 1024 client addresses, from every core at once.
+func BenchmarkKeyedConcurrency(b *testing.B) {
+	k, _ := NewKeyedConcurrency(0)
+	keys := make([]uint64, 1024)
+	for i := range keys {
+		var key Key
+		key.Reset()
+		key.Add([]byte{10, 0, byte(i >> 8), byte(i)})
+		keys[i] = key.Sum()
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			h := keys[i&1023]
+			if k.Acquire(h, 64) {
+				k.Release(h)
+			}
+			i++
+		}
+	})
+}

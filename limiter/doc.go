@@ -11,7 +11,9 @@
 // TrustedProxies.ClientIP finds the client address behind trusted proxies.
 //
 // Concurrency bounds in-flight requests (per route or per upstream) with
-// one atomic counter.
+// one atomic counter. KeyedConcurrency bounds holders per key (the
+// connections open per client address) in a table laid out like GCRA's:
+// one word per key, compare-and-swap, bounded memory.
 //
 // AppendHeaders writes Retry-After and the RateLimit-Policy / RateLimit
 // fields of draft-ietf-httpapi-ratelimit-headers.

@@ -21,6 +21,7 @@ import (
 // but zero.
 func TestCheck(t *testing.T) {
 	tg := target(t, "GET", "http://127.0.0.1:1/")
+	https := target(t, "GET", "https://127.0.0.1:1/")
 	ok := Config{Targets: tg, Connections: 1, Threads: 1, Pipeline: 1, Duration: time.Second, Timeout: time.Second}
 	tests := []struct {
 		name  string
@@ -38,6 +39,17 @@ func TestCheck(t *testing.T) {
 		{name: "infinite rate", edit: func(c *Config) { c.Rate = math.Inf(1) }, field: "Rate", value: "+Inf"},
 		{name: "deep pipeline", edit: func(c *Config) { c.Pipeline = 2000 }, field: "Pipeline", value: "2000"},
 		{name: "pipeline without keep-alive", edit: func(c *Config) { c.Pipeline, c.NoKeepAlive = 2, true }, field: "Pipeline", value: "2"},
+		{name: "https", edit: func(c *Config) {
+			c.Targets, c.TLS = https, &TLS{Version: "1.3", Curves: []string{"X25519", "p256"}, ALPN: []string{"http/1.1"}, Resume: true}
+		}},
+		{name: "https defaults", edit: func(c *Config) { c.Targets = https }},
+		{name: "tls options for http", edit: func(c *Config) { c.TLS = &TLS{ServerName: "a.example"} }, field: "TLS.ServerName", value: "a.example"},
+		{name: "empty tls for http", edit: func(c *Config) { c.TLS = &TLS{} }, field: "TLS", value: "{}"},
+		{name: "tls version", edit: func(c *Config) { c.Targets, c.TLS = https, &TLS{Version: "1.1"} }, field: "TLS.Version", value: "1.1"},
+		{name: "tls curve", edit: func(c *Config) { c.Targets, c.TLS = https, &TLS{Curves: []string{"x25519", "p999"}} }, field: "TLS.Curves", value: "p999"},
+		{name: "empty alpn", edit: func(c *Config) { c.Targets, c.TLS = https, &TLS{ALPN: []string{"http/1.1", ""}} }, field: "TLS.ALPN", value: `""`},
+		{name: "missing ca file", edit: func(c *Config) { c.Targets, c.TLS = https, &TLS{CAFile: "/nonexistent/ca.pem"} }, field: "TLS.CAFile", value: "/nonexistent/ca.pem"},
+		{name: "h2 over https", edit: func(c *Config) { c.Targets, c.HTTP2 = https, true }, field: "HTTP2", value: "true"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +67,11 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check = %v, want a FieldError on %s %s", err, tc.field, tc.value)
 			}
 		})
+	}
+	// http:// and https:// on one host:port are two targets.
+	mixed := Config{Targets: append(target(t, "GET", "http://127.0.0.1:1/"), https...), Connections: 1, Threads: 1, Pipeline: 1, Duration: time.Second, Timeout: time.Second}
+	if err := mixed.Check(); !errors.Is(err, ErrMixedHosts) {
+		t.Fatalf("mixed schemes: %v", err)
 	}
 	// Zero means the default to Run, which checks after filling it.
 	if _, err := (Config{Targets: tg}).withDefaults(); err != nil {

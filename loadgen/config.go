@@ -48,6 +48,9 @@ type Config struct {
 	// Timeout fails a request that has no complete response after it (the
 	// connection is closed and reopened); default 10 s.
 	Timeout time.Duration `json:"timeout"`
+	// TLS configures https:// targets (tls.go); nil takes the defaults. It
+	// must be nil for http:// targets.
+	TLS *TLS `json:"tls,omitempty"`
 	// Live, when not nil, is called from Run's goroutine once when the load
 	// starts (after the target was found reachable) and about once a
 	// second after, with the progress so far.
@@ -73,6 +76,7 @@ type Target struct {
 	addr  string
 	bytes []byte
 	head  bool
+	https bool
 }
 
 // Bytes is the rendered request (valid after Render).
@@ -100,6 +104,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Threads = min(c.Threads, c.Connections)
+	if c.Targets[0].https && c.TLS == nil {
+		c.TLS = &TLS{}
+	}
 	c.Addr = c.Targets[0].addr
 	for i := range c.Targets {
 		c.Targets[i].render(c.NoKeepAlive)
@@ -115,6 +122,10 @@ func (c Config) withDefaults() (Config, error) {
 // flags always carry a value, checks what the user typed, so that `-c 0`
 // is refused rather than silently meaning the default. It is the one place
 // where a run's configuration is validated.
+//
+// The TLS options are checked here too: only for https:// targets, each
+// one that Run can use (the CA file is read), and HTTP/1.1 over TLS (HTTP2
+// is h2c only).
 //
 // Check also makes sure that the process may open a socket per connection:
 // it raises the soft RLIMIT_NOFILE up to the hard limit when it is too low
@@ -149,9 +160,12 @@ func (c Config) Check() error {
 		return bad("NoKeepAlive", true, "false: HTTP/2 needs keep-alive connections")
 	}
 	for i := range c.Targets {
-		if c.Targets[i].addr != c.Targets[0].addr {
-			return fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Targets[0].addr, c.Targets[i].addr)
+		if c.Targets[i].addr != c.Targets[0].addr || c.Targets[i].https != c.Targets[0].https {
+			return fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Targets[0].URL, c.Targets[i].URL)
 		}
+	}
+	if err := c.checkTLS(); err != nil {
+		return err
 	}
 	return checkFileLimit(c.Connections, min(c.Threads, c.Connections))
 }
@@ -171,7 +185,7 @@ func (e *FieldError) Error() string {
 // Unwrap makes errors.Is(err, ErrBadConfig) hold.
 func (e *FieldError) Unwrap() error { return ErrBadConfig }
 
-// NewTarget parses rawURL (http:// only) and makes a target. headers are
+// NewTarget parses rawURL (http:// or https://) and makes a target. headers are
 // "Name: value" lines, as curl's and wrk's -H take them.
 func NewTarget(method, rawURL string, headers []string, body string) (Target, error) {
 	t := Target{Method: method, URL: rawURL, Body: body}
@@ -203,19 +217,22 @@ func (t *Target) check() error {
 	if err != nil {
 		return fmt.Errorf("%w: %q: %v", ErrBadURL, t.URL, err)
 	}
+	port := u.Port()
 	switch u.Scheme {
 	case "http":
+		if port == "" {
+			port = "80"
+		}
 	case "https":
-		return ErrHTTPS
+		t.https = true
+		if port == "" {
+			port = "443"
+		}
 	default:
-		return fmt.Errorf("%w: %q: want http://host[:port]/path", ErrBadURL, t.URL)
+		return fmt.Errorf("%w: %q: want http:// or https://host[:port]/path", ErrBadURL, t.URL)
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return fmt.Errorf("%w: %q: no host", ErrBadURL, t.URL)
-	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("%w: %q: bad port", ErrBadURL, t.URL)

@@ -79,6 +79,9 @@ type conn struct {
 	wbuf []byte // wbuf[woff:] is still to be written
 	woff int
 
+	tls   *tlsSession // https: the connection's TLS (tls.go); nil for http
+	tlsIn []byte      // https: ciphertext read buffer
+
 	resp     parser.Response
 	chunk    parser.Chunked
 	bodyLeft int64
@@ -98,7 +101,7 @@ type conn struct {
 }
 
 // maxCause bounds the errno values counted per error class (Linux's go up
-// to 133); larger ones are counted as 0.
+// to 133); larger ones are counted as 0. The last index is causeTLS.
 const maxCause = 160
 
 // stats are one loop's figures; Run merges them into a Result.
@@ -107,7 +110,8 @@ type stats struct {
 	status      [1000]int64
 	errs        [numErrorClasses]int64
 	// causes counts errs by errno: causes[class][errno]; errno 0 is a
-	// failure without one (a read that met the peer's close).
+	// failure without one (a read that met the peer's close), causeTLS
+	// one of TLS itself (tls.go).
 	causes   [numErrorClasses][maxCause]int64
 	requests int64 // responses recorded
 	sent     int64 // requests sent in the recorded period
@@ -116,6 +120,7 @@ type stats struct {
 	connects int64
 	lagSum   int64 // open loop: ns sends fell behind their intended time
 	lagMax   int64
+	tls      tlsStats // https: handshakes (tls.go)
 }
 
 func newStats() *stats { return &stats{hist: newHistogram(), histU: newHistogram()} }
@@ -232,7 +237,7 @@ func record(h *hdrhistogram.Histogram, v int64) {
 func (s *stats) failed(e ErrorClass, err error) {
 	s.errs[e]++
 	var n int
-	if errno, ok := err.(unix.Errno); ok && int(errno) < maxCause {
+	if errno, ok := err.(unix.Errno); ok && int(errno) < causeTLS {
 		n = int(errno)
 	}
 	s.causes[e][n]++
@@ -240,8 +245,11 @@ func (s *stats) failed(e ErrorClass, err error) {
 
 // causeName names errno n of class e in reports: "ECONNREFUSED", "EMFILE";
 // 0 is "EOF" for reads (the peer closed with requests in flight) and
-// "other" otherwise.
+// "other" otherwise; causeTLS is "TLS" (tls.go).
 func causeName(e ErrorClass, n int) string {
+	if n == causeTLS {
+		return "TLS"
+	}
 	if n == 0 {
 		if e == ErrRead {
 			return "EOF"

@@ -7,7 +7,6 @@ import "errors"
 // errors.Is.
 var (
 	ErrBadURL        = errors.New("loadgen: bad target URL")
-	ErrHTTPS         = errors.New("loadgen: https:// is not supported (hotload speaks plain http:// only; put a TLS-terminating proxy in front if needed)")
 	ErrMixedHosts    = errors.New("loadgen: all targets must be on the same host:port")
 	ErrBadTargets    = errors.New("loadgen: bad targets file")
 	ErrBadConfig     = errors.New("loadgen: bad configuration")

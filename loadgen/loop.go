@@ -40,6 +40,8 @@ type loop struct {
 	heap []int32 // timer heap of conn indices ordered by conn.wake
 	ts   unix.Timespec
 
+	tls *tlsDialer // https: connects and handshakes off the loop (tls.go)
+
 	progress progress
 	stop     atomic.Bool // set by Run when its context is cancelled
 }
@@ -91,6 +93,10 @@ func (l *loop) run() {
 		now = l.now()
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
+			if ev.Fd == tlsEvent {
+				l.tlsHandshakes(now)
+				continue
+			}
 			c := &l.conns[ev.Fd]
 			if ev.Pad != c.gen || c.state == stClosed {
 				continue // an event for a socket already closed
@@ -182,6 +188,10 @@ func (l *loop) handle(c *conn, events uint32, now int64) {
 
 // read does one read into the connection's buffer and frames what is there.
 func (l *loop) read(c *conn, now int64) {
+	if c.tls != nil {
+		l.tlsRead(c, now)
+		return
+	}
 	if c.rlen == len(c.rbuf) {
 		// A head larger than the buffer (rare): grow once for this conn.
 		nb := make([]byte, 2*len(c.rbuf))
@@ -251,7 +261,11 @@ func (l *loop) fill(c *conn, now int64) {
 		if c.h2 != nil {
 			c.h2.open(c, ti, f)
 		} else {
-			c.wbuf = append(c.wbuf, t.bytes...)
+			if c.tls != nil {
+				_, _ = c.tls.tc.Write(t.bytes) // sealed into c.wbuf
+			} else {
+				c.wbuf = append(c.wbuf, t.bytes...)
+			}
 			i := c.qh + c.qn
 			if i >= len(c.q) {
 				i -= len(c.q)
@@ -324,6 +338,10 @@ func (l *loop) connect(c *conn, now int64) {
 	if now >= l.end {
 		unixCloseIfOpen(c)
 		c.qn = 0
+		return
+	}
+	if l.tls != nil {
+		l.tlsConnect(c, now)
 		return
 	}
 	c.closeMe, c.wantOut = false, true

@@ -64,7 +64,8 @@ func cores(r *Result) float64 {
 	return r.CPU.Seconds() / r.Wall.Seconds()
 }
 
-// WriteRampSummary prints the knee (or why there is none) and why the ramp
+// WriteRampSummary prints the knee (or why there is none), over https the
+// knee step's handshakes (apart from its latency), and why the ramp
 // stopped.
 func WriteRampSummary(w io.Writer, res *RampResult) error {
 	var b strings.Builder
@@ -79,6 +80,7 @@ func WriteRampSummary(w io.Writer, res *RampResult) error {
 		k := res.Steps[res.Knee]
 		fmt.Fprintf(&b, "Knee: %.0f req/s (step %d: achieved %.1f req/s, p99 %s), the highest rate that met %s.\n",
 			k.Rate, res.Knee+1, k.Achieved(), fmtUS(float64(k.Result.Latency.ValueAtQuantile(99))), obj)
+		k.Result.TLS.summary(&b)
 	}
 	fmt.Fprintf(&b, "Stopped: %s.\n", res.Stopped)
 	if res.Generator != "" {

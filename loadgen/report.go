@@ -145,6 +145,7 @@ func writeFigures(b *strings.Builder, r *Result) {
 	if open {
 		fmt.Fprintf(b, "Schedule lag: mean %v, max %v\n", r.LagMean.Round(time.Microsecond), r.LagMax.Round(time.Microsecond))
 	}
+	r.TLS.summary(b)
 	if r.Wall > 0 && r.Requests > 0 {
 		fmt.Fprintf(b, "hotload CPU: %.2fs, %.2fus/request, %.2f cores busy\n", r.CPU.Seconds(),
 			float64(r.CPUPerRequest())/1e3, r.CPU.Seconds()/r.Wall.Seconds())

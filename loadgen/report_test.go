@@ -240,7 +240,7 @@ func TestTargets(t *testing.T) {
 	}{
 		{name: "ok", in: `{"url":"http://127.0.0.1:1/a"}` + "\n" + `{"method":"PUT","url":"http://127.0.0.1:1/b","body":"x"}`},
 		{name: "mixed hosts", in: `{"url":"http://127.0.0.1:1/a"}` + "\n" + `{"url":"http://127.0.0.1:2/a"}`, err: ErrMixedHosts},
-		{name: "https", in: `{"url":"https://127.0.0.1:1/a"}`, err: ErrHTTPS},
+		{name: "ftp", in: `{"url":"ftp://127.0.0.1:1/a"}`, err: ErrBadURL},
 		{name: "unknown field", in: `{"uri":"http://127.0.0.1:1/a"}`, err: ErrBadTargets},
 		{name: "empty", in: "# nothing\n", err: ErrBadTargets},
 	}

@@ -26,7 +26,9 @@ type Result struct {
 	Errors   map[string]int64 // failed requests by ErrorClass name
 	// Causes are the connect, read and write failures by class and errno:
 	// "connect ECONNREFUSED", "connect EMFILE", "read ECONNRESET", "read
-	// EOF" (the peer closed with requests in flight).
+	// EOF" (the peer closed with requests in flight), "connect TLS" (https:
+	// a handshake that failed on TLS's own grounds), "read TLS" (an alert,
+	// a bad record).
 	Causes   map[string]int64
 	BytesIn  int64
 	BytesOut int64
@@ -47,6 +49,8 @@ type Result struct {
 	// Interrupted is set when the run was cancelled before its end; Elapsed
 	// is then the part of the recorded period that ran.
 	Interrupted bool
+
+	TLS *TLSResult // https: handshakes (tls.go); nil for http
 
 	rpsSum float64 // merged runs: the sum of their rates
 }
@@ -117,7 +121,8 @@ type Report struct {
 	Uncorr Figures   `json:"uncorrected"`
 	Status StatusMap `json:"status"`
 	Errors ErrorMap  `json:"errors"`
-	// Causes split the connect, read and write errors by errno.
+	// Causes split the connect, read and write errors by errno (or TLS:
+	// a failure of TLS itself).
 	Causes ErrorMap   `json:"error_causes,omitempty"`
 	Hist   Histograms `json:"histograms"`
 	// Warnings are set when the generator itself was the bottleneck; an
@@ -125,6 +130,8 @@ type Report struct {
 	Warnings []string `json:"warnings"`
 	// Generator is the load generator's own cost.
 	Generator Generator `json:"generator"`
+	// TLS are the handshakes of an https:// run.
+	TLS *TLSReport `json:"tls,omitempty"`
 }
 
 // Figures are the headline numbers; latencies in microseconds.
@@ -212,12 +219,16 @@ func (r *Result) Report() (*Report, error) {
 	if r.Wall > 0 && r.Config.Threads > 0 {
 		g.CPUPerThread = r.CPU.Seconds() / r.Wall.Seconds() / float64(r.Config.Threads)
 	}
+	tr, err := r.TLS.report()
+	if err != nil {
+		return nil, err
+	}
 	return &Report{
 		Version: 1, Config: r.Config, Start: r.Start, Runs: r.Runs, Interrupted: r.Interrupted,
 		Figures: f, Uncorr: u,
 		Status: r.Status, Errors: r.Errors, Causes: r.Causes,
 		Hist:     Histograms{Corrected: cs, Uncorrected: us},
-		Warnings: warns, Generator: g,
+		Warnings: warns, Generator: g, TLS: tr,
 	}, nil
 }
 
@@ -263,6 +274,9 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 		LagMax:   time.Duration(rep.Figures.LagMaxUS * 1e3),
 		Warnings: rep.Warnings,
 		rpsSum:   rep.Figures.RPS,
+	}
+	if r.TLS, err = rep.TLS.result(); err != nil {
+		return nil, err
 	}
 	if r.Status == nil {
 		r.Status = map[int]int64{}
@@ -321,6 +335,7 @@ func Merge(rs ...*Result) (*Result, error) {
 		for _, w := range r.Warnings {
 			out.Warnings = append(out.Warnings, "run "+strconv.Itoa(out.Runs)+": "+w)
 		}
+		out.TLS = out.TLS.merge(r.TLS)
 	}
 	if len(rs) > 1 {
 		out.Config.Connections, out.Config.Threads, out.Config.Rate = 0, 0, 0

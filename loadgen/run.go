@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"runtime"
@@ -50,6 +51,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	probe.Close()
+	var tlsCfg *tls.Config
+	if cfg.TLS != nil {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		if tlsCfg, err = cfg.TLS.clientConfig(host, cfg.Connections); err != nil {
+			return nil, err
+		}
+		if err := tlsProbe(tlsCfg, tcp.String(), min(cfg.Timeout, 5*time.Second)); err != nil {
+			return nil, err
+		}
+	}
 
 	tps := h2Templates(cfg)
 	loops := make([]*loop, cfg.Threads)
@@ -95,6 +106,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		l.events = make([]unix.EpollEvent, len(l.conns)+1)
 		l.heap = make([]int32, 0, len(l.conns))
 		loops[i] = l
+		if tlsCfg != nil {
+			if l.tls, err = newTLSDialer(tlsCfg, tcp.String(), cfg.Timeout, ep); err != nil {
+				for _, l := range loops[:i+1] {
+					unix.Close(l.ep)
+				}
+				return nil, err
+			}
+			l.stats.tls.hist = newHistogram()
+		}
 	}
 
 	// Every loop holds a P for its whole life (see loop.wait); Run's own
@@ -148,6 +168,11 @@ wait:
 			}
 		}
 	}
+	for _, l := range loops {
+		if l.tls != nil {
+			l.tls.close() // handshakes still in progress
+		}
+	}
 	wall := time.Since(base)
 	var ru1 unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
@@ -195,6 +220,9 @@ wait:
 	}
 	if res.Sent > 0 && cfg.Rate > 0 {
 		res.LagMean = time.Duration(lagSum / res.Sent)
+	}
+	if cfg.TLS != nil {
+		res.TLS = tlsResult(loops)
 	}
 	res.Warnings = warnings(res)
 	return res, nil

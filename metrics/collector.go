@@ -22,6 +22,9 @@ type Options struct {
 	// Accept, if set, is called at scrape for the connection budget's
 	// metrics (engine/fdguard.go).
 	Accept func() AcceptStats
+	// Edge, if set, is called at scrape for edge protection's counters
+	// (engine/edge.go).
+	Edge func() EdgeStats
 	// Upstreams, if set, is called at scrape for the endpoints' passive
 	// health (hotpath_upstream_ejections_total, _endpoints_ejected).
 	Upstreams func() []UpstreamHealth

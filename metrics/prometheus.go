@@ -20,6 +20,7 @@ type descs struct {
 	accessDropped, authRejections                 *prometheus.Desc
 	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
 	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
+	edge                                          edgeDescs // edge.go
 }
 
 func newDescs() descs {
@@ -57,6 +58,7 @@ func newDescs() descs {
 		downRefused:       d("downstream_connections_refused_total", "Client connections closed at once because the connection budget was spent."),
 		acceptPauses:      d("accept_pauses_total", "Times an event loop stopped accepting because the connection budget was spent."),
 		paused:            d("accept_paused_loops", "Event loops not accepting now because the connection budget is spent."),
+		edge:              newEdgeDescs(),
 		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full).", "route", "reason"),
 	}
 }
@@ -88,6 +90,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d.acceptPauses
 		ch <- d.paused
 	}
+	c.describeEdge(ch)
 }
 
 // Collect sums every loop's counters with atomic loads and sends them. It
@@ -147,6 +150,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.acceptPauses, a.Pauses)
 		gauge(d.paused, float64(a.PausedLoops))
 	}
+	c.collectEdge(ch)
 
 	t := c.table.Load()
 	for _, s := range t.routes {

@@ -75,6 +75,7 @@ type loadFlags struct {
 	cfg                             loadgen.Config
 	headers                         headerList
 	method, body, bodyFile, targets string
+	tls                             tlsFlags
 }
 
 // register adds the load flags to fs, with conns connections by default.
@@ -91,6 +92,7 @@ func (f *loadFlags) register(fs *flag.FlagSet, conns int) {
 	fs.BoolVar(&f.cfg.HTTP2, "h2", false, "HTTP/2 with prior knowledge (h2c); -p is then the streams in flight per connection")
 	durationVar(fs, &f.cfg.Warmup, "warmup", 0, "send for this long first without recording")
 	durationVar(fs, &f.cfg.Timeout, "timeout", 10*time.Second, "fail a request without a response after this long")
+	f.tls.register(fs)
 }
 
 // config builds the run's configuration from the flags and the URL (or
@@ -132,13 +134,50 @@ func (f *loadFlags) config(positional []string) (loadgen.Config, error) {
 		}
 		cfg.Targets, cfg.URL = []loadgen.Target{t}, positional[0]
 	}
+	cfg.TLS = f.tls.config()
 	return cfg, cfg.Check()
+}
+
+// tlsFlags are the flags of https:// targets (loadgen.TLS), part of the
+// load flags.
+type tlsFlags struct {
+	insecure, resume                  bool
+	sni, caFile, alpn, version, curve string
+}
+
+func (f *tlsFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.insecure, "insecure", false, "https: do not verify the server's certificate")
+	fs.StringVar(&f.sni, "sni", "", "https: the server name sent and verified (default: the URL's host)")
+	fs.StringVar(&f.caFile, "cacert", "", "https: verify the server against the CAs in this PEM file (default: the system roots)")
+	fs.StringVar(&f.alpn, "alpn", "", "https: ALPN protocols offered, comma-separated (default http/1.1)")
+	fs.StringVar(&f.version, "tls-version", "", "https: 1.2 or 1.3 only (default: both)")
+	fs.StringVar(&f.curve, "tls-curves", "", "https: key exchange groups offered, comma-separated: x25519, p256, p384, p521, x25519mlkem768 (default Go's)")
+	fs.BoolVar(&f.resume, "tls-resume", false, "https: resume sessions with tickets; with --no-keepalive every handshake after the first resumes")
+}
+
+// config returns the TLS options the flags ask for, nil when none is set
+// (an https:// URL then takes the defaults; loadgen.Config.Check refuses
+// options for an http:// one).
+func (f *tlsFlags) config() *loadgen.TLS {
+	if *f == (tlsFlags{}) {
+		return nil
+	}
+	t := &loadgen.TLS{Insecure: f.insecure, ServerName: f.sni, CAFile: f.caFile, Version: f.version, Resume: f.resume}
+	if f.alpn != "" {
+		t.ALPN = strings.Split(f.alpn, ",")
+	}
+	if f.curve != "" {
+		t.Curves = strings.Split(f.curve, ",")
+	}
+	return t
 }
 
 // flagOf maps loadgen.Config fields to the flags that set them.
 var flagOf = map[string]string{
 	"Connections": "-c", "Threads": "-t", "Duration": "-d", "Warmup": "--warmup",
 	"Rate": "-R", "Pipeline": "-p", "Timeout": "--timeout", "NoKeepAlive": "--no-keepalive",
+	"HTTP2": "--h2", "TLS.Insecure": "--insecure", "TLS.ServerName": "--sni", "TLS.CAFile": "--cacert",
+	"TLS.ALPN": "--alpn", "TLS.Version": "--tls-version", "TLS.Curves": "--tls-curves", "TLS.Resume": "--tls-resume",
 }
 
 // flagError rewrites a *loadgen.FieldError in terms of the flag that set

@@ -69,7 +69,7 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			capture.Abort()
 		}
 		fmt.Fprintln(stderr, "hotload:", flagError(err))
-		if errors.Is(err, loadgen.ErrUnreachable) {
+		if errors.Is(err, loadgen.ErrUnreachable) || errors.Is(err, loadgen.ErrTLS) {
 			return exitRun
 		}
 		return exitUsage

@@ -6,6 +6,7 @@
 //	hotload --h2 -c 64 -p 10 -d 30s http://127.0.0.1:8080/
 //	hotload -c 64 -d 30s -R 50000 --json run.json --hgrm run.hgrm http://127.0.0.1:8080/
 //	hotload --targets reqs.jsonl --fail-if 'p99>20ms,errors>0.1%' -d 10s
+//	hotload -c 64 -d 30s --no-keepalive --cacert ca.pem https://example.test:8443/
 //	hotload ramp --slo 'p99<10ms,errors<0.1%' --from 1000 --step 20% --hold 10s --html ramp.html http://127.0.0.1:8080/
 //	hotload compare before.json after.json
 //	hotload merge a.json b.json --json all.json
@@ -14,9 +15,9 @@
 //	hotload profile diff main runs/20261127T121502Z-pr42 --type cpu,allocs
 //
 // Exit status: 0 success, 1 the run could not be made or got no response
-// at all (unreachable target or pprof endpoint, every request failed, I/O,
-// profiles not all taken), 2 bad usage, 3 a --fail-if condition held (for
-// ramp: no step met the objective).
+// at all (unreachable target, failed TLS handshake or pprof endpoint, every
+// request failed, I/O, profiles not all taken), 2 bad usage, 3 a --fail-if
+// condition held (for ramp: no step met the objective).
 package main
 
 import (

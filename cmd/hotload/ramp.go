@@ -86,7 +86,7 @@ func ramp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, err := loadgen.RunRamp(ctx, rr.ramp)
 	if err != nil && res == nil {
 		fmt.Fprintln(stderr, "hotload:", rampFlagError(err))
-		if errors.Is(err, loadgen.ErrUnreachable) {
+		if errors.Is(err, loadgen.ErrUnreachable) || errors.Is(err, loadgen.ErrTLS) {
 			return exitRun
 		}
 		return exitUsage

@@ -27,6 +27,8 @@ func TestRampUsage(t *testing.T) {
 		{name: "max below from", args: []string{"ramp", "--slo", "p99<1s", "--from", "100", "--max", "50", u}, msg: "--max 50: want"},
 		{name: "bad resolution", args: []string{"ramp", "--slo", "p99<1s", "--resolution", "x", u}, msg: "--resolution x"},
 		{name: "zero connections", args: []string{"ramp", "--slo", "p99<1s", "-c", "0", u}, msg: "-c 0: want at least 1"},
+		{name: "tls flags on http", args: []string{"ramp", "--slo", "p99<1s", "--cacert", "ca.pem", u}, msg: "--cacert ca.pem: want no TLS options for an http:// target"},
+		{name: "bad tls version", args: []string{"ramp", "--slo", "p99<1s", "--tls-version", "1.0", "https://127.0.0.1:1/"}, msg: "--tls-version 1.0: want 1.2 or 1.3"},
 		{name: "pprof with a fractional hold", args: []string{"ramp", "--slo", "p99<1s", "--hold", "1500ms", "--pprof", "http://127.0.0.1:1", u}, msg: "--hold must be whole seconds"},
 	}
 	for _, tc := range tests {
