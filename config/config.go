@@ -65,6 +65,9 @@ type Listener struct {
 	HTTP2 HTTP2 `yaml:"http2"`
 	// TLS makes the listener HTTPS (tls.go).
 	TLS *ListenerTLS `yaml:"tls"`
+	// HTTPSRedirect answers every request on this plain listener with a
+	// redirect to the same URL over HTTPS (tls.go).
+	HTTPSRedirect *HTTPSRedirect `yaml:"https_redirect"`
 }
 
 // HTTP2 are a listener's HTTP/2 limits, each an h2.Limits field.
@@ -302,6 +305,9 @@ type Route struct {
 	IPFilter *IPFilter `yaml:"ip_filter"`
 	MaxBody  Size      `yaml:"max_body"`
 	CORS     *CORS     `yaml:"cors"`
+	// ClientCert requires a verified client certificate (mTLS) and passes
+	// its identity upstream (tls.go).
+	ClientCert *ClientCert `yaml:"client_cert"`
 
 	// Retry sends a failed request again, to another endpoint.
 	Retry Retry `yaml:"retry"`

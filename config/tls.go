@@ -28,8 +28,8 @@ type ListenerTLS struct {
 	// x25519mlkem768, secp256r1mlkem768, secp384r1mlkem1024, p256, p384,
 	// p521. Empty: Go's defaults (the post-quantum hybrids first).
 	Curves []string `yaml:"curves"`
-	// ALPN are the protocols offered, preferred first: http/1.1 (the
-	// default) and h2 (once HTTP/2 is served, issue 8).
+	// ALPN are the protocols offered, preferred first: h2 and http/1.1
+	// (the default: both, h2 first); [http/1.1] turns HTTP/2 off.
 	ALPN []string `yaml:"alpn"`
 	// ClientAuth asks clients for a certificate (mTLS): none (the
 	// default), optional (verified when given) or require. ClientCAFile
@@ -91,6 +91,39 @@ type UpstreamTLS struct {
 	// new connection resumes (default true).
 	SessionResumption bool `yaml:"session_resumption"`
 }
+
+// ClientCert is a route's client_cert: section: what the route asks of
+// the client certificate a TLS listener verified (its tls.client_auth is
+// optional or require). The header fields are the gateway's: a client's
+// own fields of those names are removed, never forwarded.
+type ClientCert struct {
+	// Required refuses (403) a request without a verified client
+	// certificate: over plain HTTP, or client_auth optional and none sent.
+	Required bool `yaml:"required"`
+	// SubjectHeader sends the certificate's subject distinguished name
+	// (RFC 2253: "CN=alice,O=Example") upstream in this field.
+	SubjectHeader string `yaml:"subject_header"`
+	// SANHeader sends its subject alternative names, comma-separated
+	// ("DNS:a.example,URI:spiffe://example/alice").
+	SANHeader string `yaml:"san_header"`
+}
+
+// HTTPSRedirect is a plain listener's https_redirect: section: every
+// request is answered with a redirect to the same host and target over
+// HTTPS, except the paths under Except, which are served as usual.
+type HTTPSRedirect struct {
+	// Port is the HTTPS port written in the Location (443, the default,
+	// is left out of the URL).
+	Port int `yaml:"port"`
+	// Status is 301, 302, 307 or 308 (the default: the method and body
+	// are kept).
+	Status int `yaml:"status"`
+	// Except are path prefixes served without a redirect
+	// ("/.well-known/acme-challenge/" for ACME HTTP-01 challenges).
+	Except []string `yaml:"except"`
+}
+
+func (r *HTTPSRedirect) setDefaults() { r.Port, r.Status = 443, 308 }
 
 // Listener TLS defaults.
 const (
@@ -246,6 +279,58 @@ func (c *Config) validateTLS(errs *Errors) {
 			} else if t.TicketLifetime < t.TicketKeyRotation {
 				bad(p+".ticket_lifetime", "must be at least ticket_key_rotation (%v)", t.TicketKeyRotation)
 			}
+		}
+	}
+	mtls := false
+	for i, l := range c.Listeners {
+		if l.TLS != nil && l.TLS.ClientAuth != "none" {
+			mtls = true
+		}
+		r := l.HTTPSRedirect
+		if r == nil {
+			continue
+		}
+		p := fmt.Sprintf("listeners[%d].https_redirect", i)
+		if l.TLS != nil {
+			bad(p, "is for a plain listener; this one has tls")
+		}
+		if r.Port < 1 || r.Port > 65535 {
+			bad(p+".port", "want a port number 1-65535, got %d", r.Port)
+		}
+		switch r.Status {
+		case 301, 302, 307, 308:
+		default:
+			bad(p+".status", "want 301, 302, 307 or 308, got %d", r.Status)
+		}
+		for j, e := range r.Except {
+			if !strings.HasPrefix(e, "/") {
+				bad(fmt.Sprintf("%s.except[%d]", p, j), "want a path prefix starting with /, got %q", e)
+			}
+		}
+	}
+	for i, r := range c.Routes {
+		cc := r.ClientCert
+		if cc == nil {
+			continue
+		}
+		p := fmt.Sprintf("routes[%d].client_cert", i)
+		if !cc.Required && cc.SubjectHeader == "" && cc.SANHeader == "" {
+			bad(p, "set required, subject_header or san_header")
+		}
+		if !mtls {
+			bad(p, "no listener asks for client certificates: set tls.client_auth to optional or require on a listener")
+		}
+		for _, h := range []struct{ field, name string }{{"subject_header", cc.SubjectHeader}, {"san_header", cc.SANHeader}} {
+			switch {
+			case h.name == "":
+			case !isToken(h.name):
+				bad(p+"."+h.field, "not a header name: %q", h.name)
+			case contains(managedFields, strings.ToLower(h.name)):
+				bad(p+"."+h.field, "%s is managed by the gateway", h.name)
+			}
+		}
+		if cc.SubjectHeader != "" && strings.EqualFold(cc.SubjectHeader, cc.SANHeader) {
+			bad(p+".san_header", "is the same field as subject_header")
 		}
 	}
 	for i, u := range c.Upstreams {

@@ -65,6 +65,9 @@ routes:
 	}
 }
 
+// mtlsListener is a listener asking for client certificates (6 lines).
+const mtlsListener = "listeners:\n  - address: :8443\n    tls:\n      certificates: [{cert_file: a, key_file: b}]\n      client_auth: optional\n      client_ca_file: ca.pem\n"
+
 func TestTLSValidation(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -103,6 +106,24 @@ func TestTLSValidation(t *testing.T) {
 			path: "upstreams[0].tls.cert_file", line: 4, msg: "go together"},
 		{name: "upstream-unknown-field", yaml: "upstreams:\n  - name: app\n    endpoints: [{address: \"a:443\"}]\n    tls: {verify: false}\n",
 			path: "upstreams[0].tls.verify", line: 4, msg: "unknown field"},
+		{name: "redirect-on-tls", yaml: "listeners:\n  - address: :8443\n    tls: {certificates: [{cert_file: a, key_file: b}]}\n    https_redirect: {}\n",
+			path: "listeners[0].https_redirect", line: 4, msg: "plain listener"},
+		{name: "redirect-port", yaml: "listeners:\n  - address: :80\n    https_redirect: {port: 70000}\n",
+			path: "listeners[0].https_redirect.port", line: 3, msg: "got 70000"},
+		{name: "redirect-status", yaml: "listeners:\n  - address: :80\n    https_redirect: {status: 200}\n",
+			path: "listeners[0].https_redirect.status", line: 3, msg: "want 301, 302, 307 or 308"},
+		{name: "redirect-except", yaml: "listeners:\n  - address: :80\n    https_redirect: {except: [acme]}\n",
+			path: "listeners[0].https_redirect.except[0]", line: 3, msg: "starting with /"},
+		{name: "client-cert-empty", yaml: mtlsListener + "routes:\n  - {path: /, direct: {}, client_cert: {}}\n",
+			path: "routes[0].client_cert", line: 8, msg: "set required, subject_header or san_header"},
+		{name: "client-cert-no-mtls-listener", yaml: "routes:\n  - {path: /, direct: {}, client_cert: {required: true}}\n",
+			path: "routes[0].client_cert", line: 2, msg: "no listener asks for client certificates"},
+		{name: "client-cert-bad-header", yaml: mtlsListener + "routes:\n  - path: /\n    direct: {}\n    client_cert: {subject_header: \"X Subject\"}\n",
+			path: "routes[0].client_cert.subject_header", line: 10, msg: "not a header name"},
+		{name: "client-cert-managed-header", yaml: mtlsListener + "routes:\n  - path: /\n    direct: {}\n    client_cert: {san_header: Host}\n",
+			path: "routes[0].client_cert.san_header", line: 10, msg: "managed by the gateway"},
+		{name: "client-cert-same-header", yaml: mtlsListener + "routes:\n  - path: /\n    direct: {}\n    client_cert: {subject_header: X-Id, san_header: x-id}\n",
+			path: "routes[0].client_cert.san_header", line: 10, msg: "same field"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse("t.yaml", []byte(c.yaml))
@@ -222,5 +243,20 @@ func TestTLSExample(t *testing.T) {
 	}
 	if !listener || !upstream {
 		t.Errorf("tls on a listener %v, on an upstream %v", listener, upstream)
+	}
+}
+
+// TestHTTPSRedirectDefaults: https_redirect: {} redirects to port 443 with
+// 308 (the method and body kept).
+func TestHTTPSRedirectDefaults(t *testing.T) {
+	c, err := Parse("t.yaml", []byte("listeners:\n  - address: :80\n    https_redirect: {}\n  - address: :81\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Listeners[0].HTTPSRedirect; r == nil || r.Port != 443 || r.Status != 308 || len(r.Except) != 0 {
+		t.Errorf("https_redirect %+v", r)
+	}
+	if c.Listeners[1].HTTPSRedirect != nil {
+		t.Error("a listener without https_redirect has one")
 	}
 }

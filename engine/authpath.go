@@ -59,6 +59,11 @@ type gate struct {
 
 	requestID bool // X-Request-Id upstream and to the client
 	needID    bool // an ID is needed (request_id, or a ${request_id} value)
+
+	// client_cert (tls.go): a verified client certificate required, and
+	// the fields that carry its subject and SANs upstream ("" for none).
+	certRequired          bool
+	certSubject, certSANs string
 }
 
 // gateState is a client connection's gate state for its current exchange,
@@ -90,7 +95,7 @@ const authCacheSlots = 4096
 // reports unreadable or malformed ones.
 func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.Errors {
 	reqID := rc.RequestID || cfg.RequestID
-	if rc.Auth == nil && rc.Headers == nil && !reqID {
+	if rc.Auth == nil && rc.Headers == nil && !reqID && rc.ClientCert == nil {
 		return nil
 	}
 	name := r.name
@@ -200,6 +205,14 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 			g.reqDrop = append(g.reqDrop, strings.ToLower(g.credHeader))
 		}
 	}
+	if cc := rc.ClientCert; cc != nil {
+		g.certRequired, g.certSubject, g.certSANs = cc.Required, cc.SubjectHeader, cc.SANHeader
+		for _, name := range []string{cc.SubjectHeader, cc.SANHeader} {
+			if name != "" {
+				g.reqDrop = append(g.reqDrop, strings.ToLower(name)) // never the client's
+			}
+		}
+	}
 	errs = append(errs, g.compileEdits(cfg, p, rc.Headers)...)
 	if r.direct != nil {
 		g.filterDirect(r.direct)
@@ -217,6 +230,9 @@ func (d *exchange) gateBegin(rt *route, head []byte) bool {
 	g := rt.gate
 	ps := d.policies()
 	d.gateReset(g, ps)
+	if (g.certRequired || g.certSubject != "" || g.certSANs != "") && d.clientCert(g, ps) {
+		return true // 403: no verified client certificate (tls.go)
+	}
 	if g.jwt == nil && g.keys == nil && g.basic == nil {
 		return false
 	}

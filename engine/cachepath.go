@@ -74,25 +74,33 @@ type cacheState struct {
 // is told through X-Forwarded-Proto and X-Forwarded-Port, which change the
 // links it writes (a response for "https" never goes to an "http" client,
 // nor one for a port a client made up).
-func cacheVariant(enc compression.Encoding, fv *forwardedView) uint64 {
+func cacheVariant(enc compression.Encoding, fv *forwardedView, secure bool) uint64 {
 	v := enc.Variant()
-	// The client's fields as forwarded (a trusted proxy's); the gateway's
-	// own X-Forwarded-Proto is the same for every request on a plain
-	// listener. TODO(issue 13): mix it in once TLS listeners make it vary.
+	// The client's fields as forwarded (a trusted proxy's), then the
+	// gateway's own X-Forwarded-Proto when it sent none: "https" on a TLS
+	// listener, mixed in as a trusted proxy's "https" would be; "http"
+	// leaves the variant as it was before TLS listeners existed.
+	proto := false
 	for _, h := range fv.h[:fv.n] {
 		var tag uint64
 		switch {
 		case len(h.Name) == 16 && parser.EqualFold(h.Name, "x-forwarded-port"):
 			tag = 1
 		case len(h.Name) == 17 && parser.EqualFold(h.Name, "x-forwarded-proto"):
-			tag = 2
+			tag, proto = 2, true
 		default:
 			continue
 		}
 		v = v*31 + (tag ^ xxhash.Sum64(h.Value))
 	}
+	if secure && !proto {
+		v = v*31 + (2 ^ httpsHash)
+	}
 	return v
 }
+
+// httpsHash is the hash of the X-Forwarded-Proto value "https".
+var httpsHash = xxhash.Sum64String("https")
 
 // reqSnapshot is a copy of what the cache needs of a request after its
 // bytes have left the read buffer: for Store (Vary values, Authorization)
@@ -174,7 +182,7 @@ func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 	fv := d.forwarded(rt)
 	creq := &ps.creq
 	creq.Method, creq.Host, creq.Path, creq.Query = r.Method, r.Host, r.Path, r.Query
-	ps.variant = cacheVariant(ps.enc, fv)
+	ps.variant = cacheVariant(ps.enc, fv, d.cl.tls() != nil)
 	creq.Variant = ps.variant
 	creq.Headers = fv
 	if ps.w == nil {

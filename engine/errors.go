@@ -21,6 +21,7 @@ var (
 	ErrUnderscoreField   = errors.New("engine: underscore in a header name")     // 400 (limits.underscores_in_headers: reject)
 	ErrShuttingDown      = errors.New("engine: shutting down")                   // 503
 	ErrBodyTooLarge      = errors.New("engine: request body over max_body")      // 413 (edge.go)
+	ErrNoHostToRedirect  = errors.New("engine: no Host to redirect to HTTPS")    // 400 (https_redirect, tls.go)
 )
 
 // Status maps an engine error to the HTTP status the client is answered
@@ -31,7 +32,7 @@ func Status(err error) int {
 		return 404
 	case ErrMethodNotAllowed:
 		return 405
-	case ErrBadPath, ErrEncodedSeparator, ErrBadRequestBody, ErrUnderscoreField:
+	case ErrBadPath, ErrEncodedSeparator, ErrBadRequestBody, ErrUnderscoreField, ErrNoHostToRedirect:
 		return 400
 	case ErrNoHealthyEndpoint, ErrPoolExhausted, ErrShuttingDown:
 		return 503

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
+	"github.com/hotpath/hotpath/tlsloop"
 	"github.com/hotpath/hotpath/trie"
 )
 
@@ -125,6 +126,8 @@ type client interface {
 	addrText() []byte   // the peer's address as text, for X-Forwarded-For and ${client_ip}
 	addrHash() uint64   // its hash, for balancers keyed on the client
 	remoteAddr() netip.AddrPort
+	tls() *tlsloop.Info    // the TLS under the connection; nil over plain TCP (tls.go)
+	listener() (int, bool) // the index of the listener the connection came in on
 }
 
 var _ client = (*h1conn)(nil)
@@ -175,6 +178,9 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	if tbl.underscores == underscoresReject && underscoreField(r.Headers) {
 		d.localError(ErrUnderscoreField)
 		return
+	}
+	if tbl.redirects != nil && d.redirectToHTTPS(tbl) {
+		return // the listener's https_redirect answered (tls.go)
 	}
 	if tbl.edge.atBegin && d.edgeBegin(tbl) {
 		return // ip_filter refused the client, or a CORS preflight was answered (edge.go)
@@ -319,7 +325,7 @@ func (d *exchange) connect(fresh bool) {
 	d.lp.addUp(u)
 	u.attach(d, false)
 	u.setDeadline(dlConnect, d.lp.srv.now()+d.tbl.timeouts.connect+int64(time.Second))
-	d.lp.dial(u, d.ep.Addr, time.Duration(d.tbl.timeouts.connect))
+	d.lp.dial(u, d.ep.Addr, time.Duration(d.tbl.timeouts.connect), d.rt.up)
 }
 
 // badBody ends an exchange whose request body's chunked framing turned

@@ -162,7 +162,11 @@ func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) [
 		b = append(b, "\r\n"...)
 	}
 	if t.fwd.XForwardedProto && !sawProto {
-		b = append(b, "X-Forwarded-Proto: http\r\n"...)
+		if d.cl.tls() != nil {
+			b = append(b, "X-Forwarded-Proto: https\r\n"...)
+		} else {
+			b = append(b, "X-Forwarded-Proto: http\r\n"...)
+		}
 	}
 	if t.fwd.XForwardedHost && !sawHost && r.Host != nil {
 		b = appendHeader(b, "X-Forwarded-Host", r.Host)

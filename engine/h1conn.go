@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hotpath/hotpath/parser"
+	"github.com/hotpath/hotpath/tlsloop"
 )
 
 // downState is where a client connection is in its request cycle.
@@ -125,7 +126,7 @@ func (h *h1conn) run() {
 	h.busy = false
 	if h.wantClose {
 		h.wantClose = false
-		_ = h.lp.el.Close(h.c)
+		_ = h.lp.el.Close(rawConn(h.c))
 	}
 }
 
@@ -138,7 +139,7 @@ func (h *h1conn) close() {
 		h.wantClose = true
 		return
 	}
-	_ = h.lp.el.Close(h.c)
+	_ = h.lp.el.Close(rawConn(h.c))
 }
 
 func (h *h1conn) process() {
@@ -335,6 +336,9 @@ func (h *h1conn) toClosing() {
 	}
 	h.release()
 	h.state = downClosing
+	if t := tlsOf(h.c); t != nil {
+		t.closeNotify() // the last response is complete (tls.go)
+	}
 	if h.c.OutboundBuffered() == 0 {
 		h.linger()
 		return
@@ -494,6 +498,13 @@ func (h *h1conn) holdBody(now int64) {
 }
 
 // remoteAddr returns the peer's address and port.
+// tls is the TLS under the connection (its parameters and the client's
+// certificate); nil over plain TCP.
+func (h *h1conn) tls() *tlsloop.Info { return tlsOf(h.c).info() }
+
+// listener is the index of the listener the connection came in on.
+func (h *h1conn) listener() (int, bool) { return h.lp.srv.listenerOf(h.c) }
+
 func (h *h1conn) remoteAddr() netip.AddrPort {
 	if a, ok := h.c.RemoteAddr().(*net.TCPAddr); ok {
 		return a.AddrPort()

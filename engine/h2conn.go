@@ -10,6 +10,7 @@ import (
 
 	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/parser"
+	"github.com/hotpath/hotpath/tlsloop"
 )
 
 // HTTP/2 toward clients (docs/http2.md): an h2conn is a client connection
@@ -118,11 +119,17 @@ func listenerPort(addr string) (int, bool) {
 
 // h2cOn reports whether c came in on a listener with h2c, and which.
 func (s *Server) h2cOn(c gnet.Conn) (int, bool) {
+	i, ok := s.listenerOf(c)
+	return i, ok && slices.Contains(s.tbl.Load().cfg.Listeners[i].Protocols, "h2c")
+}
+
+// listenerOf returns the index of the listener c came in on.
+func (s *Server) listenerOf(c gnet.Conn) (int, bool) {
 	a, ok := c.LocalAddr().(*net.TCPAddr)
 	if !ok {
 		return 0, false
 	}
-	i, ok := s.h2cPorts[a.Port]
+	i, ok := s.lnPorts[a.Port]
 	return i, ok
 }
 
@@ -230,7 +237,7 @@ func (hc *h2conn) close() {
 		hc.wantClose = true
 		return
 	}
-	_ = hc.lp.el.Close(hc.c)
+	_ = hc.lp.el.Close(rawConn(hc.c))
 }
 
 func (hc *h2conn) stream(id uint32) *h2stream {
@@ -530,6 +537,9 @@ func (s *h2stream) addrHash() uint64 { return s.hc.ipHash }
 func (s *h2stream) resume()          { s.pump() }
 
 func (s *h2stream) current(x *exchange) bool { return s.x == x && !s.gone() }
+
+func (s *h2stream) tls() *tlsloop.Info    { return tlsOf(s.hc.c).info() }
+func (s *h2stream) listener() (int, bool) { return s.hc.lp.srv.listenerOf(s.hc.c) }
 
 func (s *h2stream) remoteAddr() netip.AddrPort {
 	if a, ok := s.hc.c.RemoteAddr().(*net.TCPAddr); ok {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/pool"
+	"github.com/hotpath/hotpath/tlsloop"
 )
 
 // loop is one event loop's private state. Only that loop's goroutine touches
@@ -115,7 +117,7 @@ func (lp *loop) Run(context.Context) error {
 
 func (lp *loop) closeIdle(u *up) {
 	u.state = upClosed
-	_ = lp.el.Close(u.c)
+	_ = lp.el.Close(rawConn(u.c))
 }
 
 // drain runs on the loop when Shutdown starts: stop accepting, close idle
@@ -342,10 +344,26 @@ func (lp *loop) resume(c gnet.Conn, paused *bool) {
 // loop. This goroutine is per new upstream connection, not per request.
 // EventLoop.Register would not remove it and has no connect timeout: see
 // "Upstream connects" in doc.go.
-func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
+func (lp *loop) dial(u *up, addr string, timeout time.Duration, tu *upstream) {
 	el := lp.el
 	go func() {
+		deadline := time.Now().Add(timeout)
 		conn, err := net.DialTimeout("tcp", addr, timeout)
+		if err == nil && tu.tls != nil {
+			// TLS upstream: the handshake runs here, blocking, within the
+			// connect timeout; the loop gets the connection established
+			// (tls.go).
+			var tc *tlsloop.Conn
+			if tc, err = dialTLS(tu.tls, conn, addr, deadline); err != nil {
+				_ = conn.Close()
+				lp.srv.upstreamTLSFailed(tu, addr, err)
+				if errors.Is(err, context.DeadlineExceeded) {
+					err = errDialTimeout
+				}
+			} else {
+				u.tlsc = tc
+			}
+		}
 		if err == nil {
 			var ch <-chan gnet.RegisteredResult
 			ch, err = el.Enroll(gnet.NewContext(context.Background(), u), conn)
@@ -363,7 +381,7 @@ func (lp *loop) dial(u *up, addr string, timeout time.Duration) {
 			}
 		}
 		if err != nil {
-			timedOut := false
+			timedOut := err == errDialTimeout
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				timedOut = true
 			}

@@ -34,6 +34,7 @@ const (
 
 // epollFD returns the epoll descriptor of the loop that owns c, or -1.
 func epollFD(c gnet.Conn) int {
+	c = rawConn(c) // tls.go
 	v := reflect.ValueOf(c)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return -1
@@ -60,6 +61,7 @@ func epollFD(c gnet.Conn) int {
 // listenerFDs returns the listening sockets of the loop that owns c (each
 // loop has its own with SO_REUSEPORT), or nil.
 func listenerFDs(c gnet.Conn) []int {
+	c = rawConn(c) // tls.go
 	v := reflect.ValueOf(c)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return nil

@@ -486,6 +486,7 @@ func (lp *loop) flush() {
 // epollFD (pause.go) it reads gnet v2.10.0's unexported conn.loop.poller by
 // reflection; TestPollerLayout pins it.
 func pollerOf(c gnet.Conn) *netpoll.Poller {
+	c = rawConn(c) // tls.go
 	v := reflect.ValueOf(c)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return nil

@@ -7,7 +7,7 @@ import (
 	"github.com/hotpath/hotpath/pool"
 )
 
-// Retries (routes[].retry, docs/policies.md): a request whose attempt
+// Retries (routes[].retry, docs/resilience.md): a request whose attempt
 // failed is sent again to an endpoint it has not tried.
 //
 //   - A request whose bytes never reached an upstream (the connect was

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hotpath/hotpath/aggregate"
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/tlsloop"
 )
 
 // Server is the gateway: gnet event loops on the configured listeners, the
@@ -56,7 +57,10 @@ type Server struct {
 	edge     edgeShared        // per-client connection limits and edge counters (edge.go)
 	maxConns int               // limits.max_connections at New (0: derived from the descriptor limit)
 	handover bool              // WithHandover
-	h2cPorts map[int]int       // listener ports that speak h2c: the listener's index (h2conn.go)
+	lnPorts  map[int]int       // listener port -> the listener's index, filled by Start
+	// tlsServers are the TLS listeners' handshakes, certificates and
+	// session ticket keys, by listener index (nil: plain); tls.go.
+	tlsServers []*tlsloop.Server
 
 	watchDone, watchExited chan struct{} // the passive-health watcher (health.go)
 }
@@ -80,9 +84,19 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	scs, tlsErrs, tlsWarnings := listenerTLS(cfg, time.Now())
 	t, err := compile(cfg, nil)
-	if err != nil {
-		return nil, err
+	if err != nil || len(tlsErrs) > 0 {
+		return nil, joinConfigErrors(err, tlsErrs, t)
+	}
+	for _, w := range tlsWarnings {
+		s.log.Warn(w.Error())
+	}
+	s.tlsServers = make([]*tlsloop.Server, len(scs))
+	for i, sc := range scs {
+		if sc != nil {
+			s.tlsServers[i] = tlsloop.NewServer(sc)
+		}
 	}
 	s.pol.log = s.log
 	s.agg = s.newAggregateClient()
@@ -121,12 +135,26 @@ func Check(cfg *config.Config) error {
 	for i := range c.Upstreams {
 		c.Upstreams[i].Health.Active = nil
 	}
+	_, tlsErrs, _ := listenerTLS(cfg, time.Now())
 	t, err := compile(&c, nil)
-	if err != nil {
-		return err
+	if err != nil || len(tlsErrs) > 0 {
+		return joinConfigErrors(err, tlsErrs, t)
 	}
 	t.close()
 	return nil
+}
+
+// joinConfigErrors merges compile's error with the listeners' TLS errors,
+// closing t (compiled, but not to be used) if there is one.
+func joinConfigErrors(err error, tlsErrs config.Errors, t *table) error {
+	if t != nil {
+		t.close()
+	}
+	var errs config.Errors
+	if err != nil && !errors.As(err, &errs) {
+		return err
+	}
+	return append(errs, tlsErrs...)
 }
 
 // Start binds the listeners and runs the event loops in the background. It
@@ -158,13 +186,15 @@ func (s *Server) Start() error {
 			}
 		}
 		protos[i] = "tcp://" + s.addrs[i]
-		if slices.Contains(s.tbl.Load().cfg.Listeners[i].Protocols, "h2c") {
-			if p, ok := listenerPort(s.addrs[i]); ok {
-				if s.h2cPorts == nil {
-					s.h2cPorts = map[int]int{}
-				}
-				s.h2cPorts[p] = i
+		if p, ok := listenerPort(s.addrs[i]); ok {
+			if j, dup := s.lnPorts[p]; dup && !sameProtocols(s.tbl.Load().cfg, i, j) {
+				s.obs.close()
+				return fmt.Errorf("engine: listeners %s and %s share port %d but not their protocols or tls: connections are told apart by port", s.addrs[j], s.addrs[i], p)
 			}
+			if s.lnPorts == nil {
+				s.lnPorts = map[int]int{}
+			}
+			s.lnPorts[p] = i
 		}
 	}
 	go func() {
@@ -284,13 +314,14 @@ func (s *Server) Addr() string { return s.addrs[0] }
 func (s *Server) Reload(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := compile(cfg, s.tbl.Load())
-	if err == nil {
-		if err = s.obs.install(t); err != nil {
-			t.close()
-		}
+	old := s.tbl.Load()
+	scs, tlsErrs, tlsWarnings := listenerTLS(cfg, time.Now())
+	t, err := compile(cfg, old)
+	if err != nil || len(tlsErrs) > 0 {
+		return joinConfigErrors(err, tlsErrs, t)
 	}
-	if err != nil {
+	if err = s.obs.install(t); err != nil {
+		t.close()
 		return err
 	}
 	if err := s.pol.bind(t); err != nil {
@@ -301,7 +332,16 @@ func (s *Server) Reload(cfg *config.Config) error {
 		t.close()
 		return err
 	}
-	old := s.tbl.Swap(t)
+	s.tbl.Store(t)
+	for i, sc := range scs {
+		// New handshakes use the new certificates; connections keep theirs.
+		if sc != nil && i < len(s.tlsServers) && s.tlsServers[i] != nil {
+			s.tlsServers[i].Apply(sc)
+		}
+	}
+	for _, w := range tlsWarnings {
+		s.log.Warn(w.Error())
+	}
 	if !sameListeners(old.cfg, cfg) {
 		s.log.Warn("listener changes need a restart; still listening on the old addresses", "listening", strings.Join(s.addrs, ","))
 	}
@@ -318,7 +358,8 @@ func sameListeners(a, b *config.Config) bool {
 	}
 	for i := range a.Listeners {
 		x, y := a.Listeners[i], b.Listeners[i]
-		if x.Address != y.Address || x.Workers != y.Workers || !slices.Equal(x.Protocols, y.Protocols) || x.HTTP2 != y.HTTP2 {
+		if x.Address != y.Address || x.Workers != y.Workers || !slices.Equal(x.Protocols, y.Protocols) || x.HTTP2 != y.HTTP2 ||
+			(x.TLS == nil) != (y.TLS == nil) {
 			return false
 		}
 	}
@@ -434,7 +475,13 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return nil, gnet.Close // the descriptor budget is spent (fdguard.go)
 	}
-	lp.openDown(c).perIP = held
+	h := lp.openDown(c)
+	h.perIP = held
+	if len(s.tlsServers) > 0 {
+		if i, ok := s.listenerOf(c); ok && s.tlsServers[i] != nil {
+			s.startTLS(h, c, i) // tls.go
+		}
+	}
 	return nil, gnet.None
 }
 
@@ -442,12 +489,16 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
 	case *h1conn:
+		closeTLS(x.c)
 		x.onClose()
 	case *h2conn:
+		closeTLS(x.c)
 		x.onClose()
 	case *up:
+		closeTLS(x.c)
 		x.onClose(err)
 	case *tunnelEnd:
+		closeTLS(x.c)
 		x.onClose(err)
 	}
 	settleAfter(c) // a close may free a connection slot (pending.go)
@@ -458,14 +509,41 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
+	// With TLS under the connection, its ciphertext goes to TLS first, and
+	// the protocol runs once the handshake has completed (tls.go).
 	switch x := c.Context().(type) {
 	case *h1conn:
+		if t := tlsOf(x.c); t != nil {
+			if act, ready := t.read(); !ready {
+				return act
+			}
+			if !t.opened {
+				if hc := x.tlsOpened(t); hc != nil {
+					return hc.onTraffic()
+				}
+			}
+		}
 		return x.onTraffic()
 	case *h2conn:
+		if t := tlsOf(x.c); t != nil {
+			if act, ready := t.read(); !ready {
+				return act
+			}
+		}
 		return x.onTraffic()
 	case *up:
+		if t := tlsOf(x.c); t != nil {
+			if act, ready := t.read(); !ready {
+				return act
+			}
+		}
 		return x.onTraffic()
 	case *tunnelEnd:
+		if t := tlsOf(x.c); t != nil {
+			if act, ready := t.read(); !ready {
+				return act
+			}
+		}
 		return x.onTraffic()
 	}
 	return gnet.Close

@@ -6,11 +6,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
+	"github.com/hotpath/hotpath/tlsloop"
 	"github.com/hotpath/hotpath/trie"
 )
 
@@ -33,9 +35,10 @@ type table struct {
 	mt       *metrics.Table // nil when metrics are off (observe.go)
 
 	stopHealth []func()
-	aggs       []*routeAgg // the aggregate routes, in config order (aggregatepath.go)
-	pol        tablePolicy // trusted proxies, cache store, policy routes (policy.go)
-	edge       tableEdge   // ip_filter, limits.per_ip, CORS preflights (edge.go)
+	aggs       []*routeAgg      // the aggregate routes, in config order (aggregatepath.go)
+	pol        tablePolicy      // trusted proxies, cache store, policy routes (policy.go)
+	edge       tableEdge        // ip_filter, limits.per_ip, CORS preflights (edge.go)
+	redirects  []*httpsRedirect // by listener index; nil when no listener redirects (tls.go)
 }
 
 // timeouts are config.Timeouts in nanoseconds of the loop clock.
@@ -58,6 +61,9 @@ type upstream struct {
 
 	maxPending int // pool.max_pending: waiters per endpoint per loop
 	pipeline   int // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
+
+	tls       *tlsloop.Client // TLS to the endpoints; nil for plain TCP (tls.go)
+	tlsWarned atomic.Int64    // when a failed handshake was last logged (unix ns)
 }
 
 // route is a compiled config.Route: the trie's value.
@@ -132,11 +138,15 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 		t.viaLine = []byte("Via: 1.1 " + cfg.Forwarded.ViaName + "\r\n")
 	}
 
+	t.redirects = compileRedirects(cfg) // tls.go
 	errs = append(errs, compileTablePolicy(cfg, t)...)
 	errs = append(errs, compileTableEdge(cfg, t)...)
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
 		u := &upstream{id: i, name: uc.Name}
+		var tlsErrs config.Errors
+		u.tls, tlsErrs = compileUpstreamTLS(cfg, i) // tls.go
+		errs = append(errs, tlsErrs...)
 		reuse := prev.reusable(uc)
 		for _, e := range uc.Endpoints {
 			if ep := reuse.take(e.Address, e.Weight); ep != nil {
@@ -192,13 +202,17 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			u.limits.MaxRequests = -1 // config: 0 is unlimited
 		}
 		if a := uc.Health.Active; a != nil {
-			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, pool.HealthCheck{
+			hc := pool.HealthCheck{
 				Path:               a.Path,
 				Interval:           a.Interval,
 				Timeout:            a.Timeout,
 				HealthyThreshold:   a.HealthyThreshold,
 				UnhealthyThreshold: a.UnhealthyThreshold,
-			}))
+			}
+			if u.tls != nil {
+				hc.TLS = u.tls.Config // checked over TLS, as requests are
+			}
+			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, hc))
 		}
 		byName[u.name] = u
 		t.upstreams = append(t.upstreams, u)
@@ -298,7 +312,9 @@ func (t *table) reusable(uc config.Upstream) reusableEndpoints {
 	}
 	for i, old := range t.upstreams {
 		oc := t.cfg.Upstreams[i]
-		if old.name == uc.Name && reflect.DeepEqual(oc.Health, uc.Health) {
+		// TLS too: an idle connection must not carry requests the new
+		// config sends encrypted, or the other way round.
+		if old.name == uc.Name && reflect.DeepEqual(oc.Health, uc.Health) && reflect.DeepEqual(oc.TLS, uc.TLS) {
 			return append(reusableEndpoints(nil), old.eps...)
 		}
 	}

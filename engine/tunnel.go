@@ -329,7 +329,7 @@ func (e *tunnelEnd) close() {
 		e.wantClose = true
 		return
 	}
-	_ = e.t.lp.el.Close(e.c)
+	_ = e.t.lp.el.Close(rawConn(e.c))
 }
 
 func (t *tunnel) closeBoth() {

@@ -10,6 +10,7 @@ import (
 	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
+	"github.com/hotpath/hotpath/tlsloop"
 )
 
 type upState uint8
@@ -53,6 +54,8 @@ type up struct {
 
 	pipe pipe // requests queued behind d when pipelining (pipeline.go)
 	iov  [2][]byte
+
+	tlsc *tlsloop.Conn // TLS established by the dial goroutine, until onOpen wraps c (tls.go)
 }
 
 func (u *up) setDeadline(k dlKind, at int64) {
@@ -159,6 +162,10 @@ func (u *up) abandon(d *exchange) {
 
 func (u *up) onOpen(c gnet.Conn) gnet.Action {
 	u.c = c
+	if u.tlsc != nil {
+		u.c = &tlsConn{Conn: c, t: u.tlsc, listener: -1, opened: true}
+		u.tlsc = nil
+	}
 	u.busy = true
 	switch {
 	case u.state != upDialing:

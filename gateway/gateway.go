@@ -105,9 +105,6 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	if err := refuseTLS(cfg); err != nil {
-		return nil, err
-	}
 	g.running.Store(opts.Revision)
 	g.seen.Store(opts.Revision)
 	g.fleet = newFleet(g.log, opts.Remote)
@@ -234,8 +231,8 @@ func (g *Gateway) Reload() error {
 // with the discovered endpoints, and global limits are rebound. Call with
 // g.mu held.
 func (g *Gateway) apply(cfg *config.Config) error {
-	err := refuseTLS(cfg)
-	if errs := checkRedis(cfg); errs != nil && err == nil {
+	var err error
+	if errs := checkRedis(cfg); errs != nil {
 		err = errs
 	}
 	if err == nil {
@@ -424,9 +421,9 @@ func loopback(addr string) bool {
 }
 
 // Check validates cfg as New would without starting anything: the engine's
-// routes, policies, balancers and the files they read (engine.Check), the
-// redis password files, the admin token file and the TLS certificates,
-// keys and CA files, all problems together.
+// routes, policies, balancers, TLS certificates, keys and CA files and the
+// other files they read (engine.Check), the redis password files and the
+// admin token file, all problems together.
 func Check(cfg *config.Config) error {
 	var errs config.Errors
 	if err := engine.Check(cfg); err != nil {
@@ -437,11 +434,6 @@ func Check(cfg *config.Config) error {
 	errs = append(errs, checkRedis(cfg)...)
 	if _, err := readAdminToken(cfg.Admin.TokenFile); err != nil {
 		errs = append(errs, cfg.Errorf("admin.token_file", strings.TrimPrefix(err.Error(), "admin.token_file: ")))
-	}
-	tlsErrs, _ := checkTLS(cfg, time.Now())
-	errs = append(errs, tlsErrs...)
-	if err := refuseTLS(cfg); err != nil {
-		errs = append(errs, err.(config.Errors)...)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -476,8 +468,7 @@ func CheckConfig(source string, data []byte) (config.Errors, error) {
 	}
 	warnings := cfg.Warnings()
 	if len(errs) == 0 {
-		_, tlsWarnings := checkTLS(cfg, time.Now())
-		return append(warnings, tlsWarnings...), Check(cfg)
+		return append(warnings, engine.TLSWarnings(cfg)...), Check(cfg)
 	}
 	for _, f := range cfg.Files() {
 		if _, err := os.ReadFile(f.File); err != nil {

@@ -25,6 +25,9 @@ type Options struct {
 	// Edge, if set, is called at scrape for edge protection's counters
 	// (engine/edge.go).
 	Edge func() EdgeStats
+	// TLS, if set, is called at scrape for the TLS listeners' and
+	// upstreams' handshake counters (engine/tls.go).
+	TLS func() []TLSStats
 	// Upstreams, if set, is called at scrape for the endpoints' passive
 	// health (hotpath_upstream_ejections_total, _endpoints_ejected).
 	Upstreams func() []UpstreamHealth

@@ -238,11 +238,12 @@ type AuthReason uint8
 
 // Auth reasons.
 const (
-	AuthMissing   AuthReason = iota // no credential: 401
-	AuthInvalid                     // bad, expired or unknown credential: 401
-	AuthForbidden                   // valid token without a required claim: 403
-	AuthBusy                        // the Basic verifier pool was full or too slow: 503
+	AuthMissing    AuthReason = iota // no credential: 401
+	AuthInvalid                      // bad, expired or unknown credential: 401
+	AuthForbidden                    // valid token without a required claim: 403
+	AuthBusy                         // the Basic verifier pool was full or too slow: 503
+	AuthClientCert                   // client_cert required and no verified client certificate: 403
 	numAuthReasons
 )
 
-var authLabels = [numAuthReasons]string{"missing", "invalid", "forbidden", "busy"}
+var authLabels = [numAuthReasons]string{"missing", "invalid", "forbidden", "busy", "client_cert"}

@@ -68,8 +68,8 @@ type routeCell struct {
 	cache    [numCacheResults]uint64
 	buckets  [numBuckets + 1]uint64 // request duration, non-cumulative; the last is +Inf
 	sumNanos uint64
+	_        [5 - numAuthReasons]uint64 // not last: a trailing zero-size field is padded
 	auth     [numAuthReasons]uint64
-	_        [5 - numAuthReasons]uint64
 }
 
 // upstreamCell is one loop's counters for one upstream name, padded to

@@ -21,6 +21,7 @@ type descs struct {
 	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
 	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
 	edge                                          edgeDescs // edge.go
+	tls                                           tlsDescs  // tls.go
 }
 
 func newDescs() descs {
@@ -59,7 +60,8 @@ func newDescs() descs {
 		acceptPauses:      d("accept_pauses_total", "Times an event loop stopped accepting because the connection budget was spent."),
 		paused:            d("accept_paused_loops", "Event loops not accepting now because the connection budget is spent."),
 		edge:              newEdgeDescs(),
-		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full).", "route", "reason"),
+		tls:               newTLSDescs(),
+		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full; client_cert: 403, a route's client_cert.required without a verified client certificate).", "route", "reason"),
 	}
 }
 
@@ -91,6 +93,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d.paused
 	}
 	c.describeEdge(ch)
+	c.describeTLS(ch)
 }
 
 // Collect sums every loop's counters with atomic loads and sends them. It
@@ -151,6 +154,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(d.paused, float64(a.PausedLoops))
 	}
 	c.collectEdge(ch)
+	c.collectTLS(ch)
 
 	t := c.table.Load()
 	for _, s := range t.routes {

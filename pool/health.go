@@ -3,6 +3,7 @@ package pool
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -28,6 +29,9 @@ type HealthCheck struct {
 	UnhealthyThreshold int           // consecutive failures to mark it down; 0 means DefaultUnhealthyThreshold
 	ExpectStatus       [2]int        // inclusive range of passing statuses; {0, 0} means 200-399
 	Host               string        // Host header; "" means the endpoint's Addr
+	// TLS, when set, runs the check over TLS with the config it returns
+	// for the endpoint's host (the upstream's tls section).
+	TLS func(host string) *tls.Config
 }
 
 func (hc HealthCheck) withDefaults() HealthCheck {
@@ -126,6 +130,17 @@ func probe(ctx context.Context, addr string, req []byte, hc HealthCheck) error {
 	}
 	// Cancellation (stop) interrupts a read or write in progress.
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+	if hc.TLS != nil {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		tc := tls.Client(conn, hc.TLS(host))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return err
+		}
+		conn = tc
+	}
 	if _, err := conn.Write(req); err != nil {
 		return err
 	}

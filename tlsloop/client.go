@@ -97,6 +97,11 @@ func LoadClient(opts ClientOptions) (*Client, error) {
 	return c, nil
 }
 
+// Config returns the crypto/tls config of connections to host (the
+// endpoint's host, the default ServerName), for code that runs TLS on a
+// net.Conn itself (the gateway's active health checks). Do not modify it.
+func (c *Client) Config(host string) *tls.Config { return c.configFor(host) }
+
 // configFor returns the config for connections to host (its ServerName).
 func (c *Client) configFor(host string) *tls.Config {
 	name := c.opts.ServerName
