@@ -78,6 +78,11 @@ type site struct {
 	Routes     []string // many_routes: exact paths
 	RoutesFile string   // many_routes: Routes one a line (HAProxy's acl -f)
 	TLS        *siteTLS // TLS scenarios: the certificate (tls.go)
+	// Admin is hotpath's admin address ("" turns it off, so that several
+	// hotpath processes can run side by side).
+	Admin string
+	// APIKeyValue and JWTSecret are the credentials of the auth features.
+	APIKeyValue, JWTSecret string
 }
 
 // render writes c's config for s into dir and returns its path.

@@ -11,11 +11,22 @@ import (
 	"github.com/hotpath/hotpath/config"
 )
 
-// renderAll renders every contender's config for every scenario.
+// allScenarios are the scenarios, the feature set's baselines and its
+// features.
+func allScenarios() []Scenario {
+	all := append(Scenarios(), featureBaselines()...)
+	for _, f := range FeatureSet() {
+		all = append(all, f.Scenario)
+	}
+	return all
+}
+
+// renderAll renders every contender's config for every scenario and
+// feature.
 func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir string)) {
 	t.Helper()
 	h := &harness{scratch: t.TempDir()}
-	for _, s := range Scenarios() {
+	for _, s := range allScenarios() {
 		st, err := h.tlsSite(s)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +41,7 @@ func renderAll(t *testing.T, each func(s Scenario, c *Contender, conf, dir strin
 				t.Fatal(err)
 			}
 			dir := filepath.Join(t.TempDir(), name)
-			conf, err := c.render(dir, site{Listen: "127.0.0.1:18081", Upstream: "127.0.0.1:19001", Root: true, Features: s.Features, Routes: routes, TLS: st})
+			conf, err := c.render(dir, newSite("127.0.0.1:18081", "127.0.0.1:19001", s.Features, routes, st))
 			if err != nil {
 				t.Fatalf("%s/%s: %v", s.Name, name, err)
 			}
@@ -67,6 +78,13 @@ func TestHotpathConfigs(t *testing.T) {
 		}
 		if got := cfg.Upstreams[0].Pool.Pipeline; got != s.UpstreamPipeline {
 			t.Errorf("%s: pool.pipeline %d, want %d", s.Name, got, s.UpstreamPipeline)
+		}
+		auth := r.Auth != nil
+		if (cfg.AccessLog.Path != "") != s.AccessLog || cfg.Metrics.Enabled == s.MetricsOff || r.RequestID != s.RequestID ||
+			(r.Headers != nil) != s.HeaderRule || (auth && r.Auth.APIKey != nil) != s.APIKey || (auth && r.Auth.JWT != nil) != s.JWT ||
+			cfg.Admin.Address != "" {
+			t.Errorf("%s: access log %q, metrics %v, request_id %v, headers %v, auth %+v, admin %q; want features %s",
+				s.Name, cfg.AccessLog.Path, cfg.Metrics.Enabled, r.RequestID, r.Headers, r.Auth, cfg.Admin.Address, s.Features.names())
 		}
 		if (cfg.Listeners[0].TLS != nil) != s.TLS {
 			t.Errorf("%s: listener tls %+v", s.Name, cfg.Listeners[0].TLS)

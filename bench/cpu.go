@@ -110,3 +110,26 @@ func machineBusy() (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
+
+// cpuPressure returns /proc/pressure/cpu's "some avg60" as a share (0..1),
+// or -1 when the kernel does not report it.
+func cpuPressure() float64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	return parseCPUPressure(b)
+}
+
+// parseCPUPressure reads "some avg10=1.00 avg60=2.00 avg300=… total=…".
+func parseCPUPressure(b []byte) float64 {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	for _, f := range bytes.Fields(line) {
+		if v, ok := bytes.CutPrefix(f, []byte("avg60=")); ok {
+			if x, err := strconv.ParseFloat(string(v), 64); err == nil {
+				return x / 100
+			}
+		}
+	}
+	return -1
+}

@@ -96,3 +96,13 @@ func TestCPUsExist(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCPUPressure(t *testing.T) {
+	in := "some avg10=80.50 avg60=73.57 avg300=64.01 total=2513272093\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+	if got := parseCPUPressure([]byte(in)); got < 0.7356 || got > 0.7358 {
+		t.Errorf("parseCPUPressure = %v, want 0.7357", got)
+	}
+	if got := parseCPUPressure([]byte("junk")); got != -1 {
+		t.Errorf("parseCPUPressure(junk) = %v, want -1", got)
+	}
+}

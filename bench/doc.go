@@ -16,6 +16,15 @@
 // (nginx's master and worker), the delta over the measured run divided by
 // the requests it answered.
 //
+// Two other sets reuse the same machinery (Options.Set). The feature set
+// (features.go) measures what each gateway feature adds to the plain proxy:
+// every feature's run follows a run of its baseline on the same contender
+// in every round, and the difference per round is summarized; nginx and
+// HAProxy are measured the same way for the features they have. The knee
+// set (knee.go) runs `hotload ramp` against each contender in turn and
+// samples the server's CPU meanwhile, so that each step says whether the
+// server's core was saturated.
+//
 //	rep, err := bench.Run(ctx, bench.Options{Bin: "bin", Out: "bench/results/x"})
 //	if err != nil { ... }
 //	fmt.Println(rep.Dir) // results.md, results.json, latency.html, raw/, configs/

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,66 +14,42 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hotpath/hotpath/loadgen"
 )
 
-// Run runs the selected scenarios against the selected contenders and
-// writes results.md, results.json and latency.html to o.Out. A contender
-// that cannot run a scenario (not installed, config refused, died) is
-// recorded as skipped or failed in the report; Run fails only when nothing
-// can be measured at all or ctx ends.
+// Run runs the selected set: the scenarios against the selected
+// contenders (results.md, results.json and latency.html in o.Out), or with
+// Options.Set "features" the feature set (RunFeatures). A contender that
+// cannot run a scenario (not installed, config refused, died) is recorded
+// as skipped or failed in the report; Run fails only when nothing can be
+// measured at all or ctx ends.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	o, err := o.withDefaults()
+	h, err := newHarness(o)
 	if err != nil {
 		return nil, err
 	}
-	scenarios, err := selectScenarios(o.Scenarios)
+	defer h.close()
+	switch h.o.Set {
+	case SetFeatures:
+		return h.features(ctx)
+	case SetKnee:
+		return h.knee(ctx)
+	}
+	scenarios, err := selectScenarios(h.o.Scenarios)
 	if err != nil {
 		return nil, err
 	}
-	contenders, err := selectContenders(o.Contenders)
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range []string{"hotecho", "hotload"} {
-		if _, err := os.Stat(filepath.Join(o.Bin, b)); err != nil {
-			return nil, fmt.Errorf("bench: %s not found in %s (make build)", b, o.Bin)
-		}
-	}
-	for _, cpus := range []*string{&o.ServerCPU, &o.ClientCPU} {
-		if *cpus != "" && !cpusExist(*cpus) {
-			fmt.Fprintf(o.Log, "bench: CPU %s not on this %d-CPU machine: not pinning\n", *cpus, runtime.NumCPU())
-			*cpus = ""
-		}
-	}
-	live, missing := findPeers(contenders, o.Bin, o.Install, o.Log)
-	for name, why := range missing {
-		fmt.Fprintf(o.Log, "bench: skipping %s: %s\n", name, why)
-	}
-	if len(live) == 0 {
-		return nil, errors.New("bench: no contender can run")
-	}
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return nil, err
-	}
-	scratch, err := os.MkdirTemp("", "hotpath-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(scratch)
-
-	h := &harness{o: o, scratch: scratch, contenders: live}
-	h.rep = &Report{Dir: o.Out, Meta: newMeta(o, live)}
-	fmt.Fprintf(o.Log, "bench: %d scenario(s) × %d contender(s) × %d round(s) of %v (+%v warm-up), -c %d; results in %s\n",
-		len(scenarios), len(live), o.Rounds, o.Duration, max(o.Warmup, 0), o.Connections, o.Out)
+	fmt.Fprintf(h.o.Log, "bench: %d scenario(s) × %d contender(s) × %d round(s) of %v (+%v warm-up), -c %d; results in %s\n",
+		len(scenarios), len(h.contenders), h.o.Rounds, h.o.Duration, max(h.o.Warmup, 0), h.o.Connections, h.o.Out)
 	for _, s := range scenarios {
 		sr := ScenarioResult{Name: s.Name, Desc: s.Desc}
-		for _, c := range contenders {
+		for _, c := range h.all {
 			cr := &ContenderResult{Name: c.Name}
-			if why, ok := missing[c.Name]; ok {
+			if why, ok := h.missing[c.Name]; ok {
 				cr.Skipped = why
 			}
 			sr.Contenders = append(sr.Contenders, cr)
@@ -91,10 +68,56 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return h.rep, nil
 }
 
+// newHarness checks o, finds (or installs) the contenders and makes the
+// results and scratch directories.
+func newHarness(o Options) (*harness, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	all, err := selectContenders(o.Contenders)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []string{"hotecho", "hotload"} {
+		if _, err := os.Stat(filepath.Join(o.Bin, b)); err != nil {
+			return nil, fmt.Errorf("bench: %s not found in %s (make build)", b, o.Bin)
+		}
+	}
+	for _, cpus := range []*string{&o.ServerCPU, &o.ClientCPU} {
+		if *cpus != "" && !cpusExist(*cpus) {
+			fmt.Fprintf(o.Log, "bench: CPU %s not on this %d-CPU machine: not pinning\n", *cpus, runtime.NumCPU())
+			*cpus = ""
+		}
+	}
+	live, missing := findPeers(all, o.Bin, o.Install, o.Log)
+	for name, why := range missing {
+		fmt.Fprintf(o.Log, "bench: skipping %s: %s\n", name, why)
+	}
+	if len(live) == 0 {
+		return nil, errors.New("bench: no contender can run")
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "hotpath-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{o: o, scratch: scratch, contenders: live, all: all, missing: missing}
+	h.rep = &Report{Dir: o.Out, Meta: newMeta(o, live)}
+	return h, nil
+}
+
+// close removes the scratch directory.
+func (h *harness) close() { os.RemoveAll(h.scratch) }
+
 type harness struct {
 	o          Options
 	scratch    string
-	contenders []*Contender
+	contenders []*Contender      // those that can run
+	all        []*Contender      // those selected, in run order
+	missing    map[string]string // selected but cannot run: why
 	rep        *Report
 }
 
@@ -113,22 +136,11 @@ func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	echoAddr, err := freePort()
-	if err != nil {
-		return err
-	}
-	argv := append([]string{filepath.Join(o.Bin, "hotecho"), "-addr", echoAddr}, s.Echo...)
-	echo, err := startProcess("hotecho", filepath.Join(dir, "hotecho.log"), nil, pinned(o.ClientCPU, o.Nice, argv...)...)
+	echo, echoAddr, err := h.startEcho(ctx, s, filepath.Join(dir, "hotecho.log"))
 	if err != nil {
 		return err
 	}
 	defer echo.stop(5 * time.Second)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = echo.waitListening(wctx, echoAddr)
-	cancel()
-	if err != nil {
-		return err
-	}
 
 	var routes []string
 	for i := range s.Routes {
@@ -158,7 +170,8 @@ func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) 
 			if r.res.Failed != "" {
 				continue
 			}
-			run, err := h.measure(ctx, s, r, echo, round, routes)
+			run, err := h.measure(ctx, s, r, echo, filepath.Join("raw", s.Name, fmt.Sprintf("%s-r%d", r.c.Name, round)), routes)
+			run.Round = round
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -176,6 +189,34 @@ func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) 
 	return nil
 }
 
+// startEcho starts hotecho for s on the client CPU, logging to logPath,
+// and waits until it listens.
+func (h *harness) startEcho(ctx context.Context, s Scenario, logPath string) (*process, string, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := h.startEchoAt(ctx, s, addr, logPath)
+	return p, addr, err
+}
+
+// startEchoAt starts hotecho for s on addr (startEcho).
+func (h *harness) startEchoAt(ctx context.Context, s Scenario, addr, logPath string) (*process, error) {
+	argv := append([]string{filepath.Join(h.o.Bin, "hotecho"), "-addr", addr}, s.Echo...)
+	echo, err := startProcess("hotecho", logPath, nil, pinned(h.o.ClientCPU, h.o.Nice, argv...)...)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = echo.waitListening(wctx, addr)
+	cancel()
+	if err != nil {
+		echo.stop(5 * time.Second)
+		return nil, err
+	}
+	return echo, nil
+}
+
 // start renders, checks, starts and probes c for s. On error res says why
 // (Skipped or Failed).
 func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *ContenderResult, echoAddr string, routes []string, dir string) (*running, error) {
@@ -189,7 +230,7 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		res.Failed = err.Error()
 		return nil, err
 	}
-	conf, err := c.render(dir, site{Listen: addr, Upstream: echoAddr, Root: os.Geteuid() == 0, Features: s.Features, Routes: routes, TLS: st})
+	conf, err := c.render(dir, newSite(addr, echoAddr, s.Features, routes, st))
 	if err != nil {
 		res.Failed = err.Error()
 		return nil, err
@@ -297,11 +338,12 @@ func probe(ctx context.Context, s Scenario, addr string, routes []string) error 
 }
 
 // measure makes one warm-up run and one measured run of r and returns the
-// measured run's figures.
-func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *process, round int, routes []string) (RunResult, error) {
+// measured run's figures; hotload's report and output go to raw.json and
+// raw.txt under the results directory (raw is a relative path without
+// extension). The caller sets Round.
+func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *process, raw string, routes []string) (RunResult, error) {
 	o := h.o
-	rawDir := filepath.Join(o.Out, "raw", s.Name)
-	if err := os.MkdirAll(rawDir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(o.Out, filepath.Dir(raw)), 0o755); err != nil {
 		return RunResult{}, err
 	}
 	args := []string{"-t", "1", "-c", fmt.Sprint(o.Connections)}
@@ -309,25 +351,45 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		args = append(args, "-H", hv)
 	}
 	args = append(args, s.Load...)
-	if len(routes) > 0 {
+	warmArgs := args
+	switch {
+	case s.Unique:
+		// A fresh set of URLs for each of the two runs.
+		warm, err := h.uniqueTargets(s, r, raw+"-warmup", o.Warmup)
+		if err != nil {
+			return RunResult{}, err
+		}
+		measured, err := h.uniqueTargets(s, r, raw, o.Duration)
+		if err != nil {
+			return RunResult{}, err
+		}
+		defer os.Remove(warm)
+		defer os.Remove(measured)
+		warmArgs = append(slices.Clone(args), "--targets", warm)
+		args = append(args, "--targets", measured)
+	case len(routes) > 0:
 		tf, err := h.targetsFile(s, r, routes)
 		if err != nil {
 			return RunResult{}, err
 		}
 		args = append(args, "--targets", tf)
-	} else {
+		warmArgs = args
+	default:
 		args = append(args, scheme(s)+"://"+r.addr+"/bench")
+		warmArgs = args
 	}
 	if o.Warmup > 0 {
-		if _, err := h.hotload(ctx, append([]string{"-d", o.Warmup.String()}, args...), os.DevNull); err != nil {
+		if _, err := h.hotload(ctx, append([]string{"-d", o.Warmup.String()}, warmArgs...), os.DevNull); err != nil {
 			return RunResult{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	if r.proc.exited() {
 		return RunResult{}, fmt.Errorf("%w: %s", errExited, r.proc.logTail())
 	}
-	base := fmt.Sprintf("%s-r%d", r.c.Name, round)
-	jsonPath := filepath.Join(rawDir, base+".json")
+	if echo.exited() {
+		return RunResult{}, fmt.Errorf("%w: hotecho, the upstream: %s", errExited, echo.logTail())
+	}
+	jsonPath := filepath.Join(o.Out, raw+".json")
 	srv0, _, err := treeCPU(r.proc.pid())
 	if err != nil {
 		return RunResult{}, err
@@ -335,7 +397,7 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	up0, _, _ := treeCPU(echo.pid())
 	all0, _ := machineBusy()
 	t0 := time.Now()
-	out, err := h.hotload(ctx, append([]string{"-d", o.Duration.String(), "--json", jsonPath}, args...), filepath.Join(rawDir, base+".txt"))
+	out, err := h.hotload(ctx, append([]string{"-d", o.Duration.String(), "--json", jsonPath}, args...), filepath.Join(o.Out, raw+".txt"))
 	wall := time.Since(t0)
 	srv1, nproc, cerr := treeCPU(r.proc.pid())
 	up1, _, _ := treeCPU(echo.pid())
@@ -345,6 +407,9 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	}
 	if cerr != nil {
 		return RunResult{}, fmt.Errorf("%w: %v: %s", errExited, cerr, r.proc.logTail())
+	}
+	if echo.exited() { // its answers were the proxy's 502s
+		return RunResult{}, fmt.Errorf("%w during the run: hotecho, the upstream: %s", errExited, echo.logTail())
 	}
 	f, err := os.Open(jsonPath)
 	if err != nil {
@@ -356,7 +421,6 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		return RunResult{}, err
 	}
 	run := RunResult{
-		Round:     round,
 		RPS:       res.RPS(),
 		Requests:  res.Requests,
 		Processes: nproc,
@@ -367,7 +431,7 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		Errors:    res.ErrorCount(),
 		Status:    res.Status,
 		Warnings:  res.Warnings,
-		Raw:       filepath.Join("raw", s.Name, base+".json"),
+		Raw:       raw + ".json",
 		latency:   res.Latency,
 	}
 	for st, n := range res.Status {
@@ -394,8 +458,13 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 // hotload runs hotload pinned to the client CPU with args, stdout to
 // outPath, and returns its combined output on failure.
 func (h *harness) hotload(ctx context.Context, args []string, outPath string) (string, error) {
+	return h.hotloadFor(ctx, h.o.Duration+h.o.Warmup+time.Minute, args, outPath)
+}
+
+// hotloadFor is hotload with a limit on how long it may take.
+func (h *harness) hotloadFor(ctx context.Context, limit time.Duration, args []string, outPath string) (string, error) {
 	argv := pinned(h.o.ClientCPU, h.o.Nice, append([]string{filepath.Join(h.o.Bin, "hotload")}, args...)...)
-	cctx, cancel := context.WithTimeout(ctx, h.o.Duration+h.o.Warmup+time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
 	var out bytes.Buffer
@@ -414,9 +483,12 @@ func (h *harness) hotload(ctx context.Context, args []string, outPath string) (s
 // shuffled with a fixed seed so that every contender sees the same order
 // and consecutive requests do not walk the table in order.
 func (h *harness) targetsFile(s Scenario, r *running, routes []string) (string, error) {
-	path := filepath.Join(h.scratch, s.Name, r.c.Name, "targets.jsonl")
+	path := filepath.Join(h.scratch, "targets", s.Name, r.c.Name+".jsonl")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
 	}
 	order := make([]int, len(routes))
 	for i := range order {
@@ -432,7 +504,7 @@ func (h *harness) targetsFile(s Scenario, r *running, routes []string) (string, 
 			k, v, _ := strings.Cut(hv, ":")
 			hdr[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
-		t := map[string]any{"method": "GET", "url": "http://" + r.addr + routes[i]}
+		t := map[string]any{"method": "GET", "url": scheme(s) + "://" + r.addr + routes[i]}
 		if len(hdr) > 0 {
 			t["headers"] = hdr
 		}
@@ -441,6 +513,54 @@ func (h *harness) targetsFile(s Scenario, r *running, routes []string) (string, 
 		}
 	}
 	return path, os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// uniqueURLRate bounds the request rate a Unique scenario's targets are
+// made for: every request of a run of d gets a URL of its own when the
+// server answers fewer than this many per second.
+const uniqueURLRate = 80000
+
+// uniqueTargets writes hotload's targets for one run of Unique scenario s
+// against r lasting d: enough distinct URLs (/bench?u=<run>-<i>) that no
+// request of the run repeats one (hotload starts each connection at its own
+// place in the list), none shared with another run. name labels the run.
+func (h *harness) uniqueTargets(s Scenario, r *running, name string, d time.Duration) (string, error) {
+	n := int(d.Seconds()*uniqueURLRate) + 1000
+	path := filepath.Join(h.scratch, "unique-"+strings.NewReplacer("/", "-", string(filepath.Separator), "-").Replace(name)+".jsonl")
+	hdr := map[string]string{}
+	for _, hv := range s.Headers {
+		k, v, _ := strings.Cut(hv, ":")
+		hdr[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
+	tag := url.QueryEscape(name)
+	for i := range n {
+		t := map[string]any{"url": fmt.Sprintf("%s://%s/bench?u=%s-%d", scheme(s), r.addr, tag, i)}
+		if len(hdr) > 0 {
+			t["headers"] = hdr
+		}
+		if err := enc.Encode(t); err != nil {
+			f.Close()
+			return "", err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// newSite is what a contender's config is rendered from (cert is nil but
+// in the TLS scenarios).
+func newSite(listen, upstream string, f Features, routes []string, cert *siteTLS) site {
+	return site{Listen: listen, Upstream: upstream, Root: os.Geteuid() == 0, Features: f, Routes: routes,
+		APIKeyValue: benchAPIKey, JWTSecret: benchJWTSecret, TLS: cert}
 }
 
 // newMeta describes the machine and the software measured.
@@ -457,6 +577,9 @@ func newMeta(o Options, cs []*Contender) Meta {
 		ServerCPU:   o.ServerCPU,
 		ClientCPU:   o.ClientCPU,
 		Nice:        o.Nice,
+		Quick:       o.quick,
+		Set:         o.Set,
+		CPUPressure: cpuPressure(),
 	}
 	m.Host, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {

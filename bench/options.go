@@ -6,8 +6,23 @@ import (
 	"time"
 )
 
+// The sets of measurements a Run can make (Options.Set).
+const (
+	// SetScenarios: every scenario against every contender (the default).
+	SetScenarios = ""
+	// SetFeatures: hotpath's cost per feature, each feature interleaved
+	// with the plain proxy, and the same delta for the peers where they
+	// have the feature (features.go).
+	SetFeatures = "features"
+	// SetKnee: the highest rate each contender serves within an objective
+	// (hotload ramp), interleaved (knee.go).
+	SetKnee = "knee"
+)
+
 // Options configure a Run. The zero value of every field means its default.
 type Options struct {
+	// Set is what to measure: SetScenarios, SetFeatures or SetKnee.
+	Set string
 	// Bin is the directory holding hotpath, hotecho and hotload ("bin").
 	Bin string
 	// Out is the results directory, created if missing
@@ -39,11 +54,19 @@ type Options struct {
 	Install bool
 	// Log receives progress lines (io.Discard when nil).
 	Log io.Writer
+
+	// Knee is the ramp of SetKnee.
+	Knee KneeOptions
+
+	quick bool // set by Quick: the reports say it was a smoke test
 }
 
 // Quick returns o set up for a smoke test: one round of 1 s runs with a
-// short warm-up and 16 connections. Fields already set are kept.
+// short warm-up and 16 connections. Fields already set are kept. The
+// reports of a quick run say so (Meta.Quick), so that its figures are not
+// quoted as a measurement.
 func (o Options) Quick() Options {
+	o.quick = true
 	if o.Duration == 0 {
 		o.Duration = time.Second
 	}
@@ -96,6 +119,13 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Duration < 0 || o.Rounds < 0 || o.Connections < 0 {
 		return o, fmt.Errorf("bench: duration, rounds and connections must be positive")
+	}
+	switch o.Set {
+	case SetScenarios, SetFeatures:
+	case SetKnee:
+		o.Knee = o.Knee.withDefaults()
+	default:
+		return o, fmt.Errorf("bench: unknown set %q (want %s or %s, or none for the scenarios)", o.Set, SetFeatures, SetKnee)
 	}
 	return o, nil
 }

@@ -40,7 +40,10 @@ func (r *Report) write() error {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	m := r.Meta
-	fmt.Fprintf(&b, "# hotpath vs nginx vs HAProxy, %s\n\n", m.Start.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "# hotpath vs nginx vs HAProxy, %s%s\n\n", m.Start.Format("2006-01-02 15:04 MST"), quickTitle(m.Quick))
+	if m.Quick {
+		fmt.Fprintf(&b, "**%s**\n\n", quickNote)
+	}
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs (%s), kernel %s, %s.\n", m.Host, m.NumCPU, m.CPUModel, m.Kernel, m.GoVersion)
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range m.Versions {
@@ -52,17 +55,35 @@ func (r *Report) Markdown() string {
 	for _, n := range names {
 		fmt.Fprintf(&b, "- %s: `%s`\n", n, m.Versions[n])
 	}
-	fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …); each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
-		m.Rounds, m.Duration, m.Warmup, m.Connections)
+	switch {
+	case r.Features != nil:
+		fmt.Fprintf(&b, "\nFeature set: %d round(s); in each, every feature's run follows a run of its baseline on the same contender; each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
+			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	case r.Knee != nil:
+		fmt.Fprintf(&b, "\nKnee set: %d round(s) per contender, interleaved; a hotload ramp each (steps of %s after a %s warm-up); hotload -t 1 -c %d.\n",
+			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	default:
+		fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …); each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
+			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	}
 	fmt.Fprintf(&b, "Server under test pinned to CPU %s with one worker; hotload and hotecho on CPU %s. Upstream keep-alive on for all.", orAll(m.ServerCPU), orAll(m.ClientCPU))
 	if m.Nice != 0 {
 		fmt.Fprintf(&b, " All of them ran under nice -n %d.", m.Nice)
+	}
+	if m.CPUPressure >= 0.1 {
+		fmt.Fprintf(&b, " **The machine was busy when the run started: runnable tasks waited for a CPU %.0f%% of the last minute (/proc/pressure/cpu); expect noisy figures.**", 100*m.CPUPressure)
 	}
 	b.WriteString("\n")
 	b.WriteString("req/s and CPU µs/req are medians over rounds with [min–max]; latencies are medians over rounds of each run's percentile. ")
 	b.WriteString("CPU µs/req is the server's user+system time (all its processes) over the run divided by the responses. ")
 	b.WriteString("busy = server CPU time / wall time (100% = its core saturated; less: the client core or other work on the machine held it back). ")
 	b.WriteString("errors = failed requests + unexpected statuses, summed over rounds.\n")
+	if r.Features != nil {
+		b.WriteString(r.Features.markdown())
+	}
+	if r.Knee != nil {
+		b.WriteString(r.Knee.markdown())
+	}
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(&b, "\n## %s\n\n%s.\n\n", s.Name, s.Desc)
 		b.WriteString("| contender | req/s median [min–max] | CPU µs/req [min–max] | busy | p50 | p99 | p99.9 | errors | req/s vs nginx | CPU/req vs nginx |\n")
@@ -129,6 +150,17 @@ func (s *ScenarioResult) notes() string {
 		fmt.Fprintf(&b, "\nNoise: other processes on the machine used up to this many cores during a run: %s.\n", strings.Join(noise, ", "))
 	}
 	return b.String()
+}
+
+// quickNote warns that a -quick run is not a measurement.
+const quickNote = "Quick run (-quick): one short round, a smoke test of the harness, not a measurement; do not quote these figures."
+
+// quickTitle is the title's mark of a quick run.
+func quickTitle(quick bool) string {
+	if quick {
+		return " (quick smoke run)"
+	}
+	return ""
 }
 
 func orAll(cpu string) string {

@@ -24,6 +24,10 @@ type Scenario struct {
 	// Routes, when above 0, configures that many exact-path routes and
 	// spreads the requests over all of them (hotload --targets).
 	Routes int
+	// Unique makes every request of a run ask for a URL no other request
+	// of the bench asked for (a distinct query string, through hotload
+	// --targets): every cache lookup misses.
+	Unique bool
 	// Expect are the statuses that count as answers; any other status is
 	// an error. Nil means 200–399.
 	Expect []int
@@ -46,6 +50,16 @@ type Features struct {
 	// clients share an upstream connection, their heads written together.
 	// nginx and HAProxy have no equivalent and run their plain config.
 	UpstreamPipeline int
+	// AccessLog writes a line per request to a file in the contender's
+	// directory (hotpath access_log.path, nginx access_log, HAProxy's
+	// httplog to stdout, which the harness sends to a file).
+	AccessLog bool
+	// The rest are hotpath's only; the peers run their plain config.
+	MetricsOff bool // metrics.enabled: false
+	RequestID  bool // request_id: true on the route
+	HeaderRule bool // one request header set on the route
+	APIKey     bool // auth.api_key with benchAPIKey (the load sends it)
+	JWT        bool // auth.jwt, HS256 with benchJWTSecret (the load sends a token)
 }
 
 // RateLimit is a per-client-IP token bucket.
@@ -61,9 +75,7 @@ type Gzip struct {
 }
 
 // any reports whether f asks for anything beyond proxying.
-func (f Features) any() bool {
-	return f.Cache || f.RateLimit != nil || f.Gzip != nil || f.UpstreamPipeline > 0
-}
+func (f Features) any() bool { return f.names() != "" }
 
 // names lists the features switched on, for messages.
 func (f Features) names() string {
@@ -79,6 +91,15 @@ func (f Features) names() string {
 	}
 	if f.UpstreamPipeline > 0 {
 		s = append(s, "pool.pipeline")
+	}
+	for _, o := range []struct {
+		on   bool
+		name string
+	}{{f.AccessLog, "access_log"}, {f.MetricsOff, "metrics off"}, {f.RequestID, "request_id"},
+		{f.HeaderRule, "headers"}, {f.APIKey, "auth.api_key"}, {f.JWT, "auth.jwt"}} {
+		if o.on {
+			s = append(s, o.name)
+		}
 	}
 	return strings.Join(s, ", ")
 }

@@ -12,7 +12,11 @@ type Report struct {
 	// Dir is the results directory.
 	Dir       string           `json:"-"`
 	Meta      Meta             `json:"meta"`
-	Scenarios []ScenarioResult `json:"scenarios"`
+	Scenarios []ScenarioResult `json:"scenarios,omitempty"`
+	// Features is the feature set's outcome (Options.Set "features").
+	Features *FeatureReport `json:"features,omitempty"`
+	// Knee is the knee set's outcome (Options.Set "knee").
+	Knee *KneeReport `json:"knee,omitempty"`
 }
 
 // Meta describes the machine, the software and the options of a Run.
@@ -31,6 +35,14 @@ type Meta struct {
 	ServerCPU   string            `json:"server_cpu"`
 	ClientCPU   string            `json:"client_cpu"`
 	Nice        int               `json:"nice,omitempty"`
+	Set         string            `json:"set,omitempty"`
+	// CPUPressure is /proc/pressure/cpu's "some avg60" when the run
+	// started: the share of the last minute in which runnable tasks waited
+	// for a CPU (0 on an idle machine; -1 when unknown).
+	CPUPressure float64 `json:"cpu_pressure_avg60"`
+	// Quick is set for a -quick smoke run: one short round, not a
+	// measurement.
+	Quick bool `json:"quick"`
 }
 
 // ScenarioResult holds every contender's runs of one scenario.

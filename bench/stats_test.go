@@ -1,9 +1,11 @@
 package bench
 
 import (
-	"math"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 func TestRangeOf(t *testing.T) {
@@ -56,10 +58,45 @@ func TestPlotScale(t *testing.T) {
 			t.Errorf("nines(%v) = %q, want %q", tt.x, got, tt.want)
 		}
 	}
-	for _, tt := range []struct{ in, top, step float64 }{{0, 1, 0.2}, {950, 1000, 200}, {1234, 1250, 250}, {7, 8, 2}} {
-		top, step := niceScale(tt.in)
-		if math.Abs(top-tt.top) > 1e-9 || math.Abs(step-tt.step) > 1e-9 {
-			t.Errorf("niceScale(%v) = %v, %v, want %v, %v", tt.in, top, step, tt.top, tt.step)
+}
+
+// One outlier does not flatten the rest: latency is on a log scale, so the
+// ticks cover the decades from the bulk of the requests to the outlier.
+func TestSpectrumLogScale(t *testing.T) {
+	h := hdrhistogram.New(1, 60_000_000, 3)
+	for range 990 {
+		h.RecordValue(200)
+	}
+	for range 10 {
+		h.RecordValue(5_000_000) // 1% of outliers at 5 s
+	}
+	svg := spectrumSVG([]*ContenderResult{{Name: "hotpath", latency: h}})
+	for _, want := range []string{">100µs<", ">1ms<", ">1s<", ">10s<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("spectrum lacks the tick %q:\n%s", want, svg)
 		}
+	}
+}
+
+// A -quick run says so in results.md, results.json and latency.html.
+func TestQuickMarked(t *testing.T) {
+	o := Options{}.Quick()
+	rep := &Report{Meta: newMeta(o, nil)}
+	if !rep.Meta.Quick {
+		t.Fatal("Options.Quick does not reach Meta.Quick")
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "(quick smoke run)") || !strings.Contains(md, quickNote) {
+		t.Errorf("results.md:\n%s", md)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil || !strings.Contains(string(b), `"quick":true`) {
+		t.Errorf("results.json: %s %v", b, err)
+	}
+	if html := rep.HTML(); !strings.Contains(html, "(quick smoke run)") {
+		t.Errorf("latency.html lacks the mark")
+	}
+	full := &Report{Meta: newMeta(Options{}, nil)}
+	if strings.Contains(full.Markdown(), "quick") {
+		t.Errorf("a full run is marked quick:\n%s", full.Markdown())
 	}
 }

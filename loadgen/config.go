@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -14,7 +15,9 @@ import (
 
 // Config is one load run. Zero fields take the defaults noted.
 type Config struct {
-	// Targets are sent round robin per connection; all on Addr. At least one.
+	// Targets are sent round robin per connection, connection g of C
+	// starting at target g*len(Targets)/C (so that connections do not all
+	// ask for the same target at once); all on Addr. At least one.
 	Targets []Target `json:"-"`
 	// Addr is the host:port every target is on (set by the target parsers).
 	Addr string `json:"addr"`
@@ -25,6 +28,12 @@ type Config struct {
 	Threads     int           `json:"threads"`     // event loops; default 1, at most Connections
 	Duration    time.Duration `json:"duration"`    // recorded period; default 10 s
 	Warmup      time.Duration `json:"warmup"`      // sent but not recorded, before Duration
+	// Drain is how long, after Duration, responses to the requests sent in
+	// it are still awaited (and recorded); nothing more is sent. 0 drops
+	// the requests in flight when Duration ends, as wrk does: the slowest
+	// ones, so an overloaded run looks better than it was. The run ends
+	// as soon as none is in flight.
+	Drain time.Duration `json:"drain,omitempty"`
 	// Rate is the total requests per second in open-loop mode; 0 is the
 	// closed loop.
 	Rate float64 `json:"rate"`
@@ -39,10 +48,12 @@ type Config struct {
 	// Timeout fails a request that has no complete response after it (the
 	// connection is closed and reopened); default 10 s.
 	Timeout time.Duration `json:"timeout"`
-	// TLS configures https:// targets (tls.go); nil takes the defaults.
+	// TLS configures https:// targets (tls.go); nil takes the defaults. It
+	// must be nil for http:// targets.
 	TLS *TLS `json:"tls,omitempty"`
-	// Live, when not nil, is called about once a second from Run's goroutine
-	// with the progress so far.
+	// Live, when not nil, is called from Run's goroutine once when the load
+	// starts (after the target was found reachable) and about once a
+	// second after, with the progress so far.
 	Live func(Progress) `json:"-"`
 	// WindowStart, when not nil, is called once from Run's goroutine when
 	// the recorded period begins (when the warm-up ends), with the period's
@@ -71,7 +82,8 @@ type Target struct {
 // Bytes is the rendered request (valid after Render).
 func (t *Target) Bytes() []byte { return t.bytes }
 
-// withDefaults fills zero fields and checks the rest.
+// withDefaults fills zero fields, checks the result (Check) and renders the
+// targets.
 func (c Config) withDefaults() (Config, error) {
 	if c.Connections == 0 {
 		c.Connections = 10
@@ -88,42 +100,92 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	switch {
-	case len(c.Targets) == 0:
-		return c, fmt.Errorf("%w: no target", ErrBadConfig)
-	case c.Connections < 1:
-		return c, fmt.Errorf("%w: connections must be >= 1, got %d", ErrBadConfig, c.Connections)
-	case c.Threads < 1:
-		return c, fmt.Errorf("%w: threads must be >= 1, got %d", ErrBadConfig, c.Threads)
-	case c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0:
-		return c, fmt.Errorf("%w: durations must be positive", ErrBadConfig)
-	case c.Rate < 0:
-		return c, fmt.Errorf("%w: rate must be >= 0, got %v", ErrBadConfig, c.Rate)
-	case c.Pipeline < 1 || c.Pipeline > 1024:
-		return c, fmt.Errorf("%w: pipeline depth must be 1..1024, got %d", ErrBadConfig, c.Pipeline)
-	case c.NoKeepAlive && c.Pipeline > 1:
-		return c, fmt.Errorf("%w: pipelining needs keep-alive connections", ErrBadConfig)
-	case c.NoKeepAlive && c.HTTP2:
-		return c, fmt.Errorf("%w: HTTP/2 needs keep-alive connections", ErrBadConfig)
+	if err := c.Check(); err != nil {
+		return c, err
 	}
 	c.Threads = min(c.Threads, c.Connections)
-	switch {
-	case c.Targets[0].https && c.TLS == nil:
+	if c.Targets[0].https && c.TLS == nil {
 		c.TLS = &TLS{}
-	case !c.Targets[0].https && c.TLS != nil:
-		return c, fmt.Errorf("%w: TLS options for an http:// target", ErrBadConfig)
 	}
 	c.Addr = c.Targets[0].addr
 	for i := range c.Targets {
-		if c.Targets[i].addr != c.Addr || c.Targets[i].https != c.Targets[0].https {
-			return c, fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Targets[0].URL, c.Targets[i].URL)
-		}
 		c.Targets[i].render(c.NoKeepAlive)
 	}
 	return c, nil
 }
 
-// NewTarget parses rawURL (http:// only) and makes a target. headers are
+// Check reports the first field out of range, as a *FieldError (or an
+// error wrapping ErrBadConfig or ErrMixedHosts). It takes the fields as
+// given: a zero Connections, Threads, Pipeline, Duration or Timeout is an
+// error here. Run fills those zero fields with their defaults before it
+// checks, so a Config built in code may leave them zero; hotload, whose
+// flags always carry a value, checks what the user typed, so that `-c 0`
+// is refused rather than silently meaning the default. It is the one place
+// where a run's configuration is validated.
+//
+// The TLS options are checked here too: only for https:// targets, each
+// one that Run can use (the CA file is read), and HTTP/1.1 over TLS (HTTP2
+// is h2c only).
+//
+// Check also makes sure that the process may open a socket per connection:
+// it raises the soft RLIMIT_NOFILE up to the hard limit when it is too low
+// (the Go runtime usually has already), and refuses Connections when even
+// the hard limit is too low.
+func (c Config) Check() error {
+	bad := func(field string, value any, want string) error {
+		return &FieldError{Field: field, Value: fmt.Sprint(value), Want: want}
+	}
+	switch {
+	case len(c.Targets) == 0:
+		return fmt.Errorf("%w: no target", ErrBadConfig)
+	case c.Connections < 1:
+		return bad("Connections", c.Connections, "at least 1")
+	case c.Threads < 1:
+		return bad("Threads", c.Threads, "at least 1")
+	case c.Duration <= 0:
+		return bad("Duration", c.Duration, "a positive duration")
+	case c.Warmup < 0:
+		return bad("Warmup", c.Warmup, "0 or a positive duration")
+	case c.Drain < 0:
+		return bad("Drain", c.Drain, "0 or a positive duration")
+	case c.Timeout <= 0:
+		return bad("Timeout", c.Timeout, "a positive duration")
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return bad("Rate", c.Rate, "0 (closed loop) or a positive rate")
+	case c.Pipeline < 1 || c.Pipeline > 1024:
+		return bad("Pipeline", c.Pipeline, "1..1024")
+	case c.NoKeepAlive && c.Pipeline > 1:
+		return bad("Pipeline", c.Pipeline, "1: pipelining needs keep-alive connections")
+	case c.NoKeepAlive && c.HTTP2:
+		return bad("NoKeepAlive", true, "false: HTTP/2 needs keep-alive connections")
+	}
+	for i := range c.Targets {
+		if c.Targets[i].addr != c.Targets[0].addr || c.Targets[i].https != c.Targets[0].https {
+			return fmt.Errorf("%w: %s and %s", ErrMixedHosts, c.Targets[0].URL, c.Targets[i].URL)
+		}
+	}
+	if err := c.checkTLS(); err != nil {
+		return err
+	}
+	return checkFileLimit(c.Connections, min(c.Threads, c.Connections))
+}
+
+// FieldError is a Config field out of range. hotload names the flag that
+// set Field.
+type FieldError struct {
+	Field string // the Config field: "Connections", "Duration", ...
+	Value string // its value as given
+	Want  string // what would be accepted
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: %s %s: want %s", ErrBadConfig, e.Field, e.Value, e.Want)
+}
+
+// Unwrap makes errors.Is(err, ErrBadConfig) hold.
+func (e *FieldError) Unwrap() error { return ErrBadConfig }
+
+// NewTarget parses rawURL (http:// or https://) and makes a target. headers are
 // "Name: value" lines, as curl's and wrk's -H take them.
 func NewTarget(method, rawURL string, headers []string, body string) (Target, error) {
 	t := Target{Method: method, URL: rawURL, Body: body}

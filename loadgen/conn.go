@@ -1,7 +1,10 @@
 package loadgen
 
 import (
+	"strconv"
+
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hotpath/hotpath/parser"
 )
@@ -97,19 +100,27 @@ type conn struct {
 	heapIdx int   // position in the loop's timer heap, -1 when absent
 }
 
+// maxCause bounds the errno values counted per error class (Linux's go up
+// to 133); larger ones are counted as 0. The last index is causeTLS.
+const maxCause = 160
+
 // stats are one loop's figures; Run merges them into a Result.
 type stats struct {
 	hist, histU *hdrhistogram.Histogram
 	status      [1000]int64
 	errs        [numErrorClasses]int64
-	requests    int64 // responses recorded
-	sent        int64 // requests sent in the recorded period
-	bytesIn     int64
-	bytesOut    int64
-	connects    int64
-	lagSum      int64 // open loop: ns sends fell behind their intended time
-	lagMax      int64
-	tls         tlsStats // https: handshakes (tls.go)
+	// causes counts errs by errno: causes[class][errno]; errno 0 is a
+	// failure without one (a read that met the peer's close), causeTLS
+	// one of TLS itself (tls.go).
+	causes   [numErrorClasses][maxCause]int64
+	requests int64 // responses recorded
+	sent     int64 // requests sent in the recorded period
+	bytesIn  int64
+	bytesOut int64
+	connects int64
+	lagSum   int64 // open loop: ns sends fell behind their intended time
+	lagMax   int64
+	tls      tlsStats // https: handshakes (tls.go)
 }
 
 func newStats() *stats { return &stats{hist: newHistogram(), histU: newHistogram()} }
@@ -219,6 +230,36 @@ func record(h *hdrhistogram.Histogram, v int64) {
 		v = histHighest
 	}
 	_ = h.RecordValue(v) // in range: cannot fail
+}
+
+// failed counts a failed request of class e caused by err (an errno, or
+// nil when there is none).
+func (s *stats) failed(e ErrorClass, err error) {
+	s.errs[e]++
+	var n int
+	if errno, ok := err.(unix.Errno); ok && int(errno) < causeTLS {
+		n = int(errno)
+	}
+	s.causes[e][n]++
+}
+
+// causeName names errno n of class e in reports: "ECONNREFUSED", "EMFILE";
+// 0 is "EOF" for reads (the peer closed with requests in flight) and
+// "other" otherwise; causeTLS is "TLS" (tls.go).
+func causeName(e ErrorClass, n int) string {
+	if n == causeTLS {
+		return "TLS"
+	}
+	if n == 0 {
+		if e == ErrRead {
+			return "EOF"
+		}
+		return "other"
+	}
+	if name := unix.ErrnoName(unix.Errno(n)); name != "" {
+		return name
+	}
+	return "errno " + strconv.Itoa(n)
 }
 
 // fail counts an error of class e on c and marks it for closing.

@@ -34,6 +34,20 @@
 // (WriteHgrm). Result.Warnings says when the generator itself was the
 // bottleneck: it fell behind the schedule or saturated its CPU.
 //
+// # Capacity
+//
+// RunRamp finds the knee of a target: constant-rate steps of rising rate
+// (each a Run, so latency is corrected), stopping at the first step that
+// breaks an objective (ParseObjective: "p99<10ms,errors<0.1%"), optionally
+// bisecting between the last passing and the first failing rate. Each step
+// drains (Config.Drain): after its window the responses to what it sent are
+// still awaited and recorded, so that an overloaded step's slowest requests
+// are not left out. A failing step in which hotload saturated its CPU, or
+// fell behind its schedule while the target answered as fast as at a light
+// load, is marked generator-bound and ends the ramp with a warning
+// rather than a knee. WriteRamp, WriteRampJSON and RampHTML (a
+// latency-against-throughput chart drawn with package plot) report it.
+//
 //	t, err := loadgen.NewTarget("GET", "http://127.0.0.1:9001/", nil, "")
 //	cfg := loadgen.Config{Targets: []loadgen.Target{t}, Connections: 64, Threads: 2, Duration: 10 * time.Second}
 //	res, err := loadgen.Run(ctx, cfg)

@@ -15,4 +15,6 @@ var (
 	ErrBadReport     = errors.New("loadgen: bad JSON report")
 	ErrBadHeader     = errors.New("loadgen: bad header (want 'Name: value')")
 	ErrHistogramFull = errors.New("loadgen: histograms of different geometry cannot be merged")
+	ErrNoResponse    = errors.New("loadgen: no request got a response")
+	ErrBadObjective  = errors.New("loadgen: bad ramp")
 )

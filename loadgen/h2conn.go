@@ -190,7 +190,9 @@ func (l *loop) completeH2(c *conn, slot uint32, status int, now int64) {
 // when f belongs to the recorded period. Both protocols record here.
 func (l *loop) recordFlight(f flight, status int, now int64) {
 	s := l.stats
-	if f.intended >= l.recStart && now <= l.end {
+	// Recorded: asked for in the recorded period and answered before the
+	// drain ended (the loop stops then).
+	if f.intended >= l.recStart && f.intended < l.end {
 		s.requests++
 		s.status[status%1000]++
 		record(s.hist, (now-f.intended)/1000)

@@ -29,7 +29,8 @@ type loop struct {
 	base        time.Time // the run's monotonic time base
 	start       int64     // ns since base: the schedules' origin
 	recStart    int64     // ns since base: recording starts (after warm-up)
-	end         int64     // ns since base: the run ends
+	end         int64     // ns since base: the recorded period ends; nothing is sent after it
+	drainEnd    int64     // ns since base: the run ends at the latest (end + Config.Drain)
 	interval    float64   // open loop: ns between one connection's sends; 0 = closed loop
 	depth       int
 	timeout     int64
@@ -67,7 +68,7 @@ func (l *loop) run() {
 	nextLive := now + int64(time.Second)
 	for {
 		now = l.now()
-		if now >= l.end || l.stop.Load() {
+		if (now >= l.end && (now >= l.drainEnd || l.idle())) || l.stop.Load() {
 			break
 		}
 		for len(l.heap) > 0 && l.conns[l.heap[0]].wake <= now {
@@ -79,7 +80,12 @@ func (l *loop) run() {
 				l.settle(c, now)
 			}
 		}
-		wait := min(l.end, nextTick) - now
+		wait := nextTick - now
+		if now < l.end {
+			wait = min(wait, l.end-now)
+		} else {
+			wait = min(wait, l.drainEnd-now)
+		}
 		if len(l.heap) > 0 {
 			wait = min(wait, l.conns[l.heap[0]].wake-now)
 		}
@@ -155,7 +161,10 @@ func (l *loop) handle(c *conn, events uint32, now int64) {
 		}
 		soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil || soerr != 0 {
-			l.stats.errs[ErrConnect]++
+			if err == nil {
+				err = unix.Errno(soerr)
+			}
+			l.stats.failed(ErrConnect, err)
 			l.closeConn(c, now, reconnectGap)
 			return
 		}
@@ -195,7 +204,7 @@ func (l *loop) read(c *conn, now int64) {
 			return
 		}
 		if c.qn > 0 {
-			l.stats.errs[ErrRead]++
+			l.stats.failed(ErrRead, err)
 		}
 		c.closeMe = true
 		return
@@ -204,7 +213,7 @@ func (l *loop) read(c *conn, now int64) {
 		if c.phase == phClose && c.qn > 0 {
 			l.complete(c, now)
 		} else if c.qn > 0 {
-			l.stats.errs[ErrRead]++
+			l.stats.failed(ErrRead, nil) // closed by the peer
 		}
 		c.closeMe = true
 		return
@@ -220,6 +229,9 @@ func (l *loop) read(c *conn, now int64) {
 // them in one call: up to the pipeline depth in the closed loop; in the open
 // loop, those whose intended time has come.
 func (l *loop) fill(c *conn, now int64) {
+	if now >= l.end {
+		return // draining: only responses to what was sent are awaited
+	}
 	if c.woff == len(c.wbuf) {
 		c.wbuf, c.woff = c.wbuf[:0], 0
 	}
@@ -282,7 +294,7 @@ func (l *loop) flush(c *conn, now int64) {
 			l.setOut(c, true)
 			return
 		}
-		l.stats.errs[ErrWrite]++
+		l.stats.failed(ErrWrite, err)
 		c.closeMe = true
 		return
 	}
@@ -307,20 +319,27 @@ func (l *loop) setOut(c *conn, on bool) {
 }
 
 // settle closes a connection marked for closing and, in the open loop, arms
-// its timer for the next intended send.
+// its timer for the next intended send (not while draining: nothing more
+// is sent).
 func (l *loop) settle(c *conn, now int64) {
 	if c.closeMe {
 		l.closeConn(c, now, 0)
 		return
 	}
-	if l.interval > 0 && c.state == stOpen && l.canSend(c) && c.heapIdx < 0 {
+	if l.interval > 0 && c.state == stOpen && l.canSend(c) && c.heapIdx < 0 && now < l.end {
 		c.wake = c.due
 		l.heapPush(c.idx)
 	}
 }
 
-// connect opens a non-blocking socket to the target.
+// connect opens a non-blocking socket to the target (not after the
+// recorded period: a draining loop sends nothing more).
 func (l *loop) connect(c *conn, now int64) {
+	if now >= l.end {
+		unixCloseIfOpen(c)
+		c.qn = 0
+		return
+	}
 	if l.tls != nil {
 		l.tlsConnect(c, now)
 		return
@@ -333,14 +352,14 @@ func (l *loop) connect(c *conn, now int64) {
 	}
 	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		l.stats.errs[ErrConnect]++
+		l.stats.failed(ErrConnect, err) // EMFILE, ENFILE: out of descriptors
 		l.later(c, now+int64(reconnectGap))
 		return
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err := unix.Connect(fd, l.sa); err != nil && err != unix.EINPROGRESS {
 		unix.Close(fd)
-		l.stats.errs[ErrConnect]++
+		l.stats.failed(ErrConnect, err)
 		l.later(c, now+int64(reconnectGap))
 		return
 	}
@@ -350,7 +369,7 @@ func (l *loop) connect(c *conn, now int64) {
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(fd)
 		c.state = stClosed
-		l.stats.errs[ErrConnect]++
+		l.stats.failed(ErrConnect, err)
 		l.later(c, now+int64(reconnectGap))
 	}
 }
@@ -368,6 +387,25 @@ func (l *loop) closeConn(c *conn, now int64, gap time.Duration) {
 		return
 	}
 	l.later(c, now+int64(gap))
+}
+
+// unixCloseIfOpen closes c's socket if it has one.
+func unixCloseIfOpen(c *conn) {
+	if c.state != stClosed {
+		unix.Close(c.fd)
+		c.state = stClosed
+	}
+}
+
+// idle reports whether no request is in flight on any connection (the
+// drain is over).
+func (l *loop) idle() bool {
+	for i := range l.conns {
+		if l.conns[i].state != stClosed && l.conns[i].qn > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // later arms c's timer for time t.
@@ -388,7 +426,7 @@ func (l *loop) tick(now int64) {
 			l.closeConn(c, now, 0)
 		}
 		if c.state == stConnecting && now-c.connAt > l.timeout {
-			l.stats.errs[ErrConnect]++
+			l.stats.failed(ErrConnect, unix.ETIMEDOUT)
 			l.closeConn(c, now, 0)
 		}
 	}

@@ -49,17 +49,43 @@ func (c Config) Mode() string {
 	return "closed loop"
 }
 
-// WriteSummary prints r as wrk does: the run, the latency distribution
-// (corrected and uncorrected in the open loop), the rate, statuses, errors,
-// the generator's own CPU, and any warnings.
+// WriteSummary prints r as wrk does: the run (WriteHeader), then its
+// figures (WriteFigures).
 func WriteSummary(w io.Writer, r *Result) error {
-	c := r.Config
 	var b strings.Builder
-	runs := ""
-	if r.Runs > 1 {
-		runs = fmt.Sprintf(" (%d runs merged)", r.Runs)
+	writeHeader(&b, r.Config, r.Runs)
+	writeFigures(&b, r)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteHeader prints what a run of c is about to do: its duration, target,
+// threads, connections and load model. hotload prints it when the load
+// starts and WriteFigures when it ends.
+func WriteHeader(w io.Writer, c Config) error {
+	var b strings.Builder
+	writeHeader(&b, c, 1)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteFigures prints r's figures: the latency distribution (corrected and
+// uncorrected in the open loop), the rate, statuses, errors with their
+// causes, the generator's own CPU, warnings, and whether the run was
+// interrupted.
+func WriteFigures(w io.Writer, r *Result) error {
+	var b strings.Builder
+	writeFigures(&b, r)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeHeader(b *strings.Builder, c Config, runs int) {
+	merged := ""
+	if runs > 1 {
+		merged = fmt.Sprintf(" (%d runs merged)", runs)
 	}
-	fmt.Fprintf(&b, "Running %v test @ %s%s\n", c.Duration, c.URL, runs)
+	fmt.Fprintf(b, "Running %v test @ %s%s\n", c.Duration, c.URL, merged)
 	ka := ""
 	if c.NoKeepAlive {
 		ka = ", a new connection per request"
@@ -67,8 +93,16 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if c.HTTP2 {
 		ka = ", HTTP/2 (pipeline: streams per connection)"
 	}
-	fmt.Fprintf(&b, "  %d threads and %d connections, %s, pipeline %d%s\n", c.Threads, c.Connections, c.Mode(), max(c.Pipeline, 1), ka)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	threads := c.Threads
+	if c.Connections > 0 {
+		threads = min(threads, c.Connections) // as Run caps them
+	}
+	fmt.Fprintf(b, "  %d threads and %d connections, %s, pipeline %d%s\n", threads, c.Connections, c.Mode(), max(c.Pipeline, 1), ka)
+}
+
+func writeFigures(b *strings.Builder, r *Result) {
+	c := r.Config
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	open := c.Rate > 0
 	if open {
 		fmt.Fprintf(tw, "  Latency\tcorrected\tuncorrected\t\n")
@@ -90,43 +124,38 @@ func WriteSummary(w io.Writer, r *Result) error {
 	row("stdev", (*hdrhistogram.Histogram).StdDev)
 	tw.Flush()
 	secs := r.Elapsed.Seconds()
-	fmt.Fprintf(&b, "  %d requests in %.2fs, %s read, %s written\n", r.Requests, secs, fmtBytes(float64(r.BytesIn)), fmtBytes(float64(r.BytesOut)))
-	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", r.RPS())
+	fmt.Fprintf(b, "  %d requests in %.2fs, %s read, %s written\n", r.Requests, secs, fmtBytes(float64(r.BytesIn)), fmtBytes(float64(r.BytesOut)))
+	fmt.Fprintf(b, "Requests/sec: %12.2f\n", r.RPS())
 	if secs > 0 {
-		fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(float64(r.BytesIn)/secs))
+		fmt.Fprintf(b, "Transfer/sec: %12s\n", fmtBytes(float64(r.BytesIn)/secs))
 	}
 	if len(r.Status) > 0 {
 		b.WriteString("Status:")
 		for _, s := range r.sortedStatus() {
-			fmt.Fprintf(&b, " %d: %d", s, r.Status[s])
+			fmt.Fprintf(b, " %d: %d", s, r.Status[s])
 		}
 		b.WriteString("\n")
 	}
 	if n := r.Non2xx3xx(); n > 0 {
-		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
+		fmt.Fprintf(b, "  Non-2xx or 3xx responses: %d\n", n)
 	}
 	if e := r.ErrorCount(); e > 0 {
-		fmt.Fprintf(&b, "Errors: %d (%.3f%%):", e, 100*r.ErrorRate())
-		for i := range numErrorClasses {
-			if n := r.Errors[i.String()]; n > 0 {
-				fmt.Fprintf(&b, " %s %d", i, n)
-			}
-		}
-		b.WriteString("\n")
+		fmt.Fprintf(b, "Errors: %d (%.3f%%): %s\n", e, 100*r.ErrorRate(), r.errorBreakdown())
 	}
 	if open {
-		fmt.Fprintf(&b, "Schedule lag: mean %v, max %v\n", r.LagMean.Round(time.Microsecond), r.LagMax.Round(time.Microsecond))
+		fmt.Fprintf(b, "Schedule lag: mean %v, max %v\n", r.LagMean.Round(time.Microsecond), r.LagMax.Round(time.Microsecond))
 	}
-	r.TLS.summary(&b)
+	r.TLS.summary(b)
 	if r.Wall > 0 && r.Requests > 0 {
-		fmt.Fprintf(&b, "hotload CPU: %.2fs, %.2fus/request, %.2f cores busy\n", r.CPU.Seconds(),
+		fmt.Fprintf(b, "hotload CPU: %.2fs, %.2fus/request, %.2f cores busy\n", r.CPU.Seconds(),
 			float64(r.CPUPerRequest())/1e3, r.CPU.Seconds()/r.Wall.Seconds())
 	}
-	for _, warn := range r.Warnings {
-		fmt.Fprintf(&b, "WARNING: %s\n", warn)
+	if r.Interrupted {
+		fmt.Fprintf(b, "INTERRUPTED: %.2fs of the %v asked were recorded\n", secs, c.Duration)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(b, "WARNING: %s\n", warn)
+	}
 }
 
 // WriteHgrm writes h in HdrHistogram's percentile distribution format (what

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -23,6 +24,12 @@ type Result struct {
 	Sent     int64            // requests sent in the recorded period
 	Status   map[int]int64    // responses by status code
 	Errors   map[string]int64 // failed requests by ErrorClass name
+	// Causes are the connect, read and write failures by class and errno:
+	// "connect ECONNREFUSED", "connect EMFILE", "read ECONNRESET", "read
+	// EOF" (the peer closed with requests in flight), "connect TLS" (https:
+	// a handshake that failed on TLS's own grounds), "read TLS" (an alert,
+	// a bad record).
+	Causes   map[string]int64
 	BytesIn  int64
 	BytesOut int64
 	Connects int64 // connections established (all of the run, warm-up included)
@@ -39,6 +46,9 @@ type Result struct {
 	LagMax  time.Duration
 
 	Warnings []string // the generator was the bottleneck, or similar
+	// Interrupted is set when the run was cancelled before its end; Elapsed
+	// is then the part of the recorded period that ran.
+	Interrupted bool
 
 	TLS *TLSResult // https: handshakes (tls.go); nil for http
 
@@ -98,16 +108,25 @@ func (r *Result) CPUPerRequest() time.Duration {
 // HdrHistogram's V2 compressed encoding, base64: decode them with any
 // HdrHistogram implementation, and merge them exactly.
 type Report struct {
-	Version int        `json:"version"`
-	Config  Config     `json:"config"`
-	Start   time.Time  `json:"start"`
-	Runs    int        `json:"runs"`
-	Figures Figures    `json:"figures"`
-	Uncorr  Figures    `json:"uncorrected"`
-	Status  StatusMap  `json:"status"`
-	Errors  ErrorMap   `json:"errors"`
-	Hist    Histograms `json:"histograms"`
-	// Warnings are set when the generator itself was the bottleneck.
+	Version int       `json:"version"`
+	Config  Config    `json:"config"`
+	Start   time.Time `json:"start"`
+	Runs    int       `json:"runs"`
+	// Interrupted: the run was cancelled (Ctrl-C) before its end; the
+	// figures cover figures.elapsed_s, not config.duration.
+	Interrupted bool    `json:"interrupted"`
+	Figures     Figures `json:"figures"`
+	// Uncorr are the figures of the latency from the actual send times;
+	// the counts and the rate are the run's, as in Figures.
+	Uncorr Figures   `json:"uncorrected"`
+	Status StatusMap `json:"status"`
+	Errors ErrorMap  `json:"errors"`
+	// Causes split the connect, read and write errors by errno (or TLS:
+	// a failure of TLS itself).
+	Causes ErrorMap   `json:"error_causes,omitempty"`
+	Hist   Histograms `json:"histograms"`
+	// Warnings are set when the generator itself was the bottleneck; an
+	// empty list when it was not.
 	Warnings []string `json:"warnings"`
 	// Generator is the load generator's own cost.
 	Generator Generator `json:"generator"`
@@ -176,11 +195,11 @@ func (r *Result) Report() (*Report, error) {
 		b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 		return string(b), err
 	}
-	c, err := enc(r.Latency)
+	cs, err := enc(r.Latency)
 	if err != nil {
 		return nil, err
 	}
-	u, err := enc(r.Uncorrected)
+	us, err := enc(r.Uncorrected)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +209,12 @@ func (r *Result) Report() (*Report, error) {
 	f.BytesIn, f.BytesOut, f.Connects = r.BytesIn, r.BytesOut, r.Connects
 	f.ErrorCount, f.ErrorRate, f.Non2xx3xx = r.ErrorCount(), r.ErrorRate(), r.Non2xx3xx()
 	f.LagMeanUS, f.LagMaxUS = float64(r.LagMean)/1e3, float64(r.LagMax)/1e3
+	u := figures(r.Uncorrected)
+	u.Requests, u.Sent, u.ElapsedSec, u.RPS = r.Requests, r.Sent, f.ElapsedSec, f.RPS
+	warns := r.Warnings
+	if warns == nil {
+		warns = []string{}
+	}
 	g := Generator{CPUSec: r.CPU.Seconds(), WallSec: r.Wall.Seconds(), CPUPerReqUS: float64(r.CPUPerRequest()) / 1e3}
 	if r.Wall > 0 && r.Config.Threads > 0 {
 		g.CPUPerThread = r.CPU.Seconds() / r.Wall.Seconds() / float64(r.Config.Threads)
@@ -199,11 +224,11 @@ func (r *Result) Report() (*Report, error) {
 		return nil, err
 	}
 	return &Report{
-		Version: 1, Config: r.Config, Start: r.Start, Runs: r.Runs,
-		Figures: f, Uncorr: figures(r.Uncorrected),
-		Status: r.Status, Errors: r.Errors,
-		Hist:     Histograms{Corrected: c, Uncorrected: u},
-		Warnings: r.Warnings, Generator: g, TLS: tr,
+		Version: 1, Config: r.Config, Start: r.Start, Runs: r.Runs, Interrupted: r.Interrupted,
+		Figures: f, Uncorr: u,
+		Status: r.Status, Errors: r.Errors, Causes: r.Causes,
+		Hist:     Histograms{Corrected: cs, Uncorrected: us},
+		Warnings: warns, Generator: g, TLS: tr,
 	}, nil
 }
 
@@ -240,7 +265,7 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 		Config: rep.Config, Start: rep.Start, Runs: max(rep.Runs, 1),
 		Elapsed:  time.Duration(rep.Figures.ElapsedSec * 1e9),
 		Requests: rep.Figures.Requests, Sent: rep.Figures.Sent,
-		Status: rep.Status, Errors: rep.Errors,
+		Status: rep.Status, Errors: rep.Errors, Causes: rep.Causes, Interrupted: rep.Interrupted,
 		BytesIn: rep.Figures.BytesIn, BytesOut: rep.Figures.BytesOut, Connects: rep.Figures.Connects,
 		Latency: lat, Uncorrected: unc,
 		CPU:      time.Duration(rep.Generator.CPUSec * 1e9),
@@ -259,6 +284,9 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 	if r.Errors == nil {
 		r.Errors = map[string]int64{}
 	}
+	if r.Causes == nil {
+		r.Causes = map[string]int64{}
+	}
 	return r, nil
 }
 
@@ -271,7 +299,7 @@ func Merge(rs ...*Result) (*Result, error) {
 	}
 	out := &Result{
 		Config: rs[0].Config, Start: rs[0].Start,
-		Status: map[int]int64{}, Errors: map[string]int64{},
+		Status: map[int]int64{}, Errors: map[string]int64{}, Causes: map[string]int64{},
 		Latency: newHistogram(), Uncorrected: newHistogram(),
 	}
 	var lagWeighted float64
@@ -300,6 +328,10 @@ func Merge(rs ...*Result) (*Result, error) {
 		for k, v := range r.Errors {
 			out.Errors[k] += v
 		}
+		for k, v := range r.Causes {
+			out.Causes[k] += v
+		}
+		out.Interrupted = out.Interrupted || r.Interrupted
 		for _, w := range r.Warnings {
 			out.Warnings = append(out.Warnings, "run "+strconv.Itoa(out.Runs)+": "+w)
 		}
@@ -320,6 +352,75 @@ func Merge(rs ...*Result) (*Result, error) {
 		out.rpsSum = 0
 	}
 	return out, nil
+}
+
+// NoResponse returns an error wrapping ErrNoResponse, with the failures by
+// cause, when the run recorded no response at all; nil otherwise.
+func (r *Result) NoResponse() error {
+	if r.Requests > 0 {
+		return nil
+	}
+	if r.ErrorCount() == 0 {
+		return fmt.Errorf("%w in the %v recorded", ErrNoResponse, r.Elapsed.Round(time.Millisecond))
+	}
+	return fmt.Errorf("%w: %s", ErrNoResponse, r.errorBreakdown())
+}
+
+// errorBreakdown lists the errors by class with their causes:
+// "connect 12 (ECONNREFUSED 10, EMFILE 2), timeout 3".
+func (r *Result) errorBreakdown() string {
+	var b strings.Builder
+	for i := range numErrorClasses {
+		n := r.Errors[i.String()]
+		if n == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", i, n)
+		var causes []string
+		for _, k := range slices.Sorted(maps.Keys(r.Causes)) {
+			if name, ok := strings.CutPrefix(k, i.String()+" "); ok && r.Causes[k] > 0 {
+				causes = append(causes, fmt.Sprintf("%s %d", name, r.Causes[k]))
+			}
+		}
+		if len(causes) > 0 {
+			b.WriteString(" (" + strings.Join(causes, ", ") + ")")
+		}
+	}
+	return b.String()
+}
+
+// Mismatch lists how runs differ in what makes their figures comparable
+// or mergeable: the target URL, the asked duration and the rate (each run
+// against the first; names label them). Empty when they agree.
+func Mismatch(names []string, rs []*Result) []string {
+	var out []string
+	for i := 1; i < len(rs); i++ {
+		a, b := rs[0].Config, rs[i].Config
+		differ := func(what, x, y string) {
+			out = append(out, fmt.Sprintf("%s and %s differ in %s: %s vs %s", names[0], names[i], what, x, y))
+		}
+		if a.URL != b.URL {
+			differ("URL", a.URL, b.URL)
+		}
+		if a.Duration != b.Duration {
+			differ("duration", a.Duration.String(), b.Duration.String())
+		}
+		if a.Rate != b.Rate {
+			differ("rate", rateName(a.Rate), rateName(b.Rate))
+		}
+	}
+	return out
+}
+
+// rateName is a Config.Rate in words.
+func rateName(r float64) string {
+	if r == 0 {
+		return "closed loop"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64) + " req/s"
 }
 
 // sortedStatus returns the status codes in r in order.

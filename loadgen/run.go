@@ -22,8 +22,8 @@ const (
 	cpuSaturated = 0.95
 )
 
-// Progress is the live view of a run, passed to Config.Live about once a
-// second.
+// Progress is the live view of a run, passed to Config.Live once when the
+// load starts (all zero but Warmup) and about once a second after.
 type Progress struct {
 	Elapsed  time.Duration // since the start, warm-up included
 	Warmup   bool          // still in the warm-up
@@ -32,9 +32,11 @@ type Progress struct {
 	P99      time.Duration // corrected p99 so far (the worst loop's)
 }
 
-// Run runs the load described by cfg and returns its figures. It checks
-// first that the target accepts a connection (ErrUnreachable otherwise).
-// Cancelling ctx ends the run early; the figures cover what was recorded.
+// Run runs the load described by cfg and returns its figures. It fills
+// cfg's zero fields with their defaults, checks it (Config.Check), and
+// checks that the target accepts a connection (ErrUnreachable otherwise).
+// Cancelling ctx ends the run early; the figures cover what was recorded
+// and Result.Interrupted says so.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -76,8 +78,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		l := &loop{
 			ep: ep, sa: sa, family: family, targets: cfg.Targets, stats: newStats(),
 			base: base, start: 0, recStart: int64(cfg.Warmup), end: int64(cfg.Warmup + cfg.Duration),
-			depth: cfg.Pipeline, timeout: int64(cfg.Timeout), noKeepAlive: cfg.NoKeepAlive,
-			live: cfg.Live != nil,
+			drainEnd: int64(cfg.Warmup + cfg.Duration + cfg.Drain), depth: cfg.Pipeline,
+			timeout: int64(cfg.Timeout), noKeepAlive: cfg.NoKeepAlive, live: cfg.Live != nil,
 		}
 		if cfg.Rate > 0 {
 			l.interval = float64(cfg.Connections) / cfg.Rate * 1e9
@@ -87,6 +89,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for g := i; g < cfg.Connections; g += cfg.Threads {
 			c := conn{
 				idx: int32(len(l.conns)), fd: -1, heapIdx: -1,
+				next: firstTarget(g, len(cfg.Targets), cfg.Connections),
 				rbuf: make([]byte, readBufSize),
 				wbuf: make([]byte, 0, cfg.Pipeline*maxTargetLen(cfg.Targets)),
 				q:    make([]flight, cfg.Pipeline),
@@ -121,12 +124,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var ru0 unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	if cfg.Live != nil {
+		cfg.Live(Progress{Warmup: cfg.Warmup > 0}) // before the first request
+	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
 		wg.Go(l.run)
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	interrupted := false
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	var window <-chan time.Time
@@ -153,6 +160,7 @@ wait:
 				l.stop.Store(true)
 			}
 			<-done
+			interrupted = time.Since(base) < cfg.Warmup+cfg.Duration
 			break wait
 		case <-ticker.C:
 			if cfg.Live != nil {
@@ -171,10 +179,11 @@ wait:
 
 	res := &Result{
 		Config: cfg, Start: base.Add(cfg.Warmup), Runs: 1,
-		Status: map[int]int64{}, Errors: map[string]int64{},
+		Status: map[int]int64{}, Errors: map[string]int64{}, Causes: map[string]int64{},
 		Latency: newHistogram(), Uncorrected: newHistogram(),
 		Wall: wall, CPU: cpuTime(&ru1) - cpuTime(&ru0),
-		Elapsed: max(min(wall, cfg.Warmup+cfg.Duration)-cfg.Warmup, 0),
+		Elapsed:     max(min(wall, cfg.Warmup+cfg.Duration)-cfg.Warmup, 0),
+		Interrupted: interrupted,
 	}
 	var lagSum int64
 	for _, l := range loops {
@@ -189,6 +198,16 @@ wait:
 		for e, n := range s.errs {
 			if n > 0 {
 				res.Errors[ErrorClass(e).String()] += n
+			}
+		}
+		for e := range s.causes {
+			if e == int(ErrTimeout) || e == int(ErrBadResponse) {
+				continue // the class says it all
+			}
+			for errno, n := range s.causes[e] {
+				if n > 0 {
+					res.Causes[ErrorClass(e).String()+" "+causeName(ErrorClass(e), errno)] += n
+				}
 			}
 		}
 		res.Requests += s.requests
@@ -255,6 +274,11 @@ func sockaddr(a *net.TCPAddr) (unix.Sockaddr, int) {
 	copy(sa.Addr[:], a.IP.To16())
 	return sa, unix.AF_INET6
 }
+
+// firstTarget is where connection g of conns starts its round robin over n
+// targets: each at its own place, so that they do not all ask for the same
+// target at the same time (a cache would coalesce them).
+func firstTarget(g, n, conns int) int { return g * n / conns }
 
 func maxTargetLen(ts []Target) int {
 	n := 0

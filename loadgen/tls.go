@@ -6,8 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,7 +91,82 @@ var tlsCurveNames = map[string]tls.CurveID{
 	"x25519mlkem768": tls.X25519MLKEM768,
 }
 
-// clientConfig builds the crypto/tls config for host.
+// checkTLS is Check's part for https:// targets: TLS options only for
+// them, HTTP/1.1 over them, and every option one that Run can use.
+func (c Config) checkTLS() error {
+	https := c.Targets[0].https
+	switch {
+	case https && c.HTTP2:
+		return &FieldError{Field: "HTTP2", Value: "true", Want: "false: hotload speaks HTTP/2 over cleartext only (h2c); https:// targets speak HTTP/1.1"}
+	case c.TLS == nil:
+		return nil
+	case !https:
+		field, value := c.TLS.firstSet()
+		return &FieldError{Field: field, Value: value, Want: "no TLS options for an http:// target"}
+	}
+	t := c.TLS
+	if _, ok := tlsVersionNames[t.Version]; !ok && t.Version != "" {
+		return &FieldError{Field: "TLS.Version", Value: t.Version, Want: "1.2 or 1.3"}
+	}
+	for _, name := range t.Curves {
+		if _, ok := tlsCurveNames[strings.ToLower(name)]; !ok {
+			return &FieldError{Field: "TLS.Curves", Value: name, Want: "x25519, p256, p384, p521 or x25519mlkem768"}
+		}
+	}
+	for _, p := range t.ALPN {
+		if len(p) == 0 || len(p) > 255 {
+			return &FieldError{Field: "TLS.ALPN", Value: strconv.Quote(p), Want: "protocol names of 1 to 255 bytes"}
+		}
+	}
+	if t.CAFile != "" {
+		if _, err := t.rootCAs(); err != nil {
+			return &FieldError{Field: "TLS.CAFile", Value: t.CAFile, Want: "a readable PEM file of CA certificates (" + err.Error() + ")"}
+		}
+	}
+	return nil
+}
+
+// firstSet names the first option t sets, as a Config field, with its
+// value ("TLS", "{}" when none is).
+func (t *TLS) firstSet() (field, value string) {
+	switch {
+	case t.Insecure:
+		return "TLS.Insecure", "true"
+	case t.ServerName != "":
+		return "TLS.ServerName", t.ServerName
+	case t.CAFile != "":
+		return "TLS.CAFile", t.CAFile
+	case t.ALPN != nil:
+		return "TLS.ALPN", strings.Join(t.ALPN, ",")
+	case t.Version != "":
+		return "TLS.Version", t.Version
+	case t.Curves != nil:
+		return "TLS.Curves", strings.Join(t.Curves, ",")
+	case t.Resume:
+		return "TLS.Resume", "true"
+	}
+	return "TLS", "{}"
+}
+
+// rootCAs reads CAFile.
+func (t *TLS) rootCAs() (*x509.CertPool, error) {
+	pem, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is the field's value
+		}
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return pool, nil
+}
+
+// clientConfig builds the crypto/tls config for host from options that
+// Check accepted.
 func (t *TLS) clientConfig(host string, connections int) (*tls.Config, error) {
 	cfg := &tls.Config{InsecureSkipVerify: t.Insecure, ServerName: t.ServerName, NextProtos: t.ALPN}
 	if cfg.ServerName == "" {
@@ -97,28 +175,16 @@ func (t *TLS) clientConfig(host string, connections int) (*tls.Config, error) {
 	if cfg.NextProtos == nil {
 		cfg.NextProtos = []string{"http/1.1"}
 	}
-	if t.Version != "" {
-		v, ok := tlsVersionNames[t.Version]
-		if !ok {
-			return nil, fmt.Errorf("%w: version %q: want 1.2 or 1.3", ErrBadConfig, t.Version)
-		}
+	if v, ok := tlsVersionNames[t.Version]; ok {
 		cfg.MinVersion, cfg.MaxVersion = v, v
 	}
 	for _, name := range t.Curves {
-		id, ok := tlsCurveNames[strings.ToLower(name)]
-		if !ok {
-			return nil, fmt.Errorf("%w: curve %q: want x25519, p256, p384, p521 or x25519mlkem768", ErrBadConfig, name)
-		}
-		cfg.CurvePreferences = append(cfg.CurvePreferences, id)
+		cfg.CurvePreferences = append(cfg.CurvePreferences, tlsCurveNames[strings.ToLower(name)])
 	}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: %s: no PEM certificate in it", ErrBadConfig, t.CAFile)
+		var err error
+		if cfg.RootCAs, err = t.rootCAs(); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadConfig, t.CAFile, err)
 		}
 	}
 	if t.Resume {
@@ -355,7 +421,7 @@ func (l *loop) tlsHandshakes(now int64) {
 		}
 		if h.err != nil {
 			st.failed++
-			l.stats.errs[ErrConnect]++
+			l.stats.tlsFailed(ErrConnect, h.err)
 			c.state = stClosed
 			l.later(c, now+int64(reconnectGap))
 			continue
@@ -363,7 +429,7 @@ func (l *loop) tlsHandshakes(now int64) {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: c.idx, Pad: c.gen}
 		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, h.fd, &ev); err != nil {
 			unix.Close(h.fd)
-			l.stats.errs[ErrConnect]++
+			l.stats.failed(ErrConnect, err)
 			c.state = stClosed
 			l.later(c, now+int64(reconnectGap))
 			continue
@@ -401,7 +467,7 @@ func (l *loop) tlsRead(c *conn, now int64) {
 			return
 		}
 		if c.qn > 0 {
-			l.stats.errs[ErrRead]++
+			l.stats.failed(ErrRead, err)
 		}
 		c.closeMe = true
 		return
@@ -410,7 +476,7 @@ func (l *loop) tlsRead(c *conn, now int64) {
 		if c.phase == phClose && c.qn > 0 {
 			l.complete(c, now)
 		} else if c.qn > 0 {
-			l.stats.errs[ErrRead]++
+			l.stats.failed(ErrRead, nil) // closed by the peer
 		}
 		c.closeMe = true
 		return
@@ -434,7 +500,7 @@ func (l *loop) tlsRead(c *conn, now int64) {
 		if err != nil {
 			if _, ok := err.(tlsWouldBlock); !ok {
 				if c.qn > 0 {
-					l.stats.errs[ErrRead]++ // an alert, a bad record, or close_notify mid-response
+					l.stats.tlsFailed(ErrRead, err) // an alert, a bad record, or close_notify mid-response
 				}
 				c.closeMe = true
 			}
@@ -444,6 +510,29 @@ func (l *loop) tlsRead(c *conn, now int64) {
 	s.tr.src = nil
 	if len(c.wbuf) > c.woff && !c.closeMe {
 		l.flush(c, now) // crypto/tls answered something (a key update)
+	}
+}
+
+// causeTLS is the cause (beside the errno values, all below it) of a
+// failure of TLS itself: a handshake refused, an alert, a bad record.
+const causeTLS = maxCause - 1
+
+// tlsFailed counts a failure of class e on a TLS connection by its cause:
+// the errno under it, ETIMEDOUT for a handshake out of time, EOF (0) for
+// a close_notify, else causeTLS.
+func (s *stats) tlsFailed(e ErrorClass, err error) {
+	var errno unix.Errno
+	var ne net.Error
+	switch {
+	case errors.As(err, &errno):
+		s.failed(e, errno)
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		s.failed(e, unix.ETIMEDOUT)
+	case errors.Is(err, io.EOF):
+		s.failed(e, nil)
+	default:
+		s.errs[e]++
+		s.causes[e][causeTLS]++
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tlsServer is an HTTPS server answering "ok" with TLS session tickets on;
@@ -122,5 +126,28 @@ func TestHTTPSRefused(t *testing.T) {
 	http, _ := NewTarget("GET", "http://127.0.0.1:1/", nil, "")
 	if _, err := Run(context.Background(), Config{Targets: []Target{http}, TLS: &TLS{}}); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("TLS options with http://: %v", err)
+	}
+}
+
+// Failures on TLS connections are counted by the errno under them, a
+// timeout as ETIMEDOUT, a close_notify as EOF, and TLS's own as TLS.
+func TestTLSFailedCauses(t *testing.T) {
+	s := newStats()
+	s.tlsFailed(ErrConnect, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", unix.ECONNREFUSED)})
+	s.tlsFailed(ErrConnect, context.DeadlineExceeded)
+	s.tlsFailed(ErrConnect, errors.New("tls: handshake failure"))
+	s.tlsFailed(ErrRead, io.EOF)
+	s.tlsFailed(ErrRead, errors.New("local error: tls: bad record MAC"))
+	got := map[string]int64{}
+	for e := range s.causes {
+		for n, v := range s.causes[e] {
+			if v > 0 {
+				got[ErrorClass(e).String()+" "+causeName(ErrorClass(e), n)] += v
+			}
+		}
+	}
+	want := map[string]int64{"connect ECONNREFUSED": 1, "connect ETIMEDOUT": 1, "connect TLS": 1, "read EOF": 1, "read TLS": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) || s.errs[ErrConnect] != 3 || s.errs[ErrRead] != 2 {
+		t.Fatalf("causes %v, errors %v", got, s.errs)
 	}
 }

@@ -401,6 +401,11 @@ type Run struct {
 	// Warmup and Elapsed are the warm-up and the measured window as it
 	// happened (shorter than Options.Window when interrupted).
 	Warmup, Elapsed time.Duration
+	// Duration is the measured window as asked, and Rate the load's
+	// constant rate in requests per second (0: closed loop); runs that
+	// differ in them are not comparable (Mismatch).
+	Duration time.Duration
+	Rate     float64
 	// Summary holds the load's figures; Finish adds the server's own from
 	// the profiles (CPU and allocations per request).
 	Summary Summary
@@ -446,6 +451,7 @@ func (c *Capture) Finish(run Run) (*Manifest, error) {
 		Version: manifestVersion, ID: c.ID(), Name: c.opts.Name, Command: run.Command,
 		PprofURL: c.opts.BaseURL, Target: run.Target, Created: c.created,
 		WindowStart: c.started, WindowSec: run.Elapsed.Seconds(), WarmupSec: run.Warmup.Seconds(),
+		DurationSec: run.Duration.Seconds(), Rate: run.Rate,
 		ProfileSec: c.secs, TraceSec: c.opts.Trace.Seconds(), Rates: c.rates,
 		Summary: run.Summary, Warnings: c.warnings,
 	}

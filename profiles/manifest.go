@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -34,6 +35,10 @@ type Manifest struct {
 	WindowStart time.Time `json:"window_start"`
 	WindowSec   float64   `json:"window_s"`
 	WarmupSec   float64   `json:"warmup_s"`
+	// DurationSec is the window as asked (0 in manifests written before it
+	// was recorded) and Rate the load's constant rate (0: closed loop).
+	DurationSec float64 `json:"duration_s,omitempty"`
+	Rate        float64 `json:"rate,omitempty"`
 	// ProfileSec is the seconds= asked of the CPU and delta profiles;
 	// TraceSec the trace's length (0: none).
 	ProfileSec int     `json:"profile_s"`
@@ -218,4 +223,34 @@ func (m *Manifest) Has(k Kind) bool {
 		}
 	}
 	return false
+}
+
+// Mismatch lists how two runs differ in what makes their profiles and
+// figures comparable: the target, the measured window as asked, and the
+// load's rate. Empty when they agree. A window not recorded (an older
+// manifest) is not compared.
+func Mismatch(base, run *Manifest) []string {
+	var out []string
+	differ := func(what, a, b string) {
+		out = append(out, fmt.Sprintf("%s and %s differ in %s: %s vs %s", base.ID, run.ID, what, a, b))
+	}
+	if base.Target != run.Target {
+		differ("target", base.Target, run.Target)
+	}
+	if base.DurationSec != 0 && run.DurationSec != 0 && base.DurationSec != run.DurationSec {
+		differ("duration", seconds(base.DurationSec), seconds(run.DurationSec))
+	}
+	if base.Rate != run.Rate {
+		differ("rate", rateName(base.Rate), rateName(run.Rate))
+	}
+	return out
+}
+
+func seconds(s float64) string { return time.Duration(s * float64(time.Second)).String() }
+
+func rateName(r float64) string {
+	if r == 0 {
+		return "closed loop"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64) + " req/s"
 }

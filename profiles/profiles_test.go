@@ -431,3 +431,28 @@ func TestTopDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestMismatch(t *testing.T) {
+	base := &Manifest{ID: "a", Target: "http://x/", DurationSec: 10}
+	tests := []struct {
+		name string
+		run  Manifest
+		want []string
+	}{
+		{name: "same", run: Manifest{ID: "b", Target: "http://x/", DurationSec: 10}},
+		{name: "duration not recorded", run: Manifest{ID: "b", Target: "http://x/"}},
+		{name: "all differ", run: Manifest{ID: "b", Target: "http://y/", DurationSec: 5, Rate: 2000}, want: []string{
+			"a and b differ in target: http://x/ vs http://y/",
+			"a and b differ in duration: 10s vs 5s",
+			"a and b differ in rate: closed loop vs 2000 req/s",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Mismatch(base, &tc.run)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("Mismatch = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

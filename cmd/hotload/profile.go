@@ -35,9 +35,10 @@ func (p *pprofFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.tokenFile, "pprof-token-file", "", "with --pprof: send the bearer token in FILE (hotpath's admin.token_file)")
 }
 
-// options turns the flags into capture options for cfg's window, or
-// returns nil when --pprof is not given; an error is a usage error.
-func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
+// options turns the flags into capture options for cfg's window (set by
+// the flag windowFlag), or returns nil when --pprof is not given; an error
+// is a usage error.
+func (p *pprofFlags) options(cfg loadgen.Config, windowFlag string) (*profiles.Options, error) {
 	if p.url == "" {
 		if p.dir != "" || p.kinds != "" || p.trace != 0 || p.name != "" || p.tokenFile != "" {
 			return nil, errors.New("--profile-dir, --profiles, --trace, --name and --pprof-token-file need --pprof")
@@ -45,10 +46,10 @@ func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
 		return nil, nil
 	}
 	if cfg.Duration%time.Second != 0 {
-		return nil, fmt.Errorf("with --pprof, -d must be whole seconds (the CPU profile's unit), got %v", cfg.Duration)
+		return nil, fmt.Errorf("with --pprof, %s must be whole seconds (the CPU profile's unit), got %v", windowFlag, cfg.Duration)
 	}
 	if p.trace < 0 || p.trace > cfg.Duration {
-		return nil, fmt.Errorf("--trace %v must be within the measured window (-d %v)", p.trace, cfg.Duration)
+		return nil, fmt.Errorf("--trace %v must be within the measured window (%s %v)", p.trace, windowFlag, cfg.Duration)
 	}
 	opts := &profiles.Options{BaseURL: p.url, Dir: p.dir, Name: p.name, Window: cfg.Duration, Trace: p.trace}
 	if p.tokenFile != "" {
@@ -73,9 +74,26 @@ func (p *pprofFlags) options(cfg loadgen.Config) (*profiles.Options, error) {
 	return opts, nil
 }
 
+// newCapture probes the pprof endpoint and prepares the capture; on failure
+// it reports why and returns nil with the exit status.
+func newCapture(ctx context.Context, opts profiles.Options, stderr io.Writer) (*profiles.Capture, int) {
+	c, err := profiles.New(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "hotload:", err)
+		if errors.Is(err, profiles.ErrOptions) {
+			return nil, exitUsage
+		}
+		return nil, exitRun
+	}
+	for _, w := range c.Warnings() {
+		fmt.Fprintln(stderr, "hotload: warning:", w)
+	}
+	return c, exitOK
+}
+
 // finishCapture completes c with the run's results and reports where they
 // are. It returns exitRun when profiles are missing.
-func finishCapture(c *profiles.Capture, args []string, cfg loadgen.Config, res *loadgen.Result, summary []byte, stdout, stderr io.Writer) int {
+func finishCapture(c *profiles.Capture, args []string, cfg loadgen.Config, res *loadgen.Result, stdout, stderr io.Writer) int {
 	var report, hgrm bytes.Buffer
 	if err := loadgen.WriteJSON(&report, res); err != nil {
 		fmt.Fprintln(stderr, "hotload:", err)
@@ -87,13 +105,13 @@ func finishCapture(c *profiles.Capture, args []string, cfg loadgen.Config, res *
 	}
 	m, err := c.Finish(profiles.Run{
 		Command: append([]string{"hotload"}, args...), Target: cfg.URL,
-		Warmup: cfg.Warmup, Elapsed: res.Elapsed,
+		Warmup: cfg.Warmup, Elapsed: res.Elapsed, Duration: cfg.Duration, Rate: cfg.Rate,
 		Summary: profiles.Summary{
 			Requests: res.Requests, Errors: res.ErrorCount(), RPS: res.RPS(),
 			P50US: res.Latency.ValueAtQuantile(50), P99US: res.Latency.ValueAtQuantile(99), P999US: res.Latency.ValueAtQuantile(99.9),
 			ClientCPUPerReqUS: float64(res.CPUPerRequest()) / 1e3,
 		},
-		Files: map[string][]byte{"report.json": report.Bytes(), "summary.txt": summary, "latency.hgrm": hgrm.Bytes()},
+		Files: map[string][]byte{"report.json": report.Bytes(), "summary.txt": summaryText(res), "latency.hgrm": hgrm.Bytes()},
 	})
 	if m != nil {
 		fmt.Fprintf(stdout, "Profiles: %s", c.Dir())
@@ -126,25 +144,60 @@ else the directory that holds RUNDIR (save, diff), else ./` + defaultProfileDir 
 BASELINE is a baseline's name, or a run or baseline directory (a path with a /).
 `
 
+// profileArgs are the parsed arguments of `hotload profile ...`.
+type profileArgs struct {
+	pos     []string
+	dir     string
+	top     int
+	types   string
+	builtin bool
+	ctx     context.Context
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// root is the profile directory: --profile-dir, else the directory that
+// holds runDir, else the default.
+func (a *profileArgs) root(runDir string) string {
+	if a.dir != "" {
+		return a.dir
+	}
+	if runDir != "" {
+		return filepath.Dir(filepath.Clean(runDir))
+	}
+	return defaultProfileDir
+}
+
+// usage reports a usage error (or prints the usage when msg is empty).
+func (a *profileArgs) usage(msg string) int {
+	if msg == "" {
+		fmt.Fprint(a.stderr, profileUsage)
+	} else {
+		fmt.Fprintln(a.stderr, "hotload profile:", msg)
+	}
+	return exitUsage
+}
+
+// fail reports an error: a usage error when it wraps profiles.ErrOptions.
+func (a *profileArgs) fail(err error) int {
+	if errors.Is(err, profiles.ErrOptions) {
+		return a.usage(err.Error())
+	}
+	fmt.Fprintln(a.stderr, "hotload:", err)
+	return exitRun
+}
+
 // profileCmd is `hotload profile ...`.
 func profileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	usage := func(msg string) int {
-		if msg != "" {
-			fmt.Fprintln(stderr, "hotload profile:", msg)
-			return exitUsage
-		}
-		fmt.Fprint(stderr, profileUsage)
-		return exitUsage
-	}
+	a := &profileArgs{ctx: ctx, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
-		return usage("")
+		return a.usage("")
 	}
-	fs := flag.NewFlagSet("hotload profile", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	dir := fs.String("profile-dir", "", "the profile directory (see above)")
-	top := fs.Int("top", 20, "diff: functions shown per profile")
-	types := fs.String("type", "cpu", "diff: profiles to diff, e.g. cpu,allocs, or all that both runs have")
-	builtin := fs.Bool("builtin", false, "diff: compute in-process even when go tool pprof is available")
+	fs := newFlagSet("hotload profile")
+	fs.StringVar(&a.dir, "profile-dir", "", "the profile directory (see above)")
+	fs.IntVar(&a.top, "top", 20, "diff: functions shown per profile")
+	fs.StringVar(&a.types, "type", "cpu", "diff: profiles to diff, e.g. cpu,allocs, or all that both runs have")
+	fs.BoolVar(&a.builtin, "builtin", false, "diff: compute in-process even when go tool pprof is available")
 	help := func() int {
 		fmt.Fprint(stderr, profileUsage+"\nFlags:\n")
 		fs.SetOutput(stderr)
@@ -155,109 +208,109 @@ func profileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch cmd {
 	case "-h", "-help", "--help", "help":
 		return help()
-	}
-	if cmd == "baseline" {
+	case "baseline":
 		if len(args) < 2 {
-			return usage("baseline wants save or list")
+			return a.usage("baseline wants save or list")
 		}
 		cmd += " " + args[1]
 		args = args[1:]
 	}
-	pos, err := parseInterleaved(fs, args[1:])
+	var err error
+	a.pos, err = parseInterleaved(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return help()
 	}
 	if err != nil {
-		return usage(err.Error())
-	}
-	root := func(runDir string) string {
-		if *dir != "" {
-			return *dir
-		}
-		if runDir != "" {
-			return filepath.Dir(filepath.Clean(runDir))
-		}
-		return defaultProfileDir
-	}
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "hotload:", err)
-		return exitRun
+		return a.usage(err.Error())
 	}
 	switch cmd {
 	case "baseline save":
-		if len(pos) != 2 {
-			return usage("want: baseline save NAME RUNDIR")
-		}
-		d, err := profiles.SaveBaseline(root(pos[1]), pos[0], pos[1])
-		if errors.Is(err, profiles.ErrOptions) {
-			return usage(err.Error())
-		}
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "baseline %s saved in %s\n", pos[0], d)
-		return exitOK
+		return a.baselineSave()
 	case "baseline list":
-		if len(pos) != 0 {
-			return usage("want: baseline list [--profile-dir DIR]")
-		}
-		bs, err := profiles.Baselines(root(""))
-		if err != nil {
-			return fail(err)
-		}
-		if len(bs) == 0 {
-			fmt.Fprintf(stdout, "no baselines in %s\n", filepath.Join(root(""), profiles.BaselinesDir))
-			return exitOK
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "NAME\tSAVED\tRUN\tREQ/S\tP99\tSERVER CPU US/REQ\tPROFILES\n")
-		for _, b := range bs {
-			m := b.Manifest
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%.2f\t%d\n", b.Name, b.Saved.Local().Format(time.DateTime), m.ID,
-				m.Summary.RPS, time.Duration(m.Summary.P99US)*time.Microsecond, m.Summary.ServerCPUPerReqUS, len(m.Profiles))
-		}
-		tw.Flush()
-		return exitOK
+		return a.baselineList()
 	case "diff":
-		if len(pos) != 2 {
-			return usage("want: diff BASELINE RUNDIR")
-		}
-		if *top < 1 {
-			return usage("--top must be >= 1")
-		}
-		opts := profiles.DiffOptions{Top: *top, Builtin: *builtin}
-		if *types != "all" {
-			if opts.Kinds, err = profiles.ParseKinds(*types); err != nil {
-				return usage(err.Error())
-			}
-		}
-		baseDir := pos[0]
-		if filepath.Base(baseDir) == baseDir { // a name
-			b, err := profiles.OpenBaseline(root(pos[1]), pos[0])
-			if errors.Is(err, profiles.ErrOptions) {
-				return usage(err.Error())
-			}
-			if err != nil {
-				return fail(err)
-			}
-			baseDir = b.Dir
-		}
-		if *types == "all" {
-			bm, err1 := profiles.ReadManifest(baseDir)
-			rm, err2 := profiles.ReadManifest(pos[1])
-			if err := errors.Join(err1, err2); err != nil {
-				return fail(err)
-			}
-			for _, k := range profiles.AllKinds {
-				if bm.Has(k) && rm.Has(k) {
-					opts.Kinds = append(opts.Kinds, k)
-				}
-			}
-		}
-		if err := profiles.Diff(ctx, stdout, baseDir, pos[1], opts); err != nil {
-			return fail(err)
-		}
+		return a.diff()
+	}
+	return a.usage(fmt.Sprintf("unknown command %q", cmd))
+}
+
+// baselineSave is `hotload profile baseline save NAME RUNDIR`.
+func (a *profileArgs) baselineSave() int {
+	if len(a.pos) != 2 {
+		return a.usage("want: baseline save NAME RUNDIR")
+	}
+	d, err := profiles.SaveBaseline(a.root(a.pos[1]), a.pos[0], a.pos[1])
+	if err != nil {
+		return a.fail(err)
+	}
+	fmt.Fprintf(a.stdout, "baseline %s saved in %s\n", a.pos[0], d)
+	return exitOK
+}
+
+// baselineList is `hotload profile baseline list`.
+func (a *profileArgs) baselineList() int {
+	if len(a.pos) != 0 {
+		return a.usage("want: baseline list [--profile-dir DIR]")
+	}
+	bs, err := profiles.Baselines(a.root(""))
+	if err != nil {
+		return a.fail(err)
+	}
+	if len(bs) == 0 {
+		fmt.Fprintf(a.stdout, "no baselines in %s\n", filepath.Join(a.root(""), profiles.BaselinesDir))
 		return exitOK
 	}
-	return usage(fmt.Sprintf("unknown command %q", cmd))
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "NAME\tSAVED\tRUN\tREQ/S\tP99\tSERVER CPU US/REQ\tPROFILES\n")
+	for _, b := range bs {
+		m := b.Manifest
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%.2f\t%d\n", b.Name, b.Saved.Local().Format(time.DateTime), m.ID,
+			m.Summary.RPS, time.Duration(m.Summary.P99US)*time.Microsecond, m.Summary.ServerCPUPerReqUS, len(m.Profiles))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// diff is `hotload profile diff BASELINE RUNDIR`.
+func (a *profileArgs) diff() int {
+	if len(a.pos) != 2 {
+		return a.usage("want: diff BASELINE RUNDIR")
+	}
+	if a.top < 1 {
+		return a.usage("--top must be >= 1")
+	}
+	opts := profiles.DiffOptions{Top: a.top, Builtin: a.builtin}
+	var err error
+	if a.types != "all" {
+		if opts.Kinds, err = profiles.ParseKinds(a.types); err != nil {
+			return a.usage(err.Error())
+		}
+	}
+	baseDir, runDir := a.pos[0], a.pos[1]
+	if filepath.Base(baseDir) == baseDir { // a name
+		b, err := profiles.OpenBaseline(a.root(runDir), baseDir)
+		if err != nil {
+			return a.fail(err)
+		}
+		baseDir = b.Dir
+	}
+	bm, err1 := profiles.ReadManifest(baseDir)
+	rm, err2 := profiles.ReadManifest(runDir)
+	if err := errors.Join(err1, err2); err != nil {
+		return a.fail(err)
+	}
+	for _, m := range profiles.Mismatch(bm, rm) {
+		fmt.Fprintln(a.stderr, "hotload: warning:", m)
+	}
+	if a.types == "all" {
+		for _, k := range profiles.AllKinds {
+			if bm.Has(k) && rm.Has(k) {
+				opts.Kinds = append(opts.Kinds, k)
+			}
+		}
+	}
+	if err := profiles.Diff(a.ctx, a.stdout, baseDir, runDir, opts); err != nil {
+		return a.fail(err)
+	}
+	return exitOK
 }

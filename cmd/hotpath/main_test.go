@@ -192,7 +192,7 @@ routes:
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(get("/metrics"), `hotpath_config_reloads_total{result="success"} 1`) {
+	for !strings.Contains(get("/metrics"), `hotpath_config_reloads_total{result="success"} 1`+"\n") {
 		if time.Now().After(deadline) {
 			t.Fatalf("SIGHUP did not reload; stderr %s", errb.String())
 		}

@@ -7,6 +7,8 @@
 //	go run ./bench/cmd/harness -rounds 2 -d 5s -scenarios passthrough_small,gzip
 //	BENCH_CONTENDERS=hotpath,nginx make bench
 //	go run ./bench/cmd/harness -list                    # scenario names
+//	go run ./bench/cmd/harness -set features -rounds 3 -d 5s    # each feature's cost over the plain proxy
+//	go run ./bench/cmd/harness -set knee -slo 'p99<5ms' -d 5s   # the knee of each contender (hotload ramp)
 package main
 
 import (
@@ -75,11 +77,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Warmup, "warmup", envDuration("BENCH_WARMUP", 0), "warm-up before each measured run, -1s for none (BENCH_WARMUP; default 2s, quick 250ms)")
 	fs.IntVar(&o.Rounds, "rounds", envInt("BENCH_ROUNDS", 0), "interleaved rounds (BENCH_ROUNDS; default 3, quick 1)")
 	fs.IntVar(&o.Connections, "c", envInt("BENCH_CONNS", 0), "hotload connections (BENCH_CONNS; default 64, quick 16)")
-	scenarios := fs.String("scenarios", env("BENCH_SCENARIOS", ""), "comma-separated scenarios (BENCH_SCENARIOS; default all, see -list)")
+	scenarios := fs.String("scenarios", env("BENCH_SCENARIOS", ""), "comma-separated scenarios, or features with -set features, or the one scenario of -set knee (BENCH_SCENARIOS; default all, see -list)")
 	contenders := fs.String("contenders", env("BENCH_CONTENDERS", ""), "comma-separated contenders: nginx,haproxy,hotpath (BENCH_CONTENDERS; default all)")
 	fs.StringVar(&o.ServerCPU, "server-cpu", env("BENCH_SERVER_CPU", "0"), "taskset CPUs of the server under test, or none (BENCH_SERVER_CPU)")
 	fs.StringVar(&o.ClientCPU, "client-cpu", env("BENCH_CLIENT_CPU", "1"), "taskset CPUs of hotload and hotecho, or none (BENCH_CLIENT_CPU)")
 	fs.IntVar(&o.Nice, "nice", envInt("BENCH_NICE", 0), "run servers, hotecho and hotload under nice -n N; negative (root) shields them from other work (BENCH_NICE)")
+	fs.StringVar(&o.Set, "set", env("BENCH_SET", ""), "what to measure: the scenarios (default), features (each feature's cost over the plain proxy) or knee (hotload ramp per contender) (BENCH_SET)")
+	fs.StringVar(&o.Knee.SLO, "slo", env("BENCH_SLO", ""), "-set knee: the objective (BENCH_SLO; default p99<5ms)")
+	fs.Float64Var(&o.Knee.From, "from", 0, "-set knee: the ramp's first rate (default 10000)")
+	fs.StringVar(&o.Knee.Step, "step", "", "-set knee: each step's increase, 20% or +500 (default 20%)")
+	fs.BoolVar(&o.Knee.NoSearch, "no-search", false, "-set knee: no bisection after the first failing step")
 	quick := fs.Bool("quick", env("BENCH_QUICK", "") != "", "smoke test: 1 round of 1 s, 16 connections (BENCH_QUICK=1)")
 	noInstall := fs.Bool("no-install", env("BENCH_NO_INSTALL", "") != "", "never apt-get install missing peers (BENCH_NO_INSTALL=1)")
 	listOnly := fs.Bool("list", false, "print the scenarios and exit")
@@ -91,12 +98,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *listOnly {
+		if o.Set == bench.SetFeatures {
+			for _, f := range bench.FeatureSet() {
+				fmt.Fprintf(stdout, "%-12s %s\n", f.Name, f.Desc)
+			}
+			return 0
+		}
 		for _, s := range bench.Scenarios() {
 			fmt.Fprintf(stdout, "%-18s %s\n", s.Name, s.Desc)
 		}
 		return 0
 	}
 	o.Scenarios, o.Contenders = list(*scenarios), list(*contenders)
+	if o.Set == bench.SetKnee && len(o.Scenarios) > 0 {
+		o.Knee.Scenario = o.Scenarios[0]
+	}
 	o.Install = !*noInstall
 	o.Log = stdout
 	if *quick {
