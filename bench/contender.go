@@ -78,6 +78,7 @@ type site struct {
 	Routes     []string // many_routes: exact paths
 	RoutesFile string   // many_routes: Routes one a line (HAProxy's acl -f)
 	TLS        *siteTLS // TLS scenarios: the certificate (tls.go)
+	H2C        bool     // clients speak HTTP/2 with prior knowledge (h2_small)
 	// Admin is hotpath's admin address ("" turns it off, so that several
 	// hotpath processes can run side by side).
 	Admin string

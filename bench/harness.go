@@ -230,7 +230,9 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		res.Failed = err.Error()
 		return nil, err
 	}
-	conf, err := c.render(dir, newSite(addr, echoAddr, s.Features, routes, st))
+	site := newSite(addr, echoAddr, s.Features, routes, st)
+	site.H2C = s.H2C
+	conf, err := c.render(dir, site)
 	if err != nil {
 		res.Failed = err.Error()
 		return nil, err
@@ -243,7 +245,7 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		}
 	}
 	if err := c.check(conf, dir); err != nil {
-		if c.Name == "hotpath" && (s.Features.any() || s.TLS) {
+		if c.Name == "hotpath" && (s.Features.any() || s.TLS || s.H2C) {
 			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", featureNames(s), shortCheckError(err, conf))
 		} else {
 			res.Failed = err.Error()
@@ -299,8 +301,13 @@ func probe(ctx context.Context, s Scenario, addr string, routes []string) error 
 	if len(routes) > 0 {
 		path = routes[0]
 	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true,
-		TLSClientConfig: probeTLS()}}
+	tr := &http.Transport{DisableCompression: true, DisableKeepAlives: true, TLSClientConfig: probeTLS()}
+	if s.H2C {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true) // prior knowledge, as hotload --h2
+		tr.Protocols = &p
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	get := func() error {
 		req, err := http.NewRequestWithContext(ctx, "GET", scheme(s)+"://"+addr+path, nil)
 		if err != nil {

@@ -38,6 +38,9 @@ type Scenario struct {
 	// TLS terminates the client connections (tls.go): every contender
 	// serves one ECDSA P-256 certificate, TLS 1.3 with X25519 only.
 	TLS bool
+	// H2C has the clients speak HTTP/2 in cleartext with prior knowledge
+	// (hotload --h2); the upstream stays HTTP/1.1 keep-alive.
+	H2C bool
 }
 
 // Features are the per-route policies a scenario switches on. The zero value
@@ -189,6 +192,12 @@ func Scenarios() []Scenario {
 			Name:   "many_routes",
 			Desc:   fmt.Sprintf("%d exact-path routes in the config, requests spread over all of them", manyRoutes),
 			Routes: manyRoutes,
+		},
+		{
+			Name: "h2_small",
+			Desc: "passthrough_small from HTTP/2 clients (h2c with prior knowledge, 10 streams in flight per connection), HTTP/1.1 keep-alive upstream (goal: CPU per request below HAProxy's)",
+			Load: []string{"--h2", "-p", "10"},
+			H2C:  true,
 		},
 		{
 			Name: "tls_keepalive",

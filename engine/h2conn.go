@@ -47,13 +47,15 @@ type h2conn struct {
 	idx      int // in lp.h2conns
 	sc       *h2.ServerConn
 	streams  []*h2stream // open streams, in no order
-	free     []*h2stream // finished streams for reuse
+	free     []*h2stream // finished streams for reuse, up to the most open at once (peak)
+	peak     int
 	clientIP []byte
 	ipHash   uint64
 	sendW    sendWatch
 
 	busy, wantClose, closed bool
 	goneAway                bool // a GOAWAY was queued: close once the streams end
+	flushQueued             bool // listed in loop.h2flushes
 }
 
 // h2stream is one stream of an h2conn and its exchange's client.
@@ -260,6 +262,7 @@ func (hc *h2conn) open(id uint32, r *h2.Request, endStream bool, now int64) {
 		s = &h2stream{hc: hc, id: id}
 	}
 	hc.streams = append(hc.streams, s)
+	hc.peak = max(hc.peak, len(hc.streams))
 	s.chunked = !endStream && r.ContentLength < 0
 	s.bodyEnd = endStream
 	s.head = appendH1Head(s.head, r, s.chunked)
@@ -515,12 +518,24 @@ func (s *h2stream) flushPending() {
 	s.hc.flushOut()
 }
 
-// flushOut flushes when outside the connection's own callback (which
-// flushes as it returns).
+// flushOut writes what the streams produced outside the connection's own
+// callback (which flushes as it returns). While other streams are open,
+// their responses may arrive in the same batch of events (from other
+// upstream connections): the write then waits for the batch's end, so that
+// they go out together (loop.flush, pipeline.go). Arming that costs gnet
+// an allocation (a task queue node), once per batch; a lone stream is
+// written at once.
 func (hc *h2conn) flushOut() {
-	if !hc.busy {
-		hc.flush()
+	if hc.busy || hc.flushQueued {
+		return
 	}
+	if len(hc.streams) <= 1 {
+		hc.flush()
+		return
+	}
+	hc.flushQueued = true
+	hc.lp.h2flushes = append(hc.lp.h2flushes, hc)
+	hc.lp.armFlush()
 }
 
 func (s *h2stream) sendv(iov [][]byte) {
@@ -617,7 +632,7 @@ func (hc *h2conn) drop(s *h2stream) {
 			hc.streams[i] = hc.streams[last]
 			hc.streams[last] = nil
 			hc.streams = hc.streams[:last]
-			if cap(s.body) <= maxKeptBuf && cap(s.pending) <= maxKeptBuf && len(hc.free) < 8 {
+			if cap(s.body) <= maxKeptBuf && cap(s.pending) <= maxKeptBuf && len(hc.free) < max(hc.peak, 8) {
 				hc.free = append(hc.free, s)
 			}
 			return

@@ -35,6 +35,12 @@ type loop struct {
 
 	freeConns     []*h1conn   // closed client connections' state for reuse (newConn)
 	freeExchanges []*exchange // finished exchanges for reuse (newExchange)
+	// The free list holds up to keepExchanges (at least maxFreeExchanges):
+	// it grows by the exchanges that found it empty during a tick, so that
+	// a loop with more exchanges in flight (HTTP/2 streams) keeps as many,
+	// and shrinks slowly when they are no longer needed (tickFreeLists).
+	keepExchanges int
+	xMisses       int
 
 	pending pending // requests waiting for a connection (pending.go)
 
@@ -45,6 +51,7 @@ type loop struct {
 	pipes      []*up
 	redo       []*exchange
 	flushes    []*up
+	h2flushes  []*h2conn // HTTP/2 connections whose output waits for this batch's end (h2conn.flushOut)
 	flushArmed bool
 	poller     *netpoll.Poller // nil: flush through EventLoop.Execute
 	flushFn    queue.Func
@@ -111,6 +118,7 @@ func (lp *loop) Run(context.Context) error {
 	lp.tickTunnels(now)
 	lp.tickPending(now)
 	lp.settle() // requests a timeout sent back from a pipelined connection
+	lp.tickFreeLists()
 	lp.obs.tick(lp)
 	return nil
 }
@@ -156,12 +164,35 @@ func (lp *loop) openDown(c gnet.Conn) *h1conn {
 
 // The loop's free lists: closed client connections' state (about 150
 // bytes each, plus an address buffer) and finished exchanges (about 5 KiB
-// each, plus their buffers of up to maxKeptBuf each).
+// each, plus their buffers of up to maxKeptBuf each). The exchanges' list
+// keeps at least maxFreeExchanges, more while more are in flight, up to
+// maxKeptExchanges.
 const (
 	maxFreeConns     = 256
 	maxFreeExchanges = 256
+	maxKeptExchanges = 16384
 	maxKeptBuf       = 4 << 10
 )
+
+// tickFreeLists sizes the exchanges' free list to the loop's load (see
+// keepExchanges): up at once by the exchanges allocated since the last
+// tick, down by 1/64 of the excess per tick (about 2 s to halve it at
+// 50 ms ticks), dropping what is beyond.
+func (lp *loop) tickFreeLists() {
+	if lp.xMisses > 0 {
+		lp.keepExchanges = min(max(lp.keepExchanges, maxFreeExchanges)+lp.xMisses, maxKeptExchanges)
+		lp.xMisses = 0
+		return
+	}
+	if lp.keepExchanges <= maxFreeExchanges {
+		return
+	}
+	lp.keepExchanges -= max((lp.keepExchanges-maxFreeExchanges)/64, 1)
+	if n := len(lp.freeExchanges); n > lp.keepExchanges {
+		clear(lp.freeExchanges[lp.keepExchanges:])
+		lp.freeExchanges = lp.freeExchanges[:lp.keepExchanges]
+	}
+}
 
 // newConn returns a zeroed client connection for c: a recycled one
 // (keeping its address buffer) or a new one. With a new connection per
@@ -196,6 +227,7 @@ func (lp *loop) newExchange(h client) *exchange {
 		lp.freeExchanges[n-1] = nil
 		lp.freeExchanges = lp.freeExchanges[:n-1]
 	} else {
+		lp.xMisses++
 		x = &exchange{lp: lp}
 		x.conn = x.connArr[:0]
 	}
@@ -224,7 +256,7 @@ func (lp *loop) newExchange(h client) *exchange {
 // exchange's state itself.
 func (lp *loop) releaseExchange(x *exchange) {
 	x.u, x.ep, x.rt, x.conns, x.waiting = nil, nil, nil, nil, nil
-	if len(lp.freeExchanges) >= maxFreeExchanges || slices.Contains(lp.redo, x) {
+	if len(lp.freeExchanges) >= max(maxFreeExchanges, lp.keepExchanges) || slices.Contains(lp.redo, x) {
 		return
 	}
 	x.head, x.out, x.chunkHdr, x.pathBuf = keptBuf(x.head), keptBuf(x.out), keptBuf(x.chunkHdr), keptBuf(x.pathBuf)

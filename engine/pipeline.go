@@ -445,10 +445,11 @@ func (lp *loop) flushTask(any) error {
 	return nil
 }
 
-// armFlush makes the loop write the batched heads after this batch of
-// events. Through gnet's poller Trigger with a func made once per loop it
-// does not allocate; EventLoop.Execute (the fallback when the layout is
-// unknown) allocates a closure per batch.
+// armFlush makes the loop write the batched heads (and the HTTP/2
+// connections' output, h2conn.flushOut) after this batch of events.
+// Through gnet's poller Trigger with a func made once per loop it costs
+// one allocation per batch, gnet's task queue node; EventLoop.Execute (the
+// fallback when the layout is unknown) allocates a closure too.
 func (lp *loop) armFlush() {
 	if lp.flushArmed {
 		return
@@ -479,6 +480,15 @@ func (lp *loop) flush() {
 		u.pipe.batch = u.pipe.batch[:0]
 	}
 	lp.flushes = lp.flushes[:0]
+	for i := 0; i < len(lp.h2flushes); i++ {
+		hc := lp.h2flushes[i]
+		lp.h2flushes[i] = nil
+		hc.flushQueued = false
+		if !hc.closed {
+			hc.flush()
+		}
+	}
+	lp.h2flushes = lp.h2flushes[:0]
 	lp.settle()
 }
 
