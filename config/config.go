@@ -176,6 +176,12 @@ type Upstream struct {
 	Health  Health `yaml:"health"`
 	// TLS makes connections to the endpoints TLS (tls.go).
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Protocol is what the gateway speaks to the endpoints: http1 (the
+	// default), h2c (HTTP/2 over cleartext TCP, prior knowledge) or h2
+	// (HTTP/2 over TLS, negotiated with ALPN h2; needs a tls section). Over
+	// HTTP/2 each loop keeps a few connections per endpoint and multiplexes
+	// the requests of all its clients onto them (docs/http2.md).
+	Protocol string `yaml:"protocol"`
 	// Discovery finds the endpoints in DNS or etcd (fleet.go).
 	Discovery *Discovery `yaml:"discovery"`
 	// SlowStart ramps an endpoint's share of requests up from a tenth to

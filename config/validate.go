@@ -177,6 +177,22 @@ func (c *Config) validate() Errors {
 		if u.Pool.Pipeline < 0 || u.Pool.Pipeline > MaxPipeline {
 			bad(p+".pool.pipeline", "must be between 0 and %d, got %d", MaxPipeline, u.Pool.Pipeline)
 		}
+		switch u.Protocol {
+		case "", "http1":
+		case "h2c":
+			if u.TLS != nil {
+				bad(p+".protocol", "h2c is HTTP/2 over cleartext TCP, but the upstream has a tls section: use protocol h2 (HTTP/2 over TLS)")
+			}
+		case "h2":
+			if u.TLS == nil {
+				bad(p+".protocol", "h2 is HTTP/2 over TLS (ALPN h2) and needs a tls section (tls: {} for the defaults); use h2c for cleartext HTTP/2")
+			}
+		default:
+			bad(p+".protocol", "unknown protocol %q (want http1, h2c or h2)", u.Protocol)
+		}
+		if (u.Protocol == "h2c" || u.Protocol == "h2") && u.Pool.Pipeline > 1 {
+			bad(p+".pool.pipeline", "is for HTTP/1.1 upstreams; protocol %s multiplexes requests already (set 0)", u.Protocol)
+		}
 		if u.Pool.MaxRequests < 0 {
 			bad(p+".pool.max_requests", "must not be negative")
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -87,6 +88,9 @@ type Config struct {
 	// IdleTimeout closes keep-alive connections idle this long (default
 	// 60 s).
 	IdleTimeout time.Duration
+	// H2C serves HTTP/2 over cleartext TCP (prior knowledge) beside
+	// HTTP/1.1, from Go's net/http server instead of fasthttp (h2c.go).
+	H2C bool
 }
 
 // Server is a configured fasthttp server. Create it with New; it is safe for
@@ -98,6 +102,7 @@ type Server struct {
 	mixTotal int
 	epoch    time.Time
 	srv      *fasthttp.Server
+	h2c      *http.Server // Config.H2C (h2c.go)
 
 	// Logf, when set before Serve, reports accept errors that Serve
 	// waits out (running out of file descriptors).
@@ -144,6 +149,9 @@ func New(cfg Config) (*Server, error) {
 		// Echo mode and large request bodies: accept up to 64 MiB.
 		MaxRequestBodySize: 64 << 20,
 	}
+	if cfg.H2C {
+		s.h2c = s.newH2C()
+	}
 	return s, nil
 }
 
@@ -171,12 +179,24 @@ func (s *Server) Serve(ln net.Listener) error {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	if s.h2c != nil {
+		err := s.h2c.Serve(&patientListener{Listener: ln, logf: logf})
+		if err == http.ErrServerClosed {
+			return nil
+		}
+		return err
+	}
 	return s.srv.Serve(&patientListener{Listener: ln, logf: logf})
 }
 
 // Shutdown stops accepting, closes idle connections and waits for responses
 // in flight until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.h2c != nil {
+		return s.h2c.Shutdown(ctx)
+	}
+	return s.srv.ShutdownWithContext(ctx)
+}
 
 var (
 	contentTypeText = []byte("text/plain")
@@ -294,6 +314,9 @@ func (c Config) Describe() string {
 	}
 	if c.Echo {
 		out += " echo"
+	}
+	if c.H2C {
+		out += " h2c"
 	}
 	if c.Delay > 0 || c.Jitter > 0 {
 		out += " delay " + c.Delay.String()

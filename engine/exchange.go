@@ -306,6 +306,10 @@ func (d *exchange) acquire(fresh bool) {
 // connect attaches an idle pooled connection unless fresh, else dials a new
 // one; at max_conns the exchange waits for one (pending.go).
 func (d *exchange) connect(fresh bool) {
+	if d.rt.up.proto != protoHTTP1 {
+		d.lp.connectH2(d) // a stream on an HTTP/2 connection (up2.go)
+		return
+	}
 	if d.pipelinable() && d.lp.joinPipe(d) {
 		return
 	}

@@ -461,6 +461,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if u, ok := c.Context().(*up); ok {
 		return nil, u.onOpen(c)
 	}
+	if hc, ok := c.Context().(*up2); ok {
+		return nil, hc.onOpen(c) // up2.go
+	}
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
@@ -495,6 +498,9 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		closeTLS(x.c)
 		x.onClose()
 	case *up:
+		closeTLS(x.c)
+		x.onClose(err)
+	case *up2:
 		closeTLS(x.c)
 		x.onClose(err)
 	case *tunnelEnd:
@@ -538,6 +544,13 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 			}
 		}
 		return x.onTraffic()
+	case *up2:
+		if t := tlsOf(x.c); t != nil {
+			if act, ready := t.read(); !ready {
+				return act
+			}
+		}
+		return x.onTraffic()
 	case *tunnelEnd:
 		if t := tlsOf(x.c); t != nil {
 			if act, ready := t.read(); !ready {
@@ -564,6 +577,8 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	case *h2conn:
 		x.busy = false
 	case *up:
+		x.busy = false
+	case *up2:
 		x.busy = false
 	case *tunnelEnd:
 		x.busy = false

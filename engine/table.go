@@ -63,6 +63,7 @@ type upstream struct {
 	pipeline   int // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
 
 	tls       *tlsloop.Client // TLS to the endpoints; nil for plain TCP (tls.go)
+	proto     uint8           // protoHTTP1, protoH2C or protoH2 (up2.go)
 	tlsWarned atomic.Int64    // when a failed handshake was last logged (unix ns)
 }
 
@@ -143,7 +144,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	errs = append(errs, compileTableEdge(cfg, t)...)
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
-		u := &upstream{id: i, name: uc.Name}
+		u := &upstream{id: i, name: uc.Name, proto: upstreamProto(uc.Protocol)}
 		var tlsErrs config.Errors
 		u.tls, tlsErrs = compileUpstreamTLS(cfg, i) // tls.go
 		errs = append(errs, tlsErrs...)

@@ -1,0 +1,346 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// h2cUpstream is Go's net/http server speaking HTTP/2 with prior knowledge
+// only, counting its connections.
+type h2cUpstream struct {
+	addr   string
+	conns  atomic.Int64
+	closed atomic.Int64
+	reqs   atomic.Int64
+	srv    *http.Server
+	ln     net.Listener
+}
+
+func newH2CUpstream(t *testing.T, h http.HandlerFunc) *h2cUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &h2cUpstream{addr: ln.Addr().String(), ln: ln}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	u.srv = &http.Server{
+		Protocols: &p,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u.reqs.Add(1)
+			h(w, r)
+		}),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				u.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				u.closed.Add(1)
+			}
+		},
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = u.srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = u.srv.Close()
+		<-done
+	})
+	return u
+}
+
+// h2cProxyTo is proxyTo with protocol h2c.
+func h2cProxyTo(addrs ...string) string {
+	return strings.Replace(proxyTo(addrs...), "  - name: app\n", "  - name: app\n    protocol: h2c\n", 1)
+}
+
+// TestH2UpstreamHTTP1Clients: HTTP/1.1 clients through an h2c upstream:
+// methods, bodies of every framing both ways, past every window, unknown
+// lengths (chunked toward the client), trailers.
+func TestH2UpstreamHTTP1Clients(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Seen-Proto", r.Proto)
+		w.Header().Set("X-Seen-Method", r.Method)
+		w.Header().Set("X-Seen-Length", fmt.Sprint(len(body)))
+		w.Header().Set("X-Seen-Host", r.Host)
+		switch r.URL.Path {
+		case "/big":
+			_, _ = io.WriteString(w, big)
+		case "/echo":
+			_, _ = w.Write(body)
+		case "/stream":
+			w.Header().Set("Trailer", "X-Sum")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "part1,")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "part2")
+			w.Header().Set("X-Sum", "42")
+		case "/204":
+			w.WriteHeader(204)
+		default:
+			_, _ = io.WriteString(w, "hello "+r.URL.RequestURI())
+		}
+	})
+	srv := startServer(t, testConfig(t, h2cProxyTo(up.addr)))
+	base := "http://" + srv.Addr()
+	c := httpClient(t)
+
+	resp, err := c.Get(base + "/a?b=c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hello /a?b=c" || resp.Header.Get("X-Seen-Proto") != "HTTP/2.0" {
+		t.Fatalf("GET: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+
+	resp, err = c.Get(base + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != big {
+		t.Fatalf("big: %d bytes", len(body))
+	}
+
+	resp, err = c.Post(base+"/echo", "text/plain", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != big || resp.Header.Get("X-Seen-Length") != fmt.Sprint(len(big)) {
+		t.Fatalf("echo: %d bytes, seen %s", len(body), resp.Header.Get("X-Seen-Length"))
+	}
+
+	// Unknown length from the client: chunked in, DATA upstream.
+	resp, err = c.Post(base+"/echo", "text/plain", io.MultiReader(strings.NewReader("abc"), strings.NewReader(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "abc"+big {
+		t.Fatalf("chunked echo: %d bytes", len(body))
+	}
+
+	resp, err = c.Get(base + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "part1,part2" || resp.Trailer.Get("X-Sum") != "42" {
+		t.Fatalf("stream: %q trailers %v", body, resp.Trailer)
+	}
+
+	resp, err = c.Get(base + "/204")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("204: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("HEAD", base+"/big", nil)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %d", resp.StatusCode)
+	}
+	if n := up.conns.Load(); n > 2 {
+		t.Fatalf("%d upstream connections for sequential requests over 2 loops", n)
+	}
+}
+
+// TestH2UpstreamMultiplexes: concurrent requests from many HTTP/1.1
+// clients share the loops' one HTTP/2 connection each (the upstream sees at
+// most one connection per loop), and HTTP/2 clients' streams too.
+func TestH2UpstreamMultiplexes(t *testing.T) {
+	const n = 40
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-time.After(5 * time.Second):
+		}
+		body, _ := io.ReadAll(r.Body)
+		_, _ = fmt.Fprintf(w, "%s:%d", r.URL.Path, len(body))
+	})
+	srv := startServer(t, testConfig(t, h2cProxyTo(up.addr)))
+	base := "http://" + srv.Addr()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", srv.Addr())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			body := strings.Repeat("x", i)
+			fmt.Fprintf(c, "POST /r%d HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			got, _ := io.ReadAll(resp.Body)
+			if want := fmt.Sprintf("/r%d:%d", i, i); string(got) != want {
+				errs <- fmt.Errorf("got %q, want %q", got, want)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if c := up.conns.Load(); c < 1 || c > 2 {
+		t.Fatalf("%d upstream connections for %d concurrent requests on 2 loops, want 1 or 2", c, n)
+	}
+
+	// HTTP/2 clients: their streams become upstream streams.
+	arrived.Store(0)
+	all = make(chan struct{})
+	hc := h2cClient(t)
+	_ = base
+	h2srv := startH2(t, h2cProxyTo(up.addr))
+	var wg2 sync.WaitGroup
+	errs = make(chan error, n)
+	for i := range n {
+		wg2.Add(1)
+		go func() {
+			defer wg2.Done()
+			resp, err := hc.Post("http://"+h2srv.Addr()+fmt.Sprintf("/s%d", i), "text/plain", strings.NewReader(strings.Repeat("y", 70000+i)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := fmt.Sprintf("/s%d:%d", i, 70000+i); string(got) != want || resp.ProtoMajor != 2 {
+				errs <- fmt.Errorf("got %q %s, want %q", got, resp.Proto, want)
+			}
+		}()
+	}
+	wg2.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if c := up.conns.Load(); c > 4 {
+		t.Fatalf("%d upstream connections in all, want at most 2 per gateway", c)
+	}
+}
+
+// TestH2UpstreamFailures: an upstream that dies before answering is a 502;
+// one that dies mid-body cuts the client off; a client that goes away
+// cancels the upstream's stream (the handler's context ends).
+func TestH2UpstreamFailures(t *testing.T) {
+	canceled := make(chan struct{}, 4)
+	entered := make(chan struct{}, 4)
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hang":
+			entered <- struct{}{}
+			select {
+			case <-r.Context().Done():
+				canceled <- struct{}{}
+			case <-time.After(10 * time.Second):
+			}
+		case "/half":
+			w.Header().Set("Content-Length", "100")
+			_, _ = io.WriteString(w, "0123456789")
+			w.(http.Flusher).Flush()
+			entered <- struct{}{}
+			<-r.Context().Done()
+		default:
+			_, _ = io.WriteString(w, "ok")
+		}
+	})
+	cfg := testConfig(t, h2cProxyTo(up.addr))
+	cfg.Listeners[0].Workers = 1
+	srv := startServer(t, cfg)
+
+	// Client goes away: the upstream request is canceled.
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /hang HTTP/1.1\r\nHost: t\r\n\r\n")
+	<-entered
+	c.Close()
+	select {
+	case <-canceled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream's request was not canceled when the client left")
+	}
+
+	// The connection still serves.
+	resp, err := httpClient(t).Get("http://" + srv.Addr() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("after cancel: %d", resp.StatusCode)
+	}
+	if up.conns.Load() != 1 {
+		t.Fatalf("%d upstream connections: a canceled stream should not cost the connection", up.conns.Load())
+	}
+
+	// Upstream dies mid-body: the client is cut off.
+	c2, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	fmt.Fprintf(c2, "GET /half HTTP/1.1\r\nHost: t\r\n\r\n")
+	<-entered
+	br := bufio.NewReader(c2)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = up.srv.Close() // every connection, mid-stream
+	got, err := io.ReadAll(resp.Body)
+	if err == nil || len(got) >= 100 {
+		t.Fatalf("truncated body read whole: %d bytes, %v", len(got), err)
+	}
+
+	// Nobody listening any more: 502.
+	resp, err = httpClient(t).Get("http://" + srv.Addr() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("upstream down: %d, want 502", resp.StatusCode)
+	}
+}
+
+var _ = context.Background
