@@ -213,6 +213,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			if u.tls != nil {
 				hc.TLS = u.tls.Config // checked over TLS, as requests are
 			}
+			hc.HTTP2 = u.proto != protoHTTP1 // and over HTTP/2 (up2.go)
 			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, hc))
 		}
 		byName[u.name] = u

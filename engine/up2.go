@@ -186,7 +186,7 @@ func (hc *up2) open(u *up) {
 		s = h.freeS[n-1]
 		h.freeS[n-1] = nil
 		h.freeS = h.freeS[:n-1]
-		*s = up2stream{in: s.in[:0], pend: s.pend[:0]}
+		*s = up2stream{in: s.in[:0], pend: s.pend[:0], hbuf: s.hbuf[:0]}
 	} else {
 		s = new(up2stream)
 	}
@@ -311,7 +311,7 @@ func (hc *up2) onClose(err error) {
 		err = io_EOF
 	}
 	hc.gone()
-	hc.failStreams(0, err)
+	hc.failStreams(false, 0, err)
 	for _, u := range hc.takeWaiting() {
 		if u.state == upDialing && u.d != nil {
 			d := u.d
@@ -325,15 +325,16 @@ func (hc *up2) onClose(err error) {
 
 var io_EOF = errors.New("EOF")
 
-// failStreams ends the streams above last (all when last is 0): the
-// unprocessed ones are sent again, the others fail as their up decides.
-func (hc *up2) failStreams(last uint32, err error) {
+// failStreams ends the streams: on a GOAWAY (goAway) those above last,
+// which the upstream did not process and which are sent again; when the
+// connection failed, all of them, as their up decides (a stream whose head
+// never went out is sent again).
+func (hc *up2) failStreams(goAway bool, last uint32, err error) {
 	for _, s := range hc.slots {
-		if s == nil || s.u == nil || (last != 0 && s.id <= last && s.id != 0) {
+		if s == nil || s.u == nil || (goAway && s.id != 0 && s.id <= last) {
 			continue
 		}
-		unprocessed := last != 0 || s.id == 0
-		s.fail(err, unprocessed)
+		s.fail(err, goAway || s.id == 0)
 	}
 }
 
@@ -355,6 +356,7 @@ func (hc *up2) onTraffic() gnet.Action {
 	discard(hc.c, off)
 	hc.busy = false
 	hc.flush()
+	hc.lp.h2up.recycle() // no up is on the stack here
 	if hc.wantClose || hc.cc.Closed() {
 		return gnet.Close
 	}
@@ -401,7 +403,7 @@ func (hc *up2) event(ev *h2.ClientEvent) {
 	case h2.ClientSettings:
 		hc.openWaiting()
 	case h2.ClientGoAway:
-		hc.failStreams(max(ev.LastStream, 1), errStreamReset)
+		hc.failStreams(true, ev.LastStream, errStreamReset)
 		for _, u := range hc.takeWaiting() {
 			if u.state == upDialing && u.d != nil {
 				d := u.d
@@ -506,6 +508,10 @@ func (hc *up2) tick(now int64) {
 	}
 	lim := hc.tu.limits
 	idle := hc.cc.Streams() == 0 && len(hc.waiting) == 0
+	if idle && hc.cc.GoingAway() && len(hc.free) == len(hc.slots) {
+		_ = hc.c.Close() // drained after the upstream's GOAWAY
+		return
+	}
 	if idle && hc.idleSince == 0 {
 		hc.idleSince = now
 	}
@@ -630,21 +636,31 @@ func (s *up2stream) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	if !s.headSent {
-		s.hbuf = append(s.hbuf, p...)
-		end := bytes.Index(s.hbuf, crlfcrlf)
+		head := p
+		if len(s.hbuf) > 0 {
+			s.hbuf = append(s.hbuf, p...)
+			head = s.hbuf
+		}
+		end := bytes.Index(head, crlfcrlf)
 		if end < 0 {
+			if len(s.hbuf) == 0 {
+				s.hbuf = append(s.hbuf, p...)
+			}
 			return n, nil
 		}
-		if !s.sendHead(s.hbuf[:end+4]) {
+		if !s.sendHead(head[:end+4]) {
 			return 0, net.ErrClosed
 		}
-		p = s.hbuf[end+4:]
-		s.hbuf = s.hbuf[:0]
+		p = head[end+4:]
 		if len(p) == 0 {
+			s.hbuf = s.hbuf[:0]
 			s.hc.flushSoon()
 			return n, nil
 		}
-		defer func() { s.hbuf = s.hbuf[:0] }()
+		s.body(p)
+		s.hbuf = s.hbuf[:0]
+		s.hc.flushSoon()
+		return n, nil
 	}
 	s.body(p)
 	s.hc.flushSoon()

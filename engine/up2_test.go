@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // h2cUpstream is Go's net/http server speaking HTTP/2 with prior knowledge
@@ -344,3 +346,124 @@ func TestH2UpstreamFailures(t *testing.T) {
 }
 
 var _ = context.Background
+
+// goAwayFirst serves h2c connections on ln: the first one answers its
+// first request with GOAWAY (last stream 0: nothing processed) and is then
+// held open; the others go to srv.
+type goAwayFirst struct {
+	net.Listener
+	first atomic.Bool
+	held  chan net.Conn
+}
+
+func (l *goAwayFirst) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || !l.first.CompareAndSwap(false, true) {
+			return c, err
+		}
+		go func() {
+			br := bufio.NewReader(c)
+			preface := make([]byte, len(http2.ClientPreface))
+			if _, err := io.ReadFull(br, preface); err != nil {
+				return
+			}
+			fr := http2.NewFramer(c, br)
+			_ = fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100})
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
+				}
+				if _, ok := f.(*http2.HeadersFrame); ok {
+					_ = fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+					l.held <- c
+					return
+				}
+			}
+		}()
+	}
+}
+
+// TestH2UpstreamGoAwayRetry: requests on a connection the upstream sends
+// GOAWAY on, above its last stream, are sent again on a new connection,
+// even a POST (it was not processed).
+func TestH2UpstreamGoAwayRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := &goAwayFirst{Listener: ln, held: make(chan net.Conn, 1)}
+	var reqs atomic.Int64
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Protocols: &p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.Add(1)
+		_, _ = io.WriteString(w, "second "+r.Method)
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = hs.Serve(gl) }()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		<-done
+		select {
+		case c := <-gl.held:
+			c.Close()
+		default:
+		}
+	})
+	cfg := testConfig(t, h2cProxyTo(ln.Addr().String()))
+	cfg.Listeners[0].Workers = 1
+	srv := startServer(t, cfg)
+	resp, err := httpClient(t).Post("http://"+srv.Addr()+"/x", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "second POST" || reqs.Load() != 1 {
+		t.Fatalf("after GOAWAY: %d %q, %d requests served", resp.StatusCode, body, reqs.Load())
+	}
+}
+
+// TestH2UpstreamHealthChecks: active health checks speak HTTP/2 with prior
+// knowledge to h2c upstreams (which refuse HTTP/1.1): the endpoint whose
+// /healthz fails is taken out, the other keeps serving.
+func TestH2UpstreamHealthChecks(t *testing.T) {
+	mk := func(name string, health int) *h2cUpstream {
+		return newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/healthz" {
+				w.WriteHeader(health)
+				return
+			}
+			_, _ = io.WriteString(w, name)
+		})
+	}
+	good, bad := mk("good", 200), mk("bad", 503)
+	body := h2cProxyTo(good.addr, bad.addr)
+	body = strings.Replace(body, "routes:", `    health:
+      active: {path: /healthz, interval: 50ms, timeout: 40ms, healthy_threshold: 1, unhealthy_threshold: 1}
+routes:`, 1)
+	srv := startServer(t, testConfig(t, body))
+	c := httpClient(t)
+	get := func() string {
+		resp, err := c.Get("http://" + srv.Addr() + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	eventually(t, 5*time.Second, func() bool {
+		for range 10 {
+			if get() != "good" {
+				return false
+			}
+		}
+		return true
+	}, "the endpoint failing its HTTP/2 health check still gets requests")
+	if good.reqs.Load() < 2 {
+		t.Fatalf("the healthy endpoint saw %d requests (its checks included)", good.reqs.Load())
+	}
+}
