@@ -98,6 +98,7 @@ type exchange struct {
 	agg *aggState    // response aggregation (aggregatepath.go); nil until the first aggregate route
 
 	edge edgeState // CORS origin, chunked body count (edge.go)
+	grpc grpcState // a gRPC call (grpc.go)
 }
 
 // client is the side of a connection that an exchange answers through:
@@ -175,6 +176,9 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 		}
 	}
 
+	if d.grpcBegin(now) {
+		return // a gRPC call over HTTP/1.1, refused (grpc.go)
+	}
 	if tbl.underscores == underscoresReject && underscoreField(r.Headers) {
 		d.localError(ErrUnderscoreField)
 		return
@@ -580,6 +584,10 @@ func (d *exchange) renderLocal(status int, extra []byte) {
 	d.status = status
 	if d.lp.srv.draining.Load() {
 		d.closeAfter = true
+	}
+	if d.grpc.on {
+		d.renderGRPCStatus(status, extra) // a trailers-only gRPC answer (grpc.go)
+		return
 	}
 	rs := reason(status)
 	b := appendStatusLine(d.out[:0], status, []byte(rs)) // constant: no allocation

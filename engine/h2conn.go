@@ -80,6 +80,7 @@ type h2stream struct {
 	dechunk   parser.Chunked
 	pending   []byte // DATA the client's window did not take
 	endQueued bool   // END_STREAM goes with the last of pending
+	trailers  []byte // a chunked response's trailer section, sent as HEADERS that end the stream (gRPC's grpc-status)
 	respEnded bool   // END_STREAM sent
 	reset     bool   // the stream was reset (either side) or the connection closed
 
@@ -257,7 +258,7 @@ func (hc *h2conn) open(id uint32, r *h2.Request, endStream bool, now int64) {
 	if n := len(hc.free); n > 0 {
 		s = hc.free[n-1]
 		hc.free = hc.free[:n-1]
-		*s = h2stream{hc: hc, id: id, head: s.head[:0], body: s.body[:0], chunk: s.chunk[:0], rbuf: s.rbuf[:0], pending: s.pending[:0]}
+		*s = h2stream{hc: hc, id: id, head: s.head[:0], body: s.body[:0], chunk: s.chunk[:0], rbuf: s.rbuf[:0], pending: s.pending[:0], trailers: s.trailers[:0]}
 	} else {
 		s = &h2stream{hc: hc, id: id}
 	}
@@ -434,10 +435,14 @@ func (s *h2stream) send(p []byte) {
 				p = nil // bytes past the body: nothing a response carries
 			}
 		case parser.BodyChunked:
+			t0 := s.dechunk.TrailerBytes()
 			m, d, done, err := s.dechunk.Decode(p)
 			if err != nil {
 				s.abort()
 				return
+			}
+			if t := s.dechunk.TrailerBytes() - t0; t > 0 {
+				s.trailers = append(s.trailers, p[m-t:m]...)
 			}
 			data, end = d, done
 			p = p[m:]
@@ -483,7 +488,7 @@ func (s *h2stream) write(p []byte, end bool) {
 		s.endQueued = s.endQueued || end
 		return
 	}
-	n, err := s.hc.sc.WriteData(s.id, p, end, s.hc.lp.srv.now())
+	n, err := s.hc.sc.WriteData(s.id, p, end && !s.hasTrailers(), s.hc.lp.srv.now())
 	if err != nil {
 		s.abort()
 		return
@@ -493,7 +498,34 @@ func (s *h2stream) write(p []byte, end bool) {
 		s.endQueued = end
 		return
 	}
+	if end && s.hasTrailers() {
+		s.sendTrailers()
+	}
 	s.respEnded = s.respEnded || end
+}
+
+// hasTrailers reports a trailer section with fields (not only its CRLF).
+func (s *h2stream) hasTrailers() bool { return len(s.trailers) > 2 }
+
+// sendTrailers sends the trailer section as HEADERS with END_STREAM.
+func (s *h2stream) sendTrailers() {
+	sc := s.hc.sc
+	if sc.StartTrailers(s.id) != nil {
+		s.abort()
+		return
+	}
+	for rest := s.trailers; ; {
+		name, value, _, next, ok := parser.CutField(rest)
+		if !ok {
+			break
+		}
+		sc.Field(name, value)
+		rest = next
+	}
+	s.trailers = s.trailers[:0]
+	if sc.EndHeaders(true) != nil {
+		s.abort()
+	}
 }
 
 // flushPending sends what waited for the client's window.
@@ -501,13 +533,16 @@ func (s *h2stream) flushPending() {
 	if len(s.pending) == 0 && !s.endQueued {
 		return
 	}
-	n, err := s.hc.sc.WriteData(s.id, s.pending, s.endQueued, s.hc.lp.srv.now())
+	n, err := s.hc.sc.WriteData(s.id, s.pending, s.endQueued && !s.hasTrailers(), s.hc.lp.srv.now())
 	if err != nil {
 		s.abort()
 		return
 	}
 	rest := copy(s.pending, s.pending[n:])
 	s.pending = s.pending[:rest]
+	if rest == 0 && s.endQueued && s.hasTrailers() {
+		s.sendTrailers()
+	}
 	if rest == 0 {
 		s.respEnded = s.respEnded || s.endQueued
 		s.endQueued = false

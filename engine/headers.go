@@ -182,6 +182,8 @@ func reason(code int) string {
 		return "Gateway Timeout"
 	case 505:
 		return "HTTP Version Not Supported"
+	case 415:
+		return "Unsupported Media Type"
 	}
 	return "Status"
 }

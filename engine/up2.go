@@ -489,6 +489,9 @@ func (h *up2Loop) tick(lp *loop, now int64) {
 func (hc *up2) tick(now int64) {
 	for _, u := range hc.waiting {
 		if u != nil && u.state == upDialing {
+			if d := u.d; d != nil && d.grpcExpired(now) {
+				continue
+			}
 			u.tick(now)
 		}
 	}
@@ -497,6 +500,9 @@ func (hc *up2) tick(now int64) {
 			continue
 		}
 		u := s.u
+		if d := u.d; d != nil && d.grpcExpired(now) {
+			continue // past grpc-timeout (grpc.go)
+		}
 		u.tick(now)
 		if s.u == u && s.wake && !s.paused {
 			s.wake = false
