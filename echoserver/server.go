@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc"
 )
 
 // DefaultSize is the body size when Config.Size is 0: len("Hello, World!").
@@ -91,6 +92,8 @@ type Config struct {
 	// H2C serves HTTP/2 over cleartext TCP (prior knowledge) beside
 	// HTTP/1.1, from Go's net/http server instead of fasthttp (h2c.go).
 	H2C bool
+	// GRPC serves grpc-go's standard health service instead (grpc.go).
+	GRPC bool
 }
 
 // Server is a configured fasthttp server. Create it with New; it is safe for
@@ -103,6 +106,7 @@ type Server struct {
 	epoch    time.Time
 	srv      *fasthttp.Server
 	h2c      *http.Server // Config.H2C (h2c.go)
+	grpc     *grpc.Server // Config.GRPC (grpc.go)
 
 	// Logf, when set before Serve, reports accept errors that Serve
 	// waits out (running out of file descriptors).
@@ -152,6 +156,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.H2C {
 		s.h2c = s.newH2C()
 	}
+	if cfg.GRPC {
+		s.grpc = newGRPC()
+	}
 	return s, nil
 }
 
@@ -179,6 +186,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	if s.grpc != nil {
+		return serveGRPC(s.grpc, &patientListener{Listener: ln, logf: logf})
+	}
 	if s.h2c != nil {
 		err := s.h2c.Serve(&patientListener{Listener: ln, logf: logf})
 		if err == http.ErrServerClosed {
@@ -192,6 +202,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting, closes idle connections and waits for responses
 // in flight until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.grpc != nil {
+		return shutdownGRPC(ctx, s.grpc)
+	}
 	if s.h2c != nil {
 		return s.h2c.Shutdown(ctx)
 	}
@@ -317,6 +330,9 @@ func (c Config) Describe() string {
 	}
 	if c.H2C {
 		out += " h2c"
+	}
+	if c.GRPC {
+		out += " grpc health service"
 	}
 	if c.Delay > 0 || c.Jitter > 0 {
 		out += " delay " + c.Delay.String()
