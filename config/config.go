@@ -244,6 +244,15 @@ type ActiveHealth struct {
 	Timeout            time.Duration `yaml:"timeout"`
 	HealthyThreshold   int           `yaml:"healthy_threshold"`
 	UnhealthyThreshold int           `yaml:"unhealthy_threshold"`
+	// GRPC checks with the gRPC health protocol (grpc.health.v1.Health/
+	// Check) instead of a GET of Path: healthy when the answer is SERVING.
+	// Needs protocol h2c or h2.
+	GRPC *GRPCHealth `yaml:"grpc"`
+}
+
+// GRPCHealth is a gRPC health check.
+type GRPCHealth struct {
+	Service string `yaml:"service"` // the service asked about; "" is the server as a whole
 }
 
 // PassiveHealth ejects an endpoint after consecutive failed requests

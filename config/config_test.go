@@ -100,6 +100,8 @@ routes:
 				`t.yaml:6: upstreams[1].protocol: h2 is HTTP/2 over TLS (ALPN h2) and needs a tls section`,
 				`t.yaml:9: upstreams[2].protocol: h2c is HTTP/2 over cleartext TCP, but the upstream has a tls section`,
 				`upstreams[3].pool.pipeline: is for HTTP/1.1 upstreams; protocol h2c multiplexes requests already`}},
+		{"grpc health needs HTTP/2", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\n    health: {active: {grpc: {}, interval: 1s, timeout: 1s}}\n",
+			[]string{"upstreams[0].health.active.grpc: the gRPC health protocol needs HTTP/2"}},
 		{"duplicate listener", "listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:1\n",
 			[]string{`t.yaml:3: listeners[1].address: duplicate listener "127.0.0.1:1" (also listeners[0])`}},
 	}

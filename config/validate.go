@@ -201,7 +201,12 @@ func (c *Config) validate() Errors {
 		}
 		if a := u.Health.Active; a != nil {
 			hp := p + ".health.active"
-			if !strings.HasPrefix(a.Path, "/") {
+			switch {
+			case a.GRPC != nil:
+				if u.Protocol != "h2c" && u.Protocol != "h2" {
+					bad(hp+".grpc", "the gRPC health protocol needs HTTP/2: set the upstream's protocol to h2c or h2")
+				}
+			case !strings.HasPrefix(a.Path, "/"):
 				bad(hp+".path", "must start with '/', got %q", a.Path)
 			}
 			if a.Interval <= 0 {

@@ -20,15 +20,25 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // rawCodec carries messages as bytes, so the tests need no generated code.
 type rawCodec struct{}
 
-func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	if b, ok := v.(*[]byte); ok {
+		return *b, nil
+	}
+	return proto.Marshal(v.(proto.Message)) // the health service's messages
+}
+
 func (rawCodec) Unmarshal(data []byte, v any) error {
-	*(v.(*[]byte)) = append([]byte(nil), data...)
-	return nil
+	if b, ok := v.(*[]byte); ok {
+		*b = append([]byte(nil), data...)
+		return nil
+	}
+	return proto.Unmarshal(data, v.(proto.Message))
 }
 func (rawCodec) Name() string { return "raw" }
 
@@ -456,4 +466,36 @@ func TestParseGRPCTimeout(t *testing.T) {
 			t.Errorf("grpcCode(%d) = %d, want %d", tc.status, got, tc.code)
 		}
 	}
+}
+
+// TestGRPCHealthCheck: health.active.grpc checks endpoints with the gRPC
+// health protocol: the one NOT_SERVING gets no calls.
+func TestGRPCHealthCheck(t *testing.T) {
+	a, b := newGRPCUpstream(t, "a"), newGRPCUpstream(t, "b")
+	b.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	extra := `    health:
+      active: {grpc: {}, interval: 50ms, timeout: 40ms, healthy_threshold: 1, unhealthy_threshold: 1}
+`
+	body := strings.Replace(h2cProxyTo(a.addr, b.addr), "routes:", extra+"routes:", 1)
+	cfg := testConfig(t, body)
+	cfg.Listeners[0].Protocols = []string{"http1", "h2c"}
+	srv := startServer(t, cfg)
+	cc := grpcDial(t, srv.Addr())
+	call := func() string {
+		in, out := []byte("x"), []byte(nil)
+		if err := cc.Invoke(context.Background(), "/test.Echo/Unary", &in, &out); err != nil {
+			return err.Error()
+		}
+		return string(out)
+	}
+	eventually(t, 5*time.Second, func() bool {
+		for range 10 {
+			if call() != "a:x" {
+				return false
+			}
+		}
+		return true
+	}, "the NOT_SERVING endpoint still gets calls")
+	b.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	eventually(t, 5*time.Second, func() bool { return call() == "b:x" }, "the endpoint back to SERVING gets no calls")
 }

@@ -214,6 +214,9 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 				hc.TLS = u.tls.Config // checked over TLS, as requests are
 			}
 			hc.HTTP2 = u.proto != protoHTTP1 // and over HTTP/2 (up2.go)
+			if a.GRPC != nil {
+				hc.GRPC, hc.GRPCService = true, a.GRPC.Service // grpc.go
+			}
 			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, hc))
 		}
 		byName[u.name] = u

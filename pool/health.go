@@ -35,6 +35,10 @@ type HealthCheck struct {
 	// HTTP2 runs the check over HTTP/2 (health2.go): with prior knowledge
 	// over TCP (h2c), or over the TLS above (ALPN h2).
 	HTTP2 bool
+	// GRPC, with HTTP2, checks with the gRPC health protocol
+	// (grpc.health.v1.Health/Check for GRPCService): healthy when SERVING.
+	GRPC        bool
+	GRPCService string
 }
 
 func (hc HealthCheck) withDefaults() HealthCheck {
