@@ -84,6 +84,7 @@ type up2 struct {
 
 	busy, wantClose bool
 	flushQueued     bool
+	ready           []*up2stream // streams with response bytes from this read, delivered once it is parsed
 	idleSince       int64 // no stream open since (0: streams open)
 	pingAt          int64 // a PING is out since; 0 none
 	served          int
@@ -354,6 +355,17 @@ func (hc *up2) onTraffic() gnet.Action {
 		}
 	}
 	discard(hc.c, off)
+	// Each stream's up reads what this read brought at once (a response's
+	// head and body in one write to its client), as from a socket.
+	for i := 0; i < len(hc.ready); i++ {
+		s := hc.ready[i]
+		hc.ready[i] = nil
+		s.queued = false
+		if s.hc == hc {
+			s.deliver()
+		}
+	}
+	hc.ready = hc.ready[:0]
 	hc.busy = false
 	hc.flush()
 	hc.lp.h2up.recycle() // no up is on the stack here
@@ -630,6 +642,7 @@ type up2stream struct {
 	scratch  []byte // a chunk-size line
 	paused   bool   // the up stopped reading: nothing is delivered, nothing credited
 	wake     bool   // deliver on the next tick (resumed)
+	queued   bool   // listed in hc.ready
 	ended    bool   // closed at the HTTP/2 level (END_STREAM both ways, or reset)
 	closed   bool   // the up closed it
 	inDelivr bool
@@ -843,7 +856,7 @@ func (s *up2stream) head(status int, fields []h2.Field, end bool) {
 		s.hdrOnly = end
 	}
 	s.in = append(b, "\r\n"...)
-	s.deliver()
+	s.ready()
 }
 
 // data renders body bytes: as they are, or as a chunk.
@@ -865,7 +878,7 @@ func (s *up2stream) data(p []byte, end bool) {
 	if end {
 		s.ended = s.ended || s.reqEnded
 	}
-	s.deliver()
+	s.ready()
 }
 
 // trailers renders the trailer section (chunked bodies only: with a
@@ -882,7 +895,15 @@ func (s *up2stream) trailers(fields []h2.Field) {
 		s.in = append(s.in, "\r\n"...)
 	}
 	s.ended = s.ended || s.reqEnded
-	s.deliver()
+	s.ready()
+}
+
+// ready queues the stream for delivery at the end of the read.
+func (s *up2stream) ready() {
+	if !s.queued {
+		s.queued = true
+		s.hc.ready = append(s.hc.ready, s)
+	}
 }
 
 // deliver lets the up read what arrived, as gnet's OnTraffic would.
