@@ -85,8 +85,8 @@ type up2 struct {
 	busy, wantClose bool
 	flushQueued     bool
 	ready           []*up2stream // streams with response bytes from this read, delivered once it is parsed
-	idleSince       int64 // no stream open since (0: streams open)
-	pingAt          int64 // a PING is out since; 0 none
+	idleSince       int64        // no stream open since (0: streams open)
+	pingAt          int64        // a PING is out since; 0 none
 	served          int
 	tlsc            *tlsloop.Conn
 }
