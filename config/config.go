@@ -278,7 +278,12 @@ type Route struct {
 	// Methods the route answers; empty means any.
 	Methods  []string `yaml:"methods"`
 	Upstream string   `yaml:"upstream"`
-	Direct   *Direct  `yaml:"direct"`
+	// Protocol grpc makes the route serve gRPC calls only (docs/grpc.md):
+	// other requests get 415, and its upstream must speak HTTP/2 (h2c or
+	// h2). "" serves anything; gRPC calls are recognised on any route by
+	// their content-type.
+	Protocol string  `yaml:"protocol"`
+	Direct   *Direct `yaml:"direct"`
 	// Aggregate answers the route with a JSON object merged from several
 	// upstream requests (aggregate.go); instead of upstream or direct.
 	Aggregate *Aggregate `yaml:"aggregate"`

@@ -102,6 +102,9 @@ routes:
 				`upstreams[3].pool.pipeline: is for HTTP/1.1 upstreams; protocol h2c multiplexes requests already`}},
 		{"grpc health needs HTTP/2", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\n    health: {active: {grpc: {}, interval: 1s, timeout: 1s}}\n",
 			[]string{"upstreams[0].health.active.grpc: the gRPC health protocol needs HTTP/2"}},
+		{"grpc route", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /x\n    upstream: a\n    protocol: grpc\n  - path: /y\n    upstream: a\n    protocol: soap\n",
+			[]string{`routes[0].protocol: grpc needs HTTP/2 to the upstream: upstream "a" has protocol "http1" (set h2c or h2)`,
+				`routes[1].protocol: unknown protocol "soap"`}},
 		{"duplicate listener", "listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:1\n",
 			[]string{`t.yaml:3: listeners[1].address: duplicate listener "127.0.0.1:1" (also listeners[0])`}},
 	}

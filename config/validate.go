@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -280,6 +281,17 @@ func (c *Config) validate() Errors {
 			if _, ok := names[r.Upstream]; !ok {
 				bad(p+".upstream", "unknown upstream %q", r.Upstream)
 			}
+		}
+		switch r.Protocol {
+		case "":
+		case "grpc":
+			if j, ok := names[r.Upstream]; !ok || r.Upstream == "" {
+				bad(p+".protocol", "grpc needs an upstream (with protocol h2c or h2)")
+			} else if up := c.Upstreams[j].Protocol; up != "h2c" && up != "h2" {
+				bad(p+".protocol", "grpc needs HTTP/2 to the upstream: upstream %q has protocol %q (set h2c or h2)", r.Upstream, cmp.Or(up, "http1"))
+			}
+		default:
+			bad(p+".protocol", "unknown protocol %q (want grpc, or leave it out)", r.Protocol)
 		}
 		if d := r.Direct; d != nil {
 			if d.Status < 200 || d.Status > 599 {

@@ -219,6 +219,10 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
+	if rt.grpcOnly && !d.grpc.on {
+		d.localError(ErrNotGRPC) // a gRPC-only route (grpc.go)
+		return
+	}
 	if rt.edge != nil && d.edgeRoute(rt) {
 		return // ip_filter or max_body refused it (edge.go)
 	}

@@ -32,6 +32,10 @@ import (
 // ErrGRPCOverHTTP1 refuses a gRPC call that came over HTTP/1.1.
 var ErrGRPCOverHTTP1 = errors.New("engine: gRPC needs HTTP/2") // 415
 
+// ErrNotGRPC refuses a request that is not a gRPC call on a route with
+// protocol: grpc.
+var ErrNotGRPC = errors.New("engine: not a gRPC call") // 415
+
 // grpcState is an exchange's gRPC state.
 type grpcState struct {
 	on       bool  // the request is a gRPC call

@@ -499,3 +499,25 @@ func TestGRPCHealthCheck(t *testing.T) {
 	b.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	eventually(t, 5*time.Second, func() bool { return call() == "b:x" }, "the endpoint back to SERVING gets no calls")
 }
+
+// TestGRPCOnlyRoute: a route with protocol grpc serves gRPC calls and
+// refuses anything else with 415.
+func TestGRPCOnlyRoute(t *testing.T) {
+	up := newGRPCUpstream(t, "a")
+	body := strings.Replace(h2cProxyTo(up.addr), "    upstream: app\n", "    upstream: app\n    protocol: grpc\n", 1)
+	cfg := testConfig(t, body)
+	cfg.Listeners[0].Protocols = []string{"http1", "h2c"}
+	srv := startServer(t, cfg)
+	in, out := []byte("x"), []byte(nil)
+	if err := grpcDial(t, srv.Addr()).Invoke(context.Background(), "/test.Echo/Unary", &in, &out); err != nil || string(out) != "a:x" {
+		t.Fatalf("gRPC call: %q %v", out, err)
+	}
+	resp, err := h2cClient(t).Get("http://" + srv.Addr() + "/test.Echo/Unary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 415 {
+		t.Fatalf("plain GET on a gRPC route: %d, want 415", resp.StatusCode)
+	}
+}

@@ -72,6 +72,7 @@ type route struct {
 	id           int // index in config.Routes: its metrics ID
 	name         string
 	up           *upstream
+	grpcOnly     bool // protocol: grpc (grpc.go)
 	direct       *direct
 	strip        []byte
 	rewrite      []rewritePart
@@ -245,7 +246,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry)}
+		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry), grpcOnly: rc.Protocol == "grpc"}
 		if r.name == "" {
 			r.name = rc.Path
 		}
