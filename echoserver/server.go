@@ -153,8 +153,8 @@ func New(cfg Config) (*Server, error) {
 		// Echo mode and large request bodies: accept up to 64 MiB.
 		MaxRequestBodySize: 64 << 20,
 	}
-	if cfg.H2C {
-		s.h2c = s.newH2C()
+	if cfg.H2C && !cfg.fastH2() {
+		s.h2c = s.newH2C() // h2c.go: net/http for what the fast mode lacks
 	}
 	if cfg.GRPC {
 		s.grpc = newGRPC()
@@ -195,6 +195,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			return nil
 		}
 		return err
+	}
+	if s.cfg.fastH2() {
+		return s.srv.Serve(newSniffListener(&patientListener{Listener: ln, logf: logf}, s)) // h2fast.go
 	}
 	return s.srv.Serve(&patientListener{Listener: ln, logf: logf})
 }
