@@ -225,6 +225,8 @@ func (lo *loopObs) tick(lp *loop) {
 					idle += p.IdleLen()
 				}
 			}
+			o, i := lp.h2up.counts(ep.ID) // HTTP/2 connections (up2.go)
+			open, idle = open+o, idle+i
 		}
 		sh.SetConns(u.id, int64(open-idle), int64(idle))
 	}

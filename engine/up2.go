@@ -485,6 +485,21 @@ func (h *up2Loop) recycle() {
 	h.dead = h.dead[:0]
 }
 
+// counts returns the HTTP/2 connections to the endpoint with ID id, open
+// (dialing included) and idle (no stream), for hotpath_upstream_connections.
+func (h *up2Loop) counts(id int) (open, idle int) {
+	if id >= len(h.byEP) {
+		return 0, 0
+	}
+	for _, hc := range h.byEP[id] {
+		open++
+		if hc.state == up2Open && len(hc.free) == len(hc.slots) && len(hc.waiting) == 0 {
+			idle++
+		}
+	}
+	return open, idle
+}
+
 // tick runs each loop tick: the streams' deadlines and resumes, the
 // connections' idle timeout and PING liveness.
 func (h *up2Loop) tick(lp *loop, now int64) {

@@ -467,3 +467,26 @@ routes:`, 1)
 		t.Fatalf("the healthy endpoint saw %d requests (its checks included)", good.reqs.Load())
 	}
 }
+
+// TestH2UpstreamMetrics: HTTP/2 upstream connections show in
+// hotpath_upstream_connections (idle: no stream open), and requests in the
+// upstream counters as over HTTP/1.1.
+func TestH2UpstreamMetrics(t *testing.T) {
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	cfg := testConfig(t, h2cProxyTo(up.addr))
+	cfg.Listeners[0].Workers = 1
+	srv := startServer(t, cfg)
+	c := httpClient(t)
+	for range 3 {
+		resp, err := c.Get("http://" + srv.Addr() + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	waitMetrics(t, srv, []metricWant{
+		{"hotpath_upstream_connections", []string{"upstream", "app", "state", "idle"}, 1},
+		{"hotpath_upstream_connections", []string{"upstream", "app", "state", "active"}, 0},
+		{"hotpath_upstream_requests_total", []string{"upstream", "app", "code", "2xx"}, 3},
+	})
+}
