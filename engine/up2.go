@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -257,17 +258,11 @@ func (hc *up2) dialFailed(timedOut bool) {
 		return
 	}
 	hc.gone()
-	err := ErrUpstreamConnect
-	if timedOut {
-		err = ErrConnectTimeout
-	}
 	for _, u := range hc.takeWaiting() {
 		if u.state == upDialing {
-			u.c = nil
-			u.dialFailed(timedOut)
+			u.dialFailed(timedOut) // retried elsewhere or answered 502/504 (up.go)
 		}
 	}
-	_ = err
 }
 
 func (hc *up2) takeWaiting() []*up {
@@ -309,7 +304,7 @@ func (hc *up2) gone() {
 // elsewhere.
 func (hc *up2) onClose(err error) {
 	if err == nil {
-		err = io_EOF
+		err = io.EOF
 	}
 	hc.gone()
 	hc.failStreams(false, 0, err)
@@ -323,8 +318,6 @@ func (hc *up2) onClose(err error) {
 		}
 	}
 }
-
-var io_EOF = errors.New("EOF")
 
 // failStreams ends the streams: on a GOAWAY (goAway) those above last,
 // which the upstream did not process and which are sent again; when the

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // h2cUpstream is Go's net/http server speaking HTTP/2 with prior knowledge
@@ -489,4 +491,87 @@ func TestH2UpstreamMetrics(t *testing.T) {
 		{"hotpath_upstream_connections", []string{"upstream", "app", "state", "active"}, 0},
 		{"hotpath_upstream_requests_total", []string{"upstream", "app", "code", "2xx"}, 3},
 	})
+}
+
+// TestH2UpstreamPingLiveness: an idle HTTP/2 upstream connection is
+// checked with PING; one that does not answer is closed (and the next
+// request dials a new one).
+func TestH2UpstreamPingLiveness(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted, pinged atomic.Int64
+	closed := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
+					return
+				}
+				fr := http2.NewFramer(c, br)
+				_ = fr.WriteSettings()
+				var hb bytes.Buffer
+				enc := hpack.NewEncoder(&hb)
+				for {
+					f, err := fr.ReadFrame()
+					if err != nil {
+						closed <- struct{}{}
+						return
+					}
+					switch f := f.(type) {
+					case *http2.SettingsFrame:
+						if !f.IsAck() {
+							_ = fr.WriteSettingsAck()
+						}
+					case *http2.HeadersFrame:
+						hb.Reset()
+						_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+						_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
+						_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hb.Bytes(), EndHeaders: true})
+						_ = fr.WriteData(f.StreamID, true, []byte("ok"))
+					case *http2.PingFrame:
+						pinged.Add(1) // and never answered
+					}
+				}
+			}()
+		}
+	}()
+	cfg := testConfig(t, h2cProxyTo(ln.Addr().String()))
+	cfg.Listeners[0].Workers = 1
+	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
+	cfg.Upstreams[0].Pool.IdleTimeout = 2 * time.Second // PING after half (1 s), closed at 1.3 s: before the idle timeout
+	srv := startServer(t, cfg)
+	get := func() {
+		resp, err := httpClient(t).Get("http://" + srv.Addr() + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "ok" {
+			t.Fatalf("got %d %q", resp.StatusCode, b)
+		}
+	}
+	get()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection that did not answer its PING was not closed")
+	}
+	if pinged.Load() == 0 {
+		t.Fatal("no PING was sent on the idle connection")
+	}
+	get()
+	if accepted.Load() != 2 {
+		t.Fatalf("%d connections accepted, want 2 (a new one after the dead one)", accepted.Load())
+	}
 }
