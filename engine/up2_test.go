@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/hotpath/hotpath/internal/testpki"
 )
 
 // h2cUpstream is Go's net/http server speaking HTTP/2 with prior knowledge
@@ -573,5 +575,52 @@ func TestH2UpstreamPingLiveness(t *testing.T) {
 	get()
 	if accepted.Load() != 2 {
 		t.Fatalf("%d connections accepted, want 2 (a new one after the dead one)", accepted.Load())
+	}
+}
+
+// TestH2UpstreamOverTLS: protocol h2 speaks HTTP/2 over TLS, negotiated
+// with ALPN h2; an upstream that only offers HTTP/1.1 fails the connect
+// (502), it is not spoken to in the wrong protocol.
+func TestH2UpstreamOverTLS(t *testing.T) {
+	p := testpki.New(t, 0)
+	certFile, keyFile := p.Issue(testpki.Leaf{Name: "upstream", CN: "upstream", DNS: []string{"upstream.test"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprintf(w, "%s tls=%v", r.Proto, r.TLS != nil)
+	}), ErrorLog: slogDiscard()}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = hs.ServeTLS(ln, certFile, keyFile) }()
+	t.Cleanup(func() { _ = hs.Close(); <-done })
+	h1only := tlsUpstream(t, p, nil) // ALPN: no h2
+
+	for _, c := range []struct {
+		name, addr, want string
+		status           int
+	}{
+		{name: "h2", addr: ln.Addr().String(), want: "HTTP/2.0 tls=true", status: 200},
+		{name: "http1-only", addr: h1only.addr, status: 502},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := startServer(t, testConfig(t, fmt.Sprintf(`upstreams:
+  - name: app
+    protocol: h2
+    endpoints: [{address: %s}]
+    tls: {ca_file: %s}
+routes:
+  - {path: /*path, upstream: app, retry: {attempts: 1}}
+`, c.addr, p.CAFile)))
+			resp, err := httpClient(t).Get("http://" + srv.Addr() + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || c.status == 200 && string(b) != c.want {
+				t.Fatalf("%d %q, want %d %q", resp.StatusCode, b, c.status, c.want)
+			}
+		})
 	}
 }
