@@ -624,3 +624,53 @@ routes:
 		})
 	}
 }
+
+// TestH2UpstreamSlowClient: a client that does not read closes its
+// stream's window at the upstream (the upstream's writes block) instead of
+// the gateway buffering the body; once it reads, all of it arrives.
+func TestH2UpstreamSlowClient(t *testing.T) {
+	const size = 64 << 20
+	var written atomic.Int64
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for written.Load() < size {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			written.Add(int64(len(chunk)))
+		}
+	})
+	cfg := testConfig(t, h2cProxyTo(up.addr))
+	cfg.Timeouts.UpstreamRead = 20 * time.Second // the client's pause is not the upstream's fault
+	srv := startServer(t, cfg)
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /huge HTTP/1.1\r\nHost: t\r\n\r\n")
+	// Wait until the upstream stops making progress: its window is shut.
+	last, still := int64(-1), 0
+	eventually(t, 10*time.Second, func() bool {
+		n := written.Load()
+		if n == last && n > 0 {
+			still++
+		} else {
+			last, still = n, 0
+		}
+		return still >= 40 // unchanged for 40 polls
+	}, "the upstream never stopped writing to a client that reads nothing")
+	t.Logf("the upstream stopped after %d KiB for a client reading nothing", written.Load()>>10)
+	if n := written.Load(); n >= size/2 {
+		t.Fatalf("the upstream wrote %d MiB to a client that read nothing", n>>20)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || n != size {
+		t.Fatalf("read %d of %d bytes: %v", n, size, err)
+	}
+}
