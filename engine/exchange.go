@@ -421,6 +421,7 @@ func (d *exchange) finish() {
 // client gone) calls it; later calls do nothing.
 func (d *exchange) end() {
 	d.observeEnd()
+	d.grpcEnd() // grpcstats.go
 	d.policyEnd()
 	d.aggEnd()
 	d.detach()

@@ -39,6 +39,8 @@ var ErrNotGRPC = errors.New("engine: not a gRPC call") // 415
 // grpcState is an exchange's gRPC state.
 type grpcState struct {
 	on       bool  // the request is a gRPC call
+	code     int8  // the grpc-status seen, -1 none yet (grpcstats.go)
+	method   int   // the method's metrics number (grpcstats.go)
 	deadline int64 // grpc-timeout as a loop-clock time; 0 when none
 }
 
@@ -70,6 +72,7 @@ func (d *exchange) grpcBegin(now int64) bool {
 	if t, ok := parseGRPCTimeout(timeout); ok {
 		d.grpc.deadline = now + int64(t)
 	}
+	d.grpc.code, d.grpc.method = -1, d.lp.srv.grpcMethods.id(d.req.Path)
 	return false
 }
 
@@ -162,6 +165,7 @@ func grpcCode(status int) int {
 func (d *exchange) renderGRPCStatus(status int, extra []byte) {
 	rs := reason(status)
 	b := append(d.out[:0], "HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\ngrpc-status: "...)
+	d.grpc.code = int8(grpcCode(status))
 	b = strconv.AppendInt(b, int64(grpcCode(status)), 10)
 	b = append(b, "\r\ngrpc-message: hotpath "...)
 	b = strconv.AppendInt(b, int64(status), 10)

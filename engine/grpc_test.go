@@ -521,3 +521,29 @@ func TestGRPCOnlyRoute(t *testing.T) {
 		t.Fatalf("plain GET on a gRPC route: %d, want 415", resp.StatusCode)
 	}
 }
+
+// TestGRPCMetrics: hotpath_grpc_calls_total counts calls per service,
+// method and grpc-status: the upstream's (in trailers or trailers-only) and
+// the gateway's own.
+func TestGRPCMetrics(t *testing.T) {
+	up := newGRPCUpstream(t, "a")
+	body := strings.Replace(h2cProxyTo(up.addr), "path: /*path", "path: /test.Echo/*m", 1)
+	cfg := testConfig(t, body)
+	cfg.Listeners[0].Protocols = []string{"http1", "h2c"}
+	srv := startServer(t, cfg)
+	cc := grpcDial(t, srv.Addr())
+	call := func(method, msg string) {
+		in, out := []byte(msg), []byte(nil)
+		_ = cc.Invoke(context.Background(), method, &in, &out)
+	}
+	for range 3 {
+		call("/test.Echo/Unary", "x")
+	}
+	call("/test.Echo/Unary", "fail")
+	call("/test.Other/Call", "x") // no route: the gateway's UNIMPLEMENTED
+	waitMetrics(t, srv, []metricWant{
+		{"hotpath_grpc_calls_total", []string{"grpc_service", "test.Echo", "grpc_method", "Unary", "grpc_code", "OK"}, 3},
+		{"hotpath_grpc_calls_total", []string{"grpc_service", "test.Echo", "grpc_method", "Unary", "grpc_code", "NOT_FOUND"}, 1},
+		{"hotpath_grpc_calls_total", []string{"grpc_service", "test.Other", "grpc_method", "Call", "grpc_code", "UNIMPLEMENTED"}, 1},
+	})
+}

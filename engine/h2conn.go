@@ -444,6 +444,9 @@ func (s *h2stream) send(p []byte) {
 			if t := s.dechunk.TrailerBytes() - t0; t > 0 {
 				s.trailers = append(s.trailers, p[m-t:m]...)
 			}
+			if done && s.x != nil && s.x.grpc.on {
+				s.x.grpcStatusIn(s.trailers) // grpcstats.go
+			}
 			data, end = d, done
 			p = p[m:]
 			if m == 0 {
@@ -472,6 +475,9 @@ func (s *h2stream) writeHead() bool {
 	}
 	for _, f := range s.resp.Headers {
 		sc.Field(f.Name, f.Value) // connection-specific fields are dropped
+		if x := s.x; x != nil && x.grpc.on && len(f.Name) == 11 && parser.EqualFold(f.Name, "grpc-status") {
+			x.grpcStatus(f.Value) // a trailers-only response (grpcstats.go)
+		}
 	}
 	end := s.resp.Status >= 200 && s.resp.Body == parser.BodyNone
 	if err := sc.EndHeaders(end); err != nil {

@@ -55,8 +55,9 @@ type loop struct {
 	flushArmed bool
 	poller     *netpoll.Poller // nil: flush through EventLoop.Execute
 	flushFn    queue.Func
-	tunnels    []*tunnel // upgraded connection pairs (tunnel.go)
-	h2up       up2Loop   // HTTP/2 upstream connections and their streams (up2.go)
+	tunnels    []*tunnel   // upgraded connection pairs (tunnel.go)
+	h2up       up2Loop     // HTTP/2 upstream connections and their streams (up2.go)
+	grpcCalls  *grpcCounts // gRPC calls per method and code; nil until the first (grpcstats.go)
 
 	stoppedAccepting bool // draining
 	acceptPaused     bool // the descriptor budget is spent (fdguard.go)

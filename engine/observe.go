@@ -62,7 +62,7 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.alogCfg = cfg.AccessLog
 	if cfg.Metrics.Enabled {
 		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
-			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats})
+			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats, GRPC: s.grpcStats})
 	}
 }
 

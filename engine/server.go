@@ -34,7 +34,9 @@ type Server struct {
 	loops int      // event loops
 
 	tbl atomic.Pointer[table] // current routing table; swapped by Reload
-	mu  sync.Mutex            // serializes Reload and Shutdown
+
+	grpcMethods grpcMethods // the gRPC methods the metrics count (grpcstats.go)
+	mu          sync.Mutex  // serializes Reload and Shutdown
 
 	epoch    time.Time    // loop clock origin (monotonic)
 	loopsMap sync.Map     // gnet.EventLoop -> *loop, filled as loops see their first connection

@@ -22,6 +22,7 @@ type descs struct {
 	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
 	edge                                          edgeDescs // edge.go
 	tls                                           tlsDescs  // tls.go
+	grpc                                          grpcDescs // grpc.go
 }
 
 func newDescs() descs {
@@ -61,6 +62,7 @@ func newDescs() descs {
 		paused:            d("accept_paused_loops", "Event loops not accepting now because the connection budget is spent."),
 		edge:              newEdgeDescs(),
 		tls:               newTLSDescs(),
+		grpc:              newGRPCDescs(),
 		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full; client_cert: 403, a route's client_cert.required without a verified client certificate).", "route", "reason"),
 	}
 }
@@ -94,6 +96,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	c.describeEdge(ch)
 	c.describeTLS(ch)
+	c.describeGRPC(ch)
 }
 
 // Collect sums every loop's counters with atomic loads and sends them. It
@@ -155,6 +158,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.collectEdge(ch)
 	c.collectTLS(ch)
+	c.collectGRPC(ch)
 
 	t := c.table.Load()
 	for _, s := range t.routes {
