@@ -136,6 +136,7 @@ type ClientConn struct {
 	proxy    bool
 	lim      ClientLimits
 	ps       []proxyStream
+	pidx     map[uint32]int32 // stream ID → index in ps (hundreds of streams may be open)
 	enc      encoder
 	hwStream uint32 // the stream whose head StartRequest began
 	recvConn int64  // what the upstream may still send on the connection

@@ -75,8 +75,12 @@ func (c *ClientConn) InitProxy(lim ClientLimits) {
 	lim = lim.withDefaults()
 	*c = ClientConn{
 		out: c.out[:0], hbBuf: c.hbBuf[:0], dec: decoder{scratch: c.dec.scratch[:0]}, list: c.list,
-		ps: c.ps[:0], enc: c.enc, proxy: true, lim: lim,
+		ps: c.ps[:0], enc: c.enc, proxy: true, lim: lim, pidx: c.pidx,
 	}
+	if c.pidx == nil {
+		c.pidx = make(map[uint32]int32)
+	}
+	clear(c.pidx)
 	c.dec.init(DefaultHeaderTableSize)
 	if cap(c.list.fields) < lim.MaxFields || cap(c.list.buf) < int(lim.MaxHeaderList) {
 		c.list.fields = make([]Field, 0, lim.MaxFields)
@@ -126,10 +130,8 @@ func (c *ClientConn) GoingAway() bool { return c.goAway || c.closed }
 func (c *ClientConn) Closed() bool { return c.closed }
 
 func (c *ClientConn) pfind(id uint32) int {
-	for i := range c.ps {
-		if c.ps[i].id == id {
-			return i
-		}
+	if i, ok := c.pidx[id]; ok {
+		return int(i)
 	}
 	return -1
 }
@@ -140,6 +142,7 @@ func (c *ClientConn) pfind(id uint32) int {
 func (c *ClientConn) StartRequest(tag uint32, method, scheme, authority, path []byte) uint32 {
 	id := c.nextID
 	c.nextID += 2
+	c.pidx[id] = int32(len(c.ps))
 	c.ps = append(c.ps, proxyStream{id: id, tag: tag, sendWindow: c.peerInit, recvWindow: int64(c.lim.StreamWindow)})
 	e := &c.enc
 	e.reset()
@@ -314,7 +317,11 @@ func (c *ClientConn) GoAway() {
 
 func (c *ClientConn) premove(i int) {
 	last := len(c.ps) - 1
-	c.ps[i] = c.ps[last]
+	delete(c.pidx, c.ps[i].id)
+	if i != last {
+		c.ps[i] = c.ps[last]
+		c.pidx[c.ps[i].id] = int32(i)
+	}
 	c.ps = c.ps[:last]
 }
 
