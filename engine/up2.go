@@ -644,15 +644,13 @@ type up2stream struct {
 
 	// The response, rendered as HTTP/1.1.
 	in       []byte
-	credit   int    // DATA bytes in in, credited once taken
-	rchunk   bool   // the body is rendered chunked (no content-length)
-	hdrOnly  bool   // the response ended with its head
-	scratch  []byte // a chunk-size line
-	paused   bool   // the up stopped reading: nothing is delivered, nothing credited
-	wake     bool   // deliver on the next tick (resumed)
-	queued   bool   // listed in hc.ready
-	ended    bool   // closed at the HTTP/2 level (END_STREAM both ways, or reset)
-	closed   bool   // the up closed it
+	credit   int  // DATA bytes in in, credited once taken
+	rchunk   bool // the body is rendered chunked (no content-length)
+	paused   bool // the up stopped reading: nothing is delivered, nothing credited
+	wake     bool // deliver on the next tick (resumed)
+	queued   bool // listed in hc.ready
+	ended    bool // closed at the HTTP/2 level (END_STREAM both ways, or reset)
+	closed   bool // the up closed it
 	inDelivr bool
 }
 
@@ -861,7 +859,6 @@ func (s *up2stream) head(status int, fields []h2.Field, end bool) {
 			b = append(b, "transfer-encoding: chunked\r\n"...)
 			s.rchunk = true
 		}
-		s.hdrOnly = end
 	}
 	s.in = append(b, "\r\n"...)
 	s.ready()

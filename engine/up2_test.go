@@ -319,7 +319,19 @@ func TestH2UpstreamFailures(t *testing.T) {
 		t.Fatalf("%d upstream connections: a canceled stream should not cost the connection", up.conns.Load())
 	}
 
-	// Upstream dies mid-body: the client is cut off.
+	// Upstream dies before answering one request and mid-body in another:
+	// a 502 for the first, the second client cut off.
+	hung := make(chan int, 1)
+	go func() {
+		resp, err := httpClient(t).Get("http://" + srv.Addr() + "/hang")
+		if err != nil {
+			hung <- 0
+			return
+		}
+		resp.Body.Close()
+		hung <- resp.StatusCode
+	}()
+	<-entered
 	c2, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -336,6 +348,9 @@ func TestH2UpstreamFailures(t *testing.T) {
 	got, err := io.ReadAll(resp.Body)
 	if err == nil || len(got) >= 100 {
 		t.Fatalf("truncated body read whole: %d bytes, %v", len(got), err)
+	}
+	if st := <-hung; st != 502 {
+		t.Fatalf("upstream died before the head: %d, want 502", st)
 	}
 
 	// Nobody listening any more: 502.
