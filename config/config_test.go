@@ -129,8 +129,10 @@ routes:
 }
 
 func TestExampleParses(t *testing.T) {
-	if _, err := Load("example.yaml"); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"example.yaml", "h2c-upstream.yaml"} {
+		if _, err := Load(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
