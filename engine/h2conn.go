@@ -170,7 +170,9 @@ func (h *h1conn) toH2(listener int) {
 
 func (hc *h2conn) onTraffic() gnet.Action {
 	hc.busy = true
+	hc.lp.h2up.hold = true // upstream frames from this read: one write per HTTP/2 upstream (up2.go)
 	hc.read()
+	hc.lp.h2up.release()
 	hc.flush()
 	hc.busy = false
 	if hc.wantClose || hc.closed {
@@ -368,7 +370,7 @@ func (s *h2stream) pump() {
 	now := hc.lp.srv.now()
 	if !s.bodyEnd {
 		s.setDeadline(dlBody, now+x.tbl.timeouts.clientBody)
-		hc.flush()
+		hc.flushOut() // the WINDOW_UPDATE: inside the connection's read, with what the read produces
 		return
 	}
 	if s.chunked && !x.local {
@@ -379,7 +381,7 @@ func (s *h2stream) pump() {
 	if !x.local && x.u == u && u.state == upActive && !u.headDone {
 		u.setDeadline(dlUpHeader, now+x.tbl.timeouts.upstreamHeader)
 	}
-	hc.flush()
+	hc.flushOut()
 	x.maybeFinish()
 }
 

@@ -101,6 +101,12 @@ type up2Loop struct {
 	dead    []*up           // closed stream ups, reusable once the batch ends
 	freeS   []*up2stream
 	flushes []*up2
+	// hold: an HTTP/2 client connection is handling what one read
+	// brought (many streams' frames, or many messages of one stream):
+	// the upstream output it produces waits in held until that read is
+	// done, then goes out in one write per connection (h2conn.onTraffic).
+	hold bool
+	held []*up2
 }
 
 const maxFreeUps = 1024
@@ -432,6 +438,11 @@ func (hc *up2) flushSoon() {
 	if hc.busy || hc.flushQueued || hc.c == nil {
 		return
 	}
+	if h := &hc.lp.h2up; h.hold {
+		hc.flushQueued = true
+		h.held = append(h.held, hc)
+		return
+	}
 	if hc.cc.Streams() <= 1 && !hc.lp.flushArmed {
 		hc.flush()
 		return
@@ -468,6 +479,17 @@ func (lp *loop) flushUp2() {
 	h.recycle()
 }
 
+// release writes what the connections held during a client's read.
+func (h *up2Loop) release() {
+	h.hold = false
+	for i, hc := range h.held {
+		h.held[i] = nil
+		hc.flushQueued = false
+		hc.flush()
+	}
+	h.held = h.held[:0]
+}
+
 func (h *up2Loop) recycle() {
 	for i, u := range h.dead {
 		h.dead[i] = nil
@@ -496,6 +518,9 @@ func (h *up2Loop) counts(id int) (open, idle int) {
 // tick runs each loop tick: the streams' deadlines and resumes, the
 // connections' idle timeout and PING liveness.
 func (h *up2Loop) tick(lp *loop, now int64) {
+	if h.hold || len(h.held) > 0 {
+		h.release() // a client's read ended without releasing (a contained panic)
+	}
 	h.recycle()
 	for i := 0; i < len(h.all); i++ {
 		hc := h.all[i]
