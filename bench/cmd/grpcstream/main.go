@@ -26,7 +26,7 @@ type rawCodec struct{}
 func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
 func (rawCodec) Unmarshal(d []byte, v any) error {
 	b := v.(*[]byte)
-	*b = append((*b)[:0], d...)
+	*b = append([]byte(nil), d...) // a new slice: grpc may still be sending the last one
 	return nil
 }
 func (rawCodec) Name() string { return "raw" }
