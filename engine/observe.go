@@ -62,7 +62,9 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.alogCfg = cfg.AccessLog
 	if cfg.Metrics.Enabled {
 		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
-			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats})
+			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats,
+			AccessLogWriteErrors: o.writeErrors, Cache: s.cacheStats, Aggregates: s.aggregateMetrics,
+			Endpoints: s.endpointStates})
 	}
 }
 
@@ -79,9 +81,14 @@ func (o *observer) install(t *table) error {
 			name = rc.Path // as compile names the route
 		}
 		l.Routes = append(l.Routes, name)
+		l.Limited = append(l.Limited, rc.RateLimit != nil)
+		l.Cached = append(l.Cached, rc.Cache != nil && rc.Cache.Enabled)
 	}
 	for _, u := range t.upstreams {
 		l.Upstreams = append(l.Upstreams, u.name)
+		for _, e := range u.eps {
+			l.Endpoints = append(l.Endpoints, metrics.Endpoint{Upstream: u.name, Addr: e.Addr, ID: e.ID})
+		}
 	}
 	mt, err := o.metrics.Install(l)
 	if err != nil {
@@ -164,6 +171,78 @@ func (o *observer) dropped() uint64 {
 	return o.alog.Dropped()
 }
 
+func (o *observer) writeErrors() uint64 {
+	if o.alog == nil {
+		return 0
+	}
+	return o.alog.WriteErrors()
+}
+
+// waiting counts the requests waiting in the loop's pending queues (the
+// live entries: stale ones are dropped lazily). The loop's tick calls it
+// for hotpath_pending_requests.
+func (p *pending) waiting() int {
+	if p.entries == 0 {
+		return 0
+	}
+	n := 0
+	for _, q := range p.listed {
+		for i := 0; i < q.n; i++ {
+			if q.live(q.at(i)) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// cacheStats is the metrics' view of the shared response cache; ok is
+// false while no route caches.
+func (s *Server) cacheStats() (metrics.CacheStats, bool) {
+	c := s.sharedCache()
+	if c == nil {
+		return metrics.CacheStats{}, false
+	}
+	st := c.Stats()
+	return metrics.CacheStats{Stores: st.Stores, StoredBytes: st.StoredBytes, Rejections: st.Rejections,
+		Evictions: st.Evictions, EvictedBytes: st.EvictedBytes, Expirations: st.Expirations,
+		SizeBytes: st.SizeBytes}, true
+}
+
+// aggregateMetrics is the metrics' view of AggregateStats.
+func (s *Server) aggregateMetrics() []metrics.AggregateStats {
+	as := s.AggregateStats()
+	out := make([]metrics.AggregateStats, len(as))
+	for i, a := range as {
+		out[i] = metrics.AggregateStats{Route: a.Route, InFlight: a.InFlight,
+			Saturated: uint64(a.Saturated), PartFailures: uint64(a.PartFailures)}
+	}
+	return out
+}
+
+// endpointStates reads every configured endpoint's health and in-flight
+// requests for the metrics.
+func (s *Server) endpointStates() []metrics.EndpointState {
+	t := s.tbl.Load()
+	checked := map[string]bool{}
+	for _, uc := range t.cfg.Upstreams {
+		checked[uc.Name] = uc.Health.Active != nil
+	}
+	var out []metrics.EndpointState
+	for _, u := range t.upstreams {
+		for _, e := range u.eps {
+			passed, failed := e.HealthChecks()
+			out = append(out, metrics.EndpointState{
+				Upstream: u.name, Addr: e.Addr,
+				Healthy: e.Healthy(), ActiveDown: e.ActiveDown(), Ejected: e.Ejected(),
+				Ejections: e.Ejections(), Checked: checked[u.name], ChecksPassed: passed, ChecksFailed: failed,
+				InFlight: e.InFlight(),
+			})
+		}
+	}
+	return out
+}
+
 // Collector returns the Server's metrics for a Prometheus registry, or nil
 // when metrics.enabled is false.
 func (s *Server) Collector() prometheus.Collector {
@@ -215,16 +294,22 @@ func (lo *loopObs) tick(lp *loop) {
 	if t.mt == nil {
 		return
 	}
+	if lo.mx != nil {
+		lo.mx.SetQueues(len(lp.tunnels), lp.pending.waiting())
+	}
 	sh := t.mt.Shard(lo.id)
 	for _, u := range t.upstreams {
 		var open, idle int
 		for _, ep := range u.eps {
+			var o, i int
 			if ep.ID < len(lp.conns) {
 				if p := lp.conns[ep.ID]; p != nil {
-					open += p.Active()
-					idle += p.IdleLen()
+					o, i = p.Active(), p.IdleLen()
 				}
 			}
+			sh.SetEndpointConns(ep.ID, int64(o-i), int64(i))
+			open += o
+			idle += i
 		}
 		sh.SetConns(u.id, int64(open-idle), int64(idle))
 	}
@@ -288,6 +373,9 @@ func (x *exchangeObs) field(i int) []byte {
 // size in bytes.
 func (d *exchange) observeBegin(headLen int) {
 	x := &d.obs
+	if mx := d.lp.obs.mx; mx != nil && !x.open {
+		mx.ExchangeBegun()
+	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = headLen, headLen, 0, 0, 0, ""
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
@@ -328,6 +416,9 @@ func (d *exchange) observeParseError(err error) {
 // inbound is the refused bytes still buffered.
 func (d *exchange) observeReject(inbound int) {
 	x := &d.obs
+	if mx := d.lp.obs.mx; mx != nil && !x.open {
+		mx.ExchangeBegun()
+	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, inbound, 0, 0, 0, ""
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
@@ -400,7 +491,11 @@ func (d *exchange) observeUpstreamError(err error) {
 	default:
 		return
 	}
-	mt.Shard(d.lp.obs.id).UpstreamError(d.rt.up.id, kind)
+	sh := mt.Shard(d.lp.obs.id)
+	sh.UpstreamError(d.rt.up.id, kind)
+	if d.ep != nil {
+		sh.EndpointError(d.ep.ID, kind)
+	}
 	if mx := d.lp.obs.mx; mx != nil && timeout != 255 {
 		mx.Timeout(timeout)
 	}
@@ -433,7 +528,11 @@ func (h *h1conn) observeDeadline() {
 // at now (loop clock).
 func (d *exchange) observeUpstreamHead(now int64) {
 	if mt := d.tbl.mt; mt != nil && d.rt != nil && d.rt.up != nil {
-		mt.Shard(d.lp.obs.id).UpstreamResponse(d.rt.up.id, d.status, now-d.start)
+		sh := mt.Shard(d.lp.obs.id)
+		sh.UpstreamResponse(d.rt.up.id, d.status, now-d.start)
+		if d.ep != nil {
+			sh.EndpointResponse(d.ep.ID, d.status, now-d.start)
+		}
 	}
 }
 
@@ -470,6 +569,7 @@ func (d *exchange) observeEndAt(now int64) {
 			}
 		}
 		sh.Request(route, status, now-d.start)
+		lo.mx.ExchangeEnded()
 		lo.mx.BytesReceived(x.bytesIn)
 		lo.mx.BytesSent(x.bytesOut)
 	}
