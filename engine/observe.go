@@ -41,6 +41,7 @@ type observer struct {
 	metrics   *metrics.Collector // nil: metrics.enabled is false
 	alog      *accesslog.Log     // nil: access log off; opened by Start
 	alogCfg   config.AccessLog   // as at New: the path needs a restart
+	started   *config.Config     // the observability sections as at New, for NeedsRestart
 	alogOut   io.Writer          // WithAccessLogOutput: replaces the configured path
 	epochUnix int64              // wall clock of Server.epoch, for access-log times
 	nextLoop  atomic.Int32       // loop IDs, in order of the loops' first connection
@@ -60,6 +61,7 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.loops = s.loops
 	o.epochUnix = s.epoch.UnixNano()
 	o.alogCfg = cfg.AccessLog
+	o.started = &config.Config{Admin: cfg.Admin, Metrics: cfg.Metrics, AccessLog: cfg.AccessLog, Log: cfg.Log}
 	if cfg.Metrics.Enabled {
 		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
 			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats,
@@ -105,7 +107,7 @@ func (o *observer) install(t *table) error {
 // reload applies the access-log settings a reload can change and reopens
 // the access-log file (so that SIGHUP after logrotate moves it works).
 func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
-	if restart := o.configured().NeedsRestart(cfg); len(restart) > 0 {
+	if restart := o.started.NeedsRestart(cfg); len(restart) > 0 {
 		log.Warn("these settings need a restart; the running values stay", "fields", restart)
 	}
 	if o.alog != nil {
@@ -115,14 +117,6 @@ func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
 			log.Error("access log reopen failed", "err", err)
 		}
 	}
-}
-
-// configured returns a Config holding the observability settings the
-// Server started with, for NeedsRestart.
-func (o *observer) configured() *config.Config {
-	c := &config.Config{AccessLog: o.alogCfg}
-	c.Metrics.Enabled = o.metrics != nil
-	return c
 }
 
 // start opens the access log, if configured.

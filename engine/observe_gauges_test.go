@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +136,41 @@ func TestMetricsAccessLogWriteErrors(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool {
 		return metricValue(scrape(t, srv), "hotpath_access_log_write_errors_total") >= 1
 	}, "write error not counted")
+}
+
+// TestReloadRestartWarning: a reload with the same admin, metrics,
+// access_log and log sections warns about nothing; one that changes
+// log.format and admin names exactly those.
+func TestReloadRestartWarning(t *testing.T) {
+	up := newHTTPUpstream(t, statusHandler)
+	body := func(format string) string {
+		return fmt.Sprintf(`
+admin: {address: 127.0.0.1:0, pprof: false, allowed_hosts: [node7]}
+log: {level: info, format: %s}
+access_log: {path: stderr, sample: 1.0}
+`, format) + proxyTo(up.addr)
+	}
+	var logs syncBuffer
+	srv, err := New(testConfig(t, body("json")), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.Reload(testConfig(t, body("json"))); err != nil {
+		t.Fatal(err)
+	}
+	if s := logs.String(); strings.Contains(s, "need a restart") {
+		t.Fatalf("unchanged reload warned:\n%s", s)
+	}
+	next := testConfig(t, strings.Replace(body("text"), "node7", "node8", 1))
+	if err := srv.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	s := logs.String()
+	if !strings.Contains(s, "need a restart") || !strings.Contains(s, "[admin log.format]") {
+		t.Fatalf("changed reload: want a warning naming admin and log.format:\n%s", s)
+	}
 }
