@@ -47,6 +47,7 @@ type observer struct {
 	nextLoop  atomic.Int32       // loop IDs, in order of the loops' first connection
 	loops     int
 	log       *slog.Logger
+	failures  failureLog // rate limit of the upstream-failure log lines
 }
 
 // WithAccessLogOutput sends the access log to w instead of
@@ -333,6 +334,8 @@ type exchangeObs struct {
 	upAddr   string
 	cache    accesslog.CacheStatus
 	limiter  accesslog.LimiterResult
+	reason   accesslog.Reason // why the gateway answered itself; reset when the exchange ends
+	clientIP netip.Addr       // resolved through trusted_proxies (access log on only)
 
 	// Copies of the head's fields for the access log (the head's bytes are
 	// gone from the read buffer by the time the exchange ends), each cut at
@@ -372,10 +375,11 @@ func (d *exchange) observeBegin(headLen int) {
 	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = headLen, headLen, 0, 0, 0, ""
-	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
+	x.cache, x.limiter, x.reason = accesslog.CacheNone, accesslog.LimiterNone, accesslog.ReasonNone
 	if d.lp.obs.alog == nil {
 		return
 	}
+	x.clientIP = d.clientAddrNoPolicy()
 	r := &d.req
 	x.text = x.text[:0]
 	x.keep(spanMethod, r.Method)
@@ -399,11 +403,151 @@ func (d *exchange) observeBegin(headLen int) {
 	x.keep(spanRequestID, id)
 }
 
-// observeParseError counts a head the parser refused; reject follows.
-func (d *exchange) observeParseError(err error) {
-	if mx := d.lp.obs.mx; mx != nil {
-		mx.ParserReject(rejectReason(err))
+// observeParseError counts a head the parser refused; reject follows. buf
+// is what was given to Parse: when the request line parsed, its method,
+// path and query are kept for the access log (a head refused in its
+// fields, too large, say, still names its target).
+func (d *exchange) observeParseError(err error, buf []byte) {
+	if d.req.Method == nil && d.lp.obs.alog != nil {
+		if m, p, q := d.req.Line(buf); m != nil {
+			d.req.Method, d.req.Path, d.req.Query = m, p, q
+		}
 	}
+	r := rejectReason(err)
+	d.obs.reason = parserLogReason[r]
+	if mx := d.lp.obs.mx; mx != nil {
+		mx.ParserReject(r)
+	}
+}
+
+// parserLogReason is the access log's reason for each parser refusal.
+var parserLogReason = [...]accesslog.Reason{
+	metrics.ReasonBadRequest:       accesslog.ReasonBadRequest,
+	metrics.ReasonRequestTimeout:   accesslog.ReasonClientTimeout,
+	metrics.ReasonBodyTooLarge:     accesslog.ReasonBodyTooLarge,
+	metrics.ReasonURITooLong:       accesslog.ReasonURITooLong,
+	metrics.ReasonHeadersTooLarge:  accesslog.ReasonHeadersTooLarge,
+	metrics.ReasonNotImplemented:   accesslog.ReasonNotImplemented,
+	metrics.ReasonVersion:          accesslog.ReasonVersionNotSupported,
+	metrics.ReasonAmbiguousFraming: accesslog.ReasonAmbiguousFraming,
+	metrics.ReasonInvalidChunked:   accesslog.ReasonInvalidChunked,
+	metrics.ReasonHTTP2Preface:     accesslog.ReasonBadRequest,
+	metrics.ReasonBadPath:          accesslog.ReasonBadPath,
+}
+
+// errLogReason is the access log's reason for the engine's errors.
+func errLogReason(err error) accesslog.Reason {
+	switch err {
+	case ErrNoRoute:
+		return accesslog.ReasonNoRoute
+	case ErrMethodNotAllowed:
+		return accesslog.ReasonMethodNotAllowed
+	case ErrBadPath, ErrEncodedSeparator:
+		return accesslog.ReasonBadPath
+	case ErrNoHealthyEndpoint:
+		return accesslog.ReasonNoHealthyEndpoint
+	case ErrPoolExhausted:
+		return accesslog.ReasonPoolExhausted
+	case ErrUpstreamConnect:
+		return accesslog.ReasonConnectFailure
+	case ErrConnectTimeout:
+		return accesslog.ReasonConnectTimeout
+	case ErrUpstreamTimeout:
+		return accesslog.ReasonUpstreamHeaderTimeout
+	case ErrUpstreamClosed:
+		return accesslog.ReasonUpstreamReset
+	case ErrUpstreamMalformed:
+		return accesslog.ReasonUpstreamBadResponse
+	case ErrClientTimeout:
+		return accesslog.ReasonClientTimeout
+	case ErrBadRequestBody:
+		return accesslog.ReasonInvalidChunked
+	case ErrUnderscoreField:
+		return accesslog.ReasonUnderscoreHeader
+	case ErrShuttingDown:
+		return accesslog.ReasonShuttingDown
+	case ErrBodyTooLarge:
+		return accesslog.ReasonMaxBody
+	case ErrNoHostToRedirect:
+		return accesslog.ReasonNoHost
+	}
+	return accesslog.ReasonLocal
+}
+
+// statusLogReason is the reason of a local response whose cause no hook
+// named (a 408 for a head that never completed, say).
+func statusLogReason(status int) accesslog.Reason {
+	switch status {
+	case 400:
+		return accesslog.ReasonBadRequest
+	case 408:
+		return accesslog.ReasonClientTimeout
+	case 413:
+		return accesslog.ReasonBodyTooLarge
+	case 414:
+		return accesslog.ReasonURITooLong
+	case 431:
+		return accesslog.ReasonHeadersTooLarge
+	case 501:
+		return accesslog.ReasonNotImplemented
+	case 505:
+		return accesslog.ReasonVersionNotSupported
+	}
+	return accesslog.ReasonLocal
+}
+
+// authLogReason is the access log's reason for each auth refusal.
+var authLogReason = [...]accesslog.Reason{
+	metrics.AuthMissing:    accesslog.ReasonAuthMissing,
+	metrics.AuthInvalid:    accesslog.ReasonAuthInvalid,
+	metrics.AuthForbidden:  accesslog.ReasonAuthForbidden,
+	metrics.AuthBusy:       accesslog.ReasonAuthBusy,
+	metrics.AuthClientCert: accesslog.ReasonClientCert,
+}
+
+// edgeLogReason is the access log's reason for an edge refusal, by its
+// counter (edge.go).
+func edgeLogReason(counter int) accesslog.Reason {
+	switch counter {
+	case edgeRequestsIPFilter:
+		return accesslog.ReasonIPFilter
+	case edgeRequestsBodyLarge:
+		return accesslog.ReasonMaxBody
+	case edgePreflightsRefused:
+		return accesslog.ReasonCORSRefused
+	}
+	return accesslog.ReasonLocal
+}
+
+// setReason records why the gateway answers d itself, unless a hook that
+// knew more already did.
+func (d *exchange) setReason(r accesslog.Reason) {
+	if d.obs.reason == accesslog.ReasonNone {
+		d.obs.reason = r
+	}
+}
+
+// clientAddrNoPolicy is clientAddr for an exchange that may have no
+// policy state (the access log resolves every request's client).
+func (d *exchange) clientAddrNoPolicy() netip.Addr {
+	if d.pol != nil {
+		return d.clientAddr()
+	}
+	peer := d.cl.remoteAddr().Addr().Unmap()
+	tp := d.tbl.pol.trusted
+	if !tp.Trusted(peer) {
+		return peer
+	}
+	client, hs := peer, d.req.Headers
+	for i := len(hs) - 1; i >= 0; i-- { // as clientAddr: from the last line back
+		if h := hs[i]; len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") {
+			var done bool
+			if client, done = tp.Step(client, h.Value); done {
+				break
+			}
+		}
+	}
+	return client
 }
 
 // observeReject opens the exchange of a refused head: no route, no fields.
@@ -418,7 +562,9 @@ func (d *exchange) observeReject(inbound int) {
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
 	x.text = x.text[:0]
 	x.span = [numSpans][2]int32{}
+	x.clientIP = netip.Addr{} // the fields cannot be trusted: the peer's address only
 	if d.lp.obs.alog != nil {
+		x.clientIP = d.cl.remoteAddr().Addr().Unmap()
 		// What the parser got to before it refused the head: the method
 		// and path once the request line parsed (they are nil otherwise,
 		// and still point into the unread input).
@@ -437,6 +583,7 @@ func (d *exchange) observeReject(inbound int) {
 // observeLocalError counts the failures that localError answers and no
 // other hook sees.
 func (d *exchange) observeLocalError(err error) {
+	d.setReason(errLogReason(err))
 	switch err {
 	case ErrBadRequestBody:
 		if mx := d.lp.obs.mx; mx != nil {
@@ -458,12 +605,9 @@ func (d *exchange) observeLocalError(err error) {
 // observeUpstreamError counts a failed upstream exchange by kind, and the
 // upstream timeouts by kind. d.u is still attached.
 func (d *exchange) observeUpstreamError(err error) {
-	mt := d.tbl.mt
-	if mt == nil || d.rt == nil || d.rt.up == nil {
-		return
-	}
 	var kind metrics.ErrorClass
 	timeout := metrics.TimeoutKind(255)
+	reason := errLogReason(err)
 	switch err {
 	case ErrUpstreamConnect:
 		kind = metrics.ErrorConnect
@@ -472,7 +616,7 @@ func (d *exchange) observeUpstreamError(err error) {
 	case ErrUpstreamTimeout:
 		kind, timeout = metrics.ErrorTimeout, metrics.TimeoutUpstreamHeader
 		if d.u != nil && d.u.dl == dlUpRead {
-			timeout = metrics.TimeoutUpstreamRead
+			timeout, reason = metrics.TimeoutUpstreamRead, accesslog.ReasonUpstreamReadTimeout
 		}
 	case ErrUpstreamClosed:
 		kind = metrics.ErrorReset
@@ -485,6 +629,12 @@ func (d *exchange) observeUpstreamError(err error) {
 	default:
 		return
 	}
+	d.setReason(reason)
+	d.logUpstreamFailure(err, reason)
+	mt := d.tbl.mt
+	if mt == nil || d.rt == nil || d.rt.up == nil {
+		return
+	}
 	sh := mt.Shard(d.lp.obs.id)
 	sh.UpstreamError(d.rt.up.id, kind)
 	if d.ep != nil {
@@ -493,6 +643,47 @@ func (d *exchange) observeUpstreamError(err error) {
 	if mx := d.lp.obs.mx; mx != nil && timeout != 255 {
 		mx.Timeout(timeout)
 	}
+}
+
+// upstreamFailureLogEvery is the process log's rate for upstream failures:
+// one line per interval for the whole server, counting the ones it left out.
+const upstreamFailureLogEvery = int64(time.Second)
+
+// failureLog rate-limits the process log's lines about upstream failures
+// (every loop writes through it; a log line is a system call).
+type failureLog struct {
+	last       atomic.Int64 // loop clock of the last line
+	suppressed atomic.Int64 // failures since, not logged
+}
+
+// logUpstreamFailure writes a process-log line for an upstream failure
+// (the 502s, 503s and 504s it causes, or a response cut short), at most
+// once per upstreamFailureLogEvery; the line says how many it left out.
+func (d *exchange) logUpstreamFailure(err error, reason accesslog.Reason) {
+	s := d.lp.srv
+	fl := &s.obs.failures
+	now := s.now()
+	last := fl.last.Load()
+	if (last != 0 && now-last < upstreamFailureLogEvery) || !fl.last.CompareAndSwap(last, now) {
+		fl.suppressed.Add(1)
+		return
+	}
+	route, upstream, endpoint := "", "", ""
+	if d.rt != nil {
+		route = d.rt.name
+		if d.rt.up != nil {
+			upstream = d.rt.up.name
+		}
+	}
+	if d.ep != nil {
+		endpoint = d.ep.Addr
+	}
+	status := Status(err)
+	if d.started {
+		status = 0 // the response had started: it is cut short
+	}
+	s.log.Warn("upstream failure", "reason", reason.String(), "status", status, "route", route,
+		"upstream", upstream, "endpoint", endpoint, "suppressed", fl.suppressed.Swap(0))
 }
 
 // observeDeadline counts h's expired deadline; h.tick acts on it next.
@@ -570,6 +761,7 @@ func (d *exchange) observeEndAt(now int64) {
 	if lo.alog != nil && (!t.cfg.AccessLog.ErrorsOnly || status >= 400 || status == 0) {
 		d.logAccess(now, status)
 	}
+	x.reason = accesslog.ReasonNone // a refused head's reason is set before its exchange opens
 }
 
 func durationOf(nanos int64) time.Duration { return time.Duration(nanos) }
@@ -586,6 +778,11 @@ func (d *exchange) logAccess(now int64, status int) {
 	r := &lo.rec
 	r.Time = d.lp.srv.obs.epochUnix + d.start
 	r.Client = clientAddr(d)
+	r.ClientIP = x.clientIP
+	r.Reason = x.reason
+	if r.Reason == accesslog.ReasonNone && d.local && status >= 400 && x.cache != accesslog.CacheHit && x.cache != accesslog.CacheStale {
+		r.Reason = statusLogReason(status)
+	}
 	r.Method = x.field(spanMethod)
 	r.Host = x.field(spanHost)
 	r.Path = x.field(spanPath)
@@ -641,6 +838,9 @@ func (d *exchange) cacheResult(r metrics.CacheResult) {
 // rejection (mode enforce) or a shadow-mode excess (mode shadow).
 func (d *exchange) limiterResult(r accesslog.LimiterResult) {
 	d.obs.limiter = r
+	if r == accesslog.LimiterRejected {
+		d.setReason(accesslog.ReasonRateLimited)
+	}
 	mt := d.tbl.mt
 	if mt == nil || d.rt == nil {
 		return
