@@ -426,10 +426,13 @@ func TestInstallLimits(t *testing.T) {
 // recordRequest is every increment the engine makes for one proxied
 // request on a keep-alive connection.
 func recordRequest(l *Loop, sh *Shard, route, up int) {
+	l.ExchangeBegun()
 	l.BytesReceived(180)
 	sh.UpstreamBytes(up, 200, 350)
 	sh.UpstreamResponse(up, 200, 420_000)
+	sh.EndpointResponse(up, 200, 420_000)
 	sh.Request(route, 200, 510_000)
+	l.ExchangeEnded()
 	l.BytesSent(350)
 }
 
