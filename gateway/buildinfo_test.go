@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/hotpath/hotpath/config"
@@ -29,4 +30,21 @@ func TestBuildInfo(t *testing.T) {
 	scrapeUntil(t, g, [][]any{
 		{"hotpath_build_info", "version", "v1.2.3", "commit", "0123abc", "date", "2026-12-02T00:00:00Z", "goversion", runtime.Version(), 1},
 	})
+
+	// No hotpath family of the whole registry collides with another under
+	// OpenMetrics, where a counter foo_total is family foo. (The Go
+	// collector's go_memstats_alloc_bytes and _total do: not ours.)
+	mfs, err := g.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for n := range names {
+		if base, ok := strings.CutSuffix(n, "_total"); ok && names[base] && strings.HasPrefix(n, "hotpath_") {
+			t.Errorf("%s and %s collide under OpenMetrics", base, n)
+		}
+	}
 }
