@@ -645,6 +645,30 @@ func (d *exchange) observeUpstreamError(err error) {
 	}
 }
 
+// observeAttemptFailed counts an attempt that failed for why and is
+// retried elsewhere against its endpoint (d.ep): the upstream's errors
+// count only the exchanges that failed in the end, the endpoint's every
+// failure it caused. A 5xx the retry policy retries is already counted by
+// code.
+func (d *exchange) observeAttemptFailed(why metrics.RetryReason) {
+	mt := d.tbl.mt
+	if mt == nil || d.ep == nil {
+		return
+	}
+	var kind metrics.ErrorClass
+	switch why {
+	case metrics.RetryConnect:
+		kind = metrics.ErrorConnect
+	case metrics.RetryReset:
+		kind = metrics.ErrorReset
+	case metrics.RetryTimeout:
+		kind = metrics.ErrorTimeout
+	default:
+		return
+	}
+	mt.Shard(d.lp.obs.id).EndpointError(d.ep.ID, kind)
+}
+
 // upstreamFailureLogEvery is the process log's rate for upstream failures:
 // one line per interval for the whole server, counting the ones it left out.
 const upstreamFailureLogEvery = int64(time.Second)

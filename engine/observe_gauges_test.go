@@ -174,3 +174,35 @@ access_log: {path: stderr, sample: 1.0}
 		t.Fatalf("changed reload: want a warning naming admin and log.format:\n%s", s)
 	}
 }
+
+// TestMetricsEndpointErrorsRetried: an attempt that fails and is retried
+// on another endpoint counts against its endpoint, though the request
+// succeeds and the upstream counts no error.
+func TestMetricsEndpointErrorsRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	_ = ln.Close()
+	good := newHTTPUpstream(t, statusHandler)
+	cfg := testConfig(t, proxyTo(refused, good.addr))
+	cfg.Upstreams[0].Health.Passive = &config.PassiveHealth{} // no ejection: every request may pick the refused one
+	srv := startServer(t, cfg)
+	c := dial(t, srv)
+	br := bufio.NewReader(c)
+	for range 20 {
+		resp := roundTrip(t, c, br, "GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+		readBody(t, resp)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: the retry should reach the good endpoint", resp.StatusCode)
+		}
+	}
+	mfs := waitMetrics(t, srv, []metricWant{
+		{"hotpath_upstream_errors_total", []string{"upstream", "app", "kind", "connect"}, 0},
+		{"hotpath_endpoint_requests_total", []string{"upstream", "app", "endpoint", good.addr, "code", "200"}, 20},
+	})
+	if n := metricValue(mfs, "hotpath_endpoint_errors_total", "endpoint", refused, "kind", "connect"); n < 1 {
+		t.Errorf("refused endpoint: %v connect errors, want >= 1 (retried attempts)", n)
+	}
+}
