@@ -206,3 +206,27 @@ func TestMetricsEndpointErrorsRetried(t *testing.T) {
 		t.Errorf("refused endpoint: %v connect errors, want >= 1 (retried attempts)", n)
 	}
 }
+
+// TestMetricsCacheExpirations: an entry whose time to live runs out is
+// dropped and counted (ristretto sweeps on 5-second buckets: this waits a
+// few seconds, in parallel with the other tests).
+func TestMetricsCacheExpirations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the cache's TTL sweep")
+	}
+	t.Parallel()
+	up := newHTTPUpstream(t, statusHandler)
+	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+upstreams:
+  - {name: app, endpoints: [{address: %s}]}
+routes:
+  - {name: cached, path: /*p, upstream: app, cache: {ttl: 1s, stale_while_revalidate: 0s, stale_if_error: 0s}}
+`, up.addr)))
+	c := dial(t, srv)
+	readBody(t, roundTrip(t, c, bufio.NewReader(c), "GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	waitMetrics(t, srv, []metricWant{{"hotpath_cache_stores_total", nil, 1}})
+	eventually(t, 30*time.Second, func() bool {
+		mfs := scrape(t, srv)
+		return metricValue(mfs, "hotpath_cache_expirations_total") == 1 && metricValue(mfs, "hotpath_cache_size_bytes") == 0
+	}, "the expired entry not counted")
+}
