@@ -701,3 +701,9 @@ func (hc *h2conn) tick(now int64) {
 }
 
 var _ client = (*h2stream)(nil)
+
+// isH2 reports whether x's client is an HTTP/2 stream.
+func (d *exchange) isH2() bool {
+	_, ok := d.cl.(*h2stream)
+	return ok
+}
