@@ -793,6 +793,7 @@ func durationOf(nanos int64) time.Duration { return time.Duration(nanos) }
 var (
 	http10 = []byte("HTTP/1.0")
 	http11 = []byte("HTTP/1.1")
+	http20 = []byte("HTTP/2.0")
 )
 
 // logAccess appends the exchange's access-log line to the loop's buffer.
@@ -811,9 +812,13 @@ func (d *exchange) logAccess(now int64, status int) {
 	r.Host = x.field(spanHost)
 	r.Path = x.field(spanPath)
 	r.Query = x.field(spanQuery)
-	r.Protocol = http11
-	if d.minor == 0 {
+	switch {
+	case d.isH2():
+		r.Protocol = http20
+	case d.minor == 0:
 		r.Protocol = http10
+	default:
+		r.Protocol = http11
 	}
 	r.Status = status
 	r.BytesSent, r.BytesReceived = int64(x.bytesOut), int64(x.bytesIn)
