@@ -211,6 +211,7 @@ func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 			if res.Leader {
 				rp.cache.Fail(res.Ticket)
 			}
+			d.setReason(accesslog.ReasonOnlyIfCached)
 			d.renderLocal(cache.StatusGatewayTimeout, nil)
 			return true
 		}

@@ -79,6 +79,11 @@ func (d *exchange) policyHead(r *parser.Response) {
 			compress = ps.enc != compression.Identity && d.minor >= 1
 		}
 	}
+	if rp.comp != nil && rp.cache != nil {
+		// A hit on this route says Vary: Accept-Encoding (serveEntry: the
+		// entry is one coding of several), so the miss that stores it does.
+		vary = true
+	}
 	enc := compression.Identity
 	if compress {
 		enc = ps.enc

@@ -428,6 +428,7 @@ func (d *exchange) edgeRoute(rt *route) bool {
 // gate ran, a route's response fields (request ID) are prepared here.
 func (d *exchange) edgeRefuse(counter, status int) {
 	d.lp.srv.edge.counts[counter].Add(1)
+	d.setReason(edgeLogReason(counter))
 	if rt := d.rt; rt != nil && rt.gate != nil {
 		d.gateReset(rt.gate, d.policies())
 	}

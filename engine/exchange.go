@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
 	"github.com/hotpath/hotpath/tlsloop"
@@ -198,6 +199,7 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 		extra = append(extra, d.match.Allow...)
 		extra = append(extra, "\r\n"...)
 		d.head = extra
+		d.setReason(accesslog.ReasonMethodNotAllowed)
 		d.renderLocal(405, extra)
 		return
 	case trie.RedirectSlash:

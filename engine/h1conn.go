@@ -209,7 +209,7 @@ func (h *h1conn) readHead() bool {
 		return false
 	}
 	if err != nil {
-		x.observeParseError(err)
+		x.observeParseError(err, buf)
 		h.reject(parser.Status(err))
 		return false
 	}

@@ -271,7 +271,7 @@ func (hc *h2conn) open(id uint32, r *h2.Request, endStream bool, now int64) {
 		// The HTTP/2 checks passed but the HTTP/1.1 parser refuses what
 		// they let through (a target byte, a limit): answered as it would
 		// be over HTTP/1.1.
-		x.observeParseError(err)
+		x.observeParseError(err, s.head)
 		x.observeReject(0)
 		x.keepAlive, x.isHead, x.minor = true, false, 1
 		x.renderLocal(parser.Status(err), nil)

@@ -139,6 +139,7 @@ func (d *exchange) retry(why metrics.RetryReason) bool {
 		d.detach()
 		u.drop()
 	}
+	d.observeAttemptFailed(why)
 	d.endEP(true) // the failed attempt counts against its endpoint
 	d.attempts++
 	d.retried = true
