@@ -85,6 +85,10 @@ func (r *Report) Markdown() string {
 		b.WriteString(r.Knee.markdown())
 	}
 	for _, s := range r.Scenarios {
+		if s.Idle {
+			b.WriteString(s.idleMarkdown())
+			continue
+		}
 		fmt.Fprintf(&b, "\n## %s\n\n%s.\n\n", s.Name, s.Desc)
 		b.WriteString("| contender | req/s median [min–max] | CPU µs/req [min–max] | busy | p50 | p99 | p99.9 | errors | req/s vs nginx | CPU/req vs nginx |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -145,6 +149,16 @@ func (s *ScenarioResult) notes() string {
 	}
 	if len(warned) > 0 {
 		fmt.Fprintf(&b, "\nhotload warned that it was itself the bottleneck for: %s.\n", strings.Join(warned, ", "))
+	}
+	if hp := s.contender("hotpath"); hp != nil && hp.Summary != nil {
+		for _, c := range s.Contenders {
+			if c.Kind != "hotpath" || c.Name == "hotpath" || c.Summary == nil || c.Summary.CPUPerReqUS.Median == 0 || c.Summary.RPS.Median == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\nA/B of two hotpath builds: CPU µs/req hotpath %.2f vs %s %.2f, ratio %.3f×; req/s ratio %.3f×.\n",
+				hp.Summary.CPUPerReqUS.Median, c.Name, c.Summary.CPUPerReqUS.Median,
+				hp.Summary.CPUPerReqUS.Median/c.Summary.CPUPerReqUS.Median, hp.Summary.RPS.Median/c.Summary.RPS.Median)
+		}
 	}
 	if noisiest >= 0.1 {
 		fmt.Fprintf(&b, "\nNoise: other processes on the machine used up to this many cores during a run: %s.\n", strings.Join(noise, ", "))
