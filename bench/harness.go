@@ -116,6 +116,15 @@ func newHarness(o Options) (*harness, error) {
 	return h, nil
 }
 
+// nameWidth is the width of the longest contender name, for aligned logs.
+func (h *harness) nameWidth() int {
+	w := 7
+	for _, c := range h.all {
+		w = max(w, len(c.Name))
+	}
+	return w
+}
+
 // close removes the scratch directory.
 func (h *harness) close() { os.RemoveAll(h.scratch) }
 
@@ -189,8 +198,8 @@ func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) 
 				continue
 			}
 			r.res.Runs = append(r.res.Runs, run)
-			fmt.Fprintf(o.Log, "[%s r%d/%d] %-7s %9.0f req/s  %6.2f µs CPU/req (busy %3.0f%%)  p50 %s  p99 %s  p99.9 %s  errors %d\n",
-				s.Name, round, o.Rounds, r.c.Name, run.RPS, run.CPUPerReqUS, 100*run.ServerBusy,
+			fmt.Fprintf(o.Log, "[%s r%d/%d] %-*s %9.0f req/s  %6.2f µs CPU/req (busy %3.0f%%)  p50 %s  p99 %s  p99.9 %s  errors %d\n",
+				s.Name, round, o.Rounds, h.nameWidth(), r.c.Name, run.RPS, run.CPUPerReqUS, 100*run.ServerBusy,
 				fmtLatency(float64(run.P50US)), fmtLatency(float64(run.P99US)), fmtLatency(float64(run.P999US)), run.Errors)
 		}
 	}

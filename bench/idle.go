@@ -162,8 +162,8 @@ func (h *harness) idle(ctx context.Context, s Scenario, sr *ScenarioResult) erro
 			if run.Go != nil {
 				extra = fmt.Sprintf("  (Go live heap %+.0f B/conn, stacks %+.0f B/conn, runtime Sys %+.0f B/conn)", run.Go.LivePerConn, run.Go.StackInusePerConn, run.Go.SysPerConn)
 			}
-			fmt.Fprintf(o.Log, "[%s r%d/%d] %-9s %7.0f B RSS per idle connection (RSS %.1f -> %.1f MiB, %d held, %d still open, opened in %.1fs)%s\n",
-				s.Name, round, o.Rounds, c.Name, run.BytesPerConn, mib(run.RSSBefore), mib(run.RSSAfter), run.Held, run.StillOpen, run.OpenSeconds, extra)
+			fmt.Fprintf(o.Log, "[%s r%d/%d] %-*s %7.0f B RSS per idle connection (RSS %.1f -> %.1f MiB, %d held, %d still open, opened in %.1fs)%s\n",
+				s.Name, round, o.Rounds, h.nameWidth(), c.Name, run.BytesPerConn, mib(run.RSSBefore), mib(run.RSSAfter), run.Held, run.StillOpen, run.OpenSeconds, extra)
 		}
 	}
 	return nil
