@@ -633,10 +633,26 @@ func newMeta(o Options, cs []*Contender) Meta {
 	for _, c := range cs {
 		m.Versions[c.Name] = c.version()
 	}
-	if v, ok := m.Versions["hotpath"]; ok {
+	if v, ok := m.Versions["hotpath"]; ok && inWorkTree(o.Bin) {
 		m.Versions["hotpath"] = v + gitRevision()
 	}
 	return m
+}
+
+// inWorkTree reports whether dir is inside the git work tree the harness
+// runs in (a binary built elsewhere, from another commit, is not described
+// by this tree's revision).
+func inWorkTree(dir string) bool {
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return false
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(strings.TrimSpace(string(top)), abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // gitRevision describes the work tree the harness runs in (" at abc1234",

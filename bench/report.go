@@ -62,6 +62,8 @@ func (r *Report) Markdown() string {
 	case r.Knee != nil:
 		fmt.Fprintf(&b, "\nKnee set: %d round(s) per contender, interleaved; a hotload ramp each (steps of %s after a %s warm-up); hotload -t 1 -c %d.\n",
 			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	case r.idleOnly():
+		fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …), each contender started afresh for each round.\n", m.Rounds)
 	default:
 		fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …); each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
 			m.Rounds, m.Duration, m.Warmup, m.Connections)
@@ -116,6 +118,17 @@ func (r *Report) Markdown() string {
 		b.WriteString(s.notes())
 	}
 	return b.String()
+}
+
+// idleOnly reports whether every scenario of r is idle_conns, which runs no
+// hotload.
+func (r *Report) idleOnly() bool {
+	for _, s := range r.Scenarios {
+		if !s.Idle {
+			return false
+		}
+	}
+	return len(r.Scenarios) > 0
 }
 
 // notes are the lines under a scenario's table: what the table alone does
