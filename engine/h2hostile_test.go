@@ -434,8 +434,9 @@ func TestH2cDrainGoAway(t *testing.T) {
 	}
 }
 
-// TestH2cAccessLogProtocol: an HTTP/2 stream's access-log line says so.
-func TestH2cAccessLogProtocol(t *testing.T) {
+// TestH2cProtocolObserved: an HTTP/2 stream's access-log line says so, and
+// hotpath_requests_by_protocol_total counts it apart from HTTP/1.1.
+func TestH2cProtocolObserved(t *testing.T) {
 	up := newHTTPUpstream(t, echoHandler)
 	var out syncBuffer
 	cfg := testConfig(t, proxyTo(up.addr))
@@ -456,5 +457,10 @@ func TestH2cAccessLogProtocol(t *testing.T) {
 	}
 	if got["/logged"] != "HTTP/2.0" || got["/logged11"] != "HTTP/1.1" {
 		t.Fatalf("protocols logged: %v", got)
+	}
+	mfs := scrape(t, srv)
+	h1, h2 := metricValue(mfs, "hotpath_requests_by_protocol_total", "protocol", "http1"), metricValue(mfs, "hotpath_requests_by_protocol_total", "protocol", "h2")
+	if h1 != 1 || h2 != 1 {
+		t.Fatalf("hotpath_requests_by_protocol_total: http1 %v, h2 %v; want 1 and 1", h1, h2)
 	}
 }

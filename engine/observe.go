@@ -372,6 +372,9 @@ func (d *exchange) observeBegin(headLen int) {
 	x := &d.obs
 	if mx := d.lp.obs.mx; mx != nil && !x.open {
 		mx.ExchangeBegun()
+		if d.isH2() {
+			mx.ExchangeOverH2()
+		}
 	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = headLen, headLen, 0, 0, 0, ""
@@ -556,6 +559,9 @@ func (d *exchange) observeReject(inbound int) {
 	x := &d.obs
 	if mx := d.lp.obs.mx; mx != nil && !x.open {
 		mx.ExchangeBegun()
+		if d.isH2() {
+			mx.ExchangeOverH2()
+		}
 	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, inbound, 0, 0, 0, ""

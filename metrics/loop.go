@@ -25,6 +25,7 @@ type loopCounters struct {
 	reasons           [numReasons]uint64
 	timeouts          [numTimeoutKinds]uint64
 	begun, ended      uint64 // exchanges opened and closed: in flight = begun - ended
+	begunH2           uint64 // of begun, those on HTTP/2 streams
 	tunnels, pending  int64  // gauges set on the loop's tick
 }
 
@@ -60,6 +61,10 @@ func (l *Loop) Timeout(k TimeoutKind) {
 // that opened; ExchangeEnded counts it when it ends. Their difference is
 // hotpath_requests_in_flight.
 func (l *Loop) ExchangeBegun() { atomic.AddUint64(&l.begun, 1) }
+
+// ExchangeOverH2 counts, beside ExchangeBegun, an exchange that an HTTP/2
+// stream carries: hotpath_requests_by_protocol_total splits begun by it.
+func (l *Loop) ExchangeOverH2() { atomic.AddUint64(&l.begunH2, 1) }
 
 // ExchangeEnded counts an exchange that ended (see ExchangeBegun).
 func (l *Loop) ExchangeEnded() { atomic.AddUint64(&l.ended, 1) }

@@ -20,6 +20,7 @@ type descs struct {
 	cacheRejections, cacheExpirations             *prometheus.Desc
 	accessDropped, accessWriteErrors              *prometheus.Desc
 	authRejections, inFlight, tunnels, pending    *prometheus.Desc
+	byProtocol                                    *prometheus.Desc
 	aggInFlight, aggSaturated, aggPartFailures    *prometheus.Desc
 	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
 	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
@@ -47,6 +48,7 @@ func newDescs() descs {
 		bytesOut:          d("downstream_bytes_sent_total", "Bytes written to clients."),
 		downTotal:         d("downstream_connections_total", "Client connections accepted."),
 		downActive:        d("downstream_connections_open", "Client connections open."),
+		byProtocol:        d("requests_by_protocol_total", "Requests received (heads parsed or refused), by the protocol that carried them: HTTP/1.1 (and 1.0) or HTTP/2.", "protocol"),
 		inFlight:          d("requests_in_flight", "Exchanges in progress: request heads received (or refused) whose exchange has not ended."),
 		tunnels:           d("tunnels_open", "Upgraded connections (WebSocket and other tunnels) open."),
 		pending:           d("pending_requests", "Requests waiting in the endpoints' pending queues for a connection (pool.max_pending)."),
@@ -85,7 +87,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{
 		d.requests, d.duration, d.timeouts, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
 		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive, d.upRetries, d.upNoBudget,
-		d.parser, d.cacheLookups, d.authRejections, d.inFlight, d.tunnels, d.pending,
+		d.parser, d.cacheLookups, d.authRejections, d.inFlight, d.byProtocol, d.tunnels, d.pending,
 	} {
 		ch <- x
 	}
@@ -149,6 +151,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		// loads makes the gauge transiently high, never negative.
 		lt.ended += atomic.LoadUint64(&l.ended)
 		lt.begun += atomic.LoadUint64(&l.begun)
+		lt.begunH2 += atomic.LoadUint64(&l.begunH2)
 		lt.tunnels += atomic.LoadInt64(&l.tunnels)
 		lt.pending += atomic.LoadInt64(&l.pending)
 	}
@@ -166,6 +169,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.timeouts, v, timeoutLabels[i])
 	}
 	gauge(d.inFlight, max(float64(lt.begun)-float64(lt.ended), 0))
+	counter(d.byProtocol, lt.begun-min(lt.begunH2, lt.begun), "http1")
+	counter(d.byProtocol, lt.begunH2, "h2")
 	gauge(d.tunnels, float64(max(lt.tunnels, 0)))
 	gauge(d.pending, float64(max(lt.pending, 0)))
 	if c.opts.Cache != nil {
