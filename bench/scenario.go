@@ -42,6 +42,11 @@ type Scenario struct {
 	// H2C has the clients speak HTTP/2 in cleartext with prior knowledge
 	// (hotload --h2); the upstream stays HTTP/1.1 keep-alive.
 	H2C bool
+	// Idle makes the scenario a memory measurement instead of a load run
+	// (idle.go): Options.IdleConns client connections, each after one
+	// proxied request, held open; the figure is the server's RSS growth
+	// per connection.
+	Idle bool
 	// Body, when set, makes every request a POST with this body (hotload
 	// --body-file; the probe sends it too).
 	Body []byte
@@ -250,6 +255,11 @@ func Scenarios() []Scenario {
 				}
 				return nil
 			},
+		},
+		{
+			Name: "idle_conns",
+			Desc: "memory per idle keep-alive client connection: N connections (-idle-conns, 10 000), one proxied request each, then held idle; the server's RSS growth divided by N (goal: at most 1 KB, below HAProxy)",
+			Idle: true,
 		},
 		{
 			Name: "tls_keepalive",

@@ -363,6 +363,7 @@ func (d *exchange) identValue(name string) ([]byte, bool) {
 
 // authRejected counts a refused request.
 func (d *exchange) authRejected(r metrics.AuthReason) {
+	d.setReason(authLogReason[r])
 	if mt := d.tbl.mt; mt != nil {
 		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, r)
 	}

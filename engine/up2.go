@@ -959,7 +959,7 @@ func (s *up2stream) fail(err error, unprocessed bool) {
 		return
 	}
 	s.ended = true
-	if d := u.d; unprocessed && d != nil && !u.gotResp && !d.retried && !d.started && (d.reqKind == parser.BodyNone || d.keepBody && d.reqDone) {
+	if d := u.d; unprocessed && d != nil && !u.gotResp && !d.retried && !d.started && (d.reqBody.Kind() == parser.BodyNone || d.keepBody && d.reqDone) {
 		s.closeStream()
 		u.state = upClosed
 		u.conns.Closed(u)

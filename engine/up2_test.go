@@ -506,7 +506,8 @@ func TestH2UpstreamMetrics(t *testing.T) {
 	waitMetrics(t, srv, []metricWant{
 		{"hotpath_upstream_connections", []string{"upstream", "app", "state", "idle"}, 1},
 		{"hotpath_upstream_connections", []string{"upstream", "app", "state", "active"}, 0},
-		{"hotpath_upstream_requests_total", []string{"upstream", "app", "code", "2xx"}, 3},
+		{"hotpath_upstream_requests_total", []string{"upstream", "app", "code", "200"}, 3},
+		{"hotpath_endpoint_connections", []string{"upstream", "app", "endpoint", up.addr, "state", "idle"}, 1},
 	})
 }
 

@@ -25,6 +25,9 @@ type Endpoint struct {
 	// down is the active health checker's verdict (true: failed its
 	// UnhealthyThreshold); passive ejection lives in state.
 	down atomic.Bool
+	// checksPassed and checksFailed count the active health checker's
+	// probes (for the metrics).
+	checksPassed, checksFailed atomic.Uint64
 	// state holds the EWMA latency and the passive outlier-detection words.
 	state endpointState
 	// retired is set when a reload dropped the endpoint (Retire).

@@ -164,6 +164,12 @@ func (e *Endpoint) Ejected() bool {
 	return u != 0 && !e.ejectionOver(u)
 }
 
+// HealthChecks returns how many active health checks of the endpoint
+// passed and failed so far.
+func (e *Endpoint) HealthChecks() (passed, failed uint64) {
+	return e.checksPassed.Load(), e.checksFailed.Load()
+}
+
 // ActiveDown reports whether active health checks have marked the endpoint
 // down (for status pages; balancers use Healthy).
 func (e *Endpoint) ActiveDown() bool { return e.down.Load() }
