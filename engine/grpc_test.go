@@ -547,3 +547,40 @@ func TestGRPCMetrics(t *testing.T) {
 		{"hotpath_grpc_calls_total", []string{"grpc_service", "test.Other", "grpc_method", "Call", "grpc_code", "UNIMPLEMENTED"}, 1},
 	})
 }
+
+// TestGRPCTimeoutAtTheGateway: grpc-timeout is enforced by the gateway
+// itself, against an upstream that ignores it: the client, which sets no
+// deadline of its own, gets DEADLINE_EXCEEDED as a trailers-only answer.
+func TestGRPCTimeoutAtTheGateway(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		select { // ignores grpc-timeout
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	cfg := testConfig(t, h2cProxyTo(up.addr))
+	cfg.Listeners[0].Protocols = []string{"http1", "h2c"}
+	cfg.Timeouts.UpstreamHeader = time.Minute // far beyond: only grpc-timeout can end the call soon
+	cfg.Timeouts.UpstreamRead = time.Minute
+	srv := startServer(t, cfg)
+	req, _ := http.NewRequest("POST", "http://"+srv.Addr()+"/test.Slow/Call", bytes.NewReader([]byte{0, 0, 0, 0, 0}))
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	req.Header.Set("Grpc-Timeout", "200m")
+	start := time.Now()
+	resp, err := h2cClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	st := resp.Header.Get("Grpc-Status") + resp.Trailer.Get("Grpc-Status")
+	if resp.StatusCode != 200 || st != "4" || !strings.Contains(resp.Header.Get("Grpc-Message"), "hotpath") {
+		t.Fatalf("after grpc-timeout: HTTP %d grpc-status %q %q", resp.StatusCode, st, resp.Header.Get("Grpc-Message"))
+	}
+	if e := time.Since(start); e > 15*time.Second {
+		t.Fatalf("answered after %v: not by grpc-timeout (200 ms)", e)
+	}
+}
