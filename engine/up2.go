@@ -314,14 +314,26 @@ func (hc *up2) onClose(err error) {
 	}
 	hc.gone()
 	hc.failStreams(false, 0, err)
+	hc.requeueWaiting()
+}
+
+// requeueWaiting sends the requests that waited for a stream on hc, which
+// takes no more, to another connection (once: a second time they fail).
+func (hc *up2) requeueWaiting() {
 	for _, u := range hc.takeWaiting() {
-		if u.state == upDialing && u.d != nil {
-			d := u.d
-			u.state = upClosed
-			u.conns.Closed(u)
-			d.detach()
-			d.acquire(true) // not sent: on another connection
+		if u.state != upDialing || u.d == nil {
+			continue
 		}
+		d := u.d
+		u.state = upClosed
+		u.conns.Closed(u)
+		d.detach()
+		if d.retried {
+			d.gatewayError(ErrUpstreamClosed)
+			continue
+		}
+		d.retried = true
+		d.acquire(true) // not sent: on another connection
 	}
 }
 
@@ -415,15 +427,7 @@ func (hc *up2) event(ev *h2.ClientEvent) {
 		hc.openWaiting()
 	case h2.ClientGoAway:
 		hc.failStreams(true, ev.LastStream, errStreamReset)
-		for _, u := range hc.takeWaiting() {
-			if u.state == upDialing && u.d != nil {
-				d := u.d
-				u.state = upClosed
-				u.conns.Closed(u)
-				d.detach()
-				d.acquire(true)
-			}
-		}
+		hc.requeueWaiting()
 	case h2.ClientClose:
 		hc.wantClose = true
 	}
