@@ -23,6 +23,9 @@ func (c *Config) validate() Errors {
 	if len(c.Listeners) == 0 {
 		bad("listeners", "at least one listener is required")
 	}
+	if c.Workers < 0 {
+		bad("workers", "must be 0 (one per core) or more")
+	}
 	listenAt := map[string]int{}
 	workersAt := -1 // the first listener that sets workers
 	for i, l := range c.Listeners {
@@ -70,6 +73,8 @@ func (c *Config) validate() Errors {
 		case l.Workers < 0:
 			bad(p+".workers", "must be 0 (one per core) or more")
 		case l.Workers == 0:
+		case c.Workers > 0 && l.Workers != c.Workers:
+			bad(p+".workers", "is %d but workers is %d; all listeners share the event loops (set the top-level workers only)", l.Workers, c.Workers)
 		case workersAt < 0:
 			workersAt = i
 		case l.Workers != c.Listeners[workersAt].Workers:
@@ -85,8 +90,8 @@ func (c *Config) validate() Errors {
 			bad(path, "must be positive")
 		}
 	}
-	positive("limits.max_request_line", c.Limits.MaxRequestLine)
-	positive("limits.max_head", c.Limits.MaxHead)
+	positive("limits.max_request_line_bytes", int(c.Limits.MaxRequestLineBytes))
+	positive("limits.max_head_bytes", int(c.Limits.MaxHeadBytes))
 	positive("limits.max_headers", c.Limits.MaxHeaders)
 	switch c.Limits.UnderscoresInHeaders {
 	case "drop", "reject", "forward":
@@ -105,7 +110,7 @@ func (c *Config) validate() Errors {
 	}{
 		{"timeouts.client_header", c.Timeouts.ClientHeader > 0},
 		{"timeouts.client_body", c.Timeouts.ClientBody > 0},
-		{"timeouts.keepalive", c.Timeouts.Keepalive > 0},
+		{"timeouts.client_idle", c.Timeouts.ClientIdle > 0},
 		{"timeouts.connect", c.Timeouts.Connect > 0},
 		{"timeouts.upstream_header", c.Timeouts.UpstreamHeader > 0},
 		{"timeouts.upstream_read", c.Timeouts.UpstreamRead > 0},
@@ -163,7 +168,7 @@ func (c *Config) validate() Errors {
 				bad(p+".hash_key", "%v", err)
 			}
 		} else if u.Balancer == "maglev" || u.Balancer == "ring_hash" {
-			bad(p+".hash_key", "is required by balancer %s (client_ip, path, header:<Name> or cookie:<name>)", u.Balancer)
+			bad(p+".hash_key", "is required by balancer %s (%s)", u.Balancer, hashKeyKinds.want())
 		}
 		if u.Pool.MaxIdle < 0 {
 			bad(p+".pool.max_idle", "must not be negative")
@@ -314,20 +319,6 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validatePolicies()...)
 	c.validateEdge(bad)
 	return errs
-}
-
-// ParseHashKey splits an upstream hash_key into its kind ("client_ip",
-// "path", "header", "cookie") and name (for header and cookie).
-func ParseHashKey(s string) (kind, name string, err error) {
-	switch {
-	case s == "client_ip" || s == "path":
-		return s, "", nil
-	case strings.HasPrefix(s, "header:") && isToken(s[len("header:"):]):
-		return "header", s[len("header:"):], nil
-	case strings.HasPrefix(s, "cookie:") && isToken(s[len("cookie:"):]):
-		return "cookie", s[len("cookie:"):], nil
-	}
-	return "", "", fmt.Errorf("want client_ip, path, header:<Name> or cookie:<name>, got %q", s)
 }
 
 func checkHostPort(addr string) error {

@@ -37,13 +37,13 @@ func TestMain(m *testing.M) {
 func testConfig(t testing.TB, body string) *config.Config {
 	t.Helper()
 	y := `
+workers: 2
 listeners:
   - address: 127.0.0.1:0
-    workers: 2
 timeouts:
   client_header: 2s
   client_body: 2s
-  keepalive: 5s
+  client_idle: 5s
   connect: 1s
   upstream_header: 2s
   upstream_read: 2s

@@ -123,13 +123,20 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			}
 			errs = append(errs, cfg.Errorf(p+field, err.Error()))
 		}
+		parts := make([]limiter.KeyPart, 0, len(rl.Key))
 		for j, k := range rl.Key {
-			if _, err := limiter.ParseKeySpec([]string{k}); err != nil {
-				errs = append(errs, cfg.Errorf(fmt.Sprintf("%s.rate_limit.key[%d]", p, j), fmt.Sprintf("%v, got %q", err, k)))
+			kind, name, err := config.ParseRateLimitKey(k)
+			var kk limiter.KeyKind
+			if err == nil {
+				kk, err = limiter.ParseKeyKind(kind)
 			}
+			if err != nil {
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("%s.rate_limit.key[%d]", p, j), err.Error()))
+				continue
+			}
+			parts = append(parts, limiter.KeyPart{Kind: kk, Name: name})
 		}
-		spec, err := limiter.ParseKeySpec(rl.Key)
-		if err == nil {
+		if spec, err := limiter.NewKeySpec(parts); err == nil {
 			rp.rlKey = spec
 		}
 		rp.rlID = fmt.Sprintf("%s %+v %q", rp.id, rp.rlCfg, rl.Key)
@@ -161,7 +168,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 		}
 		comp, err := compression.NewConfig(compression.Options{
 			Types:     types,
-			MinLength: max(int64(c.MinLength), 1), // 0 in the library means its default
+			MinLength: max(int64(c.MinBytes), 1), // 0 in the library means its default
 			GzipLevel: c.GzipLevel,
 			ZstdLevel: config.ZstdLevelName(c.ZstdLevel),
 		})

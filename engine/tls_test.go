@@ -33,14 +33,14 @@ import (
 func tlsTestConfig(t testing.TB, listener, body string) *config.Config {
 	t.Helper()
 	y := `
+workers: 2
 listeners:
   - address: 127.0.0.1:0
-    workers: 2
 ` + listener + `
 timeouts:
   client_header: 2s
   client_body: 2s
-  keepalive: 5s
+  client_idle: 5s
   connect: 1s
   upstream_header: 2s
   upstream_read: 2s
@@ -719,8 +719,8 @@ func TestTLSAllocations(t *testing.T) {
 	p := testpki.New(t, 0)
 	cert, key := serverCert(p, "gw")
 	cfg := tlsTestConfig(t, tlsListener(cert, key, ""), proxyTo(allocFreeUpstream(t)))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(t, cfg)
 	n := 20000
 	if s := os.Getenv("HOTPATH_ALLOC_REQUESTS"); s != "" {
@@ -836,9 +836,9 @@ func TestTLSCacheKeepsSchemesApart(t *testing.T) {
 		fmt.Fprintf(w, "link: %s://gw.test/next", r.Header.Get("X-Forwarded-Proto"))
 	})
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+workers: 1
 listeners:
   - address: 127.0.0.1:0
-    workers: 1
   - address: 127.0.0.1:0
 %s
 upstreams:

@@ -201,7 +201,8 @@ func metric(t *testing.T, g *Gateway, name string, labels ...string) float64 {
 // globalLimitYAML is two instances' shared config: /limited is limited to
 // rate per second fleet-wide (one bucket for the route), / is not.
 func globalLimitYAML(redis, up string, rate, burst int, interval time.Duration) string {
-	return fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 2}]
+	return fmt.Sprintf(`workers: 2
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 redis:
   - {name: main, address: %q, sync_interval: %s, instances: 2}
@@ -334,7 +335,8 @@ func remoteGateway(t *testing.T, etcdAddr, key, instance string) *Gateway {
 }
 
 func remoteYAML(body string) string {
-	return fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 1}]
+	return fmt.Sprintf(`workers: 1
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 routes:
   - {name: v, path: /v, direct: {body: %q}}

@@ -78,9 +78,9 @@ func newUpstream(t *testing.T) *upstream {
 func writeConfig(t *testing.T, dir, up, extra string) string {
 	t.Helper()
 	p := filepath.Join(dir, "hotpath.yaml")
-	y := fmt.Sprintf(`listeners:
+	y := fmt.Sprintf(`workers: 2
+listeners:
   - address: 127.0.0.1:0
-    workers: 2
 admin:
   address: 127.0.0.1:0
 upstreams:
@@ -274,7 +274,7 @@ func TestPprofOff(t *testing.T) {
 	up := newUpstream(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "hotpath.yaml")
-	y := fmt.Sprintf("listeners: [{address: \"127.0.0.1:0\", workers: 1}]\nadmin: {address: \"127.0.0.1:0\", pprof: false}\n"+
+	y := fmt.Sprintf("workers: 1\nlisteners: [{address: \"127.0.0.1:0\"}]\nadmin: {address: \"127.0.0.1:0\", pprof: false}\n"+
 		"upstreams: [{name: app, endpoints: [{address: %s}]}]\nroutes: [{path: /*p, upstream: app}]\n", up.addr)
 	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 		t.Fatal(err)

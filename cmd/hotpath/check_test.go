@@ -129,7 +129,7 @@ routes:
 func TestCheckYAMLFirstLine(t *testing.T) {
 	for _, c := range []struct {
 		name, doc string
-		line     string
+		line      string
 	}{
 		{name: "first", doc: "a: b: c\nx: 1\n", line: ":1: "},
 		{name: "third", doc: "x: 1\ny: 2\na: b: c\n", line: ":3: "},
@@ -179,5 +179,27 @@ timeouts: {connect: soon}
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
 		}
+	}
+}
+
+// TestCheckDeprecated: an old spelling checks OK with a deprecation
+// warning naming its line and the new spelling.
+func TestCheckDeprecated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.yaml")
+	_ = os.WriteFile(path, []byte("limits:\n  max_head: 16384\ntimeouts:\n  keepalive: 30s\n"), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
+	}
+	for _, want := range []string{
+		path + ":2: limits.max_head: warning: deprecated: write max_head_bytes instead",
+		path + ":4: timeouts.keepalive: warning: deprecated: write client_idle instead",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if out.String() != "config OK, 2 warning(s)\n" {
+		t.Errorf("stdout %q", out.String())
 	}
 }
