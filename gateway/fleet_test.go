@@ -21,6 +21,7 @@ import (
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/internal/fleettest"
+	"github.com/hotpath/hotpath/internal/testsupport"
 	"github.com/hotpath/hotpath/remoteconfig"
 )
 
@@ -179,16 +180,10 @@ func (l *load) String() string {
 	return fmt.Sprintf("200: %d, 429: %d, other: %d, errors: %d (first: %v)", l.ok.Load(), l.limited.Load(), l.other.Load(), l.errs.Load(), l.firstErr.Load())
 }
 
-// eventually polls cond until it holds, or fails the test at the deadline.
+// eventually polls cond until it holds, or fails the test after 30 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // poll
-	}
+	testsupport.Eventually(t, 30*time.Second, what, cond)
 }
 
 // metric scrapes one sample from g's /metrics (-1 when absent).
