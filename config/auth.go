@@ -138,7 +138,7 @@ func (c *Config) validateAuth(errs *Errors) {
 	// bad locates a problem with an absent field (a missing
 	// public_key_file) at its nearest ancestor's line.
 	bad := func(path, format string, args ...any) {
-		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	// Every header name an auth or header rule writes or strips: a field
 	// that frames the message (or names its host) stays the gateway's, or a
@@ -274,22 +274,6 @@ func (c *Config) validateAuth(errs *Errors) {
 			}
 		}
 	}
-}
-
-// nearestLine is the line of path, or of its nearest ancestor in the
-// file.
-func (c *Config) nearestLine(path string) int {
-	for path != "" {
-		if l := c.lines[path]; l > 0 {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 0
 }
 
 // TemplatePart is a literal or a variable of a header value template.

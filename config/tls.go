@@ -207,7 +207,7 @@ func (c *Config) validateTLS(errs *Errors) {
 	// bad locates a problem with an absent field (a missing key_file) at
 	// its nearest ancestor's line.
 	bad := func(path, format string, args ...any) {
-		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	for i, l := range c.Listeners {
 		t := l.TLS

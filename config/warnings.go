@@ -30,7 +30,7 @@ import (
 func (c *Config) Warnings() Errors {
 	ws := slices.Clone(c.deprecations)
 	warn := func(path, format string, args ...any) {
-		ws = append(ws, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
+		ws = append(ws, &FieldError{Source: c.Source, Line: c.lineOf(path), Path: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
 	}
 	labelled := map[string]int{}
 	for i := range c.Routes {
