@@ -177,7 +177,14 @@ func TestAppendRecord(t *testing.T) {
 				r.UserAgent, r.RequestID = nil, nil
 			},
 			want:   map[string]any{"path": "/static/a.css", "cache": "HIT", "limiter": "-"},
-			absent: []string{"query", "upstream", "upstream_duration", "user_agent", "request_id"},
+			absent: []string{"query", "upstream", "upstream_duration", "user_agent", "request_id", "client_ip", "reason"},
+		},
+		{
+			name: "client behind a trusted proxy, gateway error",
+			modify: func(r *Record) {
+				r.ClientIP, r.Status, r.Reason = netip.MustParseAddr("203.0.113.9"), 502, ReasonConnectFailure
+			},
+			want: map[string]any{"client": "10.0.0.7:51544", "client_ip": "203.0.113.9", "status": 502.0, "reason": "connect_failure"},
 		},
 		{
 			name:   "explicit query keeps the path",
@@ -229,13 +236,24 @@ func TestAppendRecord(t *testing.T) {
 	}
 }
 
+func TestReasonsNamed(t *testing.T) {
+	seen := map[string]bool{}
+	for r := ReasonNone + 1; r < numReasons; r++ {
+		if r.String() == "" || seen[r.String()] {
+			t.Errorf("reason %d: %q (empty or twice)", r, r.String())
+		}
+		seen[r.String()] = true
+	}
+}
+
 func TestLargestRecordFits(t *testing.T) {
 	big := bytes.Repeat([]byte{0x01}, 2*MaxField)
 	bigs := string(big)
 	r := &Record{Method: big, Host: big, Path: big, Query: big, Protocol: big, UserAgent: big,
 		RequestID: big, Route: bigs, Upstream: bigs, Status: -1 << 62, BytesSent: -1 << 62,
 		BytesReceived: -1 << 62, Duration: 1<<63 - 1, UpstreamDuration: 1<<63 - 1, Time: 1<<63 - 1,
-		Client: netip.MustParseAddrPort("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%eth12345678901]:65535")}
+		Client:   netip.MustParseAddrPort("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%eth12345678901]:65535"),
+		ClientIP: netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%eth12345678901"), Reason: ReasonAggregateSaturated}
 	line := appendRecord(nil, r, &clock{}, nil)
 	if len(line) > recordBound(r) || recordBound(r) > maxRecord || maxRecord > MinBufferSize {
 		t.Fatalf("line %d, bound %d, maxRecord %d, MinBufferSize %d", len(line), recordBound(r), maxRecord, MinBufferSize)

@@ -15,7 +15,7 @@ const MaxField = 1024
 
 // fixedBound is an upper bound of a record's bytes besides its string
 // fields: field names, punctuation, numbers, the time and the client.
-const fixedBound = 512
+const fixedBound = 640
 
 // numStringFields is how many escaped string fields a record has.
 const numStringFields = 9
@@ -168,6 +168,11 @@ func appendRecord(dst []byte, r *Record, c *clock, redact []string) []byte {
 		dst = r.Client.AppendTo(dst)
 	}
 	dst = append(dst, '"')
+	if r.ClientIP.IsValid() {
+		dst = append(dst, `,"client_ip":"`...)
+		dst = r.ClientIP.AppendTo(dst)
+		dst = append(dst, '"')
+	}
 	dst = appendField(dst, `,"method":"`, r.Method)
 	dst = appendField(dst, `,"host":"`, r.Host)
 	dst = appendField(dst, `,"path":"`, path)
@@ -209,6 +214,11 @@ func appendRecord(dst []byte, r *Record, c *clock, redact []string) []byte {
 	}
 	if len(r.RequestID) > 0 {
 		dst = appendField(dst, `,"request_id":"`, r.RequestID)
+	}
+	if r.Reason != ReasonNone && r.Reason < numReasons {
+		dst = append(dst, `,"reason":"`...)
+		dst = append(dst, reasonText[r.Reason]...)
+		dst = append(dst, '"')
 	}
 	return append(dst, '}', '\n')
 }

@@ -24,6 +24,13 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 // and run.
 type Contender struct {
 	Name string
+	// Kind is the server it is: "hotpath", "nginx" or "haproxy". It is the
+	// Name but for a second hotpath build (Options.BinB), which is of kind
+	// hotpath under another name.
+	Kind string
+	// Dir, for a contender of kind hotpath, is the directory its binary
+	// comes from (Options.Bin or Options.BinB).
+	Dir string
 	// Binary is the executable's path (found or installed by findPeers).
 	Binary string
 	// template under templates/ and the config file name it renders to.
@@ -44,21 +51,21 @@ func contenderFor(name string) (*Contender, error) {
 	switch name {
 	case "hotpath":
 		return &Contender{
-			Name: name, template: "hotpath.yaml.tmpl", file: "hotpath.yaml",
+			Name: name, Kind: name, template: "hotpath.yaml.tmpl", file: "hotpath.yaml",
 			checkArgs:   func(conf, _ string) []string { return []string{"-check", conf} },
 			runArgs:     func(conf, _ string) []string { return []string{"-config", conf} },
 			versionArgs: []string{"-version"},
 		}, nil
 	case "nginx":
 		return &Contender{
-			Name: name, template: "nginx.conf.tmpl", file: "nginx.conf",
+			Name: name, Kind: name, template: "nginx.conf.tmpl", file: "nginx.conf",
 			checkArgs:   func(conf, dir string) []string { return []string{"-t", "-q", "-p", dir, "-c", conf} },
 			runArgs:     func(conf, dir string) []string { return []string{"-p", dir, "-c", conf} },
 			versionArgs: []string{"-v"},
 		}, nil
 	case "haproxy":
 		return &Contender{
-			Name: name, template: "haproxy.cfg.tmpl", file: "haproxy.cfg",
+			Name: name, Kind: name, template: "haproxy.cfg.tmpl", file: "haproxy.cfg",
 			checkArgs: func(conf, _ string) []string { return []string{"-c", "-q", "-f", conf} },
 			// -db: foreground, no master process.
 			runArgs:     func(conf, _ string) []string { return []string{"-db", "-f", conf} },
@@ -66,6 +73,18 @@ func contenderFor(name string) (*Contender, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("bench: unknown contender %q (known: %s)", name, strings.Join(ContenderNames, ", "))
+}
+
+// isHotpath reports whether c is a build of hotpath (the one under test or
+// the second one of Options.BinB).
+func (c *Contender) isHotpath() bool { return c.Kind == "hotpath" }
+
+// secondHotpath returns a contender of kind hotpath called name whose
+// binary comes from dir (Options.BinB): an A/B of two builds in one run.
+func secondHotpath(name, dir string) *Contender {
+	c, _ := contenderFor("hotpath")
+	c.Name, c.Dir = name, dir
+	return c
 }
 
 // site is what the config templates are rendered from.
@@ -84,6 +103,15 @@ type site struct {
 	Admin string
 	// APIKeyValue and JWTSecret are the credentials of the auth features.
 	APIKeyValue, JWTSecret string
+	// MaxConns is how many client connections a peer is set up for (nginx
+	// worker_connections, HAProxy maxconn; 8192) and NoFile nginx's
+	// worker_rlimit_nofile (16384). idle_conns raises both.
+	MaxConns, NoFile int
+	// ClientConns, set by idle_conns only, is hotpath's
+	// limits.max_connections (by default hotpath allows half of its
+	// open-file limit) and has HAProxy start even when it cannot have the
+	// two descriptors per connection it asks for (no strict-limits).
+	ClientConns int
 }
 
 // render writes c's config for s into dir and returns its path.

@@ -46,15 +46,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	fmt.Fprintf(h.o.Log, "bench: %d scenario(s) × %d contender(s) × %d round(s) of %v (+%v warm-up), -c %d; results in %s\n",
 		len(scenarios), len(h.contenders), h.o.Rounds, h.o.Duration, max(h.o.Warmup, 0), h.o.Connections, h.o.Out)
 	for _, s := range scenarios {
-		sr := ScenarioResult{Name: s.Name, Desc: s.Desc}
+		sr := ScenarioResult{Name: s.Name, Desc: s.Desc, Idle: s.Idle}
 		for _, c := range h.all {
-			cr := &ContenderResult{Name: c.Name}
+			cr := &ContenderResult{Name: c.Name, Kind: c.Kind}
 			if why, ok := h.missing[c.Name]; ok {
 				cr.Skipped = why
 			}
 			sr.Contenders = append(sr.Contenders, cr)
 		}
-		if err := h.scenario(ctx, s, &sr); err != nil {
+		run := h.scenario
+		if s.Idle {
+			run = h.idle
+		}
+		if err := run(ctx, s, &sr); err != nil {
 			return nil, err
 		}
 		sr.summarize()
@@ -78,6 +82,9 @@ func newHarness(o Options) (*harness, error) {
 	all, err := selectContenders(o.Contenders)
 	if err != nil {
 		return nil, err
+	}
+	if o.BinB != "" {
+		all = append(all, secondHotpath(o.NameB, o.BinB))
 	}
 	for _, b := range []string{"hotecho", "hotload"} {
 		if _, err := os.Stat(filepath.Join(o.Bin, b)); err != nil {
@@ -109,6 +116,15 @@ func newHarness(o Options) (*harness, error) {
 	return h, nil
 }
 
+// nameWidth is the width of the longest contender name, for aligned logs.
+func (h *harness) nameWidth() int {
+	w := 7
+	for _, c := range h.all {
+		w = max(w, len(c.Name))
+	}
+	return w
+}
+
 // close removes the scratch directory.
 func (h *harness) close() { os.RemoveAll(h.scratch) }
 
@@ -123,10 +139,11 @@ type harness struct {
 
 // running is a contender serving one scenario.
 type running struct {
-	c    *Contender
-	res  *ContenderResult
-	proc *process
-	addr string
+	c     *Contender
+	res   *ContenderResult
+	proc  *process
+	addr  string
+	admin string // hotpath's admin address, when it has one
 }
 
 // scenario runs every round of s and fills sr.
@@ -181,8 +198,8 @@ func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) 
 				continue
 			}
 			r.res.Runs = append(r.res.Runs, run)
-			fmt.Fprintf(o.Log, "[%s r%d/%d] %-7s %9.0f req/s  %6.2f µs CPU/req (busy %3.0f%%)  p50 %s  p99 %s  p99.9 %s  errors %d\n",
-				s.Name, round, o.Rounds, r.c.Name, run.RPS, run.CPUPerReqUS, 100*run.ServerBusy,
+			fmt.Fprintf(o.Log, "[%s r%d/%d] %-*s %9.0f req/s  %6.2f µs CPU/req (busy %3.0f%%)  p50 %s  p99 %s  p99.9 %s  errors %d\n",
+				s.Name, round, o.Rounds, h.nameWidth(), r.c.Name, run.RPS, run.CPUPerReqUS, 100*run.ServerBusy,
 				fmtLatency(float64(run.P50US)), fmtLatency(float64(run.P99US)), fmtLatency(float64(run.P999US)), run.Errors)
 		}
 	}
@@ -232,6 +249,19 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 	}
 	site := newSite(addr, echoAddr, s.Features, routes, st)
 	site.H2C = s.H2C
+	if s.Idle {
+		// Room for every held connection plus the upstream ones.
+		site.MaxConns = h.o.IdleConns + 1024
+		site.NoFile = site.MaxConns + 1024 // within idleNoFile
+		site.ClientConns = site.MaxConns
+		if c.isHotpath() {
+			// The heap profile is taken while the connections are idle.
+			if site.Admin, err = freePort(); err != nil {
+				res.Failed = err.Error()
+				return nil, err
+			}
+		}
+	}
 	conf, err := c.render(dir, site)
 	if err != nil {
 		res.Failed = err.Error()
@@ -245,7 +275,7 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		}
 	}
 	if err := c.check(conf, dir); err != nil {
-		if c.Name == "hotpath" && (s.Features.any() || s.TLS || s.H2C) {
+		if c.isHotpath() && (s.Features.any() || s.TLS || s.H2C) {
 			res.Skipped = fmt.Sprintf("skipped for hotpath: feature not in this build (%s: %s)", featureNames(s), shortCheckError(err, conf))
 		} else {
 			res.Failed = err.Error()
@@ -253,7 +283,7 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		return nil, err
 	}
 	var env []string
-	if c.Name == "hotpath" && h.o.ServerCPU == "" {
+	if c.isHotpath() && h.o.ServerCPU == "" {
 		env = append(env, "GOMAXPROCS=1")
 	}
 	proc, err := startProcess(c.Name, filepath.Join(dir, c.Name+".log"), env, pinned(h.o.ServerCPU, h.o.Nice, append([]string{c.Binary}, c.runArgs(conf, dir)...)...)...)
@@ -275,7 +305,7 @@ func (h *harness) start(ctx context.Context, s Scenario, c *Contender, res *Cont
 		res.Failed = err.Error()
 		return nil, err
 	}
-	return &running{c: c, res: res, proc: proc, addr: addr}, nil
+	return &running{c: c, res: res, proc: proc, addr: addr, admin: site.Admin}, nil
 }
 
 // shortCheckError returns the first problem a config checker reported,
@@ -567,7 +597,7 @@ func (h *harness) uniqueTargets(s Scenario, r *running, name string, d time.Dura
 // in the TLS scenarios).
 func newSite(listen, upstream string, f Features, routes []string, cert *siteTLS) site {
 	return site{Listen: listen, Upstream: upstream, Root: os.Geteuid() == 0, Features: f, Routes: routes,
-		APIKeyValue: benchAPIKey, JWTSecret: benchJWTSecret, TLS: cert}
+		APIKeyValue: benchAPIKey, JWTSecret: benchJWTSecret, TLS: cert, MaxConns: 8192, NoFile: 16384}
 }
 
 // newMeta describes the machine and the software measured.
@@ -603,10 +633,26 @@ func newMeta(o Options, cs []*Contender) Meta {
 	for _, c := range cs {
 		m.Versions[c.Name] = c.version()
 	}
-	if v, ok := m.Versions["hotpath"]; ok {
+	if v, ok := m.Versions["hotpath"]; ok && inWorkTree(o.Bin) {
 		m.Versions["hotpath"] = v + gitRevision()
 	}
 	return m
+}
+
+// inWorkTree reports whether dir is inside the git work tree the harness
+// runs in (a binary built elsewhere, from another commit, is not described
+// by this tree's revision).
+func inWorkTree(dir string) bool {
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return false
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(strings.TrimSpace(string(top)), abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // gitRevision describes the work tree the harness runs in (" at abc1234",

@@ -214,3 +214,20 @@ func TestKneeFirstFail(t *testing.T) {
 		t.Fatalf("without a knee, the first step: %+v", f)
 	}
 }
+
+// TestInWorkTree: the report describes hotpath by this tree's revision only
+// when its binary was built here.
+func TestInWorkTree(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	if err := exec.Command("git", "rev-parse", "--show-toplevel").Run(); err != nil {
+		t.Skip("not in a git work tree")
+	}
+	if !inWorkTree("../bin") {
+		t.Error("../bin is not in the work tree")
+	}
+	if inWorkTree(t.TempDir()) {
+		t.Error("a temporary directory is in the work tree")
+	}
+}

@@ -120,6 +120,9 @@ func (h *harness) knee(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	s := scenarios[0]
+	if s.Idle {
+		return nil, fmt.Errorf("bench: %s measures memory, not a rate: run it without -set knee", s.Name)
+	}
 	kr := &KneeReport{Scenario: s.Name, Objective: k.SLO, FromRPS: k.From, Step: k.Step,
 		HoldSec: o.Duration.Seconds(), WarmupSec: max(o.Warmup, 0).Seconds(), Search: !k.NoSearch}
 	h.rep.Knee = kr

@@ -3,6 +3,9 @@ package bench
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -25,6 +28,14 @@ type Options struct {
 	Set string
 	// Bin is the directory holding hotpath, hotecho and hotload ("bin").
 	Bin string
+	// BinB, when set, is a directory holding a second hotpath binary: it
+	// runs as one more contender, called NameB ("hotpath-b"), with the same
+	// config as hotpath, interleaved with the others (an A/B of two builds
+	// in one run; the scenarios only).
+	BinB, NameB string
+	// IdleConns is how many client connections the idle_conns scenario
+	// holds open (10000).
+	IdleConns int
 	// Out is the results directory, created if missing
 	// (bench/results/<date>_<time>).
 	Out string
@@ -116,6 +127,26 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.IdleConns == 0 {
+		o.IdleConns = 10000
+	}
+	if o.BinB != "" && o.NameB == "" {
+		o.NameB = "hotpath-b"
+	}
+	if o.BinB != "" {
+		if o.Set != SetScenarios {
+			return o, fmt.Errorf("bench: -bin-b applies to the scenarios, not to -set %s", o.Set)
+		}
+		if slices.Contains(ContenderNames, o.NameB) {
+			return o, fmt.Errorf("bench: the second hotpath's name %q is taken by a contender", o.NameB)
+		}
+		if _, err := os.Stat(filepath.Join(o.BinB, "hotpath")); err != nil {
+			return o, fmt.Errorf("bench: -bin-b: %w", err)
+		}
+	}
+	if o.IdleConns < 0 {
+		return o, fmt.Errorf("bench: idle connections must be positive")
 	}
 	if o.Duration < 0 || o.Rounds < 0 || o.Connections < 0 {
 		return o, fmt.Errorf("bench: duration, rounds and connections must be positive")

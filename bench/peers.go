@@ -31,7 +31,7 @@ func findPeers(cs []*Contender, bin string, install bool, log io.Writer) (ok []*
 	skipped = map[string]string{}
 	var missing []string
 	for _, c := range cs {
-		if c.Name == "hotpath" {
+		if c.isHotpath() {
 			continue
 		}
 		if _, found := lookPeer(c.Name); !found {
@@ -54,8 +54,12 @@ func findPeers(cs []*Contender, bin string, install bool, log io.Writer) (ok []*
 		}
 	}
 	for _, c := range cs {
-		if c.Name == "hotpath" {
-			p := filepath.Join(bin, "hotpath")
+		if c.isHotpath() {
+			dir := bin
+			if c.Dir != "" {
+				dir = c.Dir
+			}
+			p := filepath.Join(dir, "hotpath")
 			if _, err := os.Stat(p); err != nil {
 				skipped[c.Name] = fmt.Sprintf("%s missing (make build)", p)
 				continue

@@ -40,6 +40,10 @@ func (r *Report) HTML() string {
 	}
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(&b, "<h2 id=%q>%s</h2>\n<p>%s.</p>\n", s.Name, html.EscapeString(s.Name), html.EscapeString(s.Desc))
+		if s.Idle {
+			b.WriteString(s.idleHTML())
+			continue
+		}
 		b.WriteString("<table><tr><th>contender</th><th>req/s median [min–max]</th><th>CPU µs/req</th><th>p50</th><th>p99</th><th>p99.9</th><th>errors</th><th>req/s vs nginx</th></tr>\n")
 		for _, c := range s.Contenders {
 			if c.Summary == nil {
@@ -86,7 +90,11 @@ func spectrumSVG(cs []*ContenderResult) string {
 		if c.latency == nil || c.latency.TotalCount() == 0 {
 			continue
 		}
-		s := plot.Series{Name: c.Name, Color: colors[c.Name]}
+		color, ok := colors[c.Name]
+		if !ok {
+			color = "#ff7f0e" // a second hotpath build (-bin-b)
+		}
+		s := plot.Series{Name: c.Name, Color: color}
 		for x := 0.0; x <= xmax+1e-9; x += 0.02 {
 			s.Points = append(s.Points, plot.Point{X: x, Y: float64(c.latency.ValueAtQuantile(quantileAt(x)))})
 		}

@@ -62,6 +62,8 @@ func (r *Report) Markdown() string {
 	case r.Knee != nil:
 		fmt.Fprintf(&b, "\nKnee set: %d round(s) per contender, interleaved; a hotload ramp each (steps of %s after a %s warm-up); hotload -t 1 -c %d.\n",
 			m.Rounds, m.Duration, m.Warmup, m.Connections)
+	case r.idleOnly():
+		fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …), each contender started afresh for each round.\n", m.Rounds)
 	default:
 		fmt.Fprintf(&b, "\n%d round(s) per contender, interleaved (nginx, haproxy, hotpath, nginx, …); each run %s after a %s warm-up; hotload -t 1 -c %d.\n",
 			m.Rounds, m.Duration, m.Warmup, m.Connections)
@@ -85,6 +87,10 @@ func (r *Report) Markdown() string {
 		b.WriteString(r.Knee.markdown())
 	}
 	for _, s := range r.Scenarios {
+		if s.Idle {
+			b.WriteString(s.idleMarkdown())
+			continue
+		}
 		fmt.Fprintf(&b, "\n## %s\n\n%s.\n\n", s.Name, s.Desc)
 		b.WriteString("| contender | req/s median [min–max] | CPU µs/req [min–max] | busy | p50 | p99 | p99.9 | errors | req/s vs nginx | CPU/req vs nginx |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -112,6 +118,17 @@ func (r *Report) Markdown() string {
 		b.WriteString(s.notes())
 	}
 	return b.String()
+}
+
+// idleOnly reports whether every scenario of r is idle_conns, which runs no
+// hotload.
+func (r *Report) idleOnly() bool {
+	for _, s := range r.Scenarios {
+		if !s.Idle {
+			return false
+		}
+	}
+	return len(r.Scenarios) > 0
 }
 
 // notes are the lines under a scenario's table: what the table alone does
@@ -145,6 +162,16 @@ func (s *ScenarioResult) notes() string {
 	}
 	if len(warned) > 0 {
 		fmt.Fprintf(&b, "\nhotload warned that it was itself the bottleneck for: %s.\n", strings.Join(warned, ", "))
+	}
+	if hp := s.contender("hotpath"); hp != nil && hp.Summary != nil {
+		for _, c := range s.Contenders {
+			if c.Kind != "hotpath" || c.Name == "hotpath" || c.Summary == nil || c.Summary.CPUPerReqUS.Median == 0 || c.Summary.RPS.Median == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\nA/B of two hotpath builds: CPU µs/req hotpath %.2f vs %s %.2f, ratio %.3f×; req/s ratio %.3f×.\n",
+				hp.Summary.CPUPerReqUS.Median, c.Name, c.Summary.CPUPerReqUS.Median,
+				hp.Summary.CPUPerReqUS.Median/c.Summary.CPUPerReqUS.Median, hp.Summary.RPS.Median/c.Summary.RPS.Median)
+		}
 	}
 	if noisiest >= 0.1 {
 		fmt.Fprintf(&b, "\nNoise: other processes on the machine used up to this many cores during a run: %s.\n", strings.Join(noise, ", "))

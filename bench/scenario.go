@@ -41,6 +41,11 @@ type Scenario struct {
 	// H2C has the clients speak HTTP/2 in cleartext with prior knowledge
 	// (hotload --h2); the upstream stays HTTP/1.1 keep-alive.
 	H2C bool
+	// Idle makes the scenario a memory measurement instead of a load run
+	// (idle.go): Options.IdleConns client connections, each after one
+	// proxied request, held open; the figure is the server's RSS growth
+	// per connection.
+	Idle bool
 }
 
 // Features are the per-route policies a scenario switches on. The zero value
@@ -198,6 +203,11 @@ func Scenarios() []Scenario {
 			Desc: "passthrough_small from HTTP/2 clients (h2c with prior knowledge, 10 streams in flight per connection), HTTP/1.1 keep-alive upstream (goal: CPU per request below HAProxy's)",
 			Load: []string{"--h2", "-p", "10"},
 			H2C:  true,
+		},
+		{
+			Name: "idle_conns",
+			Desc: "memory per idle keep-alive client connection: N connections (-idle-conns, 10 000), one proxied request each, then held idle; the server's RSS growth divided by N (goal: at most 1 KB, below HAProxy)",
+			Idle: true,
 		},
 		{
 			Name: "tls_keepalive",

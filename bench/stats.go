@@ -47,19 +47,28 @@ type Meta struct {
 
 // ScenarioResult holds every contender's runs of one scenario.
 type ScenarioResult struct {
-	Name       string             `json:"name"`
-	Desc       string             `json:"description"`
+	Name string `json:"name"`
+	Desc string `json:"description"`
+	// Idle marks idle_conns: its contenders have Idle rounds, not Runs.
+	Idle       bool               `json:"idle,omitempty"`
 	Contenders []*ContenderResult `json:"contenders"`
 }
 
 // ContenderResult is one contender's runs of one scenario. At most one of
 // Skipped and Failed is set; Summary is set when there are runs.
 type ContenderResult struct {
-	Name    string      `json:"name"`
+	Name string `json:"name"`
+	// Kind is the server (hotpath, nginx, haproxy): the Name but for a
+	// second hotpath build (Options.BinB).
+	Kind    string      `json:"kind,omitempty"`
 	Skipped string      `json:"skipped,omitempty"`
 	Failed  string      `json:"failed,omitempty"`
 	Runs    []RunResult `json:"runs"`
 	Summary *Summary    `json:"summary,omitempty"`
+	// Idle are the rounds of idle_conns (Runs is empty there), IdleSummary
+	// their medians.
+	Idle        []IdleRun    `json:"idle_runs,omitempty"`
+	IdleSummary *IdleSummary `json:"idle_summary,omitempty"`
 
 	latency *hdrhistogram.Histogram // all runs merged, for the plot
 }
@@ -148,6 +157,10 @@ func median(xs []float64) float64 { return rangeOf(xs).Median }
 
 // summarize fills every contender's Summary and the ratios against nginx.
 func (sr *ScenarioResult) summarize() {
+	if sr.Idle {
+		sr.summarizeIdle()
+		return
+	}
 	for _, c := range sr.Contenders {
 		c.summarize()
 	}

@@ -153,6 +153,7 @@ type Cache struct {
 	purge     generations
 	flights   flights
 	flightIDs atomic.Uint64
+	stats     counters
 }
 
 // New builds a Cache. Close it to stop ristretto's goroutines.
@@ -191,6 +192,9 @@ func New(cfg Config) (*Cache, error) {
 		NumCounters: counters,
 		MaxCost:     cfg.MaxBytes,
 		BufferItems: 64,
+		OnReject:    c.stats.onReject,
+		OnEvict:     c.stats.onEvict,
+		OnExit:      c.stats.onExit,
 	})
 	if err != nil {
 		return nil, err
@@ -522,11 +526,15 @@ func (c *Cache) Store(t Ticket, req *Request, resp *Response, p *Policy) (*Entry
 		for _, n := range varyNames {
 			idx.cost += int64(len(n))
 		}
-		c.store.SetWithTTL(t.primary, idx, idx.cost, ttl)
+		if c.store.SetWithTTL(t.primary, idx, idx.cost, ttl) {
+			c.stats.stored(idx)
+		}
 	}
 	if !c.store.SetWithTTL(e.key, e, e.cost, ttl) {
-		return e, ErrRejected // still good for this flight's waiters
+		c.stats.rejections.Add(1) // dropped before admission: the set buffer was full
+		return e, ErrRejected     // still good for this flight's waiters
 	}
+	c.stats.stored(e)
 	return e, nil
 }
 

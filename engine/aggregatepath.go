@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/aggregate"
 	"github.com/hotpath/hotpath/compression"
 	"github.com/hotpath/hotpath/config"
@@ -131,6 +132,7 @@ func (d *exchange) aggBegin(rt *route) {
 		_ = el.Execute(context.Background(), runnable(func() { d.aggResumed(h, res.Status, body, coded) }))
 	})
 	if !ok {
+		d.setReason(accesslog.ReasonAggregateSaturated)
 		d.renderLocal(503, nil)
 		return
 	}

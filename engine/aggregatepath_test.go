@@ -432,6 +432,10 @@ func TestAggregateSaturated(t *testing.T) {
 	if s := aggStats(srv); s.Saturated != 1 || s.InFlight != 1 {
 		t.Errorf("stats %+v", s)
 	}
+	waitMetrics(t, srv, []metricWant{
+		{"hotpath_aggregate_saturated_total", []string{"route", "dashboard"}, 1},
+		{"hotpath_aggregate_in_flight", []string{"route", "dashboard"}, 1},
+	})
 	a.release()
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {

@@ -344,6 +344,7 @@ func (lp *loop) authCache() *auth.Cache {
 
 // authRejected counts a refused request.
 func (d *exchange) authRejected(r metrics.AuthReason) {
+	d.setReason(authLogReason[r])
 	if mt := d.tbl.mt; mt != nil {
 		mt.Shard(d.lp.obs.id).AuthRejected(d.rt.id, r)
 	}

@@ -161,7 +161,7 @@ func (w *cacheWaiter) Resume(e *cache.Entry) {
 func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 	ps := d.pol
 	r := &d.req
-	if d.reqKind != parser.BodyNone {
+	if d.reqBody.Kind() != parser.BodyNone {
 		return false // a request with a body is never answered from the cache
 	}
 	switch string(r.Method) {
@@ -211,6 +211,7 @@ func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 			if res.Leader {
 				rp.cache.Fail(res.Ticket)
 			}
+			d.setReason(accesslog.ReasonOnlyIfCached)
 			d.renderLocal(cache.StatusGatewayTimeout, nil)
 			return true
 		}

@@ -79,6 +79,11 @@ func (d *exchange) policyHead(r *parser.Response) {
 			compress = ps.enc != compression.Identity && d.minor >= 1
 		}
 	}
+	if rp.comp != nil && rp.cache != nil {
+		// A hit on this route says Vary: Accept-Encoding (serveEntry: the
+		// entry is one coding of several), so the miss that stores it does.
+		vary = true
+	}
 	enc := compression.Identity
 	if compress {
 		enc = ps.enc
@@ -150,33 +155,20 @@ func (d *exchange) rewriteHead(compress, vary bool, enc compression.Encoding) {
 // upstream framing and passes the payload on. It returns the bytes of b
 // consumed and whether the body is complete.
 func (d *exchange) xformBody(b []byte) (n int, done bool, err error) {
-	switch d.respKind {
-	case parser.BodyLength:
-		n = len(b)
-		if int64(n) > d.respLeft {
-			n = int(d.respLeft)
-		}
-		d.respLeft -= int64(n)
-		done = d.respLeft == 0
-		d.xformData(b[:n])
-	case parser.BodyChunked:
-		for n < len(b) && !done {
-			m, data, dn, derr := d.respChunk.Decode(b[n:])
-			if derr != nil {
-				return n, false, derr
-			}
-			n += m
-			done = dn
-			d.xformData(data)
-			if m == 0 {
-				break
-			}
-		}
-	case parser.BodyClose:
-		n = len(b)
-		d.xformData(b)
-	default:
+	if d.respBody.Kind() == parser.BodyNone {
 		return 0, true, nil
+	}
+	for n < len(b) && !done {
+		m, data, dn, derr := d.respBody.Decode(b[n:])
+		if derr != nil {
+			return n, false, derr
+		}
+		n += m
+		done = dn
+		d.xformData(data)
+		if m == 0 {
+			break
+		}
 	}
 	ps := d.pol
 	switch {
@@ -243,7 +235,7 @@ func (d *exchange) xformFinish() {
 	case ps.xdiscard:
 	case ps.xchunked:
 		d.send(lastChunk)
-	case d.respKind == parser.BodyClose:
+	case d.respBody.Kind() == parser.BodyClose:
 		d.closeAfter = true // close-delimited to an HTTP/1.0 client
 	}
 	ps.bodyDone = true

@@ -38,7 +38,7 @@ import (
 //   - exchange.begin, after routing: the route's ip_filter (403), its
 //     Origin kept for the CORS fields, and max_body: 413 at once from
 //     Content-Length; a chunked body is counted as it streams
-//     (h1conn.pumpBody, skipChunks), and nothing past the limit is
+//     (h1conn.pumpBody, skipBody), and nothing past the limit is
 //     forwarded.
 //   - every response head of a CORS route (appendGateResponse): the CORS
 //     fields and Vary: Origin, cached and gateway-made responses included;
@@ -418,7 +418,7 @@ func (d *exchange) edgeRoute(rt *route) bool {
 			d.edgeRefuse(edgeRequestsBodyLarge, 413)
 			return true
 		case r.Body == parser.BodyChunked:
-			d.edge.bodyMax = e.maxBody // counted as it streams (skipChunks)
+			d.edge.bodyMax = e.maxBody // counted as it streams (skipBody)
 		}
 	}
 	return false
@@ -428,6 +428,7 @@ func (d *exchange) edgeRoute(rt *route) bool {
 // gate ran, a route's response fields (request ID) are prepared here.
 func (d *exchange) edgeRefuse(counter, status int) {
 	d.lp.srv.edge.counts[counter].Add(1)
+	d.setReason(edgeLogReason(counter))
 	if rt := d.rt; rt != nil && rt.gate != nil {
 		d.gateReset(rt.gate, d.policies())
 	}
@@ -522,17 +523,18 @@ func (d *exchange) preflight(tbl *table) bool {
 	return true
 }
 
-// skipChunks is parser.Chunked.Skip for the request body, counting its
-// payload against the route's max_body: past it, it consumes nothing of
-// buf and returns ErrBodyTooLarge, so that nothing past the limit is
+// skipBody is parser.Body.Skip for the request body. A chunked body's
+// payload counts against the route's max_body (a body of known length was
+// checked against it with its head): past it, it consumes nothing of buf
+// and returns ErrBodyTooLarge, so that nothing past the limit is
 // forwarded.
-func (d *exchange) skipChunks(buf []byte) (n int, done bool, err error) {
-	if d.edge.bodyMax == 0 {
-		return d.reqChunk.Skip(buf)
+func (d *exchange) skipBody(buf []byte) (n int, done bool, err error) {
+	if d.edge.bodyMax == 0 || d.reqBody.Kind() != parser.BodyChunked {
+		return d.reqBody.Skip(buf)
 	}
 	var payload int64
 	for n < len(buf) && !done {
-		m, data, dn, derr := d.reqChunk.Decode(buf[n:])
+		m, data, dn, derr := d.reqBody.Decode(buf[n:])
 		if derr != nil {
 			return 0, false, derr
 		}

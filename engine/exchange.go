@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
 	"github.com/hotpath/hotpath/tlsloop"
@@ -66,10 +67,8 @@ type exchange struct {
 	safe       bool // GET, HEAD or OPTIONS: may be pipelined (pipeline.go)
 	retried    bool
 	minor      int
-	reqKind    parser.BodyKind
-	reqLeft    int64
-	reqChunk   parser.Chunked
-	reqDone    bool // request body fully read from the client
+	reqBody    parser.Body // where the request body ends
+	reqDone    bool        // request body fully read from the client
 	// clientClose: the client ended the connection itself (Connection:
 	// close, or HTTP/1.0 without keep-alive), so it sends nothing after
 	// this request (RFC 9112 §9.6).
@@ -85,13 +84,11 @@ type exchange struct {
 	outPending bool   // out holds a response head not yet written
 	iov        [2][]byte
 
-	respKind  parser.BodyKind
-	respLeft  int64
-	respChunk parser.Chunked
-	dechunk   bool // chunked from upstream, raw to an HTTP/1.0 client
-	rechunk   bool // close-delimited from upstream, chunked to an HTTP/1.1 client
-	chunkHdr  []byte
-	iov4      [4][]byte
+	respBody parser.Body // where the upstream's response body ends
+	dechunk  bool        // chunked from upstream, raw to an HTTP/1.0 client
+	rechunk  bool        // close-delimited from upstream, chunked to an HTTP/1.1 client
+	chunkHdr []byte
+	iov4     [4][]byte
 
 	obs exchangeObs  // for the metrics and the access log (observe.go)
 	pol *policyState // route policies (policy.go); nil until the first policy route
@@ -151,8 +148,7 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	d.retried, d.local, d.started, d.respDone, d.outPending = false, false, false, false, false
 	d.tried.Reset()
 	d.attempts, d.keepBody = 0, false
-	d.reqKind, d.reqLeft = r.Body, r.ContentLength
-	d.reqChunk.Reset()
+	d.reqBody.StartRequest(r)
 	d.reqDone = r.Body == parser.BodyNone
 	d.status = 0
 	d.upgrade = false
@@ -203,6 +199,7 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 		extra = append(extra, d.match.Allow...)
 		extra = append(extra, "\r\n"...)
 		d.head = extra
+		d.setReason(accesslog.ReasonMethodNotAllowed)
 		d.renderLocal(405, extra)
 		return
 	case trie.RedirectSlash:
@@ -682,8 +679,7 @@ func (d *exchange) writeResponseHead(r *parser.Response, connArr []parser.Header
 	b = append(b, "\r\n"...)
 	d.out = b
 	d.outPending, d.started = true, true
-	d.respKind, d.respLeft = r.Body, r.ContentLength
-	d.respChunk.Reset()
+	d.respBody.StartResponse(r)
 	if d.pol != nil {
 		d.policyHead(r)
 	}
@@ -772,25 +768,11 @@ func (d *exchange) forwardBody(b []byte) (n int, done bool, err error) {
 	if d.pol != nil && d.pol.xon {
 		return d.xformBody(b)
 	}
-	switch d.respKind {
-	case parser.BodyLength:
-		n = len(b)
-		if int64(n) > d.respLeft {
-			n = int(d.respLeft)
-		}
-		d.respLeft -= int64(n)
-		d.send(b[:n])
-		return n, d.respLeft == 0, nil
-	case parser.BodyChunked:
-		if !d.dechunk {
-			n, done, err = d.respChunk.Skip(b)
-			if n > 0 {
-				d.send(b[:n])
-			}
-			return n, done, err
-		}
+	switch {
+	case d.dechunk:
+		// Chunked from the upstream, raw to an HTTP/1.0 client.
 		for n < len(b) && !done {
-			m, data, dn, derr := d.respChunk.Decode(b[n:])
+			m, data, dn, derr := d.respBody.Decode(b[n:])
 			if derr != nil {
 				return n, false, derr
 			}
@@ -804,15 +786,16 @@ func (d *exchange) forwardBody(b []byte) (n int, done bool, err error) {
 			}
 		}
 		return n, done, nil
-	case parser.BodyClose:
-		if d.rechunk {
-			d.sendChunk(b)
-		} else {
-			d.send(b)
-		}
+	case d.rechunk:
+		// Close-delimited from the upstream, chunked to an HTTP/1.1 client.
+		d.sendChunk(b)
 		return len(b), false, nil
 	}
-	return 0, true, nil
+	n, done, err = d.respBody.Skip(b)
+	if n > 0 {
+		d.send(b[:n])
+	}
+	return n, done, err
 }
 
 // sendChunk writes p to the client as one chunk (RFC 9112 §7.1), preceded

@@ -209,7 +209,7 @@ func (h *h1conn) readHead() bool {
 		return false
 	}
 	if err != nil {
-		x.observeParseError(err)
+		x.observeParseError(err, buf)
 		h.reject(parser.Status(err))
 		return false
 	}
@@ -243,29 +243,14 @@ func (h *h1conn) pumpBody(x *exchange) {
 	if len(buf) == 0 {
 		return
 	}
-	var (
-		n    int
-		done bool
-	)
-	switch x.reqKind {
-	case parser.BodyLength:
-		n = len(buf)
-		if int64(n) > x.reqLeft {
-			n = int(x.reqLeft)
-		}
-		x.reqLeft -= int64(n)
-		done = x.reqLeft == 0
-	case parser.BodyChunked:
-		var err error
-		n, done, err = x.skipChunks(buf) // counts against max_body (edge.go)
-		if err == ErrBodyTooLarge {
-			x.bodyTooLarge()
-			return
-		}
-		if err != nil {
-			x.badBody()
-			return
-		}
+	n, done, err := x.skipBody(buf) // counts against max_body (edge.go)
+	if err == ErrBodyTooLarge {
+		x.bodyTooLarge()
+		return
+	}
+	if err != nil {
+		x.badBody()
+		return
 	}
 	if n > 0 && !x.local {
 		_, _ = u.c.Write(buf[:n])

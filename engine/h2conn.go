@@ -75,13 +75,11 @@ type h2stream struct {
 	resp      parser.Response
 	rbuf      []byte // head bytes until the head is whole
 	headDone  bool
-	kind      parser.BodyKind
-	left      int64
-	dechunk   parser.Chunked
-	pending   []byte // DATA the client's window did not take
-	endQueued bool   // END_STREAM goes with the last of pending
-	respEnded bool   // END_STREAM sent
-	reset     bool   // the stream was reset (either side) or the connection closed
+	rbody     parser.Body // where the response body ends
+	pending   []byte      // DATA the client's window did not take
+	endQueued bool        // END_STREAM goes with the last of pending
+	respEnded bool        // END_STREAM sent
+	reset     bool        // the stream was reset (either side) or the connection closed
 
 	dl       dlKind
 	deadline int64
@@ -273,7 +271,7 @@ func (hc *h2conn) open(id uint32, r *h2.Request, endStream bool, now int64) {
 		// The HTTP/2 checks passed but the HTTP/1.1 parser refuses what
 		// they let through (a target byte, a limit): answered as it would
 		// be over HTTP/1.1.
-		x.observeParseError(err)
+		x.observeParseError(err, s.head)
 		x.observeReject(0)
 		x.keepAlive, x.isHead, x.minor = true, false, 1
 		x.renderLocal(parser.Status(err), nil)
@@ -414,38 +412,22 @@ func (s *h2stream) send(p []byte) {
 				continue
 			}
 			s.headDone = true
-			s.kind, s.left = s.resp.Body, s.resp.ContentLength
+			s.rbody.StartResponse(&s.resp)
 			p = rest
-			if s.kind == parser.BodyNone {
+			if s.rbody.Kind() == parser.BodyNone {
 				s.respEnded = true
 				p = nil
 			}
 			continue
 		}
-		var data []byte
-		end := false
-		switch s.kind {
-		case parser.BodyLength:
-			data = p[:min(int64(len(p)), s.left)]
-			s.left -= int64(len(data))
-			p = p[len(data):]
-			end = s.left == 0
-			if len(p) > 0 {
-				p = nil // bytes past the body: nothing a response carries
-			}
-		case parser.BodyChunked:
-			m, d, done, err := s.dechunk.Decode(p)
-			if err != nil {
-				s.abort()
-				return
-			}
-			data, end = d, done
-			p = p[m:]
-			if m == 0 {
-				p = nil
-			}
-		default: // close-delimited: the end comes with ended
-			data, p = p, nil
+		m, data, end, err := s.rbody.Decode(p)
+		if err != nil {
+			s.abort()
+			return
+		}
+		p = p[m:]
+		if m == 0 || end {
+			p = nil // bytes past the body: nothing a response carries
 		}
 		if len(data) > 0 || end {
 			s.write(data, end)
@@ -701,3 +683,9 @@ func (hc *h2conn) tick(now int64) {
 }
 
 var _ client = (*h2stream)(nil)
+
+// isH2 reports whether x's client is an HTTP/2 stream.
+func (d *exchange) isH2() bool {
+	_, ok := d.cl.(*h2stream)
+	return ok
+}

@@ -41,11 +41,13 @@ type observer struct {
 	metrics   *metrics.Collector // nil: metrics.enabled is false
 	alog      *accesslog.Log     // nil: access log off; opened by Start
 	alogCfg   config.AccessLog   // as at New: the path needs a restart
+	started   *config.Config     // the observability sections as at New, for NeedsRestart
 	alogOut   io.Writer          // WithAccessLogOutput: replaces the configured path
 	epochUnix int64              // wall clock of Server.epoch, for access-log times
 	nextLoop  atomic.Int32       // loop IDs, in order of the loops' first connection
 	loops     int
 	log       *slog.Logger
+	failures  failureLog // rate limit of the upstream-failure log lines
 }
 
 // WithAccessLogOutput sends the access log to w instead of
@@ -60,9 +62,12 @@ func (s *Server) initObs(cfg *config.Config) {
 	o.loops = s.loops
 	o.epochUnix = s.epoch.UnixNano()
 	o.alogCfg = cfg.AccessLog
+	o.started = &config.Config{Admin: cfg.Admin, Metrics: cfg.Metrics, AccessLog: cfg.AccessLog, Log: cfg.Log}
 	if cfg.Metrics.Enabled {
 		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
-			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats})
+			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats,
+			AccessLogWriteErrors: o.writeErrors, Cache: s.cacheStats, Aggregates: s.aggregateMetrics,
+			Endpoints: s.endpointStates})
 	}
 }
 
@@ -79,9 +84,14 @@ func (o *observer) install(t *table) error {
 			name = rc.Path // as compile names the route
 		}
 		l.Routes = append(l.Routes, name)
+		l.Limited = append(l.Limited, rc.RateLimit != nil)
+		l.Cached = append(l.Cached, rc.Cache != nil && rc.Cache.Enabled)
 	}
 	for _, u := range t.upstreams {
 		l.Upstreams = append(l.Upstreams, u.name)
+		for _, e := range u.eps {
+			l.Endpoints = append(l.Endpoints, metrics.Endpoint{Upstream: u.name, Addr: e.Addr, ID: e.ID})
+		}
 	}
 	mt, err := o.metrics.Install(l)
 	if err != nil {
@@ -98,7 +108,7 @@ func (o *observer) install(t *table) error {
 // reload applies the access-log settings a reload can change and reopens
 // the access-log file (so that SIGHUP after logrotate moves it works).
 func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
-	if restart := o.configured().NeedsRestart(cfg); len(restart) > 0 {
+	if restart := o.started.NeedsRestart(cfg); len(restart) > 0 {
 		log.Warn("these settings need a restart; the running values stay", "fields", restart)
 	}
 	if o.alog != nil {
@@ -108,14 +118,6 @@ func (o *observer) reload(cfg *config.Config, log *slog.Logger) {
 			log.Error("access log reopen failed", "err", err)
 		}
 	}
-}
-
-// configured returns a Config holding the observability settings the
-// Server started with, for NeedsRestart.
-func (o *observer) configured() *config.Config {
-	c := &config.Config{AccessLog: o.alogCfg}
-	c.Metrics.Enabled = o.metrics != nil
-	return c
 }
 
 // start opens the access log, if configured.
@@ -162,6 +164,78 @@ func (o *observer) dropped() uint64 {
 		return 0
 	}
 	return o.alog.Dropped()
+}
+
+func (o *observer) writeErrors() uint64 {
+	if o.alog == nil {
+		return 0
+	}
+	return o.alog.WriteErrors()
+}
+
+// waiting counts the requests waiting in the loop's pending queues (the
+// live entries: stale ones are dropped lazily). The loop's tick calls it
+// for hotpath_pending_requests.
+func (p *pending) waiting() int {
+	if p.entries == 0 {
+		return 0
+	}
+	n := 0
+	for _, q := range p.listed {
+		for i := 0; i < q.n; i++ {
+			if q.live(q.at(i)) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// cacheStats is the metrics' view of the shared response cache; ok is
+// false while no route caches.
+func (s *Server) cacheStats() (metrics.CacheStats, bool) {
+	c := s.sharedCache()
+	if c == nil {
+		return metrics.CacheStats{}, false
+	}
+	st := c.Stats()
+	return metrics.CacheStats{Stores: st.Stores, StoredBytes: st.StoredBytes, Rejections: st.Rejections,
+		Evictions: st.Evictions, EvictedBytes: st.EvictedBytes, Expirations: st.Expirations,
+		SizeBytes: st.SizeBytes}, true
+}
+
+// aggregateMetrics is the metrics' view of AggregateStats.
+func (s *Server) aggregateMetrics() []metrics.AggregateStats {
+	as := s.AggregateStats()
+	out := make([]metrics.AggregateStats, len(as))
+	for i, a := range as {
+		out[i] = metrics.AggregateStats{Route: a.Route, InFlight: a.InFlight,
+			Saturated: uint64(a.Saturated), PartFailures: uint64(a.PartFailures)}
+	}
+	return out
+}
+
+// endpointStates reads every configured endpoint's health and in-flight
+// requests for the metrics.
+func (s *Server) endpointStates() []metrics.EndpointState {
+	t := s.tbl.Load()
+	checked := map[string]bool{}
+	for _, uc := range t.cfg.Upstreams {
+		checked[uc.Name] = uc.Health.Active != nil
+	}
+	var out []metrics.EndpointState
+	for _, u := range t.upstreams {
+		for _, e := range u.eps {
+			passed, failed := e.HealthChecks()
+			out = append(out, metrics.EndpointState{
+				Upstream: u.name, Addr: e.Addr,
+				Healthy: e.Healthy(), ActiveDown: e.ActiveDown(), Ejected: e.Ejected(),
+				Ejections: e.Ejections(), Checked: checked[u.name], ChecksPassed: passed, ChecksFailed: failed,
+				InFlight: e.InFlight(),
+			})
+		}
+	}
+	return out
 }
 
 // Collector returns the Server's metrics for a Prometheus registry, or nil
@@ -215,16 +289,22 @@ func (lo *loopObs) tick(lp *loop) {
 	if t.mt == nil {
 		return
 	}
+	if lo.mx != nil {
+		lo.mx.SetQueues(len(lp.tunnels), lp.pending.waiting())
+	}
 	sh := t.mt.Shard(lo.id)
 	for _, u := range t.upstreams {
 		var open, idle int
 		for _, ep := range u.eps {
+			var o, i int
 			if ep.ID < len(lp.conns) {
 				if p := lp.conns[ep.ID]; p != nil {
-					open += p.Active()
-					idle += p.IdleLen()
+					o, i = p.Active(), p.IdleLen()
 				}
 			}
+			sh.SetEndpointConns(ep.ID, int64(o-i), int64(i))
+			open += o
+			idle += i
 		}
 		sh.SetConns(u.id, int64(open-idle), int64(idle))
 	}
@@ -254,6 +334,8 @@ type exchangeObs struct {
 	upAddr   string
 	cache    accesslog.CacheStatus
 	limiter  accesslog.LimiterResult
+	reason   accesslog.Reason // why the gateway answered itself; reset when the exchange ends
+	clientIP netip.Addr       // resolved through trusted_proxies (access log on only)
 
 	// Copies of the head's fields for the access log (the head's bytes are
 	// gone from the read buffer by the time the exchange ends), each cut at
@@ -288,12 +370,16 @@ func (x *exchangeObs) field(i int) []byte {
 // size in bytes.
 func (d *exchange) observeBegin(headLen int) {
 	x := &d.obs
+	if mx := d.lp.obs.mx; mx != nil && !x.open {
+		mx.ExchangeBegun()
+	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = headLen, headLen, 0, 0, 0, ""
-	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
+	x.cache, x.limiter, x.reason = accesslog.CacheNone, accesslog.LimiterNone, accesslog.ReasonNone
 	if d.lp.obs.alog == nil {
 		return
 	}
+	x.clientIP = d.clientAddrNoPolicy()
 	r := &d.req
 	x.text = x.text[:0]
 	x.keep(spanMethod, r.Method)
@@ -317,23 +403,168 @@ func (d *exchange) observeBegin(headLen int) {
 	x.keep(spanRequestID, id)
 }
 
-// observeParseError counts a head the parser refused; reject follows.
-func (d *exchange) observeParseError(err error) {
-	if mx := d.lp.obs.mx; mx != nil {
-		mx.ParserReject(rejectReason(err))
+// observeParseError counts a head the parser refused; reject follows. buf
+// is what was given to Parse: when the request line parsed, its method,
+// path and query are kept for the access log (a head refused in its
+// fields, too large, say, still names its target).
+func (d *exchange) observeParseError(err error, buf []byte) {
+	if d.req.Method == nil && d.lp.obs.alog != nil {
+		if m, p, q := d.req.Line(buf); m != nil {
+			d.req.Method, d.req.Path, d.req.Query = m, p, q
+		}
 	}
+	r := rejectReason(err)
+	d.obs.reason = parserLogReason[r]
+	if mx := d.lp.obs.mx; mx != nil {
+		mx.ParserReject(r)
+	}
+}
+
+// parserLogReason is the access log's reason for each parser refusal.
+var parserLogReason = [...]accesslog.Reason{
+	metrics.ReasonBadRequest:       accesslog.ReasonBadRequest,
+	metrics.ReasonRequestTimeout:   accesslog.ReasonClientTimeout,
+	metrics.ReasonBodyTooLarge:     accesslog.ReasonBodyTooLarge,
+	metrics.ReasonURITooLong:       accesslog.ReasonURITooLong,
+	metrics.ReasonHeadersTooLarge:  accesslog.ReasonHeadersTooLarge,
+	metrics.ReasonNotImplemented:   accesslog.ReasonNotImplemented,
+	metrics.ReasonVersion:          accesslog.ReasonVersionNotSupported,
+	metrics.ReasonAmbiguousFraming: accesslog.ReasonAmbiguousFraming,
+	metrics.ReasonInvalidChunked:   accesslog.ReasonInvalidChunked,
+	metrics.ReasonHTTP2Preface:     accesslog.ReasonBadRequest,
+	metrics.ReasonBadPath:          accesslog.ReasonBadPath,
+}
+
+// errLogReason is the access log's reason for the engine's errors.
+func errLogReason(err error) accesslog.Reason {
+	switch err {
+	case ErrNoRoute:
+		return accesslog.ReasonNoRoute
+	case ErrMethodNotAllowed:
+		return accesslog.ReasonMethodNotAllowed
+	case ErrBadPath, ErrEncodedSeparator:
+		return accesslog.ReasonBadPath
+	case ErrNoHealthyEndpoint:
+		return accesslog.ReasonNoHealthyEndpoint
+	case ErrPoolExhausted:
+		return accesslog.ReasonPoolExhausted
+	case ErrUpstreamConnect:
+		return accesslog.ReasonConnectFailure
+	case ErrConnectTimeout:
+		return accesslog.ReasonConnectTimeout
+	case ErrUpstreamTimeout:
+		return accesslog.ReasonUpstreamHeaderTimeout
+	case ErrUpstreamClosed:
+		return accesslog.ReasonUpstreamReset
+	case ErrUpstreamMalformed:
+		return accesslog.ReasonUpstreamBadResponse
+	case ErrClientTimeout:
+		return accesslog.ReasonClientTimeout
+	case ErrBadRequestBody:
+		return accesslog.ReasonInvalidChunked
+	case ErrUnderscoreField:
+		return accesslog.ReasonUnderscoreHeader
+	case ErrShuttingDown:
+		return accesslog.ReasonShuttingDown
+	case ErrBodyTooLarge:
+		return accesslog.ReasonMaxBody
+	case ErrNoHostToRedirect:
+		return accesslog.ReasonNoHost
+	}
+	return accesslog.ReasonLocal
+}
+
+// statusLogReason is the reason of a local response whose cause no hook
+// named (a 408 for a head that never completed, say).
+func statusLogReason(status int) accesslog.Reason {
+	switch status {
+	case 400:
+		return accesslog.ReasonBadRequest
+	case 408:
+		return accesslog.ReasonClientTimeout
+	case 413:
+		return accesslog.ReasonBodyTooLarge
+	case 414:
+		return accesslog.ReasonURITooLong
+	case 431:
+		return accesslog.ReasonHeadersTooLarge
+	case 501:
+		return accesslog.ReasonNotImplemented
+	case 505:
+		return accesslog.ReasonVersionNotSupported
+	}
+	return accesslog.ReasonLocal
+}
+
+// authLogReason is the access log's reason for each auth refusal.
+var authLogReason = [...]accesslog.Reason{
+	metrics.AuthMissing:    accesslog.ReasonAuthMissing,
+	metrics.AuthInvalid:    accesslog.ReasonAuthInvalid,
+	metrics.AuthForbidden:  accesslog.ReasonAuthForbidden,
+	metrics.AuthBusy:       accesslog.ReasonAuthBusy,
+	metrics.AuthClientCert: accesslog.ReasonClientCert,
+}
+
+// edgeLogReason is the access log's reason for an edge refusal, by its
+// counter (edge.go).
+func edgeLogReason(counter int) accesslog.Reason {
+	switch counter {
+	case edgeRequestsIPFilter:
+		return accesslog.ReasonIPFilter
+	case edgeRequestsBodyLarge:
+		return accesslog.ReasonMaxBody
+	case edgePreflightsRefused:
+		return accesslog.ReasonCORSRefused
+	}
+	return accesslog.ReasonLocal
+}
+
+// setReason records why the gateway answers d itself, unless a hook that
+// knew more already did.
+func (d *exchange) setReason(r accesslog.Reason) {
+	if d.obs.reason == accesslog.ReasonNone {
+		d.obs.reason = r
+	}
+}
+
+// clientAddrNoPolicy is clientAddr for an exchange that may have no
+// policy state (the access log resolves every request's client).
+func (d *exchange) clientAddrNoPolicy() netip.Addr {
+	if d.pol != nil {
+		return d.clientAddr()
+	}
+	peer := d.cl.remoteAddr().Addr().Unmap()
+	tp := d.tbl.pol.trusted
+	if !tp.Trusted(peer) {
+		return peer
+	}
+	client, hs := peer, d.req.Headers
+	for i := len(hs) - 1; i >= 0; i-- { // as clientAddr: from the last line back
+		if h := hs[i]; len(h.Name) == 15 && parser.EqualFold(h.Name, "x-forwarded-for") {
+			var done bool
+			if client, done = tp.Step(client, h.Value); done {
+				break
+			}
+		}
+	}
+	return client
 }
 
 // observeReject opens the exchange of a refused head: no route, no fields.
 // inbound is the refused bytes still buffered.
 func (d *exchange) observeReject(inbound int) {
 	x := &d.obs
+	if mx := d.lp.obs.mx; mx != nil && !x.open {
+		mx.ExchangeBegun()
+	}
 	x.open = true
 	x.headLen, x.bytesIn, x.bytesOut, x.upIn, x.upEnd, x.upAddr = 0, inbound, 0, 0, 0, ""
 	x.cache, x.limiter = accesslog.CacheNone, accesslog.LimiterNone
 	x.text = x.text[:0]
 	x.span = [numSpans][2]int32{}
+	x.clientIP = netip.Addr{} // the fields cannot be trusted: the peer's address only
 	if d.lp.obs.alog != nil {
+		x.clientIP = d.cl.remoteAddr().Addr().Unmap()
 		// What the parser got to before it refused the head: the method
 		// and path once the request line parsed (they are nil otherwise,
 		// and still point into the unread input).
@@ -352,6 +583,7 @@ func (d *exchange) observeReject(inbound int) {
 // observeLocalError counts the failures that localError answers and no
 // other hook sees.
 func (d *exchange) observeLocalError(err error) {
+	d.setReason(errLogReason(err))
 	switch err {
 	case ErrBadRequestBody:
 		if mx := d.lp.obs.mx; mx != nil {
@@ -373,12 +605,9 @@ func (d *exchange) observeLocalError(err error) {
 // observeUpstreamError counts a failed upstream exchange by kind, and the
 // upstream timeouts by kind. d.u is still attached.
 func (d *exchange) observeUpstreamError(err error) {
-	mt := d.tbl.mt
-	if mt == nil || d.rt == nil || d.rt.up == nil {
-		return
-	}
 	var kind metrics.ErrorClass
 	timeout := metrics.TimeoutKind(255)
+	reason := errLogReason(err)
 	switch err {
 	case ErrUpstreamConnect:
 		kind = metrics.ErrorConnect
@@ -387,7 +616,7 @@ func (d *exchange) observeUpstreamError(err error) {
 	case ErrUpstreamTimeout:
 		kind, timeout = metrics.ErrorTimeout, metrics.TimeoutUpstreamHeader
 		if d.u != nil && d.u.dl == dlUpRead {
-			timeout = metrics.TimeoutUpstreamRead
+			timeout, reason = metrics.TimeoutUpstreamRead, accesslog.ReasonUpstreamReadTimeout
 		}
 	case ErrUpstreamClosed:
 		kind = metrics.ErrorReset
@@ -400,10 +629,85 @@ func (d *exchange) observeUpstreamError(err error) {
 	default:
 		return
 	}
-	mt.Shard(d.lp.obs.id).UpstreamError(d.rt.up.id, kind)
+	d.setReason(reason)
+	d.logUpstreamFailure(err, reason)
+	mt := d.tbl.mt
+	if mt == nil || d.rt == nil || d.rt.up == nil {
+		return
+	}
+	sh := mt.Shard(d.lp.obs.id)
+	sh.UpstreamError(d.rt.up.id, kind)
+	if d.ep != nil {
+		sh.EndpointError(d.ep.ID, kind)
+	}
 	if mx := d.lp.obs.mx; mx != nil && timeout != 255 {
 		mx.Timeout(timeout)
 	}
+}
+
+// observeAttemptFailed counts an attempt that failed for why and is
+// retried elsewhere against its endpoint (d.ep): the upstream's errors
+// count only the exchanges that failed in the end, the endpoint's every
+// failure it caused. A 5xx the retry policy retries is already counted by
+// code.
+func (d *exchange) observeAttemptFailed(why metrics.RetryReason) {
+	mt := d.tbl.mt
+	if mt == nil || d.ep == nil {
+		return
+	}
+	var kind metrics.ErrorClass
+	switch why {
+	case metrics.RetryConnect:
+		kind = metrics.ErrorConnect
+	case metrics.RetryReset:
+		kind = metrics.ErrorReset
+	case metrics.RetryTimeout:
+		kind = metrics.ErrorTimeout
+	default:
+		return
+	}
+	mt.Shard(d.lp.obs.id).EndpointError(d.ep.ID, kind)
+}
+
+// upstreamFailureLogEvery is the process log's rate for upstream failures:
+// one line per interval for the whole server, counting the ones it left out.
+const upstreamFailureLogEvery = int64(time.Second)
+
+// failureLog rate-limits the process log's lines about upstream failures
+// (every loop writes through it; a log line is a system call).
+type failureLog struct {
+	last       atomic.Int64 // loop clock of the last line
+	suppressed atomic.Int64 // failures since, not logged
+}
+
+// logUpstreamFailure writes a process-log line for an upstream failure
+// (the 502s, 503s and 504s it causes, or a response cut short), at most
+// once per upstreamFailureLogEvery; the line says how many it left out.
+func (d *exchange) logUpstreamFailure(err error, reason accesslog.Reason) {
+	s := d.lp.srv
+	fl := &s.obs.failures
+	now := s.now()
+	last := fl.last.Load()
+	if (last != 0 && now-last < upstreamFailureLogEvery) || !fl.last.CompareAndSwap(last, now) {
+		fl.suppressed.Add(1)
+		return
+	}
+	route, upstream, endpoint := "", "", ""
+	if d.rt != nil {
+		route = d.rt.name
+		if d.rt.up != nil {
+			upstream = d.rt.up.name
+		}
+	}
+	if d.ep != nil {
+		endpoint = d.ep.Addr
+	}
+	status := Status(err)
+	if d.started {
+		status = 0 // the response had started: it is cut short
+	}
+	s.log.Warn("upstream failure", "reason", reason.String(), "status", status, "route", route,
+		"upstream", upstream, "endpoint", endpoint, "suppressed", fl.suppressed.Swap(0))
 }
 
 // observeDeadline counts h's expired deadline; h.tick acts on it next.
@@ -433,7 +737,11 @@ func (h *h1conn) observeDeadline() {
 // at now (loop clock).
 func (d *exchange) observeUpstreamHead(now int64) {
 	if mt := d.tbl.mt; mt != nil && d.rt != nil && d.rt.up != nil {
-		mt.Shard(d.lp.obs.id).UpstreamResponse(d.rt.up.id, d.status, now-d.start)
+		sh := mt.Shard(d.lp.obs.id)
+		sh.UpstreamResponse(d.rt.up.id, d.status, now-d.start)
+		if d.ep != nil {
+			sh.EndpointResponse(d.ep.ID, d.status, now-d.start)
+		}
 	}
 }
 
@@ -470,12 +778,14 @@ func (d *exchange) observeEndAt(now int64) {
 			}
 		}
 		sh.Request(route, status, now-d.start)
+		lo.mx.ExchangeEnded()
 		lo.mx.BytesReceived(x.bytesIn)
 		lo.mx.BytesSent(x.bytesOut)
 	}
 	if lo.alog != nil && (!t.cfg.AccessLog.ErrorsOnly || status >= 400 || status == 0) {
 		d.logAccess(now, status)
 	}
+	x.reason = accesslog.ReasonNone // a refused head's reason is set before its exchange opens
 }
 
 func durationOf(nanos int64) time.Duration { return time.Duration(nanos) }
@@ -483,6 +793,7 @@ func durationOf(nanos int64) time.Duration { return time.Duration(nanos) }
 var (
 	http10 = []byte("HTTP/1.0")
 	http11 = []byte("HTTP/1.1")
+	http20 = []byte("HTTP/2.0")
 )
 
 // logAccess appends the exchange's access-log line to the loop's buffer.
@@ -492,13 +803,22 @@ func (d *exchange) logAccess(now int64, status int) {
 	r := &lo.rec
 	r.Time = d.lp.srv.obs.epochUnix + d.start
 	r.Client = clientAddr(d)
+	r.ClientIP = x.clientIP
+	r.Reason = x.reason
+	if r.Reason == accesslog.ReasonNone && d.local && status >= 400 && x.cache != accesslog.CacheHit && x.cache != accesslog.CacheStale {
+		r.Reason = statusLogReason(status)
+	}
 	r.Method = x.field(spanMethod)
 	r.Host = x.field(spanHost)
 	r.Path = x.field(spanPath)
 	r.Query = x.field(spanQuery)
-	r.Protocol = http11
-	if d.minor == 0 {
+	switch {
+	case d.isH2():
+		r.Protocol = http20
+	case d.minor == 0:
 		r.Protocol = http10
+	default:
+		r.Protocol = http11
 	}
 	r.Status = status
 	r.BytesSent, r.BytesReceived = int64(x.bytesOut), int64(x.bytesIn)
@@ -547,6 +867,9 @@ func (d *exchange) cacheResult(r metrics.CacheResult) {
 // rejection (mode enforce) or a shadow-mode excess (mode shadow).
 func (d *exchange) limiterResult(r accesslog.LimiterResult) {
 	d.obs.limiter = r
+	if r == accesslog.LimiterRejected {
+		d.setReason(accesslog.ReasonRateLimited)
+	}
 	mt := d.tbl.mt
 	if mt == nil || d.rt == nil {
 		return

@@ -74,13 +74,11 @@ type pipe struct {
 
 	// skip: the client of the response being read left; the response is
 	// read and dropped (skipHead: it answers a HEAD request). Once its head
-	// is parsed, its body is framed by skipKind, skipLeft and skipChunk.
-	skip      bool
-	skipHead  bool
-	skipTbl   *table
-	skipKind  parser.BodyKind
-	skipLeft  int64
-	skipChunk parser.Chunked
+	// is parsed, skipBody says where its body ends.
+	skip     bool
+	skipHead bool
+	skipTbl  *table
+	skipBody parser.Body
 }
 
 func (p *pipe) queued() int { return len(p.q) - p.qh }
@@ -143,7 +141,7 @@ func isSafe(m []byte) bool {
 // other outstanding requests.
 func (d *exchange) pipelinable() bool {
 	return d.rt != nil && d.rt.up != nil && d.rt.up.pipeline > 1 && d.safe &&
-		d.reqDone && d.reqKind == parser.BodyNone && !d.upgrade && !d.expect100 && !d.retried
+		d.reqDone && d.reqBody.Kind() == parser.BodyNone && !d.upgrade && !d.expect100 && !d.retried
 }
 
 // outstanding counts the requests u has sent or queued and not yet answered.
@@ -288,17 +286,15 @@ func (u *up) promote() {
 
 // orphanHead keeps u reading after its current client left, so that the
 // responses queued behind stay matched; it reports false when the rest of
-// the response cannot be skipped without its client's framing state.
+// the response cannot be skipped (a close-delimited body ends only with the
+// connection).
 func (u *up) orphanHead(d *exchange) bool {
 	p := &u.pipe
-	switch {
-	case !u.headDone:
-	case d.respKind == parser.BodyNone:
-		p.skipKind = parser.BodyNone // complete: nothing left to skip
-	case d.respKind == parser.BodyLength:
-		p.skipKind, p.skipLeft = parser.BodyLength, d.respLeft
-	default:
-		return false
+	if u.headDone {
+		if d.respBody.Kind() == parser.BodyClose {
+			return false
+		}
+		p.skipBody = d.respBody // the rest, from where d's reading left it
 	}
 	p.skip, p.skipHead, p.skipTbl = true, d.isHead, d.tbl
 	return true
@@ -358,7 +354,7 @@ func (u *up) skipResponse() bool {
 	buf, _ := u.c.Peek(-1)
 	u.gotResp = u.gotResp || len(buf) > 0
 	consumed := 0
-	done := u.headDone && (p.skipKind == parser.BodyNone || (p.skipKind == parser.BodyLength && p.skipLeft == 0))
+	done := u.headDone && p.skipBody.Done()
 	for consumed < len(buf) && !done {
 		b := buf[consumed:]
 		if !u.headDone {
@@ -387,29 +383,17 @@ func (u *up) skipResponse() bool {
 			if !u.resp.KeepAlive {
 				p.ended = true
 			}
-			p.skipKind, p.skipLeft = u.resp.Body, u.resp.ContentLength
-			p.skipChunk.Reset()
-			done = p.skipKind == parser.BodyNone || (p.skipKind == parser.BodyLength && p.skipLeft == 0)
+			p.skipBody.StartResponse(&u.resp)
+			done = p.skipBody.Done()
 			continue
 		}
-		var n int
-		switch p.skipKind {
-		case parser.BodyLength:
-			n = len(b)
-			if int64(n) > p.skipLeft {
-				n = int(p.skipLeft)
-			}
-			p.skipLeft -= int64(n)
-			done = p.skipLeft == 0
-		case parser.BodyChunked:
-			var err error
-			n, done, err = p.skipChunk.Skip(b)
-			if err != nil {
-				discard(u.c, consumed)
-				u.drop()
-				return false
-			}
+		n, bodyDone, err := p.skipBody.Skip(b)
+		if err != nil {
+			discard(u.c, consumed)
+			u.drop()
+			return false
 		}
+		done = bodyDone
 		consumed += n
 		if n == 0 {
 			break

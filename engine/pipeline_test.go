@@ -558,3 +558,88 @@ func TestPipelineHeadResponses(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineClientLeavesMidChunkedBody: a client that leaves in the
+// middle of a chunked response with requests pipelined behind it does not
+// cost the connection: the rest of its body is skipped from where its
+// reading stopped (the framing cursor is handed over, chunk state and
+// all), and the next responses reach their clients on the same connection.
+func TestPipelineClientLeavesMidChunkedBody(t *testing.T) {
+	got := make(chan string, 16)
+	more := make(chan struct{})
+	up := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
+		var paths []string
+		for range 3 {
+			head, err := readRequestHead(r)
+			if err != nil {
+				return
+			}
+			_, p := requestPath(head)
+			paths = append(paths, p)
+			got <- p
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"); err != nil {
+			return
+		}
+		<-more
+		if _, err := io.WriteString(c, "4\r\nrest\r\n0\r\n\r\n"); err != nil {
+			return
+		}
+		for _, p := range paths[1:] {
+			if echoPath(c, p, "") != nil {
+				return
+			}
+		}
+		for {
+			head, err := readRequestHead(r)
+			if err != nil {
+				return
+			}
+			_, p := requestPath(head)
+			if echoPath(c, p, "") != nil {
+				return
+			}
+		}
+	})
+	srv := startPipelineServer(t, up.addr)
+	var cs []net.Conn
+	var brs []*bufio.Reader
+	for i := range 3 {
+		c := dial(t, srv)
+		cs = append(cs, c)
+		brs = append(brs, bufio.NewReader(c))
+		if _, err := fmt.Fprintf(c, "GET /p%d HTTP/1.1\r\nHost: t\r\n\r\n", i); err != nil {
+			t.Fatal(err)
+		}
+		if p := <-got; p != fmt.Sprintf("/p%d", i) {
+			t.Fatalf("upstream got %s", p)
+		}
+	}
+	resp, err := http.ReadResponse(brs[0], &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 5)
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "first" {
+		t.Fatalf("first chunk: %q %v", first, err)
+	}
+	_ = cs[0].Close()
+	eventually(t, 5*time.Second, func() bool { return srv.active.Load() == 2 }, "the gateway did not see the client leave")
+	close(more)
+	for i := 1; i < 3; i++ {
+		resp, err := http.ReadResponse(brs[i], &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); body != fmt.Sprintf("/p%d", i) {
+			t.Errorf("client %d got %q", i, body)
+		}
+	}
+	status, body, err := getPath(cs[2], brs[2], "/again")
+	if err != nil || status != 200 || body != "/again" {
+		t.Errorf("after: %d %q %v", status, body, err)
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("%d upstream connections, want the one kept in step", n)
+	}
+}

@@ -478,6 +478,7 @@ func (d *exchange) policyBegin(rt *route) bool {
 	if rp.inflight != nil {
 		if !rp.inflight.Acquire() {
 			rp.stats.InFlightFull.Add(1)
+			d.setReason(accesslog.ReasonMaxInFlight)
 			d.renderLocal(limiter.StatusServiceUnavailable, nil)
 			return true
 		}

@@ -299,53 +299,39 @@ func (j *refreshJob) readHead(conn net.Conn, resp *parser.Response, buf *[]byte)
 // readBody reads the response body after the head (rest is what was read
 // with it), decoding chunked framing, up to maxObject bytes.
 func (j *refreshJob) readBody(conn net.Conn, resp *parser.Response, rest []byte) ([]byte, error) {
-	switch resp.Body {
-	case parser.BodyNone:
-		return nil, nil
-	case parser.BodyLength:
-		if resp.ContentLength > j.maxObject {
-			return nil, errRefreshTooLarge
-		}
+	if resp.Body == parser.BodyLength && resp.ContentLength > j.maxObject {
+		return nil, errRefreshTooLarge
 	}
 	var (
 		body    []byte
-		ch      parser.Chunked
+		framing parser.Body
 		pending = append([]byte(nil), rest...) // read, not yet consumed
 		rb      = make([]byte, 32<<10)
 		eof     bool
 	)
+	framing.StartResponse(resp)
+	if framing.Done() {
+		return nil, nil
+	}
 	for {
-		switch resp.Body {
-		case parser.BodyLength:
-			take := min(int(resp.ContentLength)-len(body), len(pending))
-			body = append(body, pending[:take]...)
-			pending = pending[:0]
-			if len(body) == int(resp.ContentLength) {
+		used := 0
+		for used < len(pending) {
+			m, data, done, err := framing.Decode(pending[used:])
+			if err != nil {
+				return nil, err
+			}
+			body = append(body, data...)
+			used += m
+			if done {
 				return body, nil
 			}
-		case parser.BodyChunked:
-			used := 0
-			for used < len(pending) {
-				m, data, done, err := ch.Decode(pending[used:])
-				if err != nil {
-					return nil, err
-				}
-				body = append(body, data...)
-				used += m
-				if done {
-					return body, nil
-				}
-				if m == 0 {
-					break // an incomplete chunk line: wait for more
-				}
+			if m == 0 {
+				break // an incomplete chunk line: wait for more
 			}
-			pending = append(pending[:0], pending[used:]...)
-		case parser.BodyClose:
-			body = append(body, pending...)
-			pending = pending[:0]
-			if eof {
-				return body, nil
-			}
+		}
+		pending = append(pending[:0], pending[used:]...)
+		if eof && framing.Kind() == parser.BodyClose {
+			return body, nil
 		}
 		if int64(len(body)) > j.maxObject {
 			return nil, errRefreshTooLarge

@@ -185,6 +185,12 @@ routes:
 		t.Fatalf("retries %v, ejections %v: want both counted", retries,
 			metricValue(mfs, "hotpath_upstream_ejections_total", "upstream", "app"))
 	}
+	if metricValue(mfs, "hotpath_endpoint_ejections_total", "upstream", "app", "endpoint", b.addr) == 0 ||
+		metricValue(mfs, "hotpath_endpoint_ejections_total", "upstream", "app", "endpoint", a.addr) != 0 {
+		t.Errorf("endpoint ejections: b %v, a %v; want b > 0, a 0",
+			metricValue(mfs, "hotpath_endpoint_ejections_total", "upstream", "app", "endpoint", b.addr),
+			metricValue(mfs, "hotpath_endpoint_ejections_total", "upstream", "app", "endpoint", a.addr))
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for l := logs.String(); !strings.Contains(l, "endpoint ejected by passive health checks") || !strings.Contains(l, "endpoint back from ejection"); l = logs.String() {
 		if time.Now().After(deadline) {

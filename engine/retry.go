@@ -76,10 +76,10 @@ func (p *retryPolicy) afterSend() bool {
 func (d *exchange) keepBodyFor(rt *route) {
 	d.keepBody = false
 	d.bodyKept = d.bodyKept[:0]
-	if d.reqKind == parser.BodyNone || !d.idempotent || !rt.retry.afterSend() {
+	if d.reqBody.Kind() == parser.BodyNone || !d.idempotent || !rt.retry.afterSend() {
 		return
 	}
-	if d.reqKind == parser.BodyLength && d.reqLeft > int64(rt.retry.maxBody) {
+	if d.reqBody.Kind() == parser.BodyLength && d.reqBody.Left() > int64(rt.retry.maxBody) {
 		return
 	}
 	d.keepBody = true
@@ -113,7 +113,7 @@ func (d *exchange) retry(why metrics.RetryReason) bool {
 	if why != metrics.RetryConnect {
 		// The request went out: only an idempotent one, and only with
 		// its body in hand.
-		if !d.idempotent || (d.reqKind != parser.BodyNone && (!d.keepBody || !d.reqDone)) {
+		if !d.idempotent || (d.reqBody.Kind() != parser.BodyNone && (!d.keepBody || !d.reqDone)) {
 			return false
 		}
 	}
@@ -139,6 +139,7 @@ func (d *exchange) retry(why metrics.RetryReason) bool {
 		d.detach()
 		u.drop()
 	}
+	d.observeAttemptFailed(why)
 	d.endEP(true) // the failed attempt counts against its endpoint
 	d.attempts++
 	d.retried = true

@@ -236,7 +236,7 @@ func (u *up) onClose(err error) {
 		// RFC 9112 §9.3.1: a request on a reused connection that closed
 		// before any response byte may be retried if it is idempotent and
 		// its body was not consumed.
-		if !u.gotResp && u.reused && d.idempotent && d.reqKind == parser.BodyNone && !d.retried {
+		if !u.gotResp && u.reused && d.idempotent && d.reqBody.Kind() == parser.BodyNone && !d.retried {
 			d.retried = true
 			d.acquire(true)
 			return
@@ -251,7 +251,7 @@ func (u *up) onClose(err error) {
 		d.gatewayError(ErrUpstreamClosed)
 		return
 	}
-	if d.respKind == parser.BodyClose && (err == nil || errors.Is(err, io.EOF)) {
+	if d.respBody.Kind() == parser.BodyClose && (err == nil || errors.Is(err, io.EOF)) {
 		// The close delimits the body: the response is complete. A
 		// re-chunked body ends with the last chunk and the client
 		// connection stays open; otherwise closing it ends the body.
@@ -361,7 +361,7 @@ func (u *up) readOne() bool {
 			now := d.lp.srv.now()
 			d.observeUpstreamHead(now)
 			u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
-			if d.respKind == parser.BodyNone {
+			if d.respBody.Kind() == parser.BodyNone {
 				d.flushHead()
 				finished = true
 			}

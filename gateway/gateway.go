@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -54,7 +55,13 @@ type Options struct {
 	// is the etcd revision the cfg given to New was read at.
 	Remote   *remoteconfig.Etcd
 	Revision int64
+	// Build is the binary's version, commit and build date, exported as
+	// the labels of hotpath_build_info ("" is exported as "unknown").
+	Build Build
 }
+
+// Build identifies the running binary.
+type Build struct{ Version, Commit, Date string }
 
 // Gateway is a running hotpath process. Its methods are safe for
 // concurrent use.
@@ -136,6 +143,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		Help: "When the running configuration was loaded (Unix seconds).",
 	})
 	g.lastReload.SetToCurrentTime()
+	g.reg.MustRegister(buildInfo(opts.Build))
 	g.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -178,6 +186,24 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// buildInfo is the hotpath_build_info gauge: 1, with the build in labels.
+func buildInfo(b Build) prometheus.Gauge {
+	orUnknown := func(s string) string {
+		if s == "" {
+			return "unknown"
+		}
+		return s
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hotpath_build_info",
+		Help: "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": orUnknown(b.Version), "commit": orUnknown(b.Commit),
+			"date": orUnknown(b.Date), "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
 }
 
 // Start binds the gateway's listeners, then the admin listener.

@@ -50,10 +50,8 @@ const (
 
 // Response framing phases.
 const (
-	phHead    uint8 = iota // reading a response head
-	phLength               // skipping a Content-Length body
-	phChunked              // skipping a chunked body
-	phClose                // skipping a close-delimited body
+	phHead uint8 = iota // reading a response head
+	phBody              // skipping its body (c.body knows where it ends)
 )
 
 // flight is one request sent and not yet answered. Times are nanoseconds
@@ -82,10 +80,9 @@ type conn struct {
 	tls   *tlsSession // https: the connection's TLS (tls.go); nil for http
 	tlsIn []byte      // https: ciphertext read buffer
 
-	resp     parser.Response
-	chunk    parser.Chunked
-	bodyLeft int64
-	h2       *h2conn // HTTP/2 (Config.HTTP2); nil for HTTP/1.1
+	resp parser.Response
+	body parser.Body
+	h2   *h2conn // HTTP/2 (Config.HTTP2); nil for HTTP/1.1
 
 	q      []flight // ring of requests in flight, len == Config.Pipeline
 	qh, qn int
@@ -151,18 +148,8 @@ func (l *loop) consume(c *conn, now int64) bool {
 			}
 			pos += n
 			l.startBody(c, now)
-		case phLength:
-			take := int64(len(buf) - pos)
-			if take > c.bodyLeft {
-				take = c.bodyLeft
-			}
-			pos += int(take)
-			c.bodyLeft -= take
-			if c.bodyLeft == 0 {
-				l.complete(c, now)
-			}
-		case phChunked:
-			n, done, err := c.chunk.Skip(buf[pos:])
+		case phBody:
+			n, done, err := c.body.Skip(buf[pos:])
 			if err != nil {
 				return l.fail(c, ErrBadResponse)
 			}
@@ -172,8 +159,6 @@ func (l *loop) consume(c *conn, now int64) bool {
 			} else if n == 0 {
 				goto keep
 			}
-		case phClose:
-			pos = len(buf)
 		}
 	}
 keep:
@@ -190,20 +175,17 @@ func (l *loop) startBody(c *conn, now int64) {
 		r.Reset() // 1xx: the final response follows
 		return
 	}
-	switch r.Body {
-	case parser.BodyLength:
-		c.phase, c.bodyLeft = phLength, r.ContentLength
-		if c.bodyLeft == 0 {
-			l.complete(c, now)
-		}
-	case parser.BodyChunked:
-		c.phase = phChunked
-		c.chunk.Reset()
-	case parser.BodyClose:
-		c.phase = phClose
-	default:
+	c.body.StartResponse(r)
+	c.phase = phBody
+	if c.body.Done() {
 		l.complete(c, now)
 	}
+}
+
+// closeDelimited reports whether c is reading a body that ends with the
+// connection.
+func (c *conn) closeDelimited() bool {
+	return c.phase == phBody && c.body.Kind() == parser.BodyClose
 }
 
 // complete records the response to the oldest request in flight.

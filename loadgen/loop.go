@@ -210,7 +210,7 @@ func (l *loop) read(c *conn, now int64) {
 		return
 	}
 	if n == 0 { // EOF
-		if c.phase == phClose && c.qn > 0 {
+		if c.closeDelimited() && c.qn > 0 {
 			l.complete(c, now)
 		} else if c.qn > 0 {
 			l.stats.failed(ErrRead, nil) // closed by the peer

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -11,14 +12,25 @@ type Options struct {
 	// Loops is the number of event loops; Loop and Table.Shard accept
 	// 0..Loops-1. At least 1.
 	Loops int
-	// MaxRoutes and MaxUpstreams bound the distinct names ever installed
-	// (the label cardinality); 0 means 1024 and 256.
-	MaxRoutes, MaxUpstreams int
-	// CacheSize, if set, is called at scrape for hotpath_cache_size_bytes.
-	CacheSize func() int64
-	// AccessLogDropped, if set, is called at scrape for
-	// hotpath_accesslog_dropped_total (accesslog.Log.Dropped).
-	AccessLogDropped func() uint64
+	// MaxRoutes, MaxUpstreams and MaxEndpoints bound the distinct names
+	// ever installed (the label cardinality); 0 means 1024, 256 and 4096.
+	// Endpoints past MaxEndpoints are not counted per endpoint.
+	MaxRoutes, MaxUpstreams, MaxEndpoints int
+	// Cache, if set, is called at scrape for the response cache's
+	// counters (package cache's Stats); ok false (no route caches) leaves
+	// the hotpath_cache_* store series out.
+	Cache func() (s CacheStats, ok bool)
+	// AccessLogDropped and AccessLogWriteErrors, if set, are called at
+	// scrape for hotpath_accesslog_dropped_total and
+	// hotpath_access_log_write_errors_total (accesslog.Log's Dropped and
+	// WriteErrors).
+	AccessLogDropped, AccessLogWriteErrors func() uint64
+	// Aggregates, if set, is called at scrape for the aggregate routes'
+	// counters.
+	Aggregates func() []AggregateStats
+	// Endpoints, if set, is called at scrape for each configured
+	// endpoint's health and in-flight requests.
+	Endpoints func() []EndpointState
 	// Accept, if set, is called at scrape for the connection budget's
 	// metrics (engine/fdguard.go).
 	Accept func() AcceptStats
@@ -31,6 +43,23 @@ type Options struct {
 	// Upstreams, if set, is called at scrape for the endpoints' passive
 	// health (hotpath_upstream_ejections_total, _endpoints_ejected).
 	Upstreams func() []UpstreamHealth
+}
+
+// CacheStats are the response cache's counters (cache.Stats).
+type CacheStats struct {
+	Stores, StoredBytes     uint64
+	Rejections              uint64 // refused by the admission policy
+	Evictions, EvictedBytes uint64
+	Expirations             uint64
+	SizeBytes               int64
+}
+
+// AggregateStats are one aggregate route's counters (engine.AggregateStats).
+type AggregateStats struct {
+	Route        string
+	InFlight     int64
+	Saturated    uint64
+	PartFailures uint64
 }
 
 // UpstreamHealth is an upstream's passive health: ejections so far and
@@ -57,6 +86,14 @@ type AcceptStats struct {
 type Labels struct {
 	Routes    []string
 	Upstreams []string
+	// Limited and Cached, if set, say which routes (by ID) have a rate
+	// limiter and a response cache: only those export
+	// hotpath_limiter_rejections_total and hotpath_cache_lookups_total
+	// series. Nil: none has.
+	Limited, Cached []bool
+	// Endpoints are the upstreams' endpoints: they get per-endpoint
+	// counters (endpoint.go).
+	Endpoints []Endpoint
 }
 
 // Collector owns every loop's counters and exports their sums as a
@@ -72,14 +109,7 @@ type Collector struct {
 	mu        sync.Mutex // serialises Install; guards the maps
 	routes    map[string]*routeSlot
 	upstreams map[string]*upstreamSlot
-
-	// evictions and evictedBytes are written by the cache's own goroutines.
-	evict struct {
-		_     [64]byte
-		n     uint64
-		bytes uint64
-		_     [48]byte
-	}
+	endpoints map[[2]string]*endpointSlot
 
 	desc descs
 }
@@ -103,12 +133,20 @@ type upstreamSlot struct {
 type Table struct {
 	shards    []Shard
 	routes    []*routeSlot    // distinct, exported
+	features  []uint8         // of routes: hasLimiter | hasCache
 	upstreams []*upstreamSlot // distinct, exported
+	endpoints []*endpointSlot // distinct, exported
 	unmatched int
 	// Overflowed is how many of the installed routes count under OtherRoute
 	// because the distinct route names reached Options.MaxRoutes.
 	Overflowed int
 }
+
+// Route features, in Table.features.
+const (
+	hasLimiter = 1 << iota
+	hasCache
+)
 
 // Shard returns loop's view of t. Call it once per loop and table, not per
 // request.
@@ -130,11 +168,15 @@ func New(opts Options) *Collector {
 	if opts.MaxUpstreams <= 0 {
 		opts.MaxUpstreams = 256
 	}
+	if opts.MaxEndpoints <= 0 {
+		opts.MaxEndpoints = 4096
+	}
 	c := &Collector{
 		opts:      opts,
 		loops:     make([]*Loop, opts.Loops),
 		routes:    map[string]*routeSlot{},
 		upstreams: map[string]*upstreamSlot{},
+		endpoints: map[[2]string]*endpointSlot{},
 		desc:      newDescs(),
 	}
 	for i := range c.loops {
@@ -151,14 +193,6 @@ func (c *Collector) Loop(i int) *Loop { return c.loops[i] }
 
 // Loops returns Options.Loops.
 func (c *Collector) Loops() int { return len(c.loops) }
-
-// CacheEvicted counts one entry of n bytes evicted from the response cache.
-// Unlike the loop counters it may be called from any goroutine (the cache's
-// eviction callback).
-func (c *Collector) CacheEvicted(n int) {
-	atomic.AddUint64(&c.evict.n, 1)
-	atomic.AddUint64(&c.evict.bytes, uint64(n))
-}
 
 // Install builds the Table of a configuration and makes it the one
 // exported. Names already installed keep their storage (and counts); new
@@ -216,14 +250,24 @@ func (c *Collector) Install(l Labels) (*Table, error) {
 		if s == nil {
 			s = &routeSlot{name: n, cells: make([]*routeCell, loops)}
 			for j := range s.cells {
-				s.cells[j] = new(routeCell) // 64 bytes: one cache line
+				s.cells[j] = new(routeCell) // whole cache lines: its own size class, 64-byte aligned
 			}
 			c.routes[n] = s
 		}
 		rs[i] = s
+		var f uint8
+		if i < len(l.Limited) && l.Limited[i] {
+			f |= hasLimiter
+		}
+		if i < len(l.Cached) && l.Cached[i] {
+			f |= hasCache
+		}
 		if !seen[n] {
 			seen[n] = true
 			t.routes = append(t.routes, s)
+			t.features = append(t.features, f)
+		} else {
+			t.features[slices.Index(t.routes, s)] |= f // two routes, one name
 		}
 	}
 	clear(seen)
@@ -233,7 +277,7 @@ func (c *Collector) Install(l Labels) (*Table, error) {
 		if s == nil {
 			s = &upstreamSlot{name: n, cells: make([]*upstreamCell, loops)}
 			for j := range s.cells {
-				s.cells[j] = new(upstreamCell) // 256 bytes: four cache lines
+				s.cells[j] = new(upstreamCell) // whole cache lines, as routeCell
 			}
 			c.upstreams[n] = s
 		}
@@ -243,8 +287,42 @@ func (c *Collector) Install(l Labels) (*Table, error) {
 			t.upstreams = append(t.upstreams, s)
 		}
 	}
+	maxID := -1
+	for _, e := range l.Endpoints {
+		maxID = max(maxID, e.ID)
+	}
+	eps := make([]*endpointSlot, maxID+1) // by ID
+	seenEP := map[*endpointSlot]bool{}
+	for _, e := range l.Endpoints {
+		if e.ID < 0 || eps[e.ID] != nil {
+			continue
+		}
+		k := [2]string{e.Upstream, e.Addr}
+		s := c.endpoints[k]
+		if s == nil {
+			if len(c.endpoints) >= c.opts.MaxEndpoints {
+				continue
+			}
+			s = &endpointSlot{upstream: e.Upstream, addr: e.Addr, cells: make([]*endpointCell, loops)}
+			for j := range s.cells {
+				s.cells[j] = new(endpointCell)
+			}
+			c.endpoints[k] = s
+		}
+		eps[e.ID] = s
+		if !seenEP[s] {
+			seenEP[s] = true
+			t.endpoints = append(t.endpoints, s)
+		}
+	}
 	for j := range t.shards {
 		sh := &t.shards[j]
+		sh.eps = make([]*endpointCell, len(eps))
+		for i, s := range eps {
+			if s != nil {
+				sh.eps[i] = s.cells[j]
+			}
+		}
 		sh.routes = make([]*routeCell, len(rs))
 		for i, s := range rs {
 			sh.routes[i] = s.cells[j]

@@ -2,10 +2,13 @@
 // near-zero cost on the request path, and exposes the counts to Prometheus.
 //
 // Every event loop owns its counters. The process-wide block of a loop is a
-// *Loop (bytes, downstream connections, parser rejections, timeouts, cache
-// stores); the per-route counters (requests, durations, limiter and cache
-// outcomes) and per-upstream counters of a loop are reached through a
-// *Shard of the current *Table. A loop increments only its own blocks with
+// *Loop (bytes, downstream connections, exchanges in flight, parser
+// rejections, timeouts, the tunnel and pending-queue gauges); the per-route
+// counters (requests by status code, durations, limiter and cache outcomes),
+// per-upstream and per-endpoint counters of a loop are reached through a
+// *Shard of the current *Table. What other parts own (the response cache,
+// edge protection, TLS, endpoint health, aggregates) is read through the
+// Options' functions at scrape. A loop increments only its own blocks with
 // atomic.AddUint64 on cache lines no other loop writes, so an increment is
 // an uncontended locked add of a few nanoseconds and never allocates. The
 // *Collector (a prometheus.Collector) sums the loops when it is scraped.

@@ -1,22 +1,8 @@
 package metrics
 
-// Status classes index the per-code counters: 1xx..5xx, then "other" for a
-// status outside 100..599 (an upstream may send 999; 0 means no response).
-const (
-	numClasses = 6
-	classOther = 5
-)
-
-var classLabels = [numClasses]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
-
-// statusClass maps a status code to its class index.
-func statusClass(status int) int {
-	c := status/100 - 1
-	if uint(c) >= classOther {
-		return classOther
-	}
-	return c
-}
+// classLabels name the slots of codes outside the IANA registry, by class
+// (codes.go).
+var classLabels = [5]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Reason is why the request parser refused a request: the statuses of
 // RFC 9110/9112 the gateway answers with, plus a few named causes that

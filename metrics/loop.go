@@ -6,7 +6,8 @@ import (
 )
 
 // Loop is the process-wide counter block of one event loop: traffic,
-// downstream connections, parser rejections, timeouts and cache stores.
+// downstream connections, exchanges in flight, parser rejections, timeouts,
+// and the gauges the loop publishes on its tick (tunnels, pending queue).
 // Only the owning loop calls its methods; the Collector reads it with atomic
 // loads. Its size is a multiple of 64 bytes and it is allocated on its own,
 // so two loops never write the same cache line. The methods never allocate.
@@ -23,8 +24,8 @@ type loopCounters struct {
 	downClosed        uint64
 	reasons           [numReasons]uint64
 	timeouts          [numTimeoutKinds]uint64
-	cacheStores       uint64
-	cacheStoredBytes  uint64
+	begun, ended      uint64 // exchanges opened and closed: in flight = begun - ended
+	tunnels, pending  int64  // gauges set on the loop's tick
 }
 
 // BytesReceived counts n bytes read from downstream clients.
@@ -55,15 +56,31 @@ func (l *Loop) Timeout(k TimeoutKind) {
 	atomic.AddUint64(&l.timeouts[k], 1)
 }
 
-// CacheStore counts a response of n bytes stored in the cache.
-func (l *Loop) CacheStore(n int) {
-	atomic.AddUint64(&l.cacheStores, 1)
-	atomic.AddUint64(&l.cacheStoredBytes, uint64(n))
+// ExchangeBegun counts an exchange (a request head, parsed or refused)
+// that opened; ExchangeEnded counts it when it ends. Their difference is
+// hotpath_requests_in_flight.
+func (l *Loop) ExchangeBegun() { atomic.AddUint64(&l.begun, 1) }
+
+// ExchangeEnded counts an exchange that ended (see ExchangeBegun).
+func (l *Loop) ExchangeEnded() { atomic.AddUint64(&l.ended, 1) }
+
+// SetQueues publishes, from the loop's periodic tick, the tunnels open on
+// the loop (WebSocket and other upgrades) and the requests waiting in its
+// endpoints' pending queues.
+func (l *Loop) SetQueues(tunnels, pending int) {
+	atomic.StoreInt64(&l.tunnels, int64(tunnels))
+	atomic.StoreInt64(&l.pending, int64(pending))
 }
 
-// routeCell is one loop's counters for one route name: 256 bytes.
+// routeCell is one loop's counters for one route name, padded to whole
+// cache lines.
 type routeCell struct {
-	codes    [numClasses]uint64
+	_ [(64 - unsafe.Sizeof(routeCounters{})%64) % 64]byte // first: see Loop
+	routeCounters
+}
+
+type routeCounters struct {
+	codes    [numCodeSlots]uint64
 	limited  [numLimitModes]uint64
 	cache    [numCacheResults]uint64
 	buckets  [numBuckets + 1]uint64 // request duration, non-cumulative; the last is +Inf
@@ -81,7 +98,7 @@ type upstreamCell struct {
 }
 
 type upstreamCounters struct {
-	codes     [numClasses]uint64
+	codes     [numCodeSlots]uint64
 	errors    [numErrorClasses]uint64
 	buckets   [numBuckets + 1]uint64 // non-cumulative; the last is +Inf
 	sumNanos  uint64
@@ -100,15 +117,16 @@ type upstreamCounters struct {
 type Shard struct {
 	routes []*routeCell
 	ups    []*upstreamCell
+	eps    []*endpointCell // by pool.Endpoint.ID; nil: not counted
 }
 
-// Request counts a response with status to the client on route (2xx,
-// 4xx, ...; a status outside 100..599 counts as "other") and records nanos,
+// Request counts a response with status to the client on route (by code,
+// see codes.go; a status outside 100..599 counts as "other") and records nanos,
 // the request's duration from its head to its last response byte, in the
 // route's latency histogram.
 func (s *Shard) Request(route, status int, nanos int64) {
 	c := s.routes[route]
-	atomic.AddUint64(&c.codes[statusClass(status)], 1)
+	atomic.AddUint64(&c.codes[codeSlot(status)], 1)
 	atomic.AddUint64(&c.buckets[bucket(nanos)], 1)
 	if nanos > 0 {
 		atomic.AddUint64(&c.sumNanos, uint64(nanos))
@@ -151,7 +169,7 @@ func (s *Shard) CacheResult(route int, kind CacheResult) {
 // end of the response head) in the latency histogram.
 func (s *Shard) UpstreamResponse(upstream, status int, nanos int64) {
 	c := s.ups[upstream]
-	atomic.AddUint64(&c.codes[statusClass(status)], 1)
+	atomic.AddUint64(&c.codes[codeSlot(status)], 1)
 	atomic.AddUint64(&c.buckets[bucket(nanos)], 1)
 	if nanos > 0 {
 		atomic.AddUint64(&c.sumNanos, uint64(nanos))

@@ -72,12 +72,18 @@ func TestStatusClass(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"continue", 100, "1xx"},
-		{"ok", 200, "2xx"},
-		{"no content", 204, "2xx"},
-		{"moved", 301, "3xx"},
-		{"not found", 404, "4xx"},
-		{"bad gateway", 502, "5xx"},
+		{"continue", 100, "100"},
+		{"ok", 200, "200"},
+		{"no content", 204, "204"},
+		{"moved", 301, "301"},
+		{"not found", 404, "404"},
+		{"unauthorized", 401, "401"},
+		{"too many", 429, "429"},
+		{"bad gateway", 502, "502"},
+		{"unavailable", 503, "503"},
+		{"gateway timeout", 504, "504"},
+		{"unregistered 2xx", 299, "2xx"},
+		{"unregistered 4xx", 499, "4xx"},
 		{"last 5xx", 599, "5xx"},
 		{"no response", 0, "other"},
 		{"below range", 99, "other"},
@@ -87,8 +93,8 @@ func TestStatusClass(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classLabels[statusClass(tt.status)]; got != tt.want {
-				t.Errorf("statusClass(%d) = %s, want %s", tt.status, got, tt.want)
+			if got := codeLabels[codeSlot(tt.status)]; got != tt.want {
+				t.Errorf("codeSlot(%d) = %s, want %s", tt.status, got, tt.want)
 			}
 		})
 	}
@@ -137,6 +143,7 @@ func TestLayout(t *testing.T) {
 		{"Loop", unsafe.Sizeof(Loop{})},
 		{"routeCell", unsafe.Sizeof(routeCell{})},
 		{"upstreamCell", unsafe.Sizeof(upstreamCell{})},
+		{"endpointCell", unsafe.Sizeof(endpointCell{})},
 	}
 	for _, s := range sizes {
 		if s.size%64 != 0 {
@@ -165,11 +172,18 @@ func TestLayout(t *testing.T) {
 
 func TestCollect(t *testing.T) {
 	c := New(Options{
-		Loops:            2,
-		CacheSize:        func() int64 { return 4096 },
-		AccessLogDropped: func() uint64 { return 7 },
+		Loops: 2,
+		Cache: func() (CacheStats, bool) {
+			return CacheStats{Stores: 2, StoredBytes: 20, Rejections: 3, Evictions: 1, EvictedBytes: 64, Expirations: 5, SizeBytes: 4096}, true
+		},
+		AccessLogDropped:     func() uint64 { return 7 },
+		AccessLogWriteErrors: func() uint64 { return 9 },
+		Aggregates: func() []AggregateStats {
+			return []AggregateStats{{Route: "agg", InFlight: 1, Saturated: 2, PartFailures: 3}}
+		},
 	})
-	tab, err := c.Install(Labels{Routes: []string{"api", "static"}, Upstreams: []string{"backend"}})
+	tab, err := c.Install(Labels{Routes: []string{"api", "static"}, Upstreams: []string{"backend"},
+		Limited: []bool{true, true}, Cached: []bool{true, true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +196,10 @@ func TestCollect(t *testing.T) {
 		l.Timeout(TimeoutUpstreamHeader)
 		sh.CacheResult(0, CacheHit)
 		sh.CacheResult(0, CacheMiss)
-		l.CacheStore(10)
+		l.ExchangeBegun()
+		l.ExchangeBegun()
+		l.ExchangeEnded()
+		l.SetQueues(3, 4)
 		sh.Request(0, 200, 300_000)
 		sh.Request(0, 503, 2_000_000)
 		sh.Request(1, 304, 0)
@@ -197,7 +214,6 @@ func TestCollect(t *testing.T) {
 		sh.SetConns(0, 2, 1)
 	}
 	c.Loop(0).DownstreamClosed()
-	c.CacheEvicted(64)
 
 	mfs := gather(t, c)
 	checks := []struct {
@@ -205,16 +221,16 @@ func TestCollect(t *testing.T) {
 		labels []string
 		want   float64
 	}{
-		{"hotpath_requests_total", []string{"route", "api", "code", "2xx"}, 2},
-		{"hotpath_requests_total", []string{"route", "api", "code", "5xx"}, 2},
-		{"hotpath_requests_total", []string{"route", "static", "code", "3xx"}, 2},
-		{"hotpath_requests_total", []string{"route", UnmatchedRoute, "code", "4xx"}, 2},
+		{"hotpath_requests_total", []string{"route", "api", "code", "200"}, 2},
+		{"hotpath_requests_total", []string{"route", "api", "code", "503"}, 2},
+		{"hotpath_requests_total", []string{"route", "static", "code", "304"}, 2},
+		{"hotpath_requests_total", []string{"route", UnmatchedRoute, "code", "404"}, 2},
 		{"hotpath_limiter_rejections_total", []string{"route", "api", "mode", "shadow"}, 2},
 		{"hotpath_limiter_rejections_total", []string{"route", "api", "mode", "enforce"}, 0},
 		{"hotpath_limiter_rejections_total", []string{"route", "static", "mode", "enforce"}, 2},
 		{"hotpath_timeouts_total", []string{"kind", "upstream_header"}, 2},
 		{"hotpath_timeouts_total", []string{"kind", "client_header"}, 0},
-		{"hotpath_upstream_requests_total", []string{"upstream", "backend", "code", "2xx"}, 4},
+		{"hotpath_upstream_requests_total", []string{"upstream", "backend", "code", "200"}, 4},
 		{"hotpath_upstream_requests_total", []string{"upstream", "backend", "code", "other"}, 2},
 		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "kind", "timeout"}, 2},
 		{"hotpath_upstream_errors_total", []string{"upstream", "backend", "kind", "connect"}, 0},
@@ -226,7 +242,10 @@ func TestCollect(t *testing.T) {
 		{"hotpath_downstream_bytes_received_total", nil, 200},
 		{"hotpath_downstream_bytes_sent_total", nil, 2000},
 		{"hotpath_downstream_connections_total", nil, 2},
-		{"hotpath_downstream_connections", nil, 1},
+		{"hotpath_downstream_connections_open", nil, 1},
+		{"hotpath_requests_in_flight", nil, 2},
+		{"hotpath_tunnels_open", nil, 6},
+		{"hotpath_pending_requests", nil, 8},
 		{"hotpath_parser_rejections_total", []string{"reason", "uri_too_long"}, 2},
 		{"hotpath_parser_rejections_total", []string{"reason", "bad_request"}, 0},
 		{"hotpath_cache_lookups_total", []string{"route", "api", "result", "hit"}, 2},
@@ -235,10 +254,16 @@ func TestCollect(t *testing.T) {
 		{"hotpath_cache_lookups_total", []string{"route", "static", "result", "hit"}, 0},
 		{"hotpath_cache_stores_total", nil, 2},
 		{"hotpath_cache_stored_bytes_total", nil, 20},
+		{"hotpath_cache_rejections_total", nil, 3},
 		{"hotpath_cache_evictions_total", nil, 1},
 		{"hotpath_cache_evicted_bytes_total", nil, 64},
+		{"hotpath_cache_expirations_total", nil, 5},
 		{"hotpath_cache_size_bytes", nil, 4096},
 		{"hotpath_accesslog_dropped_total", nil, 7},
+		{"hotpath_access_log_write_errors_total", nil, 9},
+		{"hotpath_aggregate_in_flight", []string{"route", "agg"}, 1},
+		{"hotpath_aggregate_saturated_total", []string{"route", "agg"}, 2},
+		{"hotpath_aggregate_part_failures_total", []string{"route", "agg"}, 3},
 	}
 	for _, ck := range checks {
 		if got := value(t, mfs, ck.name, ck.labels...); got != ck.want {
@@ -246,7 +271,10 @@ func TestCollect(t *testing.T) {
 		}
 	}
 	if m := find(mfs, "hotpath_requests_total", "route", "static", "code", "other"); m != nil {
-		t.Errorf("class other exported while zero")
+		t.Errorf("code other exported while zero")
+	}
+	if m := find(mfs, "hotpath_requests_total", "route", "static", "code", "200"); m != nil {
+		t.Errorf("code 200 exported for a route that never answered 200")
 	}
 
 	h := find(mfs, "hotpath_upstream_request_duration_seconds", "upstream", "backend").GetHistogram()
@@ -307,10 +335,10 @@ func TestReload(t *testing.T) {
 	s2.SetConns(1, 0, 0)
 
 	mfs := gather(t, c)
-	if got := value(t, mfs, "hotpath_requests_total", "route", "b", "code", "2xx"); got != 3 {
+	if got := value(t, mfs, "hotpath_requests_total", "route", "b", "code", "200"); got != 3 {
 		t.Errorf("b = %v, want 3", got)
 	}
-	if got := value(t, mfs, "hotpath_requests_total", "route", "c", "code", "2xx"); got != 1 {
+	if got := value(t, mfs, "hotpath_requests_total", "route", "c", "code", "200"); got != 1 {
 		t.Errorf("c = %v, want 1", got)
 	}
 	if m := find(mfs, "hotpath_requests_total", "route", "a"); m != nil {
@@ -326,7 +354,7 @@ func TestReload(t *testing.T) {
 	}
 	t3.Shard(0).Request(0, 200, 0)
 	mfs = gather(t, c)
-	if got := value(t, mfs, "hotpath_requests_total", "route", "a", "code", "2xx"); got != 2 {
+	if got := value(t, mfs, "hotpath_requests_total", "route", "a", "code", "200"); got != 2 {
 		t.Errorf("a after coming back = %v, want 2", got)
 	}
 }
@@ -340,7 +368,7 @@ func TestDuplicateNamesShareCounters(t *testing.T) {
 	tab.Shard(0).Request(0, 200, 0)
 	tab.Shard(0).Request(1, 200, 0)
 	mfs := gather(t, c) // the pedantic registry refuses duplicate series
-	if got := value(t, mfs, "hotpath_requests_total", "route", "x", "code", "2xx"); got != 2 {
+	if got := value(t, mfs, "hotpath_requests_total", "route", "x", "code", "200"); got != 2 {
 		t.Errorf("x = %v, want 2", got)
 	}
 }
@@ -359,7 +387,7 @@ func TestInstallRouteOverflow(t *testing.T) {
 	}
 	mfs := gather(t, c)
 	for route, want := range map[string]float64{"a": 2, "b": 1, "c": 1, OtherRoute: 2} {
-		if got := value(t, mfs, "hotpath_requests_total", "route", route, "code", "2xx"); got != want {
+		if got := value(t, mfs, "hotpath_requests_total", "route", route, "code", "200"); got != want {
 			t.Errorf("route %s = %v, want %v", route, got, want)
 		}
 	}
@@ -398,16 +426,19 @@ func TestInstallLimits(t *testing.T) {
 // recordRequest is every increment the engine makes for one proxied
 // request on a keep-alive connection.
 func recordRequest(l *Loop, sh *Shard, route, up int) {
+	l.ExchangeBegun()
 	l.BytesReceived(180)
 	sh.UpstreamBytes(up, 200, 350)
 	sh.UpstreamResponse(up, 200, 420_000)
+	sh.EndpointResponse(up, 200, 420_000)
 	sh.Request(route, 200, 510_000)
+	l.ExchangeEnded()
 	l.BytesSent(350)
 }
 
 func TestRecordAllocs(t *testing.T) {
 	c := New(Options{Loops: 1})
-	tab, _ := c.Install(Labels{Routes: []string{"r"}, Upstreams: []string{"u"}})
+	tab, _ := c.Install(Labels{Routes: []string{"r"}, Upstreams: []string{"u"}, Endpoints: []Endpoint{{Upstream: "u", Addr: "10.0.0.1:80", ID: 0}}})
 	l, sh := c.Loop(0), tab.Shard(0)
 	allocs := testing.AllocsPerRun(1000, func() {
 		recordRequest(l, sh, 0, 0)
@@ -420,7 +451,12 @@ func TestRecordAllocs(t *testing.T) {
 		l.Timeout(TimeoutClientBody)
 		l.DownstreamOpened()
 		l.DownstreamClosed()
-		l.CacheStore(100)
+		l.ExchangeBegun()
+		l.ExchangeEnded()
+		l.SetQueues(1, 2)
+		sh.EndpointResponse(0, 502, 1000)
+		sh.EndpointError(0, ErrorConnect)
+		sh.SetEndpointConns(0, 1, 1)
 	})
 	if allocs != 0 {
 		t.Fatalf("recording allocates %v times per request", allocs)
@@ -453,7 +489,7 @@ func TestConcurrentScrape(t *testing.T) {
 	wg.Wait()
 	<-done
 	mfs := gather(t, c)
-	if got := value(t, mfs, "hotpath_requests_total", "route", "r", "code", "2xx"); got != loops*n {
+	if got := value(t, mfs, "hotpath_requests_total", "route", "r", "code", "200"); got != loops*n {
 		t.Errorf("requests = %v, want %d", got, loops*n)
 	}
 	h := find(mfs, "hotpath_upstream_request_duration_seconds", "upstream", "u").GetHistogram()

@@ -17,11 +17,15 @@ type descs struct {
 	parser                                        *prometheus.Desc
 	cacheLookups, cacheStores, cacheStoredBytes   *prometheus.Desc
 	cacheEvictions, cacheEvictedBytes, cacheSize  *prometheus.Desc
-	accessDropped, authRejections                 *prometheus.Desc
+	cacheRejections, cacheExpirations             *prometheus.Desc
+	accessDropped, accessWriteErrors              *prometheus.Desc
+	authRejections, inFlight, tunnels, pending    *prometheus.Desc
+	aggInFlight, aggSaturated, aggPartFailures    *prometheus.Desc
 	downMax, downRefused, acceptPauses, paused    *prometheus.Desc
 	upRetries, upNoBudget, upEjections, upEjected *prometheus.Desc
-	edge                                          edgeDescs // edge.go
-	tls                                           tlsDescs  // tls.go
+	edge                                          edgeDescs     // edge.go
+	tls                                           tlsDescs      // tls.go
+	ep                                            endpointDescs // endpoint.go
 }
 
 func newDescs() descs {
@@ -29,11 +33,11 @@ func newDescs() descs {
 		return prometheus.NewDesc("hotpath_"+name, help, labels, nil)
 	}
 	return descs{
-		requests:          d("requests_total", "Responses sent to clients, by route and status class (\"other\": none or out of range).", "route", "code"),
+		requests:          d("requests_total", "Responses sent to clients, by route and status code (a code outside the IANA registry: its class, 5xx; \"other\": no response or out of range).", "route", "code"),
 		duration:          d("request_duration_seconds", "Request duration, from the request head to the last response byte, by route.", "route"),
 		timeouts:          d("timeouts_total", "Deadlines that expired, by kind.", "kind"),
 		limiter:           d("limiter_rejections_total", "Requests over a route's rate limit, enforced or shadow.", "route", "mode"),
-		upRequests:        d("upstream_requests_total", "Responses received from upstreams, by status class.", "upstream", "code"),
+		upRequests:        d("upstream_requests_total", "Responses received from upstreams, by status code.", "upstream", "code"),
 		upErrors:          d("upstream_errors_total", "Failed upstream exchanges, by kind.", "upstream", "kind"),
 		upDuration:        d("upstream_request_duration_seconds", "Upstream latency, from the start of the exchange to the end of the response head.", "upstream"),
 		upConns:           d("upstream_connections", "Upstream connections, active (serving an exchange) or idle (keep-alive).", "upstream", "state"),
@@ -42,15 +46,24 @@ func newDescs() descs {
 		bytesIn:           d("downstream_bytes_received_total", "Bytes read from clients."),
 		bytesOut:          d("downstream_bytes_sent_total", "Bytes written to clients."),
 		downTotal:         d("downstream_connections_total", "Client connections accepted."),
-		downActive:        d("downstream_connections", "Client connections open."),
+		downActive:        d("downstream_connections_open", "Client connections open."),
+		inFlight:          d("requests_in_flight", "Exchanges in progress: request heads received (or refused) whose exchange has not ended."),
+		tunnels:           d("tunnels_open", "Upgraded connections (WebSocket and other tunnels) open."),
+		pending:           d("pending_requests", "Requests waiting in the endpoints' pending queues for a connection (pool.max_pending)."),
 		parser:            d("parser_rejections_total", "Requests refused by the HTTP parser, by reason.", "reason"),
 		cacheLookups:      d("cache_lookups_total", "Response cache lookups, by route and result.", "route", "result"),
-		cacheStores:       d("cache_stores_total", "Responses stored in the cache."),
-		cacheStoredBytes:  d("cache_stored_bytes_total", "Bytes of responses stored in the cache."),
-		cacheEvictions:    d("cache_evictions_total", "Entries evicted from the cache."),
+		cacheStores:       d("cache_stores_total", "Responses handed to the cache's store."),
+		cacheStoredBytes:  d("cache_stored_bytes_total", "Bytes of responses handed to the cache's store (headers, body and a fixed overhead per entry)."),
+		cacheRejections:   d("cache_rejections_total", "Stores the cache's admission policy (TinyLFU) refused."),
+		cacheEvictions:    d("cache_evictions_total", "Entries evicted from the cache to stay within max_bytes."),
 		cacheEvictedBytes: d("cache_evicted_bytes_total", "Bytes of entries evicted from the cache."),
-		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache."),
+		cacheExpirations:  d("cache_expirations_total", "Entries dropped from the cache when their time to live ran out."),
+		cacheSize:         d("cache_size_bytes", "Bytes held by the response cache now."),
 		accessDropped:     d("accesslog_dropped_total", "Access-log records dropped because no buffer was free."),
+		accessWriteErrors: d("access_log_write_errors_total", "Access-log writes that failed (the lines in them are lost)."),
+		aggInFlight:       d("aggregate_in_flight", "Aggregations running now, by route.", "route"),
+		aggSaturated:      d("aggregate_saturated_total", "Aggregate requests answered 503 because max_concurrent were running, by route.", "route"),
+		aggPartFailures:   d("aggregate_part_failures_total", "Aggregate parts that failed (timeout, error, status, size), by route.", "route"),
 		upRetries:         d("upstream_retries_total", "Requests sent again to another endpoint, by reason (connect_failure, reset, timeout, status).", "upstream", "reason"),
 		upNoBudget:        d("upstream_retry_budget_exhausted_total", "Retries refused because the upstream's retry budget was spent.", "upstream"),
 		upEjections:       d("upstream_ejections_total", "Endpoints ejected by passive health checking.", "upstream"),
@@ -60,6 +73,7 @@ func newDescs() descs {
 		acceptPauses:      d("accept_pauses_total", "Times an event loop stopped accepting because the connection budget was spent."),
 		paused:            d("accept_paused_loops", "Event loops not accepting now because the connection budget is spent."),
 		edge:              newEdgeDescs(),
+		ep:                newEndpointDescs(),
 		tls:               newTLSDescs(),
 		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full; client_cert: 403, a route's client_cert.required without a verified client certificate).", "route", "reason"),
 	}
@@ -71,17 +85,28 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{
 		d.requests, d.duration, d.timeouts, d.limiter, d.upRequests, d.upErrors, d.upDuration, d.upConns,
 		d.upBytesSent, d.upBytesRecv, d.bytesIn, d.bytesOut, d.downTotal, d.downActive, d.upRetries, d.upNoBudget,
-		d.parser, d.cacheLookups, d.cacheStores, d.cacheStoredBytes, d.cacheEvictions,
-		d.cacheEvictedBytes, d.authRejections,
+		d.parser, d.cacheLookups, d.authRejections, d.inFlight, d.tunnels, d.pending,
 	} {
 		ch <- x
 	}
-	if c.opts.CacheSize != nil {
-		ch <- d.cacheSize
+	if c.opts.Cache != nil {
+		for _, x := range []*prometheus.Desc{d.cacheStores, d.cacheStoredBytes, d.cacheRejections,
+			d.cacheEvictions, d.cacheEvictedBytes, d.cacheExpirations, d.cacheSize} {
+			ch <- x
+		}
 	}
 	if c.opts.AccessLogDropped != nil {
 		ch <- d.accessDropped
 	}
+	if c.opts.AccessLogWriteErrors != nil {
+		ch <- d.accessWriteErrors
+	}
+	if c.opts.Aggregates != nil {
+		ch <- d.aggInFlight
+		ch <- d.aggSaturated
+		ch <- d.aggPartFailures
+	}
+	c.describeEndpoints(ch)
 	if c.opts.Upstreams != nil {
 		ch <- d.upEjections
 		ch <- d.upEjected
@@ -120,8 +145,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for i := range l.timeouts {
 			lt.timeouts[i] += atomic.LoadUint64(&l.timeouts[i])
 		}
-		lt.cacheStores += atomic.LoadUint64(&l.cacheStores)
-		lt.cacheStoredBytes += atomic.LoadUint64(&l.cacheStoredBytes)
+		// ended before begun: an exchange that begins between the two
+		// loads makes the gauge transiently high, never negative.
+		lt.ended += atomic.LoadUint64(&l.ended)
+		lt.begun += atomic.LoadUint64(&l.begun)
+		lt.tunnels += atomic.LoadInt64(&l.tunnels)
+		lt.pending += atomic.LoadInt64(&l.pending)
 	}
 	counter(d.bytesIn, lt.bytesIn)
 	counter(d.bytesOut, lt.bytesOut)
@@ -136,15 +165,32 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i, v := range lt.timeouts {
 		counter(d.timeouts, v, timeoutLabels[i])
 	}
-	counter(d.cacheStores, lt.cacheStores)
-	counter(d.cacheStoredBytes, lt.cacheStoredBytes)
-	counter(d.cacheEvictions, atomic.LoadUint64(&c.evict.n))
-	counter(d.cacheEvictedBytes, atomic.LoadUint64(&c.evict.bytes))
-	if c.opts.CacheSize != nil {
-		gauge(d.cacheSize, float64(c.opts.CacheSize()))
+	gauge(d.inFlight, max(float64(lt.begun)-float64(lt.ended), 0))
+	gauge(d.tunnels, float64(max(lt.tunnels, 0)))
+	gauge(d.pending, float64(max(lt.pending, 0)))
+	if c.opts.Cache != nil {
+		if s, ok := c.opts.Cache(); ok {
+			counter(d.cacheStores, s.Stores)
+			counter(d.cacheStoredBytes, s.StoredBytes)
+			counter(d.cacheRejections, s.Rejections)
+			counter(d.cacheEvictions, s.Evictions)
+			counter(d.cacheEvictedBytes, s.EvictedBytes)
+			counter(d.cacheExpirations, s.Expirations)
+			gauge(d.cacheSize, float64(s.SizeBytes))
+		}
 	}
 	if c.opts.AccessLogDropped != nil {
 		counter(d.accessDropped, c.opts.AccessLogDropped())
+	}
+	if c.opts.AccessLogWriteErrors != nil {
+		counter(d.accessWriteErrors, c.opts.AccessLogWriteErrors())
+	}
+	if c.opts.Aggregates != nil {
+		for _, a := range c.opts.Aggregates() {
+			gauge(d.aggInFlight, float64(a.InFlight), a.Route)
+			counter(d.aggSaturated, a.Saturated, a.Route)
+			counter(d.aggPartFailures, a.PartFailures, a.Route)
+		}
 	}
 	if c.opts.Accept != nil {
 		a := c.opts.Accept()
@@ -157,7 +203,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectTLS(ch)
 
 	t := c.table.Load()
-	for _, s := range t.routes {
+	for ri, s := range t.routes {
 		var rc routeCell
 		for _, cell := range s.cells {
 			addLoaded(rc.codes[:], cell.codes[:])
@@ -168,16 +214,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			rc.sumNanos += atomic.LoadUint64(&cell.sumNanos)
 		}
 		for i, v := range rc.codes {
-			if i == classOther && v == 0 {
-				continue
+			if v > 0 { // the codes seen
+				counter(d.requests, v, s.name, codeLabels[i])
 			}
-			counter(d.requests, v, s.name, classLabels[i])
 		}
-		for i, v := range rc.limited {
-			counter(d.limiter, v, s.name, limitLabels[i])
+		if t.features[ri]&hasLimiter != 0 {
+			for i, v := range rc.limited {
+				counter(d.limiter, v, s.name, limitLabels[i])
+			}
 		}
-		for i, v := range rc.cache {
-			counter(d.cacheLookups, v, s.name, cacheLabels[i])
+		if t.features[ri]&hasCache != 0 {
+			for i, v := range rc.cache {
+				counter(d.cacheLookups, v, s.name, cacheLabels[i])
+			}
 		}
 		for i, v := range rc.auth {
 			if v > 0 {
@@ -201,10 +250,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			uc.noBudget += atomic.LoadUint64(&cell.noBudget)
 		}
 		for i, v := range uc.codes {
-			if i == classOther && v == 0 {
-				continue
+			if v > 0 {
+				counter(d.upRequests, v, s.name, codeLabels[i])
 			}
-			counter(d.upRequests, v, s.name, classLabels[i])
 		}
 		for i, v := range uc.errors {
 			counter(d.upErrors, v, s.name, errorLabels[i])
@@ -225,12 +273,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(d.upEjected, float64(u.Ejected), u.Name)
 		}
 	}
+	c.collectEndpoints(ch, t)
 }
 
 // histogram builds a histogram from non-cumulative bucket counts. The count
 // is the sum of the buckets, so the histogram is self-consistent even when
 // loops record during the scrape.
-func histogram(desc *prometheus.Desc, buckets *[numBuckets + 1]uint64, sumNanos uint64, label string) prometheus.Metric {
+func histogram(desc *prometheus.Desc, buckets *[numBuckets + 1]uint64, sumNanos uint64, labels ...string) prometheus.Metric {
 	cum := make(map[float64]uint64, numBuckets)
 	var n uint64
 	for i, b := range Buckets {
@@ -238,7 +287,7 @@ func histogram(desc *prometheus.Desc, buckets *[numBuckets + 1]uint64, sumNanos 
 		cum[b] = n
 	}
 	n += buckets[numBuckets]
-	return prometheus.MustNewConstHistogram(desc, n, float64(sumNanos)/1e9, cum, label)
+	return prometheus.MustNewConstHistogram(desc, n, float64(sumNanos)/1e9, cum, labels...)
 }
 
 var _ prometheus.Collector = (*Collector)(nil)

@@ -38,6 +38,7 @@ const inlineHeaders = 32
 type headState struct {
 	stage uint8
 	minor uint8
+	lined bool  // the request line was scanned whole (kept after a failure in the fields)
 	scan  int   // where scanning resumes
 	n     int   // head length once stage == stDone
 	err   error // once stage == stFailed
@@ -70,7 +71,7 @@ type headState struct {
 
 // reset keeps the header arrays, which are overwritten field by field.
 func (h *headState) reset() {
-	h.stage, h.minor, h.scan, h.n, h.err = stStart, 0, 0, 0, nil
+	h.stage, h.minor, h.scan, h.n, h.err, h.lined = stStart, 0, 0, 0, nil, false
 	h.line, h.mEnd, h.tStart, h.tEnd, h.query = 0, 0, 0, 0, 0
 	h.mark, h.nameEnd, h.valStart, h.nfields, h.nknown = 0, 0, 0, 0, 0
 	h.base, h.baseCap = nil, 0

@@ -189,7 +189,7 @@ func (r *Request) requestLine(buf []byte, end int, lim *resolved) error {
 			return err
 		}
 		h.minor = uint8(minor)
-		h.stage = stLine
+		h.stage, h.lined = stLine, true
 		h.scan = i
 		return nil
 	}
@@ -203,6 +203,25 @@ more:
 		return ErrHeadTooLarge
 	}
 	return ErrNeedMore
+}
+
+// Line returns the method, path and query of the request line once Parse
+// has scanned it whole, as views into buf (the buffer given to the last
+// Parse call), including when Parse then refused the head in its fields
+// (too large, a bad field, ambiguous framing); nil before the line is
+// complete or when the line itself was refused. It lets a caller log what
+// a refused request asked for. It does not allocate.
+func (r *Request) Line(buf []byte) (method, path, query []byte) {
+	h := &r.state.headState
+	if !h.lined || h.tEnd > len(buf) {
+		return nil, nil, nil
+	}
+	method = buf[h.line:h.mEnd:h.mEnd]
+	path = buf[h.tStart:h.tEnd:h.tEnd]
+	if q := h.query; q != 0 {
+		path, query = buf[h.tStart:q:q], buf[q+1:h.tEnd:h.tEnd]
+	}
+	return method, path, query
 }
 
 // finish sets the fields from the final buf and decides the framing

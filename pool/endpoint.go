@@ -22,6 +22,9 @@ type Endpoint struct {
 	// down is the active health checker's verdict (true: failed its
 	// UnhealthyThreshold); passive ejection lives in state.
 	down atomic.Bool
+	// checksPassed and checksFailed count the active health checker's
+	// probes (for the metrics).
+	checksPassed, checksFailed atomic.Uint64
 	// state holds the EWMA latency and the passive outlier-detection words.
 	state endpointState
 	// retired is set when a reload dropped the endpoint (Retire).
@@ -192,6 +195,12 @@ func (e *Endpoint) Ejections() uint64 { return e.state.ejectionsTotal.Load() }
 func (e *Endpoint) Ejected() bool {
 	u := e.state.ejectedUntil.Load()
 	return u != 0 && !e.ejectionOver(u)
+}
+
+// HealthChecks returns how many active health checks of the endpoint
+// passed and failed so far.
+func (e *Endpoint) HealthChecks() (passed, failed uint64) {
+	return e.checksPassed.Load(), e.checksFailed.Load()
 }
 
 // ActiveDown reports whether active health checks have marked the endpoint

@@ -96,11 +96,13 @@ func checkLoop(ctx context.Context, e *Endpoint, hc HealthCheck) {
 			return // cancelled: the result says nothing about the endpoint
 		}
 		if err == nil {
+			e.checksPassed.Add(1)
 			passes, fails = passes+1, 0
 			if passes >= hc.HealthyThreshold && e.down.Load() {
 				e.down.Store(false)
 			}
 		} else {
+			e.checksFailed.Add(1)
 			passes, fails = 0, fails+1
 			if fails >= hc.UnhealthyThreshold && !e.down.Load() {
 				e.down.Store(true)

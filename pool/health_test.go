@@ -60,6 +60,9 @@ func TestHealthCheckDownThenUp(t *testing.T) {
 	t.Cleanup(stop)
 
 	waitFor(t, "down after 500s", func() bool { return !e.Healthy() })
+	if passed, failed := e.HealthChecks(); passed != 0 || failed < 2 {
+		t.Fatalf("HealthChecks = %d passed, %d failed; want 0 and >= 2", passed, failed)
+	}
 	if n := srv.requests.Load(); n < 2 {
 		t.Fatalf("marked down after %d checks, want >= UnhealthyThreshold (2)", n)
 	}
@@ -69,6 +72,9 @@ func TestHealthCheckDownThenUp(t *testing.T) {
 	srv.code.Store(204)
 	before := srv.requests.Load()
 	waitFor(t, "up after 2xx", e.Healthy)
+	if passed, _ := e.HealthChecks(); passed < 2 {
+		t.Fatalf("HealthChecks: %d passed after coming up, want >= 2", passed)
+	}
 	if n := srv.requests.Load() - before; n < 2 {
 		t.Fatalf("marked up after %d checks, want >= HealthyThreshold (2)", n)
 	}

@@ -80,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log, level := gateway.NewLogger(cfg.Log, stderr)
 	opts := gateway.Options{ConfigPath: *cfgPath, Logger: log, Level: level, Remote: remote, Revision: rev}
+	opts.Build.Version, opts.Build.Commit, opts.Build.Date = buildinfo.Resolve(version, commit, date)
 	if remote != nil {
 		opts.ConfigPath = ""
 	}

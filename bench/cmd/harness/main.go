@@ -9,6 +9,8 @@
 //	go run ./bench/cmd/harness -list                    # scenario names
 //	go run ./bench/cmd/harness -set features -rounds 3 -d 5s    # each feature's cost over the plain proxy
 //	go run ./bench/cmd/harness -set knee -slo 'p99<5ms' -d 5s   # the knee of each contender (hotload ramp)
+//	go run ./bench/cmd/harness -scenarios idle_conns -idle-conns 10000  # RSS per idle client connection
+//	go run ./bench/cmd/harness -bin-b /tmp/old-bin -name-b hotpath-old  # A/B of two hotpath builds, interleaved
 package main
 
 import (
@@ -72,6 +74,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o bench.Options
 	fs.StringVar(&o.Bin, "bin", env("BENCH_BIN", "bin"), "directory with hotpath, hotecho and hotload (BENCH_BIN)")
+	fs.StringVar(&o.BinB, "bin-b", env("BENCH_BIN_B", ""), "directory with a second hotpath binary, run as one more contender (-name-b) with hotpath's config: an interleaved A/B of two builds (BENCH_BIN_B)")
+	fs.StringVar(&o.NameB, "name-b", env("BENCH_NAME_B", ""), "the second hotpath's contender name (BENCH_NAME_B; default hotpath-b)")
+	fs.IntVar(&o.IdleConns, "idle-conns", envInt("BENCH_IDLE_CONNS", 0), "client connections held open in idle_conns (BENCH_IDLE_CONNS; default 10000)")
 	fs.StringVar(&o.Out, "out", env("BENCH_OUT", ""), "results directory (BENCH_OUT; default bench/results/<date>_<time>)")
 	fs.DurationVar(&o.Duration, "d", envDuration("BENCH_DURATION", 0), "measured run length (BENCH_DURATION; default 10s, quick 1s)")
 	fs.DurationVar(&o.Warmup, "warmup", envDuration("BENCH_WARMUP", 0), "warm-up before each measured run, -1s for none (BENCH_WARMUP; default 2s, quick 250ms)")

@@ -20,6 +20,14 @@ var Pattern = regexp.MustCompile(`^(hotpath|hotload|hotecho) \S+ \(commit (unkno
 
 // Line returns the version line of program from the stamped values.
 func Line(program, version, commit, date string) string {
+	version, commit, date = Resolve(version, commit, date)
+	return program + " " + version + " (commit " + commit + ", built " + date + ", " +
+		runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+}
+
+// Resolve fills the stamped values left empty from the toolchain's build
+// info, else "unknown" (the labels of hotpath_build_info).
+func Resolve(version, commit, date string) (string, string, string) {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if version == "" {
 			version = bi.Main.Version
@@ -52,6 +60,5 @@ func Line(program, version, commit, date string) string {
 	if date == "" {
 		date = "unknown"
 	}
-	return program + " " + version + " (commit " + commit + ", built " + date + ", " +
-		runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	return version, commit, date
 }
