@@ -72,7 +72,7 @@ var aggregateMethods = []string{"GET", "HEAD"}
 
 // validateAggregate checks routes[i].aggregate; upstreams maps the defined
 // upstream names.
-func (c *Config) validateAggregate(i int, r *Route, upstreams map[string]int, bad func(path, format string, args ...any)) {
+func (c *Config) validateAggregate(i int, r *Route, upstreams map[string]int, bad reporter) {
 	a := r.Aggregate
 	p := fmt.Sprintf("routes[%d]", i)
 	ap := p + ".aggregate"

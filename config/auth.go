@@ -134,12 +134,7 @@ var managedFields = []string{"host", "content-length", "transfer-encoding", "con
 // validateAuth checks every route's auth and headers sections. Key files
 // are read and parsed when the engine compiles the config (hotpath -check
 // does both), with the same field paths.
-func (c *Config) validateAuth(errs *Errors) {
-	// bad locates a problem with an absent field (a missing
-	// public_key_file) at its nearest ancestor's line.
-	bad := func(path, format string, args ...any) {
-		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+func (c *Config) validateAuth(bad reporter) {
 	// Every header name an auth or header rule writes or strips: a field
 	// that frames the message (or names its host) stays the gateway's, or a
 	// rule could separate a body from its length (request smuggling).
@@ -182,7 +177,7 @@ func (c *Config) validateAuth(errs *Errors) {
 
 // validateJWT checks a route's auth.jwt (at jp): its keys and the header
 // names it writes.
-func validateJWT(jp string, j *JWTAuth, bad func(path, format string, args ...any), header func(path, name string)) {
+func validateJWT(jp string, j *JWTAuth, bad reporter, header func(path, name string)) {
 	if len(j.Keys) == 0 {
 		bad(jp+".keys", "at least one key is required")
 	}
@@ -226,7 +221,7 @@ func validateJWT(jp string, j *JWTAuth, bad func(path, format string, args ...an
 
 // validateAPIKey checks a route's auth.api_key (at kp): its keys and the
 // header names it reads and writes.
-func validateAPIKey(kp string, k *APIKeyAuth, bad func(path, format string, args ...any), header func(path, name string)) {
+func validateAPIKey(kp string, k *APIKeyAuth, bad reporter, header func(path, name string)) {
 	header(kp+".header", k.Header)
 	if k.NameHeader != "" {
 		header(kp+".name_header", k.NameHeader)
@@ -255,7 +250,7 @@ func validateAPIKey(kp string, k *APIKeyAuth, bad func(path, format string, args
 }
 
 // validateBasic checks a route's auth.basic (at bp).
-func validateBasic(bp string, b *BasicAuth, bad func(path, format string, args ...any), header func(path, name string)) {
+func validateBasic(bp string, b *BasicAuth, bad reporter, header func(path, name string)) {
 	if b.HtpasswdFile == "" {
 		bad(bp+".htpasswd_file", "is required")
 	}
@@ -269,7 +264,7 @@ func validateBasic(bp string, b *BasicAuth, bad func(path, format string, args .
 
 // validateHeaderEdits checks a route's headers (at hp): the names each
 // edit touches and the templates of set and add.
-func validateHeaderEdits(hp string, h *HeaderRules, bad func(path, format string, args ...any), header func(path, name string)) {
+func validateHeaderEdits(hp string, h *HeaderRules, bad reporter, header func(path, name string)) {
 	for _, side := range []struct {
 		name string
 		e    *HeaderEdit

@@ -80,7 +80,7 @@ type CORS struct {
 // validateEdge checks the ip_filter sections' entries, limits.max_body_bytes,
 // limits.per_ip and each route's max_body_bytes and cors (the origins and names
 // themselves are checked by package cors when the engine compiles).
-func (c *Config) validateEdge(bad func(path, format string, args ...any)) {
+func (c *Config) validateEdge(bad reporter) {
 	filter := func(p string, f *IPFilter) {
 		if f == nil {
 			return

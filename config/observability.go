@@ -84,7 +84,7 @@ func (c *Config) setObservabilityDefaults() {
 	c.Log = Log{Level: "info", Format: "text"}
 }
 
-func (c *Config) validateObservability(bad func(path, format string, args ...any)) {
+func (c *Config) validateObservability(bad reporter) {
 	if c.Admin.Address != "" {
 		if err := checkHostPort(c.Admin.Address); err != nil {
 			bad("admin.address", "%v", err)

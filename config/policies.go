@@ -198,11 +198,7 @@ func ParseSize(s string) (Size, error) {
 // route's rate_limit, max_in_flight, cache and compression. Checks that need
 // the libraries (key parts, content types, rate windows) are made when the
 // engine compiles the config, with the same field paths.
-func (c *Config) validatePolicies() Errors {
-	var errs Errors
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, c.Errorf(path, fmt.Sprintf(format, args...)))
-	}
+func (c *Config) validatePolicies(bad reporter) {
 	for i, p := range c.TrustedProxies {
 		if err := checkCIDR(p); err != nil {
 			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
@@ -279,7 +275,6 @@ func (c *Config) validatePolicies() Errors {
 			bad("cache.coalesce_wait", "must be positive")
 		}
 	}
-	return errs
 }
 
 // checkCIDR accepts what limiter.ParseTrustedProxies accepts: a CIDR or a

@@ -14,6 +14,11 @@ var Balancers = []string{"round_robin", "weighted_round_robin", "least_conn", "p
 // per connection only lengthen the queue a slow response blocks.
 const MaxPipeline = 256
 
+// reporter records a problem at a field path; the checks take one, and
+// the problem is located at the field's line, or at its nearest
+// ancestor's when the source leaves the field out (a required one).
+type reporter func(path, format string, args ...any)
+
 func (c *Config) validate() Errors {
 	var errs Errors
 	bad := func(path, format string, args ...any) {
@@ -110,17 +115,17 @@ func (c *Config) validate() Errors {
 	}
 	c.validateRouteTable(unroutable, bad)
 	c.validateObservability(bad)
-	c.validateTLS(&errs)
+	c.validateTLS(bad)
 	c.validateFleet(bad)
-	c.validateAuth(&errs)
-	errs = append(errs, c.validatePolicies()...)
+	c.validateAuth(bad)
+	c.validatePolicies(bad)
 	c.validateEdge(bad)
 	return errs
 }
 
 // validateListeners checks workers and the listeners: addresses, protocols,
 // HTTP/2 limits and the one worker count they share.
-func (c *Config) validateListeners(bad func(path, format string, args ...any)) {
+func (c *Config) validateListeners(bad reporter) {
 	if len(c.Listeners) == 0 {
 		bad("listeners", "at least one listener is required")
 	}
@@ -189,7 +194,7 @@ func (c *Config) validateListeners(bad func(path, format string, args ...any)) {
 
 // validateLimits checks the limits, timeouts, forwarded and router
 // sections.
-func (c *Config) validateLimits(bad func(path, format string, args ...any)) {
+func (c *Config) validateLimits(bad reporter) {
 	positive := positiveCheck(bad)
 	positive("limits.max_request_line_bytes", int(c.Limits.MaxRequestLineBytes))
 	positive("limits.max_head_bytes", int(c.Limits.MaxHeadBytes))
@@ -240,7 +245,7 @@ func (c *Config) validateLimits(bad func(path, format string, args ...any)) {
 
 // validateUpstreams checks each upstream (name, endpoints, balancer, pool,
 // health, retry budget) and returns the upstreams by name.
-func (c *Config) validateUpstreams(bad func(path, format string, args ...any)) map[string]int {
+func (c *Config) validateUpstreams(bad reporter) map[string]int {
 	positive := positiveCheck(bad)
 	names := map[string]int{}
 	for i, u := range c.Upstreams {
@@ -336,7 +341,7 @@ func (c *Config) validateUpstreams(bad func(path, format string, args ...any)) m
 }
 
 // positiveCheck returns a check that reports a value that is not positive.
-func positiveCheck(bad func(path, format string, args ...any)) func(path string, v int) {
+func positiveCheck(bad reporter) func(path string, v int) {
 	return func(path string, v int) {
 		if v <= 0 {
 			bad(path, "must be positive")
