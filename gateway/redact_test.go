@@ -133,3 +133,24 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// An old spelling's deprecation warning is logged at start, as -check
+// prints it.
+func TestDeprecationLogged(t *testing.T) {
+	up := newUpstream(t)
+	path := writeConfig(t, t.TempDir(), up.addr, "    max_body: 1k\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuf
+	log, level := NewLogger(cfg.Log, &logs)
+	g, err := New(cfg, Options{ConfigPath: path, Logger: log, Level: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	if !strings.Contains(logs.String(), `field=routes[0].max_body warning="deprecated: write max_body_bytes instead`) {
+		t.Errorf("want the deprecation logged at start:\n%s", logs.String())
+	}
+}
