@@ -107,8 +107,11 @@ fuzz:
 vet:
 	$(GO) vet $(PKGS)
 
+# The import direction (STYLE.md §1: imports point down) is checked by
+# internal/importcheck; its test runs the same check, so make test does too.
 lint: vet
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) run ./internal/importcheck
 	$(GO) tool staticcheck $(PKGS)
 
 fmt:

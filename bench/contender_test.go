@@ -69,8 +69,8 @@ func TestHotpathConfigs(t *testing.T) {
 		if want := max(s.Routes, 1); len(cfg.Routes) != want {
 			t.Errorf("%s: %d routes, want %d", s.Name, len(cfg.Routes), want)
 		}
-		if cfg.Listeners[0].Workers != 1 {
-			t.Errorf("%s: workers %d, want 1", s.Name, cfg.Listeners[0].Workers)
+		if cfg.Workers != 1 {
+			t.Errorf("%s: workers %d, want 1", s.Name, cfg.Workers)
 		}
 		r := cfg.Routes[0]
 		if (r.Cache != nil) != s.Cache || (r.RateLimit != nil) != (s.RateLimit != nil) || (r.Compression != nil) != (s.Gzip != nil) {

@@ -350,7 +350,7 @@ func (s *nameSet) has(name []byte) bool {
 
 // matches reports whether e was stored for exactly this request.
 func (e *Entry) matches(req *Request) bool {
-	if e.variant != req.Variant || !equalFold(e.host, req.Host) ||
+	if e.variant != req.Variant || !parser.EqualFoldBytes(e.host, req.Host) ||
 		string(e.path) != string(req.Path) || string(e.query) != string(req.Query) {
 		return false
 	}
@@ -368,25 +368,6 @@ func (e *Entry) matches(req *Request) bool {
 // follower's request has different values for. It does not allocate.
 func (c *Cache) Fits(e *Entry, req *Request) bool {
 	return e != nil && c.purge.valid(e) && e.matches(req)
-}
-
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // Field is one response header field, as the engine parsed it.
@@ -579,7 +560,7 @@ func (c *Cache) build(resp *Response, varyNames []string, req *Request, t Ticket
 	buf = append(buf, "HTTP/1.1 "...)
 	buf = strconv.AppendInt(buf, int64(resp.Status), 10)
 	buf = append(buf, ' ')
-	buf = append(buf, http.StatusText(resp.Status)...)
+	buf = append(buf, parser.StatusText(resp.Status)...)
 	buf = append(buf, "\r\n"...)
 	e := &Entry{status: resp.Status, variant: req.Variant, varyNames: varyNames}
 	for _, f := range resp.Header {

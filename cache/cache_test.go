@@ -628,3 +628,16 @@ func TestStoreCookieRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestStoredStatusLine: a stored 414 keeps the phrase the engine writes
+// for its own 414 (parser.StatusText, RFC 9110), not net/http's older one.
+func TestStoredStatusLine(t *testing.T) {
+	c := newCache(t, Config{})
+	e, err := store(t, c, get("/long"), response(414, "x", "Cache-Control", "max-age=60", "Content-Length", "1"), &Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(e.AppendResponse(nil, t0, false)); !strings.HasPrefix(got, "HTTP/1.1 414 URI Too Long\r\n") {
+		t.Fatalf("stored status line: %q", got)
+	}
+}

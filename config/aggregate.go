@@ -14,9 +14,9 @@ type Aggregate struct {
 	// part's body (default 5s). A part still running then fails with
 	// "timeout".
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxBody is the largest body accepted from one part (default 1 MiB);
+	// MaxBodyBytes is the largest body accepted from one part (default 1 MiB);
 	// a larger one fails that part.
-	MaxBody Size `yaml:"max_body"`
+	MaxBodyBytes Size `yaml:"max_body_bytes" old:"max_body"`
 	// Fail is partial (default: a failed part becomes {"error": ...,
 	// "status": N} in its place, and the response is 200) or all (any
 	// failed part makes the response 502).
@@ -58,7 +58,7 @@ var DefaultAggregateHeaders = []string{"Accept-Language", "X-Request-Id", "Trace
 
 func (a *Aggregate) setDefaults() {
 	a.Timeout = 5 * time.Second
-	a.MaxBody = 1 << 20
+	a.MaxBodyBytes = 1 << 20
 	a.Fail = AggregatePartial
 	a.MaxConcurrent = 1024
 }
@@ -72,7 +72,7 @@ var aggregateMethods = []string{"GET", "HEAD"}
 
 // validateAggregate checks routes[i].aggregate; upstreams maps the defined
 // upstream names.
-func (c *Config) validateAggregate(i int, r *Route, upstreams map[string]int, bad func(path, format string, args ...any)) {
+func (c *Config) validateAggregate(i int, r *Route, upstreams map[string]int, bad reporter) {
 	a := r.Aggregate
 	p := fmt.Sprintf("routes[%d]", i)
 	ap := p + ".aggregate"
@@ -102,8 +102,8 @@ func (c *Config) validateAggregate(i int, r *Route, upstreams map[string]int, ba
 	if a.Timeout <= 0 {
 		bad(ap+".timeout", "must be positive")
 	}
-	if a.MaxBody <= 0 {
-		bad(ap+".max_body", "must be positive")
+	if a.MaxBodyBytes <= 0 {
+		bad(ap+".max_body_bytes", "must be positive")
 	}
 	if a.Fail != AggregatePartial && a.Fail != AggregateAll {
 		bad(ap+".fail", "want partial or all, got %q", a.Fail)

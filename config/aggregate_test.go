@@ -27,7 +27,7 @@ func TestAggregateParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.Routes[0].Aggregate
-	if a.Timeout != 5*time.Second || a.MaxBody != 1<<20 || a.Fail != AggregatePartial || a.MaxConcurrent != 1024 {
+	if a.Timeout != 5*time.Second || a.MaxBodyBytes != 1<<20 || a.Fail != AggregatePartial || a.MaxConcurrent != 1024 {
 		t.Errorf("defaults %+v", a)
 	}
 	if got := strings.Join(a.Parts[0].Headers, ","); got != strings.Join(DefaultAggregateHeaders, ",") {
@@ -75,10 +75,10 @@ func TestAggregateValidation(t *testing.T) {
 			[]string{`routes[0].cache: does not apply to an aggregate route`}},
 		{"rewrite", "    rewrite: /x\n    aggregate:\n      parts:\n" + part,
 			[]string{`routes[0].rewrite: does not apply to an aggregate route`}},
-		{"limits", "    aggregate:\n      timeout: 0s\n      max_body: 0\n      fail: some\n      max_concurrent: 0\n      parts:\n" + part,
+		{"limits", "    aggregate:\n      timeout: 0s\n      max_body_bytes: 0\n      fail: some\n      max_concurrent: 0\n      parts:\n" + part,
 			[]string{
 				`routes[0].aggregate.timeout: must be positive`,
-				`routes[0].aggregate.max_body: must be positive`,
+				`routes[0].aggregate.max_body_bytes: must be positive`,
 				`routes[0].aggregate.fail: want partial or all, got "some"`,
 				`routes[0].aggregate.max_concurrent: must be positive`,
 			}},

@@ -134,12 +134,7 @@ var managedFields = []string{"host", "content-length", "transfer-encoding", "con
 // validateAuth checks every route's auth and headers sections. Key files
 // are read and parsed when the engine compiles the config (hotpath -check
 // does both), with the same field paths.
-func (c *Config) validateAuth(errs *Errors) {
-	// bad locates a problem with an absent field (a missing
-	// public_key_file) at its nearest ancestor's line.
-	bad := func(path, format string, args ...any) {
-		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+func (c *Config) validateAuth(bad reporter) {
 	// Every header name an auth or header rule writes or strips: a field
 	// that frames the message (or names its host) stays the gateway's, or a
 	// rule could separate a body from its length (request smuggling).
@@ -165,131 +160,135 @@ func (c *Config) validateAuth(errs *Errors) {
 				bad(ap, "set exactly one of jwt, api_key, basic")
 			}
 			if j := a.JWT; j != nil {
-				jp := ap + ".jwt"
-				if len(j.Keys) == 0 {
-					bad(jp+".keys", "at least one key is required")
-				}
-				for k, key := range j.Keys {
-					kp := fmt.Sprintf("%s.keys[%d]", jp, k)
-					srcs := 0
-					for _, s := range []string{key.Secret, key.SecretFile, key.PublicKeyFile} {
-						if s != "" {
-							srcs++
-						}
-					}
-					switch key.Alg {
-					case "HS256":
-						if key.PublicKeyFile != "" {
-							bad(kp+".public_key_file", "HS256 takes secret or secret_file")
-						} else if srcs != 1 {
-							bad(kp, "HS256 takes one of secret, secret_file")
-						} else if key.Secret != "" && len(key.Secret) < 32 {
-							bad(kp+".secret", "must be at least 32 bytes, got %d", len(key.Secret))
-						}
-					case "RS256", "ES256", "EdDSA":
-						if key.PublicKeyFile == "" || srcs != 1 {
-							bad(kp+".public_key_file", "%s takes public_key_file (a PEM public key) and no secret", key.Alg)
-						}
-					case "":
-						bad(kp+".alg", "is required (HS256, RS256, ES256 or EdDSA)")
-					default:
-						bad(kp+".alg", "unsupported alg %q (want HS256, RS256, ES256 or EdDSA)", key.Alg)
-					}
-					for m := 0; m < k; m++ {
-						if j.Keys[m].Kid == key.Kid {
-							bad(kp+".kid", "duplicate kid %q (also keys[%d]); with several keys give each its own kid", key.Kid, m)
-						}
-					}
-				}
-				header(jp+".header", j.Header)
-				for _, claim := range SortedKeys(j.ClaimsToHeaders) {
-					header(jp+".claims_to_headers."+claim, j.ClaimsToHeaders[claim])
-				}
+				validateJWT(ap+".jwt", j, bad, header)
 			}
 			if k := a.APIKey; k != nil {
-				kp := ap + ".api_key"
-				header(kp+".header", k.Header)
-				if k.NameHeader != "" {
-					header(kp+".name_header", k.NameHeader)
-				}
-				if len(k.Keys) == 0 {
-					bad(kp+".keys", "at least one key is required")
-				}
-				names := map[string]int{}
-				for e, key := range k.Keys {
-					ep := fmt.Sprintf("%s.keys[%d]", kp, e)
-					if key.Name == "" || !safeFieldValue(key.Name) {
-						bad(ep+".name", "is required (printable, sent in name_header)")
-					} else if f, dup := names[key.Name]; dup {
-						bad(ep+".name", "duplicate name %q (also keys[%d])", key.Name, f)
-					}
-					names[key.Name] = e
-					switch {
-					case (key.Key == "") == (key.KeySHA256 == ""):
-						bad(ep, "set one of key_sha256, key")
-					case key.KeySHA256 != "":
-						if b, err := hex.DecodeString(key.KeySHA256); err != nil || len(b) != 32 {
-							bad(ep+".key_sha256", "want 64 hex digits (a SHA-256), got %d characters", len(key.KeySHA256))
-						}
-					}
-				}
+				validateAPIKey(ap+".api_key", k, bad, header)
 			}
 			if b := a.Basic; b != nil {
-				bp := ap + ".basic"
-				if b.HtpasswdFile == "" {
-					bad(bp+".htpasswd_file", "is required")
-				}
-				if strings.ContainsAny(b.Realm, "\"\\") || !safeFieldValue(b.Realm) {
-					bad(bp+".realm", "must be printable, without quotes or backslashes")
-				}
-				if b.UserHeader != "" {
-					header(bp+".user_header", b.UserHeader)
-				}
+				validateBasic(ap+".basic", b, bad, header)
 			}
 		}
 		if h := r.Headers; h != nil {
-			for _, side := range []struct {
-				name string
-				e    *HeaderEdit
-			}{{"request", h.Request}, {"response", h.Response}} {
-				if side.e == nil {
-					continue
-				}
-				sp := p + ".headers." + side.name
-				for j, name := range side.e.Remove {
-					header(fmt.Sprintf("%s.remove[%d]", sp, j), name)
-				}
-				for _, kind := range []struct {
-					name string
-					m    map[string]string
-				}{{"set", side.e.Set}, {"add", side.e.Add}} {
-					for _, name := range SortedKeys(kind.m) {
-						fp := sp + "." + kind.name + "." + name
-						header(fp, name)
-						if _, err := ParseTemplate(kind.m[name]); err != nil {
-							bad(fp, "%v", err)
-						}
-					}
-				}
+			validateHeaderEdits(p+".headers", h, bad, header)
+		}
+	}
+}
+
+// validateJWT checks a route's auth.jwt (at jp): its keys and the header
+// names it writes.
+func validateJWT(jp string, j *JWTAuth, bad reporter, header func(path, name string)) {
+	if len(j.Keys) == 0 {
+		bad(jp+".keys", "at least one key is required")
+	}
+	for k, key := range j.Keys {
+		kp := fmt.Sprintf("%s.keys[%d]", jp, k)
+		srcs := 0
+		for _, s := range []string{key.Secret, key.SecretFile, key.PublicKeyFile} {
+			if s != "" {
+				srcs++
+			}
+		}
+		switch key.Alg {
+		case "HS256":
+			if key.PublicKeyFile != "" {
+				bad(kp+".public_key_file", "HS256 takes secret or secret_file")
+			} else if srcs != 1 {
+				bad(kp, "HS256 takes one of secret, secret_file")
+			} else if key.Secret != "" && len(key.Secret) < 32 {
+				bad(kp+".secret", "must be at least 32 bytes, got %d", len(key.Secret))
+			}
+		case "RS256", "ES256", "EdDSA":
+			if key.PublicKeyFile == "" || srcs != 1 {
+				bad(kp+".public_key_file", "%s takes public_key_file (a PEM public key) and no secret", key.Alg)
+			}
+		case "":
+			bad(kp+".alg", "is required (HS256, RS256, ES256 or EdDSA)")
+		default:
+			bad(kp+".alg", "unsupported alg %q (want HS256, RS256, ES256 or EdDSA)", key.Alg)
+		}
+		for m := 0; m < k; m++ {
+			if j.Keys[m].Kid == key.Kid {
+				bad(kp+".kid", "duplicate kid %q (also keys[%d]); with several keys give each its own kid", key.Kid, m)
+			}
+		}
+	}
+	header(jp+".header", j.Header)
+	for _, claim := range SortedKeys(j.ClaimsToHeaders) {
+		header(jp+".claims_to_headers."+claim, j.ClaimsToHeaders[claim])
+	}
+}
+
+// validateAPIKey checks a route's auth.api_key (at kp): its keys and the
+// header names it reads and writes.
+func validateAPIKey(kp string, k *APIKeyAuth, bad reporter, header func(path, name string)) {
+	header(kp+".header", k.Header)
+	if k.NameHeader != "" {
+		header(kp+".name_header", k.NameHeader)
+	}
+	if len(k.Keys) == 0 {
+		bad(kp+".keys", "at least one key is required")
+	}
+	names := map[string]int{}
+	for e, key := range k.Keys {
+		ep := fmt.Sprintf("%s.keys[%d]", kp, e)
+		if key.Name == "" || !safeFieldValue(key.Name) {
+			bad(ep+".name", "is required (printable, sent in name_header)")
+		} else if f, dup := names[key.Name]; dup {
+			bad(ep+".name", "duplicate name %q (also keys[%d])", key.Name, f)
+		}
+		names[key.Name] = e
+		switch {
+		case (key.Key == "") == (key.KeySHA256 == ""):
+			bad(ep, "set one of key_sha256, key")
+		case key.KeySHA256 != "":
+			if b, err := hex.DecodeString(key.KeySHA256); err != nil || len(b) != 32 {
+				bad(ep+".key_sha256", "want 64 hex digits (a SHA-256), got %d characters", len(key.KeySHA256))
 			}
 		}
 	}
 }
 
-// nearestLine is the line of path, or of its nearest ancestor in the
-// file.
-func (c *Config) nearestLine(path string) int {
-	for path != "" {
-		if l := c.lines[path]; l > 0 {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
+// validateBasic checks a route's auth.basic (at bp).
+func validateBasic(bp string, b *BasicAuth, bad reporter, header func(path, name string)) {
+	if b.HtpasswdFile == "" {
+		bad(bp+".htpasswd_file", "is required")
 	}
-	return 0
+	if strings.ContainsAny(b.Realm, "\"\\") || !safeFieldValue(b.Realm) {
+		bad(bp+".realm", "must be printable, without quotes or backslashes")
+	}
+	if b.UserHeader != "" {
+		header(bp+".user_header", b.UserHeader)
+	}
+}
+
+// validateHeaderEdits checks a route's headers (at hp): the names each
+// edit touches and the templates of set and add.
+func validateHeaderEdits(hp string, h *HeaderRules, bad reporter, header func(path, name string)) {
+	for _, side := range []struct {
+		name string
+		e    *HeaderEdit
+	}{{"request", h.Request}, {"response", h.Response}} {
+		if side.e == nil {
+			continue
+		}
+		sp := hp + "." + side.name
+		for j, name := range side.e.Remove {
+			header(fmt.Sprintf("%s.remove[%d]", sp, j), name)
+		}
+		for _, kind := range []struct {
+			name string
+			m    map[string]string
+		}{{"set", side.e.Set}, {"add", side.e.Add}} {
+			for _, name := range SortedKeys(kind.m) {
+				fp := sp + "." + kind.name + "." + name
+				header(fp, name)
+				if _, err := ParseTemplate(kind.m[name]); err != nil {
+					bad(fp, "%v", err)
+				}
+			}
+		}
+	}
 }
 
 // TemplatePart is a literal or a variable of a header value template.

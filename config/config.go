@@ -9,6 +9,11 @@ import (
 // defaults and validate it; the engine compiles it into an immutable routing
 // table.
 type Config struct {
+	// Workers is the number of event loops (one per core when 0). Every
+	// loop accepts on every listener, so there is one count for the whole
+	// gateway. listeners[].workers, its old spelling, works for one more
+	// release (EventLoops).
+	Workers   int        `yaml:"workers"`
 	Listeners []Listener `yaml:"listeners"`
 	Limits    Limits     `yaml:"limits"`
 	Timeouts  Timeouts   `yaml:"timeouts"`
@@ -45,16 +50,18 @@ type Config struct {
 	Text []byte `yaml:"-"`
 	// lines maps a field path ("routes[2].upstream") to its line.
 	lines map[string]int
+	// deprecations are the old spellings the source uses (Warnings).
+	deprecations Errors
 }
 
 // Listener is one address the gateway accepts connections on.
 type Listener struct {
 	// Address is host:port, e.g. "0.0.0.0:8080".
 	Address string `yaml:"address"`
-	// Workers is the number of event loops (one per core when 0). Every
-	// loop accepts on every listener, so there is one count for the whole
-	// gateway: the first listener that sets it decides, and a listener
-	// that sets a different non-zero value is a config error.
+	// Workers is deprecated: write the top-level workers. Until the next
+	// release a listener's non-zero value stands for it (EventLoops), and
+	// one that differs from another's or from the top-level value is a
+	// config error.
 	Workers int `yaml:"workers"`
 	// Protocols are what clients may speak: http1 (always), h2c (HTTP/2 in
 	// cleartext with prior knowledge: a connection that starts with the
@@ -87,13 +94,13 @@ type HTTP2 struct {
 
 // Limits bound what a peer can make the gateway parse or hold.
 type Limits struct {
-	MaxRequestLine int  `yaml:"max_request_line"` // bytes; 414 beyond
-	MaxHead        int  `yaml:"max_head"`         // bytes of a request head; 431 beyond
-	MaxHeaders     int  `yaml:"max_headers"`      // header fields; 431 beyond
-	AllowBareLF    bool `yaml:"allow_bare_lf"`    // accept LF line endings (off: smuggling risk)
+	MaxRequestLineBytes Size `yaml:"max_request_line_bytes" old:"max_request_line"` // 414 beyond
+	MaxHeadBytes        Size `yaml:"max_head_bytes" old:"max_head"`                 // a request head; 431 beyond
+	MaxHeaders          int  `yaml:"max_headers"`                                   // header fields; 431 beyond
+	AllowBareLF         bool `yaml:"allow_bare_lf"`                                 // accept LF line endings (off: smuggling risk)
 	// MaxBufferedBytes caps the bytes the gateway buffers for one
 	// connection in each direction before it stops reading the other side.
-	MaxBufferedBytes int `yaml:"max_buffered_bytes"`
+	MaxBufferedBytes Size `yaml:"max_buffered_bytes"`
 	// UnderscoresInHeaders decides what happens to a request header whose
 	// name has an underscore ("X_User_Id"): "drop" (the default: not
 	// forwarded, as nginx does), "reject" (400) or "forward". CGI-style
@@ -107,9 +114,9 @@ type Limits struct {
 	// gateway stops accepting until connections close; new clients wait
 	// in the listen backlog.
 	MaxConnections int `yaml:"max_connections"`
-	// MaxBody caps a request body in bytes on every route that does not
-	// set its own max_body (0, the default: no cap): 413 (edge.go).
-	MaxBody Size `yaml:"max_body"`
+	// MaxBodyBytes caps a request body in bytes on every route that does not
+	// set its own max_body_bytes (0, the default: no cap): 413 (edge.go).
+	MaxBodyBytes Size `yaml:"max_body_bytes" old:"max_body"`
 	// PerIP limits each client address when its connections are accepted
 	// (edge.go).
 	PerIP PerIP `yaml:"per_ip"`
@@ -117,13 +124,13 @@ type Limits struct {
 
 // Timeouts are the gateway's deadlines. Every one has a safe default.
 type Timeouts struct {
-	ClientHeader   time.Duration `yaml:"client_header"`   // whole request head must arrive within this (408)
-	ClientBody     time.Duration `yaml:"client_body"`     // idle time between request body bytes (408)
-	Keepalive      time.Duration `yaml:"keepalive"`       // idle client keep-alive connection is closed after this
-	Connect        time.Duration `yaml:"connect"`         // upstream connect (504)
-	UpstreamHeader time.Duration `yaml:"upstream_header"` // request sent → response head complete (504)
-	UpstreamRead   time.Duration `yaml:"upstream_read"`   // idle time between response body bytes
-	Drain          time.Duration `yaml:"drain"`           // graceful shutdown: in-flight requests get this long
+	ClientHeader   time.Duration `yaml:"client_header"`               // whole request head must arrive within this (408)
+	ClientBody     time.Duration `yaml:"client_body"`                 // idle time between request body bytes (408)
+	ClientIdle     time.Duration `yaml:"client_idle" old:"keepalive"` // an idle client keep-alive connection is closed after this
+	Connect        time.Duration `yaml:"connect"`                     // upstream connect (504)
+	UpstreamHeader time.Duration `yaml:"upstream_header"`             // request sent → response head complete (504)
+	UpstreamRead   time.Duration `yaml:"upstream_read"`               // idle time between response body bytes
+	Drain          time.Duration `yaml:"drain"`                       // graceful shutdown: in-flight requests get this long
 
 	// ClientSend closes a client that has bytes queued for it and has
 	// taken none of them for this long (a slow-read attack, or a peer that
@@ -321,10 +328,10 @@ type Route struct {
 
 	// Edge protection (edge.go): client addresses allowed and denied on
 	// top of the top-level ip_filter, the largest request body (0:
-	// limits.max_body; 413 beyond) and CORS.
-	IPFilter *IPFilter `yaml:"ip_filter"`
-	MaxBody  Size      `yaml:"max_body"`
-	CORS     *CORS     `yaml:"cors"`
+	// limits.max_body_bytes; 413 beyond) and CORS.
+	IPFilter     *IPFilter `yaml:"ip_filter"`
+	MaxBodyBytes Size      `yaml:"max_body_bytes" old:"max_body"`
+	CORS         *CORS     `yaml:"cors"`
 	// ClientCert requires a verified client certificate (mTLS) and passes
 	// its identity upstream (tls.go).
 	ClientCert *ClientCert `yaml:"client_cert"`
@@ -376,8 +383,8 @@ func (c *Config) Line(path string) int { return c.lines[path] }
 func (c *Config) setDefaults() {
 	c.Listeners = []Listener{{Address: "127.0.0.1:8080"}}
 	c.Limits = Limits{
-		MaxRequestLine:       8 << 10,
-		MaxHead:              32 << 10,
+		MaxRequestLineBytes:  8 << 10,
+		MaxHeadBytes:         32 << 10,
 		MaxHeaders:           100,
 		MaxBufferedBytes:     1 << 20,
 		UnderscoresInHeaders: "drop",
@@ -385,7 +392,7 @@ func (c *Config) setDefaults() {
 	c.Timeouts = Timeouts{
 		ClientHeader:   10 * time.Second,
 		ClientBody:     30 * time.Second,
-		Keepalive:      75 * time.Second,
+		ClientIdle:     75 * time.Second,
 		Connect:        3 * time.Second,
 		UpstreamHeader: 30 * time.Second,
 		UpstreamRead:   60 * time.Second,
@@ -439,9 +446,12 @@ func (d *Direct) setDefaults() { d.Status = 200 }
 
 func (l *Listener) setDefaults() {}
 
-// Workers is the number of event loops the listeners configure: the first
-// non-zero listeners[].workers, or 0 (one per core).
-func (c *Config) Workers() int {
+// EventLoops is the number of event loops: workers, else (the deprecated
+// spelling) the first non-zero listeners[].workers, else 0 (one per core).
+func (c *Config) EventLoops() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
 	for _, l := range c.Listeners {
 		if l.Workers > 0 {
 			return l.Workers

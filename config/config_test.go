@@ -141,11 +141,11 @@ func TestWorkersSharedByListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Workers(); got != 3 {
-		t.Errorf("Workers() = %d, want 3 (set on the second listener only)", got)
+	if got := c.EventLoops(); got != 3 {
+		t.Errorf("EventLoops() = %d, want 3 (set on the second listener only)", got)
 	}
-	if got := Default().Workers(); got != 0 {
-		t.Errorf("default Workers() = %d, want 0 (one per core)", got)
+	if got := Default().EventLoops(); got != 0 {
+		t.Errorf("default EventLoops() = %d, want 0 (one per core)", got)
 	}
 }
 

@@ -57,6 +57,12 @@ func Check(source string, data []byte) (*Config, Errors) {
 	if len(root.Content) > 0 {
 		d.decode(root.Content[0], reflect.ValueOf(c).Elem(), "")
 	}
+	for i := range c.Listeners {
+		if p := fmt.Sprintf("listeners[%d].workers", i); c.lines[p] > 0 {
+			c.deprecations = append(c.deprecations, &FieldError{Source: source, Line: c.lines[p], Path: p,
+				Msg: "warning: deprecated: write the top-level workers instead (the old spelling works until the next release)"})
+		}
+	}
 	// Validate even after decode errors so that one run reports every
 	// problem; skip validation messages about fields that failed to decode.
 	errs := d.errs
@@ -187,22 +193,41 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	t := v.Type()
-	seen := map[string]bool{}
+	seen := map[int]string{} // field index -> the key that set it
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
-		fpath := join(path, key.Value)
-		if seen[key.Value] {
-			d.fail(key, fpath, "duplicate field")
+		f, name, ok := fieldByKey(t, key.Value)
+		if !ok {
+			d.fail(key, join(path, key.Value), "unknown field (known: %s)", knownFields(t))
 			continue
 		}
-		seen[key.Value] = true
-		f, ok := fieldByTag(t, key.Value)
-		if !ok {
-			d.fail(key, fpath, "unknown field (known: %s)", knownFields(t))
+		fpath := join(path, name)
+		if prev, dup := seen[f]; dup {
+			if prev == key.Value {
+				d.fail(key, join(path, key.Value), "duplicate field")
+			} else {
+				d.fail(key, join(path, key.Value), "duplicate field (%s is %s's old name; keep %s)", oldName(t, f), name, name)
+			}
 			continue
+		}
+		seen[f] = key.Value
+		if key.Value != name {
+			// Decode errors name the field as written; the checks after
+			// decoding name it by its current name, at the same line.
+			d.deprecated(key, join(path, key.Value), fmt.Sprintf("write %s instead", name))
+			d.cfg.lines[fpath] = val.Line
+			fpath = join(path, key.Value)
 		}
 		d.decode(val, v.Field(f), fpath)
 	}
+}
+
+// deprecated records a warning for an old spelling at n: it still works
+// for one release, and Config.Warnings lists it (hotpath -check prints it,
+// the gateway logs it at start and reload).
+func (d *decoder) deprecated(n *yaml.Node, path, advice string) {
+	d.cfg.deprecations = append(d.cfg.deprecations, &FieldError{Source: d.cfg.Source, Line: n.Line, Path: path,
+		Msg: "warning: deprecated: " + advice + " (the old spelling works until the next release)"})
 }
 
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
@@ -243,14 +268,27 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-func fieldByTag(t reflect.Type, name string) (int, bool) {
+// fieldByKey returns the index of t's field whose yaml tag is key, or
+// whose old tag (a deprecated spelling: `old:"max_head"`) is, with the
+// field's current name.
+func fieldByKey(t reflect.Type, key string) (int, string, bool) {
 	for i := 0; i < t.NumField(); i++ {
-		if tag := t.Field(i).Tag.Get("yaml"); tag == name && tag != "-" {
-			return i, true
+		f := t.Field(i)
+		if tag := f.Tag.Get("yaml"); tag == key && tag != "-" {
+			return i, tag, true
 		}
 	}
-	return 0, false
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if old := f.Tag.Get("old"); old != "" && old == key {
+			return i, f.Tag.Get("yaml"), true
+		}
+	}
+	return 0, "", false
 }
+
+// oldName is the deprecated spelling of t's field f.
+func oldName(t reflect.Type, f int) string { return t.Field(f).Tag.Get("old") }
 
 func knownFields(t reflect.Type) string {
 	var names []string

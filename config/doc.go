@@ -16,13 +16,23 @@
 // header add of a name the client can send).
 //
 // Unknown fields are errors. Durations are Go durations ("750ms", "30s").
-// Field names follow the words operators know from nginx and Envoy
-// (keepalive, max_idle, connect, idle_timeout).
+// The vocabulary is kept to one word per idea: a byte count is a Size
+// ("65536", "512k", "1MiB") in a field ending in _bytes; an idle timeout
+// ends in _idle in timeouts (client_idle, tunnel_idle) and is idle_timeout
+// in a section of its own (pool); the event-loop count is the top-level
+// workers; "kind" and "kind:name" values (hash_key, rate_limit.key) have
+// one parser. An old spelling (a field's `old` tag: max_head,
+// max_request_line, max_body, min_length, timeouts.keepalive, and
+// listeners[].workers) is decoded as its new one for one more release, and
+// Warnings lists it as deprecated.
 //
 // Default returns the embedded default configuration (default.yaml): one
 // listener on 127.0.0.1:8080, one upstream "echo" at 127.0.0.1:9001, a
-// catch-all route to it, GET /healthz answered directly with 200 "ok", the
-// admin listener on 127.0.0.1:9901 with metrics on, and the access log off.
+// catch-all route to it, GET /healthz answered directly with 200 "ok", a
+// "cached" route (/cached/*path: cached and compressed), an "aggregate"
+// route (/aggregate/:id: two requests to echo merged into one JSON object),
+// the admin listener on 127.0.0.1:9901 with metrics and pprof on, and the
+// access log off.
 //
 //	cfg, err := config.Load("hotpath.yaml")
 //	if err != nil {

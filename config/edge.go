@@ -77,10 +77,10 @@ type CORS struct {
 	MaxAge time.Duration `yaml:"max_age"`
 }
 
-// validateEdge checks the ip_filter sections' entries, limits.max_body,
-// limits.per_ip and each route's max_body and cors (the origins and names
+// validateEdge checks the ip_filter sections' entries, limits.max_body_bytes,
+// limits.per_ip and each route's max_body_bytes and cors (the origins and names
 // themselves are checked by package cors when the engine compiles).
-func (c *Config) validateEdge(bad func(path, format string, args ...any)) {
+func (c *Config) validateEdge(bad reporter) {
 	filter := func(p string, f *IPFilter) {
 		if f == nil {
 			return
@@ -97,8 +97,8 @@ func (c *Config) validateEdge(bad func(path, format string, args ...any)) {
 		}
 	}
 	filter("ip_filter", &c.IPFilter)
-	if c.Limits.MaxBody < 0 {
-		bad("limits.max_body", "must be 0 (no limit) or more")
+	if c.Limits.MaxBodyBytes < 0 {
+		bad("limits.max_body_bytes", "must be 0 (no limit) or more")
 	}
 	pi := c.Limits.PerIP
 	if pi.MaxConnections < 0 {
@@ -119,8 +119,8 @@ func (c *Config) validateEdge(bad func(path, format string, args ...any)) {
 		r := &c.Routes[i]
 		p := fmt.Sprintf("routes[%d]", i)
 		filter(p+".ip_filter", r.IPFilter)
-		if r.MaxBody < 0 {
-			bad(p+".max_body", "must be 0 (limits.max_body) or more")
+		if r.MaxBodyBytes < 0 {
+			bad(p+".max_body_bytes", "must be 0 (limits.max_body_bytes) or more")
 		}
 		if cs := r.CORS; cs != nil {
 			if len(cs.AllowOrigins) == 0 {

@@ -11,7 +11,7 @@ func TestEdgeSectionsParse(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(`
 ip_filter: {allow: ["10.0.0.0/8", "2001:db8::/32"], deny: [10.1.2.3], deny_file: /etc/hotpath/deny.txt}
 limits:
-  max_body: 10MiB
+  max_body_bytes: 10MiB
   per_ip: {max_connections: 64, new_connections: {rate: 20, burst: 40}}
 upstreams:
   - name: app
@@ -20,7 +20,7 @@ routes:
   - path: /api/*rest
     upstream: app
     ip_filter: {deny: ["192.0.2.0/24"]}
-    max_body: 1k
+    max_body_bytes: 1k
     cors:
       allow_origins: ["https://*.example.com"]
       allow_methods: [GET, PUT]
@@ -37,20 +37,20 @@ routes:
 	if f := c.IPFilter; len(f.Allow) != 2 || len(f.Deny) != 1 || f.DenyFile != "/etc/hotpath/deny.txt" || !f.Set() {
 		t.Errorf("ip_filter %+v", f)
 	}
-	if c.Limits.MaxBody != 10<<20 {
-		t.Errorf("limits.max_body %d", c.Limits.MaxBody)
+	if c.Limits.MaxBodyBytes != 10<<20 {
+		t.Errorf("limits.max_body %d", c.Limits.MaxBodyBytes)
 	}
 	if p := c.Limits.PerIP; p.MaxConnections != 64 || p.NewConnections.Rate != 20 || p.NewConnections.Per != time.Second || p.NewConnections.Burst != 40 {
 		t.Errorf("per_ip %+v %+v", p, p.NewConnections)
 	}
 	r := c.Routes[0]
-	if r.MaxBody != 1024 || !r.IPFilter.Set() {
-		t.Errorf("route: max_body %d, ip_filter %+v", r.MaxBody, r.IPFilter)
+	if r.MaxBodyBytes != 1024 || !r.IPFilter.Set() {
+		t.Errorf("route: max_body %d, ip_filter %+v", r.MaxBodyBytes, r.IPFilter)
 	}
 	if cs := r.CORS; len(cs.AllowOrigins) != 1 || len(cs.AllowMethods) != 2 || !cs.AllowCredentials || cs.MaxAge != 10*time.Minute {
 		t.Errorf("cors %+v", cs)
 	}
-	if p := c.Routes[1]; p.MaxBody != 0 || p.CORS != nil || p.IPFilter.Set() {
+	if p := c.Routes[1]; p.MaxBodyBytes != 0 || p.CORS != nil || p.IPFilter.Set() {
 		t.Errorf("second route: %+v", p)
 	}
 	var files []string
@@ -61,7 +61,7 @@ routes:
 		t.Errorf("Files: %v", files)
 	}
 	d := Default()
-	if d.Limits.MaxBody != 0 || d.Limits.PerIP.MaxConnections != 0 || d.Limits.PerIP.NewConnections != nil || d.IPFilter.Set() {
+	if d.Limits.MaxBodyBytes != 0 || d.Limits.PerIP.MaxConnections != 0 || d.Limits.PerIP.NewConnections != nil || d.IPFilter.Set() {
 		t.Errorf("defaults: %+v %+v", d.Limits, d.IPFilter)
 	}
 }
@@ -78,8 +78,8 @@ func TestEdgeErrorsNameFieldAndLine(t *testing.T) {
 			`t.yaml:5: ip_filter.deny[0]: want a CIDR`,
 		}},
 		{"route list", head + "    ip_filter:\n      deny:\n        - fe80::1%eth0\n", []string{`t.yaml:9: routes[0].ip_filter.deny[0]: want a CIDR`}},
-		{"max_body", "limits:\n  max_body: lots\n", []string{`t.yaml:2: limits.max_body: want a size`}},
-		{"route max_body", head + "    max_body: -1\n", []string{`t.yaml:7: routes[0].max_body: want a size`}},
+		{"max_body", "limits:\n  max_body_bytes: lots\n", []string{`t.yaml:2: limits.max_body_bytes: want a size`}},
+		{"route max_body", head + "    max_body_bytes: -1\n", []string{`t.yaml:7: routes[0].max_body_bytes: want a size`}},
 		{"per_ip", "limits:\n  per_ip:\n    max_connections: -1\n    new_connections:\n      rate: 0\n      per: 0s\n      burst: -2\n", []string{
 			"t.yaml:3: limits.per_ip.max_connections: must be 0",
 			"t.yaml:5: limits.per_ip.new_connections.rate: must be 1 or more",

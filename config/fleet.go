@@ -134,7 +134,7 @@ var DNSTypes = []string{"A", "AAAA", "SRV"}
 
 // validateFleet checks the redis and etcd sections, every upstream's
 // discovery and every route's global rate limit.
-func (c *Config) validateFleet(bad func(path, format string, args ...any)) {
+func (c *Config) validateFleet(bad reporter) {
 	redis := map[string]int{}
 	for i, r := range c.Redis {
 		p := fmt.Sprintf("redis[%d]", i)

@@ -49,7 +49,7 @@ type AccessLog struct {
 	Sample float64 `yaml:"sample"`
 	// BufferBytes is the size of each loop's buffer (and of each spare);
 	// at least 65536.
-	BufferBytes int `yaml:"buffer_bytes"`
+	BufferBytes Size `yaml:"buffer_bytes"`
 	// ErrorsOnly logs only responses with status >= 400 and exchanges
 	// that ended without a response.
 	ErrorsOnly bool `yaml:"errors_only"`
@@ -84,7 +84,7 @@ func (c *Config) setObservabilityDefaults() {
 	c.Log = Log{Level: "info", Format: "text"}
 }
 
-func (c *Config) validateObservability(bad func(path, format string, args ...any)) {
+func (c *Config) validateObservability(bad reporter) {
 	if c.Admin.Address != "" {
 		if err := checkHostPort(c.Admin.Address); err != nil {
 			bad("admin.address", "%v", err)

@@ -102,9 +102,9 @@ type Compression struct {
 	// "application/json", "application/*+json". Empty means the built-in
 	// list (text/*, JSON, JavaScript, XML, SVG, wasm, ...).
 	Types []string `yaml:"types"`
-	// MinLength is the smallest Content-Length compressed (default 1024);
+	// MinBytes is the smallest Content-Length compressed (default 1024);
 	// responses of unknown length are decided by type alone.
-	MinLength Size `yaml:"min_length"`
+	MinBytes Size `yaml:"min_bytes" old:"min_length"`
 	// GzipLevel is 1 (fastest) to 9 (best), default 5.
 	GzipLevel int `yaml:"gzip_level"`
 	// ZstdLevel is 1..4 or fastest, default, better, best (default 1).
@@ -136,7 +136,7 @@ func (r *RouteCache) setDefaults() {
 
 func (c *Compression) setDefaults() {
 	c.Encodings = []string{"zstd", "gzip"}
-	c.MinLength = 1024
+	c.MinBytes = 1024
 	c.GzipLevel = 5
 	c.ZstdLevel = "1"
 }
@@ -198,11 +198,7 @@ func ParseSize(s string) (Size, error) {
 // route's rate_limit, max_in_flight, cache and compression. Checks that need
 // the libraries (key parts, content types, rate windows) are made when the
 // engine compiles the config, with the same field paths.
-func (c *Config) validatePolicies() Errors {
-	var errs Errors
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, c.Errorf(path, fmt.Sprintf(format, args...)))
-	}
+func (c *Config) validatePolicies(bad reporter) {
 	for i, p := range c.TrustedProxies {
 		if err := checkCIDR(p); err != nil {
 			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
@@ -255,8 +251,8 @@ func (c *Config) validatePolicies() Errors {
 				}
 				seen[e] = true
 			}
-			if cp.MinLength < 0 {
-				bad(p+".compression.min_length", "must not be negative")
+			if cp.MinBytes < 0 {
+				bad(p+".compression.min_bytes", "must not be negative")
 			}
 			if cp.GzipLevel < 1 || cp.GzipLevel > 9 {
 				bad(p+".compression.gzip_level", "must be 1..9, got %d", cp.GzipLevel)
@@ -279,7 +275,6 @@ func (c *Config) validatePolicies() Errors {
 			bad("cache.coalesce_wait", "must be positive")
 		}
 	}
-	return errs
 }
 
 // checkCIDR accepts what limiter.ParseTrustedProxies accepts: a CIDR or a

@@ -20,7 +20,7 @@ routes:
     rate_limit: {rate: 100, burst: 20, key: [client_ip, "header:X-Api-Key"], shadow: true, slots: 1048576, policy_name: api}
     max_in_flight: 1000
     cache: {ttl: 30s, stale_if_error: 5m}
-    compression: {encodings: [gzip], types: [text/*], min_length: 2k, gzip_level: 6, zstd_level: best}
+    compression: {encodings: [gzip], types: [text/*], min_bytes: 2k, gzip_level: 6, zstd_level: best}
   - path: /plain
     upstream: app
     rate_limit: {rate: 5}
@@ -45,14 +45,14 @@ routes:
 		rc.StaleWhileRevalidate != 10*time.Second || rc.StaleIfError != 5*time.Minute || rc.StoreSetCookie {
 		t.Errorf("cache %+v", rc)
 	}
-	if cp := r.Compression; len(cp.Encodings) != 1 || cp.MinLength != 2048 || cp.GzipLevel != 6 || ZstdLevelName(cp.ZstdLevel) != "best" {
+	if cp := r.Compression; len(cp.Encodings) != 1 || cp.MinBytes != 2048 || cp.GzipLevel != 6 || ZstdLevelName(cp.ZstdLevel) != "best" {
 		t.Errorf("compression %+v", cp)
 	}
 	p := c.Routes[1]
 	if p.Cache.Enabled || p.RateLimit.Burst != 0 || p.RateLimit.Per != time.Second {
 		t.Errorf("second route %+v %+v", p.Cache, p.RateLimit)
 	}
-	if cp := p.Compression; strings.Join(cp.Encodings, ",") != "zstd,gzip" || cp.MinLength != 1024 || cp.GzipLevel != 5 || ZstdLevelName(cp.ZstdLevel) != "fastest" {
+	if cp := p.Compression; strings.Join(cp.Encodings, ",") != "zstd,gzip" || cp.MinBytes != 1024 || cp.GzipLevel != 5 || ZstdLevelName(cp.ZstdLevel) != "fastest" {
 		t.Errorf("compression defaults %+v", cp)
 	}
 	// Without a cache section the shared store has its defaults.

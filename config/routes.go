@@ -48,7 +48,7 @@ func (c *Config) TrieOptions() trie.Options {
 // with field errors and conflicts gets every problem in one pass. failed
 // holds the routes whose path, host or methods already have an error;
 // they are left out of the table.
-func (c *Config) validateRouteTable(failed map[int]bool, bad func(path, format string, args ...any)) {
+func (c *Config) validateRouteTable(failed map[int]bool, bad reporter) {
 	named := map[string]int{}   // explicit names
 	unnamed := map[string]int{} // paths of routes without a name: their labels
 	for i := range c.Routes {

@@ -22,13 +22,10 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 // message the shortest ends on the offending line; a binary search finds
 // it in a few parses.
 func syntaxError(source string, data []byte, err error) *FieldError {
-	text := err.Error()
-	m := yamlLine.FindStringSubmatch(text)
-	if m == nil {
-		return &FieldError{Source: source, Msg: strings.TrimPrefix(text, "yaml: ")}
+	msg, reported := splitYAMLError(err)
+	if msg == "" {
+		return &FieldError{Source: source, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	msg := text[len(m[0]):]
-	reported, _ := strconv.Atoi(m[1])
 	ends := lineEnds(data)
 	fails := func(n int) bool { // the first n lines fail with msg
 		var doc yaml.Node
@@ -36,8 +33,8 @@ func syntaxError(source string, data []byte, err error) *FieldError {
 		if e == nil {
 			return false
 		}
-		em := yamlLine.FindStringSubmatch(e.Error())
-		return em != nil && e.Error()[len(em[0]):] == msg
+		em, _ := splitYAMLError(e)
+		return em == msg
 	}
 	lo, hi := 1, len(ends) // fails(hi) holds: the whole text
 	if reported >= 1 && reported <= hi && !fails(reported) {
@@ -52,6 +49,22 @@ func syntaxError(source string, data []byte, err error) *FieldError {
 		}
 	}
 	return &FieldError{Source: source, Line: hi, Msg: msg}
+}
+
+// splitYAMLError returns the message of a yaml.v3 syntax error and the
+// line it names (0 when it names none: yaml.v3 leaves the line out of an
+// error on the first line, "yaml: mapping values are not allowed in this
+// context"). msg is "" for an error that is not a syntax error.
+func splitYAMLError(err error) (msg string, line int) {
+	text := err.Error()
+	if m := yamlLine.FindStringSubmatch(text); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		return text[len(m[0]):], line
+	}
+	if rest, ok := strings.CutPrefix(text, "yaml: "); ok && !strings.Contains(rest, "\n") {
+		return rest, 0
+	}
+	return "", 0
 }
 
 // lineEnds returns the offset just past each line of data (a last line

@@ -203,12 +203,7 @@ func cipherSuite(name string) *tls.CipherSuite {
 
 // validateTLS checks every listeners[].tls and upstreams[].tls section.
 // The files they name are read by the gateway (and hotpath -check).
-func (c *Config) validateTLS(errs *Errors) {
-	// bad locates a problem with an absent field (a missing key_file) at
-	// its nearest ancestor's line.
-	bad := func(path, format string, args ...any) {
-		*errs = append(*errs, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+func (c *Config) validateTLS(bad reporter) {
 	for i, l := range c.Listeners {
 		t := l.TLS
 		if t == nil {
@@ -349,7 +344,7 @@ func (c *Config) validateTLS(errs *Errors) {
 	}
 }
 
-func validateVersions(p, min, max string, bad func(path, format string, args ...any)) {
+func validateVersions(p, min, max string, bad reporter) {
 	lo, okLo := tlsVersions[min]
 	hi, okHi := tlsVersions[max]
 	if !okLo {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -11,6 +12,9 @@ import (
 // -check prints them and still succeeds; the gateway logs them at start
 // and reload.
 //
+//   - An old spelling of a field (limits.max_head for
+//     limits.max_head_bytes, listeners[].workers for the top-level
+//     workers): it works until the next release.
 //   - A request header `add` of a name the client can send. add appends
 //     after the client's own field, so an upstream that reads the first
 //     value (most do) reads the client's: `add: {X-Client:
@@ -24,9 +28,9 @@ import (
 //   - Routes without a name and with the same path (on other hosts or
 //     methods): they share one label in metrics, logs and ${route}.
 func (c *Config) Warnings() Errors {
-	var ws Errors
+	ws := slices.Clone(c.deprecations)
 	warn := func(path, format string, args ...any) {
-		ws = append(ws, &FieldError{Source: c.Source, Line: c.nearestLine(path), Path: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
+		ws = append(ws, &FieldError{Source: c.Source, Line: c.lineOf(path), Path: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
 	}
 	labelled := map[string]int{}
 	for i := range c.Routes {

@@ -78,7 +78,7 @@ func compileAggregate(cfg *config.Config, i int, rc *config.Route, r *route, byN
 	a := rc.Aggregate
 	spec := &aggregate.Spec{
 		Timeout:       a.Timeout,
-		MaxBody:       int64(a.MaxBody),
+		MaxBody:       int64(a.MaxBodyBytes),
 		FailAll:       a.Fail == config.AggregateAll,
 		MaxConcurrent: int64(a.MaxConcurrent),
 	}

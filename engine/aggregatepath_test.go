@@ -112,7 +112,7 @@ routes:
   - name: dashboard
     path: /dashboard/:user
     aggregate:
-      max_body: 1KiB
+      max_body_bytes: 1KiB
 %s
       parts:%s
 `, a.users.addr, a.orders.addr, opts, parts)
@@ -467,7 +467,7 @@ func TestAggregateReload(t *testing.T) {
 
 func TestAggregateCompressed(t *testing.T) {
 	a := newAggUpstreams(t)
-	y := strings.Replace(aggConfig(t, a, "", ""), "    aggregate:\n", "    compression: {encodings: [gzip], min_length: 10}\n    aggregate:\n", 1)
+	y := strings.Replace(aggConfig(t, a, "", ""), "    aggregate:\n", "    compression: {encodings: [gzip], min_bytes: 10}\n    aggregate:\n", 1)
 	srv := startServer(t, testConfig(t, y))
 	cl := newClient(t, srv)
 	_, plain := cl.get("/dashboard/3")

@@ -44,8 +44,8 @@ routes:
     auth:
       basic: {htpasswd_file: %s}
 `, allocFreeUpstream(b), file))
-			cfg.Listeners[0].Workers = 1
-			cfg.Timeouts.Keepalive = time.Minute
+			cfg.Workers = 1
+			cfg.Timeouts.ClientIdle = time.Minute
 			srv := startServer(b, cfg)
 			good := "GET /bench HTTP/1.1\r\nHost: bench\r\nAuthorization: Basic " +
 				base64.StdEncoding.EncodeToString([]byte("alice:s3cret")) + "\r\n\r\n"

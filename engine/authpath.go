@@ -342,25 +342,6 @@ func (lp *loop) authCache() *auth.Cache {
 	return lp.gate.cache
 }
 
-// identValue returns the value of an identity field the auth injects
-// (for rate-limit keys on header:<Name>).
-func (d *exchange) identValue(name string) ([]byte, bool) {
-	ps := d.pol
-	if ps == nil || d.rt == nil || d.rt.gate == nil {
-		return nil, false
-	}
-	for b := ps.ident; ; {
-		n, v, _, rest, ok := parser.CutField(b)
-		if !ok {
-			return nil, false
-		}
-		if parser.EqualFold(n, name) {
-			return v, true
-		}
-		b = rest
-	}
-}
-
 // authRejected counts a refused request.
 func (d *exchange) authRejected(r metrics.AuthReason) {
 	d.setReason(authLogReason[r])

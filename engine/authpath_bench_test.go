@@ -50,8 +50,8 @@ func gateVariants(tb testing.TB) []struct{ name, route, hdr string } {
 func gateBenchServer(tb testing.TB, route string) net.Conn {
 	up := allocFreeUpstream(tb)
 	cfg := testConfig(tb, proxyTo(up)+route)
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(tb, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {

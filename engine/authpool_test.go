@@ -94,7 +94,7 @@ func startBasic(t *testing.T, block bool, workers, queue int, tune func(*config.
 		_, _ = w.Write(body)
 	}).addr
 	cfg := testConfig(t, bt.config(bt.file))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	if tune != nil {
 		tune(cfg)
 	}
@@ -276,7 +276,7 @@ func TestAuthBasicParkDeadline(t *testing.T) {
 	// timeouts.pending goes back to its default first, so that a slow
 	// (race-instrumented, CPU-starved) run cannot hit the deadline again.
 	cfg := testConfig(t, bt.config(bt.file))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	if err := bt.srv.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestAuthBasicReloadWhileParked(t *testing.T) {
 	a.send("/private/x", basicField("alice:s3cret"))
 	bt.hook.waitEntered(t, "alice:s3cret")
 	cfg := testConfig(t, bt.config(writeHtpasswd(t, "alice", "n3w")))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	if err := bt.srv.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}

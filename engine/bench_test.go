@@ -95,8 +95,8 @@ func proxyLoop(tb testing.TB, c net.Conn, n int) {
 func benchServer(tb testing.TB) net.Conn {
 	up := allocFreeUpstream(tb)
 	cfg := testConfig(tb, proxyTo(up))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(tb, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {

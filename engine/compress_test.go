@@ -100,7 +100,7 @@ func TestCompression(t *testing.T) {
 	srv := startServer(t, testConfig(t, policyConfig(t, up.addr, "", `
   - path: /*p
     upstream: app
-    compression: {encodings: [zstd, gzip], min_length: 1024}
+    compression: {encodings: [zstd, gzip], min_bytes: 1024}
 `)))
 	want := map[string][]byte{"/json": jsonBody, "/big": bigText, "/png": jsonBody}
 	tests := []struct {

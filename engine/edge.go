@@ -163,9 +163,9 @@ func compileTableEdge(cfg *config.Config, t *table) config.Errors {
 // it after compileGate).
 func compileRouteEdge(cfg *config.Config, t *table, i int, rc *config.Route, r *route) config.Errors {
 	p := fmt.Sprintf("routes[%d]", i)
-	e := &routeEdge{maxBody: int64(rc.MaxBody)}
+	e := &routeEdge{maxBody: int64(rc.MaxBodyBytes)}
 	if e.maxBody == 0 {
-		e.maxBody = int64(cfg.Limits.MaxBody)
+		e.maxBody = int64(cfg.Limits.MaxBodyBytes)
 	}
 	var errs config.Errors
 	if rc.IPFilter != nil {

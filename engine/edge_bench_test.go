@@ -14,7 +14,7 @@ func edgeVariants() []struct{ name, route, hdr string } {
     cors: {allow_origins: ["https://app.test", "https://*.example.net"], expose_headers: [X-Total], allow_credentials: true}`
 	const filter = `
     ip_filter: {deny: ["10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"]}
-    max_body: 1MiB
+    max_body_bytes: 1MiB
 ip_filter: {deny: ["203.0.113.0/24"]}`
 	return []struct{ name, route, hdr string }{
 		{"none", "", ""},

@@ -120,7 +120,7 @@ func TestEdgeFloodGoal(t *testing.T) {
 	}
 	up := allocFreeUpstream(t)
 	cfg := testConfig(t, "limits: {per_ip: {max_connections: 16, new_connections: {rate: 100, per: 1s, burst: 100}}}\n"+proxyTo(up))
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(t, cfg)
 	probe := dialFrom(t, srv, "127.0.0.2") // skips without a second loopback address
 	_ = probe.Close()

@@ -364,17 +364,17 @@ func bodyUpstream(t *testing.T, respondEarly bool) *rawUpstream {
 func TestMaxBody(t *testing.T) {
 	up := bodyUpstream(t, false)
 	srv := startServer(t, testConfig(t, fmt.Sprintf(`
-limits: {max_body: 1k}
+limits: {max_body_bytes: 1k}
 upstreams:
   - name: app
     endpoints: [{address: %s}]
 routes:
   - path: /small
     upstream: app
-    max_body: 100
+    max_body_bytes: 100
   - path: /big
     upstream: app
-    max_body: 1MiB
+    max_body_bytes: 1MiB
   - path: /*rest
     upstream: app
 `, up.addr)))
@@ -440,7 +440,7 @@ routes:
 	})
 
 	early := bodyUpstream(t, true)
-	srv2 := startServer(t, testConfig(t, "limits: {max_body: 100}\n"+proxyTo(early.addr)))
+	srv2 := startServer(t, testConfig(t, "limits: {max_body_bytes: 100}\n"+proxyTo(early.addr)))
 	t.Run("response-started", func(t *testing.T) {
 		c := dial(t, srv2)
 		br := bufio.NewReader(c)

@@ -62,7 +62,7 @@ func TestNoStaleEventWhenClientLeaves(t *testing.T) {
 	})
 	var logs syncBuffer
 	cfg := testConfig(t, proxyTo(up.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func waitReadable(t *testing.T, fds []int) {
 func TestConnectionCap(t *testing.T) {
 	up := newRecordingUpstream(t, "app")
 	cfg := testConfig(t, "limits: {max_connections: 2}\n"+proxyTo(up.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	open := func() (net.Conn, *bufio.Reader) {
 		c := dial(t, srv)
@@ -184,7 +184,7 @@ func TestConnectionCap(t *testing.T) {
 // between two configs. It is refused, unless the hand-over is deliberate.
 func TestSecondInstanceRefused(t *testing.T) {
 	first := startServer(t, testConfig(t, `routes: [{path: /, direct: {body: first}}]`))
-	y := "listeners: [{address: " + first.Addr() + ", workers: 1}]\nroutes: [{path: /, direct: {body: second}}]\n"
+	y := "workers: 1\nlisteners: [{address: " + first.Addr() + "}]\nroutes: [{path: /, direct: {body: second}}]\n"
 	parse := func() *config.Config {
 		cfg, err := config.Parse("second.yaml", []byte(y))
 		if err != nil {
@@ -223,7 +223,7 @@ func TestRestartAfterStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// c stays open: the server's side of it is half-closed, not gone.
-	cfg, err := config.Parse("again.yaml", []byte("listeners: [{address: "+addr+", workers: 1}]\nroutes: [{path: /, direct: {body: again}}]\n"))
+	cfg, err := config.Parse("again.yaml", []byte("workers: 1\nlisteners: [{address: "+addr+"}]\nroutes: [{path: /, direct: {body: again}}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -300,9 +300,9 @@ func TestH2Allocations(t *testing.T) {
 	}
 	up := allocFreeUpstream(t)
 	cfg := testConfig(t, proxyTo(up))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	cfg.Listeners[0].Protocols = []string{"h2c"}
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(t, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {

@@ -18,32 +18,23 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// gnet's worker pool (ants) runs Enroll; its idle workers expire on
-		// their own schedule, after the test binary's checks.
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*Pool).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*Pool).ticktock"),
-	)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testsupport.GnetLeaks()...) }
 
 // testConfig is a config with short timeouts for tests; extra YAML (routes,
 // upstreams, ...) is appended. Upstream addresses come in through fmt args.
 func testConfig(t testing.TB, body string) *config.Config {
 	t.Helper()
 	y := `
+workers: 2
 listeners:
   - address: 127.0.0.1:0
-    workers: 2
 timeouts:
   client_header: 2s
   client_body: 2s
-  keepalive: 5s
+  client_idle: 5s
   connect: 1s
   upstream_header: 2s
   upstream_read: 2s
@@ -81,43 +72,20 @@ func startServer(t testing.TB, cfg *config.Config) *Server {
 	return srv
 }
 
-// httpUpstream is a net/http upstream that counts connections.
+// httpUpstream is a net/http upstream that counts connections
+// (testsupport.Upstream's counters under the names engine tests use).
 type httpUpstream struct {
-	addr   string
-	conns  atomic.Int64
-	closed atomic.Int64
-	reqs   atomic.Int64
+	addr                string
+	conns, closed, reqs *atomic.Int64
 }
 
 func newHTTPUpstream(t *testing.T, h http.HandlerFunc) *httpUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &httpUpstream{addr: ln.Addr().String()}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			u.reqs.Add(1)
-			h(w, r)
-		}),
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			switch s {
-			case http.StateNew:
-				u.conns.Add(1)
-			case http.StateClosed, http.StateHijacked:
-				u.closed.Add(1)
-			}
-		},
-		ErrorLog: nil,
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
-	return u
+	return fromUpstream(testsupport.NewUpstream(t, h))
+}
+
+func fromUpstream(u *testsupport.Upstream) *httpUpstream {
+	return &httpUpstream{addr: u.Addr, conns: &u.Conns, closed: &u.Closed, reqs: &u.Reqs}
 }
 
 // echoHandler answers with the request body, and headers describing the
@@ -265,16 +233,10 @@ func httpClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds or d passes (testsupport.Eventually).
 func eventually(t *testing.T, d time.Duration, cond func() bool, msg string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Eventually(t, d, msg, cond)
 }
 
 func shutdown(t *testing.T, srv *Server, d time.Duration) error {

@@ -67,26 +67,6 @@ func connectionFields(dst []parser.Header, headers []parser.Header) []parser.Hea
 	return dst
 }
 
-// eqFoldBytes compares two byte strings ignoring ASCII case.
-func eqFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // hasToken reports whether the comma-separated list contains token
 // (ASCII case-insensitive, optional whitespace around elements).
 func hasToken(list, token []byte) bool {
@@ -96,7 +76,7 @@ func hasToken(list, token []byte) bool {
 			i++
 		}
 		elem := parser.TrimOWS(list[:i])
-		if eqFoldBytes(elem, token) {
+		if parser.EqualFoldBytes(elem, token) {
 			return true
 		}
 		if i == len(list) {
@@ -124,66 +104,11 @@ func appendStatusLine(b []byte, code int, reasonPhrase []byte) []byte {
 	return append(b, "\r\n"...)
 }
 
-// reason returns the standard reason phrase for the statuses the engine
-// writes itself.
+// reason returns the reason phrase the engine writes for code
+// (parser.StatusText), "Status" for a code without one.
 func reason(code int) string {
-	switch code {
-	case 100:
-		return "Continue"
-	case 200:
-		return "OK"
-	case 201:
-		return "Created"
-	case 202:
-		return "Accepted"
-	case 204:
-		return "No Content"
-	case 301:
-		return "Moved Permanently"
-	case 302:
-		return "Found"
-	case 304:
-		return "Not Modified"
-	case 307:
-		return "Temporary Redirect"
-	case 308:
-		return "Permanent Redirect"
-	case 400:
-		return "Bad Request"
-	case 401:
-		return "Unauthorized"
-	case 403:
-		return "Forbidden"
-	case 404:
-		return "Not Found"
-	case 405:
-		return "Method Not Allowed"
-	case 408:
-		return "Request Timeout"
-	case 411:
-		return "Length Required"
-	case 413:
-		return "Content Too Large"
-	case 414:
-		return "URI Too Long"
-	case 429:
-		return "Too Many Requests"
-	case 431:
-		return "Request Header Fields Too Large"
-	case 500:
-		return "Internal Server Error"
-	case 501:
-		return "Not Implemented"
-	case 502:
-		return "Bad Gateway"
-	case 503:
-		return "Service Unavailable"
-	case 504:
-		return "Gateway Timeout"
-	case 505:
-		return "HTTP Version Not Supported"
-	case 415:
-		return "Unsupported Media Type"
+	if r := parser.StatusText(code); r != "" {
+		return r
 	}
 	return "Status"
 }

@@ -12,14 +12,12 @@ import (
 func TestEveryListenerServes(t *testing.T) {
 	up := newHTTPUpstream(t, echoHandler)
 	cfg := testConfig(t, proxyTo(up.addr))
-	// The worker count is set on the second listener only: it applies to
-	// the loops that serve both.
-	second := cfg.Listeners[0]
-	cfg.Listeners[0].Workers = 0
-	cfg.Listeners = append(cfg.Listeners, second)
+	// One worker count (the top-level workers) for the loops that serve
+	// both.
+	cfg.Listeners = append(cfg.Listeners, cfg.Listeners[0])
 	srv := startServer(t, cfg)
-	if srv.loops != second.Workers {
-		t.Fatalf("loops = %d, want %d from listeners[1].workers", srv.loops, second.Workers)
+	if srv.loops != cfg.Workers {
+		t.Fatalf("loops = %d, want %d from workers", srv.loops, cfg.Workers)
 	}
 	addrs := srv.Addrs()
 	if len(addrs) != 2 || addrs[0] == addrs[1] {

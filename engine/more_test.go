@@ -63,7 +63,7 @@ func TestPoolMaxRequests(t *testing.T) {
 	up := newHTTPUpstream(t, echoHandler)
 	cfg := testConfig(t, proxyTo(up.addr))
 	cfg.Upstreams[0].Pool.MaxRequests = 2
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	c := dial(t, srv)
 	br := bufio.NewReader(c)

@@ -128,7 +128,7 @@ func (o *observer) start(log *slog.Logger) error {
 	}
 	opts := accesslog.Options{
 		Loops:      o.loops,
-		BufferSize: c.BufferBytes,
+		BufferSize: int(c.BufferBytes),
 		Sample:     c.SampleEvery(),
 		Logger:     log,
 		Output:     o.alogOut,

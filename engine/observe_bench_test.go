@@ -32,8 +32,8 @@ var obsVariants = [...]struct {
 func obsBenchServer(tb testing.TB, metricsOn, logOn bool) (net.Conn, *Server) {
 	up := allocFreeUpstream(tb)
 	cfg := testConfig(tb, proxyTo(up))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	cfg.Metrics.Enabled = metricsOn
 	if logOn {
 		cfg.AccessLog.Path = filepath.Join(tb.TempDir(), "access.log")

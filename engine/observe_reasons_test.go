@@ -59,11 +59,11 @@ routes:
   - {path: /down, upstream: down}
   - {path: /limited, upstream: ok, rate_limit: {rate: 1, per: 1h}}
   - {path: /auth, upstream: ok, auth: {api_key: {keys: [{name: k1, key: secret-key-1}]}}}
-  - {path: /small, upstream: ok, max_body: 10B}
+  - {path: /small, upstream: ok, max_body_bytes: 10B}
   - {path: /get, upstream: ok, methods: [GET]}
   - {path: /status/:code, upstream: ok}
 `, refused, silent.addr, malformed.addr, reset.addr, gated.addr, ok.addr))
-	cfg.Listeners[0].Workers = 1 // the gated pool's max_conns is per loop
+	cfg.Workers = 1 // the gated pool's max_conns is per loop
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
 	cfg.Timeouts.ClientHeader = 300 * time.Millisecond
 	var alog, plog syncBuffer

@@ -487,7 +487,7 @@ func (w *stalledWriter) unblock() { w.once.Do(func() { close(w.release) }) }
 func TestAccessLogStalledWriter(t *testing.T) {
 	w := &stalledWriter{release: make(chan struct{})}
 	cfg := testConfig(t, proxyTo(newHTTPUpstream(t, statusHandler).addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startLogged(t, cfg, w)
 	t.Cleanup(w.unblock) // runs before srv.Close: the log's Close waits for the writer
 

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"reflect"
-
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
@@ -13,12 +11,10 @@ import (
 // side is slower than the other, the engine removes EPOLLIN from the socket's
 // interest set in the loop's own epoll instance and puts it back later.
 //
-// The epoll descriptor is not exported. epollFD reads it once per loop by
-// reflection (conn.loop.poller.fd; reading an unexported int field with
-// reflect needs no unsafe). The layout is pinned to gnet v2.10.0:
-// TestEpollFDLayout fails loudly if an upgrade changes it, and epollFD returns
-// -1 rather than guessing, in which case the engine falls back to closing a
-// connection whose buffered bytes exceed four times the limit.
+// The epoll descriptor is not exported. epollFD (gnetlayout.go) reads it
+// once per loop by reflection. It returns -1 rather than guessing when an
+// upgrade changed gnet's layout, in which case the engine falls back to
+// closing a connection whose buffered bytes exceed four times the limit.
 //
 // gnet itself rewrites the interest set when it flushes a connection's
 // output (EPOLL_CTL_MOD to read, or read|write). That can re-enable reading
@@ -31,55 +27,6 @@ const (
 	epollRead  = unix.EPOLLIN | unix.EPOLLPRI
 	epollWrite = unix.EPOLLOUT
 )
-
-// epollFD returns the epoll descriptor of the loop that owns c, or -1.
-func epollFD(c gnet.Conn) int {
-	c = rawConn(c) // tls.go
-	v := reflect.ValueOf(c)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return -1
-	}
-	v = v.Elem()
-	if v.Kind() != reflect.Struct {
-		return -1
-	}
-	v = v.FieldByName("loop")
-	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
-		return -1
-	}
-	v = v.Elem().FieldByName("poller")
-	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
-		return -1
-	}
-	v = v.Elem().FieldByName("fd")
-	if !v.IsValid() || v.Kind() != reflect.Int {
-		return -1
-	}
-	return int(v.Int())
-}
-
-// listenerFDs returns the listening sockets of the loop that owns c (each
-// loop has its own with SO_REUSEPORT), or nil.
-func listenerFDs(c gnet.Conn) []int {
-	c = rawConn(c) // tls.go
-	v := reflect.ValueOf(c)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return nil
-	}
-	v = v.Elem().FieldByName("loop")
-	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil
-	}
-	v = v.Elem().FieldByName("listeners")
-	if !v.IsValid() || v.Kind() != reflect.Map || v.Type().Key().Kind() != reflect.Int {
-		return nil
-	}
-	var fds []int
-	for _, k := range v.MapKeys() {
-		fds = append(fds, int(k.Int()))
-	}
-	return fds
-}
 
 // setReading turns read interest for c on or off in the loop's epoll set,
 // keeping write interest while c has output pending (gnet waits for EPOLLOUT

@@ -67,7 +67,7 @@ func queued(srv *Server) int {
 // pendingServer is a one-loop gateway in front of up with max_conns 1.
 func pendingServer(t *testing.T, up string, maxPending int, pending time.Duration) *Server {
 	cfg := testConfig(t, proxyTo(up))
-	cfg.Listeners[0].Workers = 1 // pools and queues are per loop
+	cfg.Workers = 1 // pools and queues are per loop
 	cfg.Upstreams[0].Pool.MaxConns = 1
 	cfg.Upstreams[0].Pool.MaxPending = maxPending
 	cfg.Timeouts.Pending = pending

@@ -2,10 +2,7 @@ package engine
 
 import (
 	"context"
-	"reflect"
 
-	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 	"github.com/panjf2000/gnet/v2/pkg/queue"
 
 	"github.com/hotpath/hotpath/parser"
@@ -475,24 +472,4 @@ func (lp *loop) flush() {
 	lp.h2flushes = lp.h2flushes[:0]
 	lp.flushUp2() // up2.go
 	lp.settle()
-}
-
-// pollerOf returns the netpoll poller of the loop that owns c, or nil. Like
-// epollFD (pause.go) it reads gnet v2.10.0's unexported conn.loop.poller by
-// reflection; TestPollerLayout pins it.
-func pollerOf(c gnet.Conn) *netpoll.Poller {
-	c = rawConn(c) // tls.go
-	v := reflect.ValueOf(c)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return nil
-	}
-	v = v.Elem().FieldByName("loop")
-	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil
-	}
-	v = v.Elem().FieldByName("poller")
-	if !v.IsValid() || v.Type() != reflect.TypeFor[*netpoll.Poller]() || v.IsNil() {
-		return nil
-	}
-	return (*netpoll.Poller)(v.UnsafePointer())
 }

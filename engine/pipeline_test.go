@@ -32,7 +32,7 @@ routes:
 func startPipelineServer(t *testing.T, addr string) *Server {
 	t.Helper()
 	cfg := testConfig(t, pipelineConfig(t, addr, 16))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	return startServer(t, cfg)
 }
 
@@ -196,7 +196,7 @@ func TestPipelineManyClientsFewConnections(t *testing.T) {
 func TestPipelineOffByDefault(t *testing.T) {
 	up := newInOrderUpstream(t, 20*time.Millisecond, nil)
 	cfg := testConfig(t, pipelineConfig(t, up.addr, 0))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	runClients(t, srv, 8, 5, exactly)
 	if d := up.depth.Load(); d != 1 {
@@ -415,8 +415,8 @@ func TestPipelineAllocations(t *testing.T) {
 	}
 	up := allocFreeUpstream(t)
 	cfg := testConfig(t, pipelineConfig(t, up, 16))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(t, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
@@ -473,7 +473,7 @@ func TestPipelineTimeoutMidPipeline(t *testing.T) {
 		}
 	})
 	cfg := testConfig(t, pipelineConfig(t, up.addr, 16))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
 	srv := startServer(t, cfg)
 	a, b := dial(t, srv), dial(t, srv)
@@ -501,7 +501,7 @@ func TestPipelineMaxConns(t *testing.T) {
 	// One connection allowed: requests that wait for it join it.
 	up := newInOrderUpstream(t, 5*time.Millisecond, nil)
 	cfg := testConfig(t, pipelineConfig(t, up.addr, 8))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	cfg.Upstreams[0].Pool.MaxConns = 1
 	srv := startServer(t, cfg)
 	runClients(t, srv, 24, 10, exactly)

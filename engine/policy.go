@@ -81,6 +81,27 @@ type PolicyStats struct {
 	StaleOnError  atomic.Int64 // stale responses served because the upstream failed
 }
 
+// compileKeySpec compiles a route's rate_limit.key (at path): each part
+// through config's kind:name parser, then limiter's kinds.
+func compileKeySpec(cfg *config.Config, path string, keys []string) (limiter.KeySpec, config.Errors) {
+	var errs config.Errors
+	parts := make([]limiter.KeyPart, 0, len(keys))
+	for j, k := range keys {
+		kind, name, err := config.ParseRateLimitKey(k)
+		var kk limiter.KeyKind
+		if err == nil {
+			kk, err = limiter.ParseKeyKind(kind)
+		}
+		if err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("%s[%d]", path, j), err.Error()))
+			continue
+		}
+		parts = append(parts, limiter.KeyPart{Kind: kk, Name: name})
+	}
+	spec, _ := limiter.NewKeySpec(parts) // the parts are valid: an error is above
+	return spec, errs
+}
+
 // compilePolicy compiles a route's policy sections, or returns nil when it
 // has none. Errors name the config field.
 func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name string) (*routePolicy, config.Errors) {
@@ -123,15 +144,9 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 			}
 			errs = append(errs, cfg.Errorf(p+field, err.Error()))
 		}
-		for j, k := range rl.Key {
-			if _, err := limiter.ParseKeySpec([]string{k}); err != nil {
-				errs = append(errs, cfg.Errorf(fmt.Sprintf("%s.rate_limit.key[%d]", p, j), fmt.Sprintf("%v, got %q", err, k)))
-			}
-		}
-		spec, err := limiter.ParseKeySpec(rl.Key)
-		if err == nil {
-			rp.rlKey = spec
-		}
+		var keyErrs config.Errors
+		rp.rlKey, keyErrs = compileKeySpec(cfg, p+".rate_limit.key", rl.Key)
+		errs = append(errs, keyErrs...)
 		rp.rlID = fmt.Sprintf("%s %+v %q", rp.id, rp.rlCfg, rl.Key)
 	}
 	rp.maxInFlight = rc.MaxInFlight
@@ -161,7 +176,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 		}
 		comp, err := compression.NewConfig(compression.Options{
 			Types:     types,
-			MinLength: max(int64(c.MinLength), 1), // 0 in the library means its default
+			MinLength: max(int64(c.MinBytes), 1), // 0 in the library means its default
 			GzipLevel: c.GzipLevel,
 			ZstdLevel: config.ZstdLevelName(c.ZstdLevel),
 		})

@@ -38,8 +38,8 @@ var hitPolicies = []struct {
 func cacheBenchConn(tb testing.TB, route string) net.Conn {
 	up := allocFreeUpstream(tb)
 	cfg := testConfig(tb, policyConfig(tb, up, "", route))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(tb, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {

@@ -260,7 +260,7 @@ func TestRoundRobinThroughProxy(t *testing.T) {
 		addrs = append(addrs, u.addr)
 	}
 	cfg := testConfig(t, proxyTo(addrs...))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	c := dial(t, srv)
 	br := bufio.NewReader(c)
@@ -389,7 +389,7 @@ func TestClientTimeouts(t *testing.T) {
 	cfg := testConfig(t, proxyTo(up.addr))
 	cfg.Timeouts.ClientHeader = 300 * time.Millisecond
 	cfg.Timeouts.ClientBody = 300 * time.Millisecond
-	cfg.Timeouts.Keepalive = 300 * time.Millisecond
+	cfg.Timeouts.ClientIdle = 300 * time.Millisecond
 	srv := startServer(t, cfg)
 
 	t.Run("slowloris head gets 408", func(t *testing.T) {
@@ -445,7 +445,7 @@ func TestStalePooledConnectionRetried(t *testing.T) {
 		// closed without a response byte
 	})
 	cfg := testConfig(t, proxyTo(up.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	c := dial(t, srv)
 	br := bufio.NewReader(c)
@@ -482,7 +482,7 @@ routes:
   - path: /*p
     upstream: app
 `, good.addr, flaky.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	c := dial(t, srv)
 	br := bufio.NewReader(c)

@@ -103,7 +103,7 @@ routes:
     path: /ping
     direct: {body: pong}
 %s`, up.addr, other.addr, cacheRoute))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	cfg.Timeouts.UpstreamHeader = time.Minute // the gate holds the cache leader
 	srv := startServerClock(t, cfg, newTestClock())
 

@@ -115,7 +115,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		s.addrs = append(s.addrs, l.Address)
 	}
 	s.maxConns = cfg.Limits.MaxConnections
-	s.loops = cfg.Workers() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
+	s.loops = cfg.EventLoops() // every loop accepts on every listener (gnet.Rotate, SO_REUSEPORT)
 	if s.loops <= 0 {
 		s.loops = runtime.GOMAXPROCS(0)
 	}
@@ -355,12 +355,12 @@ func (s *Server) Reload(cfg *config.Config) error {
 }
 
 func sameListeners(a, b *config.Config) bool {
-	if len(a.Listeners) != len(b.Listeners) {
+	if len(a.Listeners) != len(b.Listeners) || a.EventLoops() != b.EventLoops() {
 		return false
 	}
 	for i := range a.Listeners {
 		x, y := a.Listeners[i], b.Listeners[i]
-		if x.Address != y.Address || x.Workers != y.Workers || !slices.Equal(x.Protocols, y.Protocols) || x.HTTP2 != y.HTTP2 ||
+		if x.Address != y.Address || !slices.Equal(x.Protocols, y.Protocols) || x.HTTP2 != y.HTTP2 ||
 			(x.TLS == nil) != (y.TLS == nil) {
 			return false
 		}

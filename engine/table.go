@@ -117,16 +117,16 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	t := &table{
 		cfg: cfg,
 		limits: parser.Limits{
-			MaxRequestLine: cfg.Limits.MaxRequestLine,
-			MaxHead:        cfg.Limits.MaxHead,
+			MaxRequestLine: int(cfg.Limits.MaxRequestLineBytes),
+			MaxHead:        int(cfg.Limits.MaxHeadBytes),
 			MaxHeaders:     cfg.Limits.MaxHeaders,
 			AllowBareLF:    cfg.Limits.AllowBareLF,
 		},
-		maxBuf: cfg.Limits.MaxBufferedBytes,
+		maxBuf: int(cfg.Limits.MaxBufferedBytes),
 		timeouts: timeouts{
 			clientHeader:   int64(cfg.Timeouts.ClientHeader),
 			clientBody:     int64(cfg.Timeouts.ClientBody),
-			keepalive:      int64(cfg.Timeouts.Keepalive),
+			keepalive:      int64(cfg.Timeouts.ClientIdle),
 			connect:        int64(cfg.Timeouts.Connect),
 			upstreamHeader: int64(cfg.Timeouts.UpstreamHeader),
 			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),

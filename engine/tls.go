@@ -31,7 +31,7 @@ import (
 // protocol only once the handshake has completed; the handshake itself
 // runs off the loop and reports through gnet's Wake, which is another
 // OnTraffic. Everything that must reach gnet's own connection (closing
-// it, the reflection in pause.go and pipeline.go) goes through rawConn.
+// it, the reflection in gnetlayout.go) goes through rawConn.
 //
 // Listeners: one tlsloop.Server per TLS listener, for the Server's life
 // (its session ticket keys outlive reloads); a reload loads the

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/internal/testpki"
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
 // tlsTestConfig is testConfig with listener fields (YAML indented for the
@@ -33,14 +32,14 @@ import (
 func tlsTestConfig(t testing.TB, listener, body string) *config.Config {
 	t.Helper()
 	y := `
+workers: 2
 listeners:
   - address: 127.0.0.1:0
-    workers: 2
 ` + listener + `
 timeouts:
   client_header: 2s
   client_body: 2s
-  keepalive: 5s
+  client_idle: 5s
   connect: 1s
   upstream_header: 2s
   upstream_read: 2s
@@ -454,36 +453,14 @@ func tlsUpstream(t *testing.T, p *testpki.PKI, clientCA *x509.CertPool) *httpUps
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	if clientCA != nil {
 		cfg.ClientCAs, cfg.ClientAuth = clientCA, tls.RequireAndVerifyClientCert
 	}
-	u := &httpUpstream{addr: ln.Addr().String()}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			u.reqs.Add(1)
-			w.Header().Set("X-Upstream-TLS", fmt.Sprint(r.TLS != nil))
-			seenHandler(w, r)
-		}),
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				u.conns.Add(1)
-			}
-		},
-		ErrorLog: nil,
-	}
-	srv.ErrorLog = slogDiscard()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(tls.NewListener(ln, cfg)) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
-	return u
+	return fromUpstream(testsupport.NewTLSUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream-TLS", fmt.Sprint(r.TLS != nil))
+		seenHandler(w, r)
+	}), cfg))
 }
 
 // TestUpstreamTLS: upstreams[].tls verifies the endpoint's certificate
@@ -703,8 +680,6 @@ func TestTLSInterop(t *testing.T) {
 	}
 }
 
-func slogDiscard() *log.Logger { return slog.NewLogLogger(slog.DiscardHandler, slog.LevelError) }
-
 // TestTLSAllocations measures the gateway's mallocs per keep-alive request
 // over TLS: the client runs in another process (this test binary again,
 // TestTLSClientProcess), so only the gateway and the allocation-free
@@ -719,8 +694,8 @@ func TestTLSAllocations(t *testing.T) {
 	p := testpki.New(t, 0)
 	cert, key := serverCert(p, "gw")
 	cfg := tlsTestConfig(t, tlsListener(cert, key, ""), proxyTo(allocFreeUpstream(t)))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(t, cfg)
 	n := 20000
 	if s := os.Getenv("HOTPATH_ALLOC_REQUESTS"); s != "" {
@@ -836,9 +811,9 @@ func TestTLSCacheKeepsSchemesApart(t *testing.T) {
 		fmt.Fprintf(w, "link: %s://gw.test/next", r.Header.Get("X-Forwarded-Proto"))
 	})
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+workers: 1
 listeners:
   - address: 127.0.0.1:0
-    workers: 1
   - address: 127.0.0.1:0
 %s
 upstreams:

@@ -129,7 +129,7 @@ func (rt *route) allowsUpgrade(protocol []byte) bool {
 		return false
 	}
 	for _, p := range rt.upgrade {
-		if eqFoldBytes(name, p) || eqFoldBytes(protocol, p) {
+		if parser.EqualFoldBytes(name, p) || parser.EqualFoldBytes(protocol, p) {
 			return true
 		}
 	}

@@ -424,7 +424,7 @@ func TestTunnelHoldsPoolSlot(t *testing.T) {
 		}
 	})
 	cfg := testConfig(t, proxyTo(up.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	cfg.Upstreams[0].Pool.MaxConns = 1
 	cfg.Timeouts.Pending = 30 * time.Second
 	srv := startServer(t, cfg)
@@ -483,7 +483,7 @@ func BenchmarkTunnelThroughput(b *testing.B) {
 	}()
 	b.Cleanup(func() { _ = ln.Close() })
 	cfg := testConfig(b, proxyTo(ln.Addr().String()))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(b, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {

@@ -90,8 +90,8 @@ func serveH2Hello(c net.Conn) {
 func h2BenchServer(tb testing.TB) net.Conn {
 	up := allocFreeH2Upstream(tb)
 	cfg := testConfig(tb, h2cProxyTo(up))
-	cfg.Listeners[0].Workers = 1
-	cfg.Timeouts.Keepalive = time.Minute
+	cfg.Workers = 1
+	cfg.Timeouts.ClientIdle = time.Minute
 	srv := startServer(tb, cfg)
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -289,7 +290,7 @@ func TestH2UpstreamFailures(t *testing.T) {
 		}
 	})
 	cfg := testConfig(t, h2cProxyTo(up.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 
 	// Client goes away: the upstream request is canceled.
@@ -432,7 +433,7 @@ func TestH2UpstreamGoAwayRetry(t *testing.T) {
 		}
 	})
 	cfg := testConfig(t, h2cProxyTo(ln.Addr().String()))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	resp, err := httpClient(t).Post("http://"+srv.Addr()+"/x", "text/plain", nil)
 	if err != nil {
@@ -493,7 +494,7 @@ routes:`, 1)
 func TestH2UpstreamMetrics(t *testing.T) {
 	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 	cfg := testConfig(t, h2cProxyTo(up.addr))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	srv := startServer(t, cfg)
 	c := httpClient(t)
 	for range 3 {
@@ -564,7 +565,7 @@ func TestH2UpstreamPingLiveness(t *testing.T) {
 		}
 	}()
 	cfg := testConfig(t, h2cProxyTo(ln.Addr().String()))
-	cfg.Listeners[0].Workers = 1
+	cfg.Workers = 1
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
 	cfg.Upstreams[0].Pool.IdleTimeout = 2 * time.Second // PING after half (1 s), closed at 1.3 s: before the idle timeout
 	srv := startServer(t, cfg)
@@ -606,7 +607,7 @@ func TestH2UpstreamOverTLS(t *testing.T) {
 	}
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = fmt.Fprintf(w, "%s tls=%v", r.Proto, r.TLS != nil)
-	}), ErrorLog: slogDiscard()}
+	}), ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = hs.ServeTLS(ln, certFile, keyFile) }()
 	t.Cleanup(func() { _ = hs.Close(); <-done })

@@ -63,7 +63,8 @@ func TestEtcdDiscoveryUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	register(t, c, "/services/api/a", a, lease.ID)
-	y := fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 2}]
+	y := fmt.Sprintf(`workers: 2
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 etcd: {endpoints: [%q]}
 upstreams:
@@ -130,7 +131,8 @@ func TestDNSDiscoveryUnderLoad(t *testing.T) {
 	s.Set(t, "a.internal", dns.TypeA, "a.internal. 1 IN A 127.0.0.1")
 	s.Set(t, "b.internal", dns.TypeA, "b.internal. 1 IN A 127.0.0.1")
 	s.Set(t, "_api._tcp.internal", dns.TypeSRV, srv(a)...)
-	y := fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 2}]
+	y := fmt.Sprintf(`workers: 2
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 upstreams:
   - name: api
@@ -170,7 +172,8 @@ func TestDiscoveryBeforeTheFirstAnswer(t *testing.T) {
 	s.Fail(true)
 	listed, found := newBackend(t, "listed"), newBackend(t, "found")
 	_, port, _ := net.SplitHostPort(found.addr)
-	y := fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 1}]
+	y := fmt.Sprintf(`workers: 1
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 upstreams:
   - name: listed

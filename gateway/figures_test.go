@@ -194,7 +194,8 @@ func cpuPerRequest(t *testing.T, dir, redis, upstream, scope string, rate, burst
 	if scope == "global" {
 		extra = ", scope: global, redis: main"
 	}
-	y := fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 1}]
+	y := fmt.Sprintf(`workers: 1
+listeners: [{address: 127.0.0.1:0}]
 metrics: {enabled: false}
 redis: [{name: main, address: %q}]
 upstreams: [{name: app, endpoints: [{address: %q}], pool: {max_idle: 256}}]

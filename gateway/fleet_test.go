@@ -21,6 +21,7 @@ import (
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/internal/fleettest"
+	"github.com/hotpath/hotpath/internal/testsupport"
 	"github.com/hotpath/hotpath/remoteconfig"
 )
 
@@ -179,16 +180,10 @@ func (l *load) String() string {
 	return fmt.Sprintf("200: %d, 429: %d, other: %d, errors: %d (first: %v)", l.ok.Load(), l.limited.Load(), l.other.Load(), l.errs.Load(), l.firstErr.Load())
 }
 
-// eventually polls cond until it holds, or fails the test at the deadline.
+// eventually polls cond until it holds, or fails the test after 30 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // poll
-	}
+	testsupport.Eventually(t, 30*time.Second, what, cond)
 }
 
 // metric scrapes one sample from g's /metrics (-1 when absent).
@@ -201,7 +196,8 @@ func metric(t *testing.T, g *Gateway, name string, labels ...string) float64 {
 // globalLimitYAML is two instances' shared config: /limited is limited to
 // rate per second fleet-wide (one bucket for the route), / is not.
 func globalLimitYAML(redis, up string, rate, burst int, interval time.Duration) string {
-	return fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 2}]
+	return fmt.Sprintf(`workers: 2
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 redis:
   - {name: main, address: %q, sync_interval: %s, instances: 2}
@@ -334,7 +330,8 @@ func remoteGateway(t *testing.T, etcdAddr, key, instance string) *Gateway {
 }
 
 func remoteYAML(body string) string {
-	return fmt.Sprintf(`listeners: [{address: 127.0.0.1:0, workers: 1}]
+	return fmt.Sprintf(`workers: 1
+listeners: [{address: 127.0.0.1:0}]
 admin: {address: 127.0.0.1:0}
 routes:
   - {name: v, path: /v, direct: {body: %q}}

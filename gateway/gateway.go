@@ -474,7 +474,8 @@ func Check(cfg *config.Config) error {
 // is compiled as New would compile it (Check). One with field errors
 // cannot be compiled safely, so its other problems are looked for apart:
 // route conflicts are among the field errors already, and the files it
-// names are checked for being readable. Problems only compiling finds
+// names are checked for being readable (and the admin token file for its
+// content). Problems only compiling finds
 // (the contents of key files, rate-limit and compression details) wait
 // until the field errors are fixed.
 func CheckFile(path string) (config.Errors, error) {
@@ -499,6 +500,11 @@ func CheckConfig(source string, data []byte) (config.Errors, error) {
 	for _, f := range cfg.Files() {
 		if _, err := os.ReadFile(f.File); err != nil {
 			errs = append(errs, cfg.Errorf(f.Path, fmt.Sprintf("cannot read: %v", err)))
+		} else if f.Path == "admin.token_file" {
+			// Readable: its content is checked as Check would.
+			if _, err := readAdminToken(f.File); err != nil {
+				errs = append(errs, cfg.Errorf(f.Path, strings.TrimPrefix(err.Error(), "admin.token_file: ")))
+			}
 		}
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,19 +19,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// gnet's worker pool (ants) runs Enroll; its idle workers expire on
-		// their own schedule (as in engine's tests).
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*Pool).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*Pool).ticktock"),
-	)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testsupport.GnetLeaks()...) }
 
 // upstream is a net/http server answering /status/N with status N, and
 // /hold by waiting until release is closed.
@@ -45,13 +35,8 @@ type upstream struct {
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &upstream{addr: ln.Addr().String(), release: make(chan struct{}), held: make(chan struct{}, 16)}
-	var once sync.Once
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := &upstream{release: make(chan struct{}), held: make(chan struct{}, 16)}
+	u.addr = testsupport.NewUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			u.held <- struct{}{}
 			<-u.release
@@ -61,15 +46,10 @@ func newUpstream(t *testing.T) *upstream {
 		w.Header().Set("Content-Length", "2")
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, "ok")
-	})}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		once.Do(func() { close(u.release) })
-		_ = srv.Close()
-		<-done
-	})
+	})).Addr
+	var once sync.Once
 	u.unblock = func() { once.Do(func() { close(u.release) }) }
+	t.Cleanup(u.unblock) // before the server closes: cleanups run last first
 	return u
 }
 
@@ -78,9 +58,9 @@ func newUpstream(t *testing.T) *upstream {
 func writeConfig(t *testing.T, dir, up, extra string) string {
 	t.Helper()
 	p := filepath.Join(dir, "hotpath.yaml")
-	y := fmt.Sprintf(`listeners:
+	y := fmt.Sprintf(`workers: 2
+listeners:
   - address: 127.0.0.1:0
-    workers: 2
 admin:
   address: 127.0.0.1:0
 upstreams:
@@ -119,73 +99,17 @@ func start(t *testing.T, path string) *Gateway {
 
 func do(t *testing.T, method, url string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	code, _, body := testsupport.Do(t, method, url)
+	return code, body
 }
 
-// series is one line of the Prometheus text exposition.
-type series struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
+type series = testsupport.Series
 
-// parseExposition parses the text format's sample lines.
-func parseExposition(t *testing.T, text string) []series {
-	t.Helper()
-	var out []series
-	for _, line := range strings.Split(text, "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		sp := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[sp+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q", line)
-		}
-		s := series{labels: map[string]string{}, value: v}
-		head := line[:sp]
-		if i := strings.IndexByte(head, '{'); i >= 0 {
-			s.name = head[:i]
-			for _, kv := range strings.Split(strings.TrimSuffix(head[i+1:], "}"), ",") {
-				k, val, _ := strings.Cut(kv, "=")
-				s.labels[k] = strings.Trim(val, `"`)
-			}
-		} else {
-			s.name = head
-		}
-		out = append(out, s)
-	}
-	return out
-}
+func parseExposition(t *testing.T, text string) []series { return testsupport.ParseExposition(t, text) }
 
 // sample returns the value of the series name with labels (pairs), or -1.
 func sample(ss []series, name string, labels ...string) float64 {
-next:
-	for _, s := range ss {
-		if s.name != name {
-			continue
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if s.labels[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		return s.value
-	}
-	return -1
+	return testsupport.Sample(ss, name, labels...)
 }
 
 // scrapeUntil scrapes /metrics until every want (name, labels..., value as
@@ -274,7 +198,7 @@ func TestPprofOff(t *testing.T) {
 	up := newUpstream(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "hotpath.yaml")
-	y := fmt.Sprintf("listeners: [{address: \"127.0.0.1:0\", workers: 1}]\nadmin: {address: \"127.0.0.1:0\", pprof: false}\n"+
+	y := fmt.Sprintf("workers: 1\nlisteners: [{address: \"127.0.0.1:0\"}]\nadmin: {address: \"127.0.0.1:0\", pprof: false}\n"+
 		"upstreams: [{name: app, endpoints: [{address: %s}]}]\nroutes: [{path: /*p, upstream: app}]\n", up.addr)
 	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 		t.Fatal(err)

@@ -2,8 +2,8 @@ package limiter
 
 import "errors"
 
-// Configuration errors returned by New, NewConcurrency, ParseTrustedProxies
-// and ParseKeySpec. They are refused at config load; nothing on the request
+// Configuration errors returned by New, NewConcurrency, ParseTrustedProxies,
+// ParseKeyKind and NewKeySpec. They are refused at config load; nothing on the request
 // path returns an error.
 var (
 	ErrRate        = errors.New("limiter: rate must be a positive, finite number of requests per second (at most 1e9)")
@@ -13,7 +13,7 @@ var (
 	ErrPolicyName  = errors.New("limiter: policy name must be printable ASCII")
 	ErrMax         = errors.New("limiter: max in-flight must be at least 1")
 	ErrTrustedCIDR = errors.New("limiter: bad trusted proxy address or CIDR")
-	ErrKeySpec     = errors.New("limiter: bad key part (want client_ip, route, host, path, header:<name> or query:<name>)")
+	ErrKeySpec     = errors.New("limiter: bad key part (want client_ip, route, host, path, header or query; the last two with a name)")
 )
 
 // Status codes for the two ways a limiter refuses a request.

@@ -3,6 +3,7 @@ package limiter
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -356,39 +357,43 @@ func TestKeyParts(t *testing.T) {
 	}
 }
 
-func TestParseKeySpec(t *testing.T) {
+func TestNewKeySpec(t *testing.T) {
 	tests := []struct {
 		name  string
-		parts []string
+		parts []KeyPart
 		want  []KeyPart
 		err   error
 	}{
-		{"default", nil, []KeyPart{{Kind: KeyClientIP}}, nil},
-		{"api key header", []string{"header:X-Api-Key"}, []KeyPart{{KeyHeader, "X-Api-Key"}}, nil},
-		{"combination", []string{"route", "client_ip", "query:key"},
-			[]KeyPart{{Kind: KeyRoute}, {Kind: KeyClientIP}, {KeyQuery, "key"}}, nil},
-		{"host and path", []string{"host", "path"}, []KeyPart{{Kind: KeyHost}, {Kind: KeyPath}}, nil},
-		{"unknown", []string{"cookie:x"}, nil, ErrKeySpec},
-		{"header without name", []string{"header:"}, nil, ErrKeySpec},
-		{"client_ip with name", []string{"client_ip:x"}, nil, ErrKeySpec},
+		{name: "default", want: []KeyPart{{Kind: KeyClientIP}}},
+		{name: "api key header", parts: []KeyPart{{KeyHeader, "X-Api-Key"}}, want: []KeyPart{{KeyHeader, "X-Api-Key"}}},
+		{name: "combination", parts: []KeyPart{{Kind: KeyRoute}, {Kind: KeyClientIP}, {KeyQuery, "key"}},
+			want: []KeyPart{{Kind: KeyRoute}, {Kind: KeyClientIP}, {KeyQuery, "key"}}},
+		{name: "no kind", parts: []KeyPart{{Name: "x"}}, err: ErrKeySpec},
+		{name: "header without name", parts: []KeyPart{{Kind: KeyHeader}}, err: ErrKeySpec},
+		{name: "client_ip with name", parts: []KeyPart{{KeyClientIP, "x"}}, err: ErrKeySpec},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec, err := ParseKeySpec(tt.parts)
+			spec, err := NewKeySpec(tt.parts)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err %v, want %v", err, tt.err)
 			}
-			if err != nil {
-				return
-			}
-			if len(spec.Parts) != len(tt.want) {
+			if err == nil && !slices.Equal(spec.Parts, tt.want) {
 				t.Fatalf("got %v, want %v", spec.Parts, tt.want)
 			}
-			for i := range tt.want {
-				if spec.Parts[i] != tt.want[i] {
-					t.Fatalf("got %v, want %v", spec.Parts, tt.want)
-				}
-			}
 		})
+	}
+}
+
+func TestParseKeyKind(t *testing.T) {
+	for name, want := range map[string]KeyKind{"client_ip": KeyClientIP, "route": KeyRoute, "host": KeyHost, "path": KeyPath, "header": KeyHeader, "query": KeyQuery} {
+		if got, err := ParseKeyKind(name); got != want || err != nil {
+			t.Errorf("ParseKeyKind(%q) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "cookie", "header:X"} {
+		if _, err := ParseKeyKind(bad); !errors.Is(err, ErrKeySpec) {
+			t.Errorf("ParseKeyKind(%q) err %v, want ErrKeySpec", bad, err)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 package limiter
 
-import "strings"
+import "slices"
 
 // KeyKind says where one part of a rate-limit key comes from.
 type KeyKind uint8
@@ -29,39 +29,32 @@ type KeySpec struct {
 	Parts []KeyPart
 }
 
-// ParseKeySpec compiles a route's key list from config, e.g.
-// ["client_ip"], ["header:X-Api-Key"], ["route", "client_ip"]. An empty list
-// means ["client_ip"]. It returns ErrKeySpec for an unknown part.
-func ParseKeySpec(parts []string) (KeySpec, error) {
+var keyKindNames = [...]string{KeyClientIP: "client_ip", KeyRoute: "route", KeyHost: "host", KeyPath: "path", KeyHeader: "header", KeyQuery: "query"}
+
+// ParseKeyKind returns the kind a config key part names ("client_ip",
+// "header"); config.ParseRateLimitKey splits a "header:X-Api-Key" part
+// into that kind and its name. An unknown name gives ErrKeySpec.
+func ParseKeyKind(s string) (KeyKind, error) {
+	for k, name := range keyKindNames {
+		if name != "" && s == name {
+			return KeyKind(k), nil
+		}
+	}
+	return 0, ErrKeySpec
+}
+
+// NewKeySpec is a route's key from its parts, in order: e.g.
+// [{KeyRoute}, {KeyHeader, "X-Api-Key"}]. No parts means [{KeyClientIP}].
+// It returns ErrKeySpec for a part without a kind, or with a name its kind
+// does not take (or without one its kind needs).
+func NewKeySpec(parts []KeyPart) (KeySpec, error) {
 	if len(parts) == 0 {
 		return KeySpec{Parts: []KeyPart{{Kind: KeyClientIP}}}, nil
 	}
-	spec := KeySpec{Parts: make([]KeyPart, 0, len(parts))}
 	for _, p := range parts {
-		var kp KeyPart
-		kind, name, _ := strings.Cut(strings.TrimSpace(p), ":")
-		name = strings.TrimSpace(name)
-		switch kind {
-		case "client_ip":
-			kp.Kind = KeyClientIP
-		case "route":
-			kp.Kind = KeyRoute
-		case "host":
-			kp.Kind = KeyHost
-		case "path":
-			kp.Kind = KeyPath
-		case "header":
-			kp.Kind = KeyHeader
-		case "query":
-			kp.Kind = KeyQuery
-		}
-		if kp.Kind >= KeyHeader {
-			kp.Name = name
-		}
-		if kp.Kind == 0 || (kp.Kind >= KeyHeader) != (name != "") {
+		if p.Kind == 0 || p.Kind > KeyQuery || (p.Kind >= KeyHeader) != (p.Name != "") {
 			return KeySpec{}, ErrKeySpec
 		}
-		spec.Parts = append(spec.Parts, kp)
 	}
-	return spec, nil
+	return KeySpec{Parts: slices.Clone(parts)}, nil
 }

@@ -10,36 +10,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hotpath/hotpath/echoserver"
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// fasthttp's process-wide goroutines (see echoserver's tests).
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-	)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testsupport.FasthttpLeaks()...) }
 
 // startEcho serves an in-process hotecho on 127.0.0.1:0 and returns its URL.
 func startEcho(t *testing.T, cfg echoserver.Config) (string, *echoserver.Server) {
 	t.Helper()
-	srv, err := echoserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	})
-	return "http://" + ln.Addr().String() + "/", srv
+	return testsupport.StartEcho(t, cfg)
 }
 
 func target(t *testing.T, method, url string) []Target {

@@ -157,21 +157,37 @@ func scanTarget(buf []byte, i, end, q int) (int, int) {
 }
 
 // EqualFold reports whether b equals s under ASCII case folding. It does not
-// allocate.
+// allocate. It is the project's one case-insensitive comparison (header
+// names, tokens): EqualFoldBytes is the same for two byte slices.
 func EqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if x == y {
-			continue
-		}
-		if x|0x20 != y|0x20 || (x|0x20) < 'a' || (x|0x20) > 'z' {
+		if !foldEq(b[i], s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// EqualFoldBytes is EqualFold for two byte slices.
+func EqualFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if !foldEq(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// foldEq reports whether x and y are one byte under ASCII case folding:
+// equal, or the same letter in two cases.
+func foldEq(x, y byte) bool {
+	return x == y || (x|0x20 == y|0x20 && 'a' <= x|0x20 && x|0x20 <= 'z')
 }
 
 // HasToken reports whether the comma-separated list holds token, compared

@@ -1,5 +1,12 @@
 package parser
 
+// Chunked decodes a chunked body (RFC 9112 §7.1) incrementally, chunk
+// extensions and trailer fields included. The zero value is ready; Reset it
+// between bodies. It never allocates.
+type Chunked struct {
+	state chunkedState
+}
+
 // Stages of the chunked decoder.
 const (
 	chSize    uint8 = iota // in the chunk-size hex digits

@@ -27,7 +27,7 @@ func (r *Request) Reset() {
 // case-insensitive), or nil. It does not allocate.
 func (r *Request) Header(name string) []byte { return lookup(r.Headers, name) }
 
-// Parse parses a request head from buf; see the contract in api.go and the
+// Parse parses a request head from buf; see the contract in message.go and the
 // package documentation for what is rejected. After a final error every
 // further call returns the same error until Reset.
 func (r *Request) Parse(buf []byte) (int, error) {

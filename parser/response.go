@@ -19,7 +19,7 @@ func (r *Response) Reset() {
 // case-insensitive), or nil. It does not allocate.
 func (r *Response) Header(name string) []byte { return lookup(r.Headers, name) }
 
-// Parse parses a response head from buf; see the contract in api.go.
+// Parse parses a response head from buf; see the contract in message.go.
 // headRequest says the request was HEAD, so the response has no body whatever
 // its headers say. A 1xx response parses like any other (Body is BodyNone);
 // the caller reads the final response after it. After a final error every

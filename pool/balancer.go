@@ -9,6 +9,15 @@ import (
 	"sync/atomic"
 )
 
+// Balancer picks an endpoint for a request. Implementations are safe for
+// concurrent use from every loop without locks and do not allocate. key is a
+// 64-bit xxhash of the request's hash key for consistent-hash balancers (the
+// engine computes it only when KeyKind != KeyNone) and is ignored by the
+// others. Pick returns nil when no endpoint is healthy (the engine answers 503).
+type Balancer interface {
+	Pick(key uint64) *Endpoint
+}
+
 // Balancer kinds for BalancerConfig.Kind, named as operators know them.
 const (
 	KindRoundRobin         = "round_robin"

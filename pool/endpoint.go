@@ -6,6 +6,39 @@ import (
 	"time"
 )
 
+// Endpoint is one upstream address. It is shared by every event loop, so its
+// mutable state is atomics only; connections to it are per loop (see Idle).
+// Create endpoints with NewEndpoint so that each gets its ID.
+type Endpoint struct {
+	Addr   string // host:port
+	Weight int    // >= 1
+	// ID is dense and unique in the process (0, 1, 2, ... in creation order,
+	// across reloads), assigned by NewEndpoint, so the engine can index
+	// per-loop arrays by it; EndpointIDs says how many have been assigned.
+	ID int
+
+	// inflight counts requests in flight on all loops (Begin +1, End -1).
+	inflight atomic.Int64
+	// down is the active health checker's verdict (true: failed its
+	// UnhealthyThreshold); passive ejection lives in state.
+	down atomic.Bool
+	// checksPassed and checksFailed count the active health checker's
+	// probes (for the metrics).
+	checksPassed, checksFailed atomic.Uint64
+	// state holds the EWMA latency and the passive outlier-detection words.
+	state endpointState
+	// retired is set when a reload dropped the endpoint (Retire).
+	retired atomic.Bool
+}
+
+// Retire marks the endpoint as dropped from the configuration: no new
+// request picks it, and the loops close its idle connections at their next
+// tick instead of keeping them until the idle timeout.
+func (e *Endpoint) Retire() { e.retired.Store(true) }
+
+// Retired reports whether Retire was called.
+func (e *Endpoint) Retired() bool { return e.retired.Load() }
+
 // Defaults for PassiveConfig, as in Envoy's outlier detection.
 const (
 	DefaultBaseEjection = 30 * time.Second

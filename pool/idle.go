@@ -2,6 +2,33 @@ package pool
 
 import "time"
 
+// Idle is a per-loop LIFO stack of idle keep-alive connections to one
+// endpoint. It belongs to one event loop and is not safe for concurrent use
+// (it needs no lock because only its loop touches it). The zero value is
+// ready to use; its storage is allocated once, at the first Put, with room
+// for MaxIdle connections, and reused afterwards.
+type Idle[C comparable] struct {
+	// MaxIdle is the most idle connections kept; a Put beyond it hands back
+	// the oldest for the caller to close. 0 means DefaultMaxIdle; a negative
+	// value keeps none (every Put hands its connection back).
+	MaxIdle int
+	// IdleTimeout is how long a connection may sit idle: Get does not return
+	// one idle longer, and Expire closes them. 0 means DefaultIdleTimeout; a
+	// negative value means never.
+	IdleTimeout time.Duration
+
+	// items is a ring buffer: the oldest idle connection is at head, the most
+	// recent at (head+n-1) % len(items).
+	items []idleItem[C]
+	head  int
+	n     int
+}
+
+type idleItem[C any] struct {
+	conn  C
+	since time.Time
+}
+
 // Defaults for Idle and Limits, as in nginx's upstream keepalive
 // (keepalive 32, keepalive_timeout 60s, keepalive_requests 1000).
 const (

@@ -6,6 +6,17 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
+// KeyKind says what a consistent-hash balancer hashes.
+type KeyKind uint8
+
+const (
+	KeyNone     KeyKind = iota
+	KeyClientIP         // the downstream peer's IP address
+	KeyHeader           // the value of the request header named KeyName
+	KeyCookie           // the value of the cookie named KeyName (see CookieValue)
+	KeyPath             // the request path (without the query)
+)
+
 var keyNames = [...]string{KeyNone: "none", KeyClientIP: "client_ip", KeyHeader: "header", KeyCookie: "cookie", KeyPath: "path"}
 
 // String is the config name of the key kind: none, client_ip, header, cookie

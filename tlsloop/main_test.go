@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/hotpath/hotpath/internal/testsupport"
 	"github.com/hotpath/hotpath/proctest"
 	"github.com/hotpath/hotpath/tlsloop"
 )
@@ -76,13 +77,7 @@ func roundTrip(c net.Conn, path string) (int, error) {
 // eventually polls cond every few milliseconds until it holds or 10 s pass.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not %s after 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Eventually(t, 10*time.Second, what, cond)
 }
 
 // clientHello returns the bytes of one ClientHello record for name, as

@@ -1,5 +1,24 @@
 package trie
 
+// Result is the outcome of a lookup.
+type Result uint8
+
+const (
+	Found            Result = iota // Value and Params are set
+	NotFound                       // 404
+	MethodNotAllowed               // 405; Allow lists the methods that match the path
+	BadPath                        // 400: the path cannot be routed safely (bad escape, ".." above the root)
+	RedirectSlash                  // trailing-slash policy: redirect to the path with/without the final '/'
+)
+
+// Match receives a lookup's outcome. Reuse one per request.
+type Match[V any] struct {
+	Value   V
+	Pattern string // the matched route's pattern, for logs and metrics
+	Params  Params
+	Allow   string // for MethodNotAllowed: "GET, HEAD, POST" (precomputed, not built per lookup)
+}
+
 // walker is the state of one path search. It lives on Lookup's stack.
 type walker struct {
 	ps       *Params

@@ -21,35 +21,18 @@ import (
 
 	"github.com/hotpath/hotpath/cmd/internal/buildinfo"
 	"github.com/hotpath/hotpath/echoserver"
+	"github.com/hotpath/hotpath/internal/testsupport"
 	"github.com/hotpath/hotpath/loadgen"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-	)
+	goleak.VerifyTestMain(m, testsupport.FasthttpLeaks()...)
 }
 
 func startEcho(t *testing.T, cfg echoserver.Config) string {
 	t.Helper()
-	srv, err := echoserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	})
-	return "http://" + ln.Addr().String() + "/"
+	url, _ := testsupport.StartEcho(t, cfg)
+	return url
 }
 
 func hotload(args ...string) (code int, stdout, stderr string) {

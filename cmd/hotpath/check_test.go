@@ -122,3 +122,84 @@ routes:
 		}
 	}
 }
+
+// TestCheckYAMLFirstLine: a syntax error on the first line, which yaml.v3
+// reports without a line, is reported at line 1, and one further down at
+// its own line.
+func TestCheckYAMLFirstLine(t *testing.T) {
+	for _, c := range []struct {
+		name, doc string
+		line      string
+	}{
+		{name: "first", doc: "a: b: c\nx: 1\n", line: ":1: "},
+		{name: "third", doc: "x: 1\ny: 2\na: b: c\n", line: ":3: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			_ = os.WriteFile(path, []byte(c.doc), 0o600)
+			var out, errb bytes.Buffer
+			if code := run([]string{"-check", path}, &out, &errb); code != 1 {
+				t.Fatalf("exit %d", code)
+			}
+			if want := path + c.line + "mapping values are not allowed in this context\n"; !strings.HasPrefix(errb.String(), want) {
+				t.Errorf("stderr %q, want %q first", errb.String(), want)
+			}
+		})
+	}
+}
+
+// TestCheckDuplicateRouteWithOthers: a duplicate route (same path, no
+// names), two routes with one name and a field error elsewhere are all
+// reported in one run, and a short admin token beside field errors too.
+func TestCheckDuplicateRouteWithOthers(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "short.token")
+	_ = os.WriteFile(token, []byte("short\n"), 0o600)
+	path := filepath.Join(dir, "dup.yaml")
+	_ = os.WriteFile(path, []byte(`admin: {address: "127.0.0.1:9901", token_file: `+token+`}
+upstreams: [{name: app, endpoints: [{address: "127.0.0.1:9001"}]}]
+routes:
+  - {path: /a, upstream: app}
+  - {path: /a, upstream: app}
+  - {name: same, path: /b, upstream: app}
+  - {name: same, path: /c, upstream: app}
+timeouts: {connect: soon}
+`), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		path + ":1: admin.token_file: " + token + ": the token must be at least 16 bytes",
+		path + ":5: routes[1].path: trie: duplicate route",
+		path + `:7: routes[3].name: duplicate route name "same" (also routes[2])`,
+		path + ":8: timeouts.connect: want a duration",
+		"4 problem(s)",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
+
+// TestCheckDeprecated: an old spelling checks OK with a deprecation
+// warning naming its line and the new spelling.
+func TestCheckDeprecated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.yaml")
+	_ = os.WriteFile(path, []byte("limits:\n  max_head: 16384\ntimeouts:\n  keepalive: 30s\n"), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
+	}
+	for _, want := range []string{
+		path + ":2: limits.max_head: warning: deprecated: write max_head_bytes instead",
+		path + ":4: timeouts.keepalive: warning: deprecated: write client_idle instead",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if out.String() != "config OK, 2 warning(s)\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+}

@@ -30,7 +30,8 @@ func TestSurvivesDescriptorFlood(t *testing.T) {
 	t.Cleanup(func() { _ = up.Close() })
 
 	cfgPath := filepath.Join(t.TempDir(), "flood.yaml")
-	cfg := fmt.Sprintf(`listeners: [{address: "127.0.0.1:0", workers: 2}]
+	cfg := fmt.Sprintf(`workers: 2
+listeners: [{address: "127.0.0.1:0"}]
 admin: {address: ""}
 upstreams: [{name: app, endpoints: [{address: "%s"}]}]
 routes: [{path: "/*rest", upstream: app}]

@@ -106,7 +106,7 @@ routes:
 		}},
 		{"policy errors found by compile", []string{"-check", compiled}, 1, "", []string{
 			`compiled.yaml:11: routes[0].rate_limit.burst: limiter: burst/rate (the time to refill a full bucket) must be at most 30 days`,
-			`compiled.yaml:12: routes[0].rate_limit.key[1]: limiter: bad key part`,
+			`compiled.yaml:12: routes[0].rate_limit.key[1]: want client_ip, route, host, path, header:<name> or query:<name>, got`,
 			`compiled.yaml:14: routes[0].compression.types[1]: compression: bad content type pattern`,
 			"3 problem(s)",
 		}},
@@ -155,7 +155,8 @@ func TestRunSignals(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hp.yaml")
 	_ = os.WriteFile(path, []byte(`
-listeners: [{address: "127.0.0.1:0", workers: 1}]
+workers: 1
+listeners: [{address: "127.0.0.1:0"}]
 admin: {address: "127.0.0.1:0"}
 log: {format: json}
 routes:
@@ -233,7 +234,7 @@ func TestRunFromEtcd(t *testing.T) {
 	if code := run([]string{"-check", url}, &out, &errb); code != 1 || !strings.Contains(errb.String(), url+":2: routes[0].path") {
 		t.Fatalf("-check on a bad document: exit %d, stderr %q", code, errb.String())
 	}
-	if _, err := c.Put(context.Background(), "/hotpath/config", "listeners: [{address: 127.0.0.1:0, workers: 1}]\nroutes:\n  - {path: /, direct: {body: from-etcd}}\n"); err != nil {
+	if _, err := c.Put(context.Background(), "/hotpath/config", "workers: 1\nlisteners: [{address: 127.0.0.1:0}]\nroutes:\n  - {path: /, direct: {body: from-etcd}}\n"); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 func TestStdoutIsTheAccessLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hp.yaml")
 	_ = os.WriteFile(path, []byte(`
-listeners: [{address: "127.0.0.1:0", workers: 1}]
+workers: 1
+listeners: [{address: "127.0.0.1:0"}]
 admin: {address: "127.0.0.1:0"}
 access_log: {path: stdout}
 log: {format: json}

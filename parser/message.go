@@ -1,34 +1,5 @@
 package parser
 
-// This file fixes the package's API so that engine/ and loadgen/ can be written
-// against it while the implementation lands. Signatures here are a contract:
-// add to them, do not change them without updating every caller.
-
-// Limits bound what a peer may make the parser hold. The zero value means
-// "use the default" for every field.
-type Limits struct {
-	// MaxRequestLine is the longest request line (method, target, version) in
-	// bytes; a longer target gives ErrURITooLong (414). Default 8 KiB.
-	MaxRequestLine int
-	// MaxHead is the largest head (start line plus header fields plus the
-	// final CRLF) in bytes; larger gives ErrHeadTooLarge (431). Default 32 KiB.
-	MaxHead int
-	// MaxHeaders is the most header fields; more gives ErrTooManyHeaders
-	// (431). Default 100, at most MaxHeadersCap.
-	MaxHeaders int
-	// AllowBareLF accepts a bare LF as a line ending (RFC 9112 §2.2 permits a
-	// recipient to); off by default because it is a smuggling vector when a
-	// peer in front or behind disagrees.
-	AllowBareLF bool
-}
-
-// MaxHeadersCap is the most header fields a Request or Response can hold;
-// Limits.MaxHeaders is clamped to it. The first 32 fields live in an array
-// inside the Request or Response; a head with more makes Parse allocate an
-// array of Limits.MaxHeaders fields once, kept across Reset for every later
-// head.
-const MaxHeadersCap = 256
-
 // Header is one header field as sub-slices of the parsed buffer.
 type Header struct {
 	Name  []byte
@@ -124,11 +95,4 @@ type Response struct {
 	KeepAlive     bool
 
 	state responseState
-}
-
-// Chunked decodes a chunked body (RFC 9112 §7.1) incrementally, chunk
-// extensions and trailer fields included. The zero value is ready; Reset it
-// between bodies. It never allocates.
-type Chunked struct {
-	state chunkedState
 }
