@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: all build run test test-short bench bench-fleet microbench fuzz lint vet fmt clean
+.PHONY: all build run run-h2 test test-short bench bench-fleet microbench fuzz lint vet fmt clean
 
 all: build
 
@@ -30,6 +30,14 @@ run: build
 	$(BIN)/hotecho -addr $(ECHO_ADDR) & echo_pid=$$!; \
 	trap 'kill $$echo_pid 2>/dev/null; wait $$echo_pid 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/hotpath
+
+# make run with the upstream over HTTP/2: hotecho --h2c, config/h2c-upstream.yaml.
+run-h2: build
+	@echo "starting hotecho --h2c on $(ECHO_ADDR) and hotpath on config/h2c-upstream.yaml"
+	@set -e; \
+	$(BIN)/hotecho -addr $(ECHO_ADDR) --h2c & echo_pid=$$!; \
+	trap 'kill $$echo_pid 2>/dev/null; wait $$echo_pid 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/hotpath -config config/h2c-upstream.yaml
 
 # The whole test suite, race detector on.
 test:

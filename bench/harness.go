@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -327,7 +328,7 @@ func shortCheckError(err error, conf string) string {
 // response with the scenario's rules. A request that fails in transport is
 // retried for a few seconds: a server may accept before it serves.
 func probe(ctx context.Context, s Scenario, addr string, routes []string) error {
-	path := "/bench"
+	path := s.path()
 	if len(routes) > 0 {
 		path = routes[0]
 	}
@@ -339,7 +340,11 @@ func probe(ctx context.Context, s Scenario, addr string, routes []string) error 
 	}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	get := func() error {
-		req, err := http.NewRequestWithContext(ctx, "GET", scheme(s)+"://"+addr+path, nil)
+		method, body := "GET", io.Reader(nil)
+		if s.Body != nil {
+			method, body = "POST", bytes.NewReader(s.Body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, scheme(s)+"://"+addr+path, body)
 		if err != nil {
 			return err
 		}
@@ -388,6 +393,13 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		args = append(args, "-H", hv)
 	}
 	args = append(args, s.Load...)
+	if s.Body != nil {
+		bf := filepath.Join(h.scratch, s.Name, "body.bin")
+		if err := os.WriteFile(bf, s.Body, 0o644); err != nil {
+			return RunResult{}, err
+		}
+		args = append(args, "--body-file", bf)
+	}
 	warmArgs := args
 	switch {
 	case s.Unique:
@@ -412,7 +424,7 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		args = append(args, "--targets", tf)
 		warmArgs = args
 	default:
-		args = append(args, scheme(s)+"://"+r.addr+"/bench")
+		args = append(args, scheme(s)+"://"+r.addr+s.path())
 		warmArgs = args
 	}
 	if o.Warmup > 0 {

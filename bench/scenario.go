@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -46,6 +47,19 @@ type Scenario struct {
 	// proxied request, held open; the figure is the server's RSS growth
 	// per connection.
 	Idle bool
+	// Body, when set, makes every request a POST with this body (hotload
+	// --body-file; the probe sends it too).
+	Body []byte
+	// Path is the request target ("" means /bench).
+	Path string
+}
+
+// path is the request target of s.
+func (s *Scenario) path() string {
+	if s.Path == "" {
+		return "/bench"
+	}
+	return s.Path
 }
 
 // Features are the per-route policies a scenario switches on. The zero value
@@ -58,6 +72,14 @@ type Features struct {
 	// clients share an upstream connection, their heads written together.
 	// nginx and HAProxy have no equivalent and run their plain config.
 	UpstreamPipeline int
+	// UpstreamH2C is hotpath's upstreams[].protocol h2c: every client's
+	// requests multiplexed onto an HTTP/2 connection to hotecho --h2c.
+	// nginx and HAProxy run their HTTP/1.1 keep-alive config (their best).
+	UpstreamH2C bool
+	// GRPC: the upstream is a gRPC server (hotecho --grpc) and every
+	// contender speaks HTTP/2 to it (hotpath protocol h2c, nginx
+	// grpc_pass, HAProxy proto h2).
+	GRPC bool
 	// AccessLog writes a line per request to a file in the contender's
 	// directory (hotpath access_log.path, nginx access_log, HAProxy's
 	// httplog to stdout, which the harness sends to a file).
@@ -99,6 +121,12 @@ func (f Features) names() string {
 	}
 	if f.UpstreamPipeline > 0 {
 		s = append(s, "pool.pipeline")
+	}
+	if f.UpstreamH2C {
+		s = append(s, "upstream protocol h2c")
+	}
+	if f.GRPC {
+		s = append(s, "gRPC upstream")
 	}
 	for _, o := range []struct {
 		on   bool
@@ -203,6 +231,30 @@ func Scenarios() []Scenario {
 			Desc: "passthrough_small from HTTP/2 clients (h2c with prior knowledge, 10 streams in flight per connection), HTTP/1.1 keep-alive upstream (goal: CPU per request below HAProxy's)",
 			Load: []string{"--h2", "-p", "10"},
 			H2C:  true,
+		},
+		{
+			Name:     "passthrough_small_h2up",
+			Desc:     "passthrough_small with hotpath's upstream over HTTP/2 (protocol h2c to hotecho --h2c: all clients' requests multiplexed on one connection); nginx and HAProxy on their HTTP/1.1 keep-alive upstream (goal: CPU per request at most 0.67x nginx's)",
+			Echo:     []string{"--h2c"},
+			Features: Features{UpstreamH2C: true},
+		},
+		{
+			Name:     "grpc_unary",
+			Desc:     "gRPC unary calls (grpc.health.v1.Health/Check, the 5-byte empty message) from h2c clients, 10 in flight per connection, to grpc-go's health service; HTTP/2 on both sides for every contender (goal: CPU per call at most HAProxy's)",
+			Echo:     []string{"--grpc"},
+			Load:     []string{"--h2", "-p", "10", "-m", "POST"},
+			Headers:  []string{"Content-Type: application/grpc", "TE: trailers"},
+			H2C:      true,
+			Body:     []byte{0, 0, 0, 0, 0},
+			Path:     "/grpc.health.v1.Health/Check",
+			Features: Features{GRPC: true},
+			Probe: func(resp *http.Response) error {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				if st := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); st != "0" {
+					return fmt.Errorf("grpc-status %q, want 0", st)
+				}
+				return nil
+			},
 		},
 		{
 			Name: "idle_conns",

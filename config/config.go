@@ -183,6 +183,12 @@ type Upstream struct {
 	Health  Health `yaml:"health"`
 	// TLS makes connections to the endpoints TLS (tls.go).
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Protocol is what the gateway speaks to the endpoints: http1 (the
+	// default), h2c (HTTP/2 over cleartext TCP, prior knowledge) or h2
+	// (HTTP/2 over TLS, negotiated with ALPN h2; needs a tls section). Over
+	// HTTP/2 each loop keeps a few connections per endpoint and multiplexes
+	// the requests of all its clients onto them (docs/http2.md).
+	Protocol string `yaml:"protocol"`
 	// Discovery finds the endpoints in DNS or etcd (fleet.go).
 	Discovery *Discovery `yaml:"discovery"`
 	// SlowStart ramps an endpoint's share of requests up from a tenth to
@@ -245,6 +251,15 @@ type ActiveHealth struct {
 	Timeout            time.Duration `yaml:"timeout"`
 	HealthyThreshold   int           `yaml:"healthy_threshold"`
 	UnhealthyThreshold int           `yaml:"unhealthy_threshold"`
+	// GRPC checks with the gRPC health protocol (grpc.health.v1.Health/
+	// Check) instead of a GET of Path: healthy when the answer is SERVING.
+	// Needs protocol h2c or h2.
+	GRPC *GRPCHealth `yaml:"grpc"`
+}
+
+// GRPCHealth is a gRPC health check.
+type GRPCHealth struct {
+	Service string `yaml:"service"` // the service asked about; "" is the server as a whole
 }
 
 // PassiveHealth ejects an endpoint after consecutive failed requests
@@ -270,7 +285,12 @@ type Route struct {
 	// Methods the route answers; empty means any.
 	Methods  []string `yaml:"methods"`
 	Upstream string   `yaml:"upstream"`
-	Direct   *Direct  `yaml:"direct"`
+	// Protocol grpc makes the route serve gRPC calls only (docs/grpc.md):
+	// other requests get 415, and its upstream must speak HTTP/2 (h2c or
+	// h2). "" serves anything; gRPC calls are recognised on any route by
+	// their content-type.
+	Protocol string  `yaml:"protocol"`
+	Direct   *Direct `yaml:"direct"`
 	// Aggregate answers the route with a JSON object merged from several
 	// upstream requests (aggregate.go); instead of upstream or direct.
 	Aggregate *Aggregate `yaml:"aggregate"`

@@ -95,6 +95,16 @@ routes:
 			[]string{"t.yaml:7: routes[0].upgrade[1]: h2c cannot be tunnelled", `t.yaml:7: routes[0].upgrade[2]: not a protocol name`}},
 		{"pipeline out of range", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\n    pool: {pipeline: -1}\n",
 			[]string{"t.yaml:4: upstreams[0].pool.pipeline: must be between 0 and 256, got -1"}},
+		{"upstream protocol", "upstreams:\n  - name: a\n    protocol: http3\n    endpoints: [{address: \"127.0.0.1:1\"}]\n  - name: b\n    protocol: h2\n    endpoints: [{address: \"127.0.0.1:1\"}]\n  - name: c\n    protocol: h2c\n    tls: {}\n    endpoints: [{address: \"127.0.0.1:1\"}]\n  - name: d\n    protocol: h2c\n    pool: {pipeline: 4}\n    endpoints: [{address: \"127.0.0.1:1\"}]\n",
+			[]string{`t.yaml:3: upstreams[0].protocol: unknown protocol "http3" (want http1, h2c or h2)`,
+				`t.yaml:6: upstreams[1].protocol: h2 is HTTP/2 over TLS (ALPN h2) and needs a tls section`,
+				`t.yaml:9: upstreams[2].protocol: h2c is HTTP/2 over cleartext TCP, but the upstream has a tls section`,
+				`upstreams[3].pool.pipeline: is for HTTP/1.1 upstreams; protocol h2c multiplexes requests already`}},
+		{"grpc health needs HTTP/2", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\n    health: {active: {grpc: {}, interval: 1s, timeout: 1s}}\n",
+			[]string{"upstreams[0].health.active.grpc: the gRPC health protocol needs HTTP/2"}},
+		{"grpc route", "upstreams:\n  - name: a\n    endpoints: [{address: \"127.0.0.1:1\"}]\nroutes:\n  - path: /x\n    upstream: a\n    protocol: grpc\n  - path: /y\n    upstream: a\n    protocol: soap\n",
+			[]string{`routes[0].protocol: grpc needs HTTP/2 to the upstream: upstream "a" has protocol "http1" (set h2c or h2)`,
+				`routes[1].protocol: unknown protocol "soap"`}},
 		{"duplicate listener", "listeners:\n  - address: 127.0.0.1:1\n  - address: 127.0.0.1:1\n",
 			[]string{`t.yaml:3: listeners[1].address: duplicate listener "127.0.0.1:1" (also listeners[0])`}},
 	}
@@ -119,8 +129,10 @@ routes:
 }
 
 func TestExampleParses(t *testing.T) {
-	if _, err := Load("example.yaml"); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"example.yaml", "h2c-upstream.yaml"} {
+		if _, err := Load(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -66,6 +67,17 @@ func (c *Config) validate() Errors {
 			if _, ok := names[r.Upstream]; !ok {
 				bad(p+".upstream", "unknown upstream %q", r.Upstream)
 			}
+		}
+		switch r.Protocol {
+		case "":
+		case "grpc":
+			if j, ok := names[r.Upstream]; !ok || r.Upstream == "" {
+				bad(p+".protocol", "grpc needs an upstream (with protocol h2c or h2)")
+			} else if up := c.Upstreams[j].Protocol; up != "h2c" && up != "h2" {
+				bad(p+".protocol", "grpc needs HTTP/2 to the upstream: upstream %q has protocol %q (set h2c or h2)", r.Upstream, cmp.Or(up, "http1"))
+			}
+		default:
+			bad(p+".protocol", "unknown protocol %q (want grpc, or leave it out)", r.Protocol)
 		}
 		if d := r.Direct; d != nil {
 			if d.Status < 200 || d.Status > 599 {
@@ -245,6 +257,26 @@ func (c *Config) validateLimits(bad reporter) {
 
 // validateUpstreams checks each upstream (name, endpoints, balancer, pool,
 // health, retry budget) and returns the upstreams by name.
+// validateUpstreamProtocol checks upstreams[].protocol (engine/up2.go).
+func (c *Config) validateUpstreamProtocol(p string, u Upstream, bad reporter) {
+	switch u.Protocol {
+	case "", "http1":
+	case "h2c":
+		if u.TLS != nil {
+			bad(p+".protocol", "h2c is HTTP/2 over cleartext TCP, but the upstream has a tls section: use protocol h2 (HTTP/2 over TLS)")
+		}
+	case "h2":
+		if u.TLS == nil {
+			bad(p+".protocol", "h2 is HTTP/2 over TLS (ALPN h2) and needs a tls section (tls: {} for the defaults); use h2c for cleartext HTTP/2")
+		}
+	default:
+		bad(p+".protocol", "unknown protocol %q (want http1, h2c or h2)", u.Protocol)
+	}
+	if (u.Protocol == "h2c" || u.Protocol == "h2") && u.Pool.Pipeline > 1 {
+		bad(p+".pool.pipeline", "is for HTTP/1.1 upstreams; protocol %s multiplexes requests already (set 0)", u.Protocol)
+	}
+}
+
 func (c *Config) validateUpstreams(bad reporter) map[string]int {
 	positive := positiveCheck(bad)
 	names := map[string]int{}
@@ -293,6 +325,7 @@ func (c *Config) validateUpstreams(bad reporter) map[string]int {
 		if u.Pool.Pipeline < 0 || u.Pool.Pipeline > MaxPipeline {
 			bad(p+".pool.pipeline", "must be between 0 and %d, got %d", MaxPipeline, u.Pool.Pipeline)
 		}
+		c.validateUpstreamProtocol(p, u, bad)
 		if u.Pool.MaxRequests < 0 {
 			bad(p+".pool.max_requests", "must not be negative")
 		}
@@ -301,7 +334,12 @@ func (c *Config) validateUpstreams(bad reporter) map[string]int {
 		}
 		if a := u.Health.Active; a != nil {
 			hp := p + ".health.active"
-			if !strings.HasPrefix(a.Path, "/") {
+			switch {
+			case a.GRPC != nil:
+				if u.Protocol != "h2c" && u.Protocol != "h2" {
+					bad(hp+".grpc", "the gRPC health protocol needs HTTP/2: set the upstream's protocol to h2c or h2")
+				}
+			case !strings.HasPrefix(a.Path, "/"):
 				bad(hp+".path", "must start with '/', got %q", a.Path)
 			}
 			if a.Interval <= 0 {

@@ -7,10 +7,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc"
 )
 
 // DefaultSize is the body size when Config.Size is 0: len("Hello, World!").
@@ -87,6 +89,11 @@ type Config struct {
 	// IdleTimeout closes keep-alive connections idle this long (default
 	// 60 s).
 	IdleTimeout time.Duration
+	// H2C serves HTTP/2 over cleartext TCP (prior knowledge) beside
+	// HTTP/1.1, from Go's net/http server instead of fasthttp (h2c.go).
+	H2C bool
+	// GRPC serves grpc-go's standard health service instead (grpc.go).
+	GRPC bool
 }
 
 // Server is a configured fasthttp server. Create it with New; it is safe for
@@ -98,6 +105,8 @@ type Server struct {
 	mixTotal int
 	epoch    time.Time
 	srv      *fasthttp.Server
+	h2c      *http.Server // Config.H2C (h2c.go)
+	grpc     *grpc.Server // Config.GRPC (grpc.go)
 
 	// Logf, when set before Serve, reports accept errors that Serve
 	// waits out (running out of file descriptors).
@@ -144,6 +153,12 @@ func New(cfg Config) (*Server, error) {
 		// Echo mode and large request bodies: accept up to 64 MiB.
 		MaxRequestBodySize: 64 << 20,
 	}
+	if cfg.H2C && !cfg.fastH2() {
+		s.h2c = s.newH2C() // h2c.go: net/http for what the fast mode lacks
+	}
+	if cfg.GRPC {
+		s.grpc = newGRPC()
+	}
 	return s, nil
 }
 
@@ -171,12 +186,33 @@ func (s *Server) Serve(ln net.Listener) error {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	if s.grpc != nil {
+		return serveGRPC(s.grpc, &patientListener{Listener: ln, logf: logf})
+	}
+	if s.h2c != nil {
+		err := s.h2c.Serve(&patientListener{Listener: ln, logf: logf})
+		if err == http.ErrServerClosed {
+			return nil
+		}
+		return err
+	}
+	if s.cfg.fastH2() {
+		return s.srv.Serve(newSniffListener(&patientListener{Listener: ln, logf: logf}, s)) // h2fast.go
+	}
 	return s.srv.Serve(&patientListener{Listener: ln, logf: logf})
 }
 
 // Shutdown stops accepting, closes idle connections and waits for responses
 // in flight until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.grpc != nil {
+		return shutdownGRPC(ctx, s.grpc)
+	}
+	if s.h2c != nil {
+		return s.h2c.Shutdown(ctx)
+	}
+	return s.srv.ShutdownWithContext(ctx)
+}
 
 var (
 	contentTypeText = []byte("text/plain")
@@ -294,6 +330,12 @@ func (c Config) Describe() string {
 	}
 	if c.Echo {
 		out += " echo"
+	}
+	if c.H2C {
+		out += " h2c"
+	}
+	if c.GRPC {
+		out += " grpc health service"
 	}
 	if c.Delay > 0 || c.Jitter > 0 {
 		out += " delay " + c.Delay.String()

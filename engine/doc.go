@@ -25,6 +25,10 @@
 //	│           request and the response; from the loop's free list
 //	├── up      upstream connection (up.go), serving one exchange at a
 //	│           time, or several in order with pool.pipeline (pipeline.go)
+//	├── up2     HTTP/2 upstream connection (up2.go, protocol h2c or h2):
+//	│           each of its streams is an up whose connection is the
+//	│           stream, so the exchange cannot tell; shared by all the
+//	│           loop's clients, one write per batch of events
 //	└── tunnel  an upgraded client connection and its upstream (tunnel.go)
 //
 // The exchange answers through a small client interface (exchange.go):

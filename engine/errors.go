@@ -44,6 +44,8 @@ func Status(err error) int {
 		return 408
 	case ErrBodyTooLarge:
 		return 413
+	case ErrGRPCOverHTTP1, ErrNotGRPC:
+		return 415
 	}
 	return 0
 }

@@ -95,6 +95,7 @@ type exchange struct {
 	agg *aggState    // response aggregation (aggregatepath.go); nil until the first aggregate route
 
 	edge edgeState // CORS origin, chunked body count (edge.go)
+	grpc grpcState // a gRPC call (grpc.go)
 }
 
 // client is the side of a connection that an exchange answers through:
@@ -171,6 +172,9 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 		}
 	}
 
+	if d.grpcBegin(now) {
+		return // a gRPC call over HTTP/1.1, refused (grpc.go)
+	}
 	if tbl.underscores == underscoresReject && underscoreField(r.Headers) {
 		d.localError(ErrUnderscoreField)
 		return
@@ -212,6 +216,10 @@ func (d *exchange) begin(buf []byte, n int, now int64) {
 	}
 	rt := d.match.Value
 	d.rt = rt
+	if rt.grpcOnly && !d.grpc.on {
+		d.localError(ErrNotGRPC) // a gRPC-only route (grpc.go)
+		return
+	}
 	if rt.edge != nil && d.edgeRoute(rt) {
 		return // ip_filter or max_body refused it (edge.go)
 	}
@@ -303,6 +311,10 @@ func (d *exchange) acquire(fresh bool) {
 // connect attaches an idle pooled connection unless fresh, else dials a new
 // one; at max_conns the exchange waits for one (pending.go).
 func (d *exchange) connect(fresh bool) {
+	if d.rt.up.proto != protoHTTP1 {
+		d.lp.connectH2(d) // a stream on an HTTP/2 connection (up2.go)
+		return
+	}
 	if d.pipelinable() && d.lp.joinPipe(d) {
 		return
 	}
@@ -406,6 +418,7 @@ func (d *exchange) finish() {
 // client gone) calls it; later calls do nothing.
 func (d *exchange) end() {
 	d.observeEnd()
+	d.grpcEnd() // grpcstats.go
 	d.policyEnd()
 	d.aggEnd()
 	d.detach()
@@ -573,6 +586,10 @@ func (d *exchange) renderLocal(status int, extra []byte) {
 	d.status = status
 	if d.lp.srv.draining.Load() {
 		d.closeAfter = true
+	}
+	if d.grpc.on {
+		d.renderGRPCStatus(status, extra) // a trailers-only gRPC answer (grpc.go)
+		return
 	}
 	rs := reason(status)
 	b := appendStatusLine(d.out[:0], status, []byte(rs)) // constant: no allocation

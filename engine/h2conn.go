@@ -78,6 +78,7 @@ type h2stream struct {
 	rbody     parser.Body // where the response body ends
 	pending   []byte      // DATA the client's window did not take
 	endQueued bool        // END_STREAM goes with the last of pending
+	trailers  []byte      // a chunked response's trailer section, sent as HEADERS that end the stream (gRPC's grpc-status)
 	respEnded bool        // END_STREAM sent
 	reset     bool        // the stream was reset (either side) or the connection closed
 
@@ -167,7 +168,9 @@ func (h *h1conn) toH2(listener int) {
 
 func (hc *h2conn) onTraffic() gnet.Action {
 	hc.busy = true
+	hc.lp.h2up.hold = true // upstream frames from this read: one write per HTTP/2 upstream (up2.go)
 	hc.read()
+	hc.lp.h2up.release()
 	hc.flush()
 	hc.busy = false
 	if hc.wantClose || hc.closed {
@@ -255,7 +258,7 @@ func (hc *h2conn) open(id uint32, r *h2.Request, endStream bool, now int64) {
 	if n := len(hc.free); n > 0 {
 		s = hc.free[n-1]
 		hc.free = hc.free[:n-1]
-		*s = h2stream{hc: hc, id: id, head: s.head[:0], body: s.body[:0], chunk: s.chunk[:0], rbuf: s.rbuf[:0], pending: s.pending[:0]}
+		*s = h2stream{hc: hc, id: id, head: s.head[:0], body: s.body[:0], chunk: s.chunk[:0], rbuf: s.rbuf[:0], pending: s.pending[:0], trailers: s.trailers[:0]}
 	} else {
 		s = &h2stream{hc: hc, id: id}
 	}
@@ -365,7 +368,7 @@ func (s *h2stream) pump() {
 	now := hc.lp.srv.now()
 	if !s.bodyEnd {
 		s.setDeadline(dlBody, now+x.tbl.timeouts.clientBody)
-		hc.flush()
+		hc.flushOut() // the WINDOW_UPDATE: inside the connection's read, with what the read produces
 		return
 	}
 	if s.chunked && !x.local {
@@ -376,7 +379,7 @@ func (s *h2stream) pump() {
 	if !x.local && x.u == u && u.state == upActive && !u.headDone {
 		u.setDeadline(dlUpHeader, now+x.tbl.timeouts.upstreamHeader)
 	}
-	hc.flush()
+	hc.flushOut()
 	x.maybeFinish()
 }
 
@@ -420,10 +423,17 @@ func (s *h2stream) send(p []byte) {
 			}
 			continue
 		}
+		t0 := s.rbody.TrailerBytes()
 		m, data, end, err := s.rbody.Decode(p)
 		if err != nil {
 			s.abort()
 			return
+		}
+		if t := s.rbody.TrailerBytes() - t0; t > 0 {
+			s.trailers = append(s.trailers, p[m-t:m]...)
+		}
+		if end && s.x != nil && s.x.grpc.on {
+			s.x.grpcStatusIn(s.trailers) // grpcstats.go
 		}
 		p = p[m:]
 		if m == 0 || end {
@@ -449,6 +459,9 @@ func (s *h2stream) writeHead() bool {
 	}
 	for _, f := range s.resp.Headers {
 		sc.Field(f.Name, f.Value) // connection-specific fields are dropped
+		if x := s.x; x != nil && x.grpc.on && len(f.Name) == 11 && parser.EqualFold(f.Name, "grpc-status") {
+			x.grpcStatus(f.Value) // a trailers-only response (grpcstats.go)
+		}
 	}
 	end := s.resp.Status >= 200 && s.resp.Body == parser.BodyNone
 	if err := sc.EndHeaders(end); err != nil {
@@ -465,7 +478,7 @@ func (s *h2stream) write(p []byte, end bool) {
 		s.endQueued = s.endQueued || end
 		return
 	}
-	n, err := s.hc.sc.WriteData(s.id, p, end, s.hc.lp.srv.now())
+	n, err := s.hc.sc.WriteData(s.id, p, end && !s.hasTrailers(), s.hc.lp.srv.now())
 	if err != nil {
 		s.abort()
 		return
@@ -475,7 +488,34 @@ func (s *h2stream) write(p []byte, end bool) {
 		s.endQueued = end
 		return
 	}
+	if end && s.hasTrailers() {
+		s.sendTrailers()
+	}
 	s.respEnded = s.respEnded || end
+}
+
+// hasTrailers reports a trailer section with fields (not only its CRLF).
+func (s *h2stream) hasTrailers() bool { return len(s.trailers) > 2 }
+
+// sendTrailers sends the trailer section as HEADERS with END_STREAM.
+func (s *h2stream) sendTrailers() {
+	sc := s.hc.sc
+	if sc.StartTrailers(s.id) != nil {
+		s.abort()
+		return
+	}
+	for rest := s.trailers; ; {
+		name, value, _, next, ok := parser.CutField(rest)
+		if !ok {
+			break
+		}
+		sc.Field(name, value)
+		rest = next
+	}
+	s.trailers = s.trailers[:0]
+	if sc.EndHeaders(true) != nil {
+		s.abort()
+	}
 }
 
 // flushPending sends what waited for the client's window.
@@ -483,13 +523,16 @@ func (s *h2stream) flushPending() {
 	if len(s.pending) == 0 && !s.endQueued {
 		return
 	}
-	n, err := s.hc.sc.WriteData(s.id, s.pending, s.endQueued, s.hc.lp.srv.now())
+	n, err := s.hc.sc.WriteData(s.id, s.pending, s.endQueued && !s.hasTrailers(), s.hc.lp.srv.now())
 	if err != nil {
 		s.abort()
 		return
 	}
 	rest := copy(s.pending, s.pending[n:])
 	s.pending = s.pending[:rest]
+	if rest == 0 && s.endQueued && s.hasTrailers() {
+		s.sendTrailers()
+	}
 	if rest == 0 {
 		s.respEnded = s.respEnded || s.endQueued
 		s.endQueued = false

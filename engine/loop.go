@@ -55,7 +55,9 @@ type loop struct {
 	flushArmed bool
 	poller     *netpoll.Poller // nil: flush through EventLoop.Execute
 	flushFn    queue.Func
-	tunnels    []*tunnel // upgraded connection pairs (tunnel.go)
+	tunnels    []*tunnel   // upgraded connection pairs (tunnel.go)
+	h2up       up2Loop     // HTTP/2 upstream connections and their streams (up2.go)
+	grpcCalls  *grpcCounts // gRPC calls per method and code; nil until the first (grpcstats.go)
 
 	stoppedAccepting bool // draining
 	acceptPaused     bool // the descriptor budget is spent (fdguard.go)
@@ -116,6 +118,7 @@ func (lp *loop) Run(context.Context) error {
 	}
 	lp.srv.edgeTick(now)
 	lp.tickTunnels(now)
+	lp.h2up.tick(lp, now) // up2.go
 	lp.tickPending(now)
 	lp.settle() // requests a timeout sent back from a pipelined connection
 	lp.tickFreeLists()

@@ -67,7 +67,7 @@ func (s *Server) initObs(cfg *config.Config) {
 		o.metrics = metrics.New(metrics.Options{Loops: s.loops, AccessLogDropped: o.dropped, Accept: s.AcceptStats,
 			Upstreams: s.upstreamHealth, Edge: s.EdgeStats, TLS: s.tlsStats,
 			AccessLogWriteErrors: o.writeErrors, Cache: s.cacheStats, Aggregates: s.aggregateMetrics,
-			Endpoints: s.endpointStates})
+			Endpoints: s.endpointStates, GRPC: s.grpcStats})
 	}
 }
 
@@ -302,6 +302,8 @@ func (lo *loopObs) tick(lp *loop) {
 					o, i = p.Active(), p.IdleLen()
 				}
 			}
+			ho, hi := lp.h2up.counts(ep.ID) // HTTP/2 connections (up2.go)
+			o, i = o+ho, i+hi
 			sh.SetEndpointConns(ep.ID, int64(o-i), int64(i))
 			open += o
 			idle += i

@@ -32,6 +32,9 @@ const (
 // keeping write interest while c has output pending (gnet waits for EPOLLOUT
 // to flush it).
 func setReading(epfd int, c gnet.Conn, on bool) bool {
+	if s, ok := c.(*up2stream); ok {
+		return s.setReading(on) // an HTTP/2 upstream stream (up2.go)
+	}
 	if epfd < 0 {
 		return false
 	}

@@ -470,5 +470,6 @@ func (lp *loop) flush() {
 		}
 	}
 	lp.h2flushes = lp.h2flushes[:0]
+	lp.flushUp2() // up2.go
 	lp.settle()
 }

@@ -34,7 +34,9 @@ type Server struct {
 	loops int      // event loops
 
 	tbl atomic.Pointer[table] // current routing table; swapped by Reload
-	mu  sync.Mutex            // serializes Reload and Shutdown
+
+	grpcMethods grpcMethods // the gRPC methods the metrics count (grpcstats.go)
+	mu          sync.Mutex  // serializes Reload and Shutdown
 
 	epoch    time.Time    // loop clock origin (monotonic)
 	loopsMap sync.Map     // gnet.EventLoop -> *loop, filled as loops see their first connection
@@ -461,6 +463,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if u, ok := c.Context().(*up); ok {
 		return nil, u.onOpen(c)
 	}
+	if hc, ok := c.Context().(*up2); ok {
+		return nil, hc.onOpen(c) // up2.go
+	}
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
@@ -495,6 +500,9 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		closeTLS(x.c)
 		x.onClose()
 	case *up:
+		closeTLS(x.c)
+		x.onClose(err)
+	case *up2:
 		closeTLS(x.c)
 		x.onClose(err)
 	case *tunnelEnd:
@@ -538,6 +546,13 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 			}
 		}
 		return x.onTraffic()
+	case *up2:
+		if t := tlsOf(x.c); t != nil {
+			if act, ready := t.read(); !ready {
+				return act
+			}
+		}
+		return x.onTraffic()
 	case *tunnelEnd:
 		if t := tlsOf(x.c); t != nil {
 			if act, ready := t.read(); !ready {
@@ -564,6 +579,8 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	case *h2conn:
 		x.busy = false
 	case *up:
+		x.busy = false
+	case *up2:
 		x.busy = false
 	case *tunnelEnd:
 		x.busy = false

@@ -63,6 +63,7 @@ type upstream struct {
 	pipeline   int // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
 
 	tls       *tlsloop.Client // TLS to the endpoints; nil for plain TCP (tls.go)
+	proto     uint8           // protoHTTP1, protoH2C or protoH2 (up2.go)
 	tlsWarned atomic.Int64    // when a failed handshake was last logged (unix ns)
 }
 
@@ -71,6 +72,7 @@ type route struct {
 	id           int // index in config.Routes: its metrics ID
 	name         string
 	up           *upstream
+	grpcOnly     bool // protocol: grpc (grpc.go)
 	direct       *direct
 	strip        []byte
 	rewrite      []rewritePart
@@ -143,7 +145,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	errs = append(errs, compileTableEdge(cfg, t)...)
 	byName := map[string]*upstream{}
 	for i, uc := range cfg.Upstreams {
-		u := &upstream{id: i, name: uc.Name}
+		u := &upstream{id: i, name: uc.Name, proto: upstreamProto(uc.Protocol)}
 		var tlsErrs config.Errors
 		u.tls, tlsErrs = compileUpstreamTLS(cfg, i) // tls.go
 		errs = append(errs, tlsErrs...)
@@ -212,6 +214,10 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			if u.tls != nil {
 				hc.TLS = u.tls.Config // checked over TLS, as requests are
 			}
+			hc.HTTP2 = u.proto != protoHTTP1 // and over HTTP/2 (up2.go)
+			if a.GRPC != nil {
+				hc.GRPC, hc.GRPCService = true, a.GRPC.Service // grpc.go
+			}
 			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, hc))
 		}
 		byName[u.name] = u
@@ -240,7 +246,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	b := trie.NewBuilder[*route](opts)
 	for i, rc := range cfg.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry)}
+		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry), grpcOnly: rc.Protocol == "grpc"}
 		if r.name == "" {
 			r.name = rc.Path
 		}

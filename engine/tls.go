@@ -229,7 +229,11 @@ func compileUpstreamTLS(cfg *config.Config, i int) (*tlsloop.Client, config.Erro
 	if t == nil {
 		return nil, nil
 	}
-	c, err := tlsloop.LoadClient(clientOptions(t))
+	o := clientOptions(t)
+	if cfg.Upstreams[i].Protocol == "h2" {
+		o.ALPN = []string{"h2"} // HTTP/2 over TLS (up2.go)
+	}
+	c, err := tlsloop.LoadClient(o)
 	return c, tlsLoadErrors(cfg, fmt.Sprintf("upstreams[%d].tls", i), err)
 }
 

@@ -89,6 +89,11 @@ type ClientEvent struct {
 	Code       ErrCode
 	LastStream uint32
 	Err        Error
+
+	// Proxy mode (InitProxy, proxy.go).
+	Fields    []Field // ClientHeaders, ClientTrailers: views valid until the next Feed
+	Data      []byte  // ClientData: a view of the input
+	EndStream bool    // the response ended with this event
 }
 
 // ClientConn is the client side of an HTTP/2 connection over bytes, made
@@ -126,6 +131,16 @@ type ClientConn struct {
 	dec  decoder
 	list fieldList
 	ev   ClientEvent
+
+	// Proxy mode (InitProxy, proxy.go).
+	proxy    bool
+	lim      ClientLimits
+	ps       []proxyStream
+	pidx     map[uint32]int32 // stream ID → index in ps (hundreds of streams may be open)
+	enc      encoder
+	hwStream uint32 // the stream whose head StartRequest began
+	recvConn int64  // what the upstream may still send on the connection
+	recvOwed int64  // consumed, not yet credited to the connection
 }
 
 // The client's receive windows: large, as h2load's, so that responses are
@@ -308,6 +323,34 @@ func (c *ClientConn) frame(fh FrameHeader, p []byte) {
 		c.fail(ErrHeaderBlock)
 		return
 	}
+	if c.proxy {
+		switch fh.Type {
+		case FrameData:
+			c.proxyData(fh, p)
+			return
+		case FrameSettings:
+			if fh.Flags&FlagAck == 0 {
+				c.proxySettings(p)
+			}
+			return
+		case FrameWindowUpdate:
+			c.proxyWindow(fh, p)
+			return
+		case FrameRSTStream:
+			if i := c.pfind(fh.StreamID); i >= 0 && len(p) == 4 {
+				s := c.ps[i]
+				c.premove(i)
+				c.pevent(ClientReset, &s)
+				c.ev.Code = ErrCode(binary.BigEndian.Uint32(p))
+			}
+			return
+		case FramePing:
+			if fh.Flags&FlagAck != 0 {
+				c.ev = ClientEvent{Kind: ClientPong}
+				return
+			}
+		}
+	}
 	switch fh.Type {
 	case FrameData:
 		c.credit(int64(len(p)))
@@ -383,6 +426,10 @@ func (c *ClientConn) credit(n int64) {
 }
 
 func (c *ClientConn) block(id uint32, block []byte) {
+	if c.proxy {
+		c.proxyBlock(id, block, c.hbEnd)
+		return
+	}
 	c.list.reset(false)
 	if err := c.dec.decode(block, &c.list); err != nil {
 		c.fail(ErrCompression)

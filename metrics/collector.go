@@ -40,6 +40,9 @@ type Options struct {
 	// TLS, if set, is called at scrape for the TLS listeners' and
 	// upstreams' handshake counters (engine/tls.go).
 	TLS func() []TLSStats
+	// GRPC, if set, is called at scrape for the gRPC calls per method and
+	// code (engine/grpcstats.go).
+	GRPC func() []GRPCStats
 	// Upstreams, if set, is called at scrape for the endpoints' passive
 	// health (hotpath_upstream_ejections_total, _endpoints_ejected).
 	Upstreams func() []UpstreamHealth

@@ -27,6 +27,7 @@ type descs struct {
 	edge                                          edgeDescs     // edge.go
 	tls                                           tlsDescs      // tls.go
 	ep                                            endpointDescs // endpoint.go
+	grpc                                          grpcDescs     // grpc.go
 }
 
 func newDescs() descs {
@@ -77,6 +78,7 @@ func newDescs() descs {
 		edge:              newEdgeDescs(),
 		ep:                newEndpointDescs(),
 		tls:               newTLSDescs(),
+		grpc:              newGRPCDescs(),
 		authRejections:    d("auth_rejections_total", "Requests refused by a route's auth, by reason (missing, invalid: 401; forbidden: 403; busy: 503, the basic-auth verifier pool was full; client_cert: 403, a route's client_cert.required without a verified client certificate).", "route", "reason"),
 	}
 }
@@ -121,6 +123,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	c.describeEdge(ch)
 	c.describeTLS(ch)
+	c.describeGRPC(ch)
 }
 
 // Collect sums every loop's counters with atomic loads and sends them. It
@@ -206,6 +209,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.collectEdge(ch)
 	c.collectTLS(ch)
+	c.collectGRPC(ch)
 
 	t := c.table.Load()
 	for ri, s := range t.routes {

@@ -32,6 +32,15 @@ func (b *Body) StartResponse(r *Response) { b.Start(r.Body, r.ContentLength) }
 // Kind returns the body's framing.
 func (b *Body) Kind() BodyKind { return b.kind }
 
+// TrailerBytes is how many bytes of a chunked body's trailer section were
+// consumed so far (Chunked.TrailerBytes); 0 for other framings.
+func (b *Body) TrailerBytes() int {
+	if b.kind != BodyChunked {
+		return 0
+	}
+	return b.chunk.TrailerBytes()
+}
+
 // Left returns the bytes still to come of a BodyLength body (0 for other
 // framings).
 func (b *Body) Left() int64 {

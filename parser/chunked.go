@@ -38,6 +38,11 @@ type chunkedState struct {
 // Reset prepares c for the next body.
 func (c *Chunked) Reset() { c.state = chunkedState{} }
 
+// TrailerBytes is how many bytes of the trailer section (its field lines
+// and the final CRLF) were consumed so far: Decode's caller finds the
+// trailer section at the end of what a call consumed, the difference.
+func (c *Chunked) TrailerBytes() int { return c.state.trailer }
+
 // Done reports whether the whole body, trailers included, was consumed.
 func (c *Chunked) Done() bool { return c.state.stage == chDone }
 

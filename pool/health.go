@@ -32,6 +32,13 @@ type HealthCheck struct {
 	// TLS, when set, runs the check over TLS with the config it returns
 	// for the endpoint's host (the upstream's tls section).
 	TLS func(host string) *tls.Config
+	// HTTP2 runs the check over HTTP/2 (health2.go): with prior knowledge
+	// over TCP (h2c), or over the TLS above (ALPN h2).
+	HTTP2 bool
+	// GRPC, with HTTP2, checks with the gRPC health protocol
+	// (grpc.health.v1.Health/Check for GRPCService): healthy when SERVING.
+	GRPC        bool
+	GRPCService string
 }
 
 func (hc HealthCheck) withDefaults() HealthCheck {
@@ -142,6 +149,9 @@ func probe(ctx context.Context, addr string, req []byte, hc HealthCheck) error {
 			return err
 		}
 		conn = tc
+	}
+	if hc.HTTP2 {
+		return probeHTTP2(ctx, conn, addr, hc)
 	}
 	if _, err := conn.Write(req); err != nil {
 		return err

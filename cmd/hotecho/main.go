@@ -7,6 +7,8 @@
 //	hotecho --delay 5ms --jitter 1ms --jitter-dist exponential
 //	hotecho --status-mix 200:98,503:2 --stall 200ms/5s
 //	hotecho --echo
+//	hotecho --grpc                           # grpc-go's health service (gRPC benchmarks)
+//	hotecho --h2c                            # HTTP/2 with prior knowledge too (Go's net/http)
 //
 // /healthz always answers 200.
 package main
@@ -51,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 	mix := fs.String("status-mix", "", "statuses by weight, e.g. 200:98,503:2 (default all 200)")
 	echo := fs.Bool("echo", false, "answer with the request (request line, headers, body)")
 	stall := fs.String("stall", "", "hold all responses for PAUSE at the start of every EVERY window, e.g. 200ms/5s")
+	grpcFlag := fs.Bool("grpc", false, "serve grpc-go's standard health service (grpc.health.v1.Health) instead of HTTP bodies")
+	h2c := fs.Bool("h2c", false, "serve HTTP/2 over cleartext (prior knowledge) beside HTTP/1.1, on Go's net/http server")
 	showVersion := fs.Bool("version", false, "print the version, commit and build date and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -63,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal, ready c
 		fmt.Fprintf(stderr, "hotecho: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg := echoserver.Config{Size: *size, Chunked: *chunked, ChunkSize: *chunkSize, Delay: *delay, Jitter: *jitter, Echo: *echo}
+	cfg := echoserver.Config{Size: *size, Chunked: *chunked, ChunkSize: *chunkSize, Delay: *delay, Jitter: *jitter, Echo: *echo, H2C: *h2c, GRPC: *grpcFlag}
 	var err error
 	if cfg.JitterDist, err = echoserver.ParseDist(*dist); err != nil {
 		fmt.Fprintln(stderr, "hotecho:", err)

@@ -1,0 +1,93 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+
+	"golang.org/x/net/http2"
+)
+
+// probeHTTP2 sends the check as an HTTP/2 GET on conn (already connected,
+// TLS included) with x/net's client connection, and checks the status.
+// Active checks run off the loops, one per endpoint per interval, so a
+// general-purpose client is fine here.
+func probeHTTP2(ctx context.Context, conn net.Conn, addr string, hc HealthCheck) error {
+	tr := &http2.Transport{AllowHTTP: true}
+	cc, err := tr.NewClientConn(conn)
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	scheme := "http"
+	if hc.TLS != nil {
+		scheme = "https"
+	}
+	host := hc.Host
+	if host == "" {
+		host = addr
+	}
+	if hc.GRPC {
+		return probeGRPC(ctx, cc, scheme+"://"+host, hc.GRPCService)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+host+hc.Path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < hc.ExpectStatus[0] || resp.StatusCode > hc.ExpectStatus[1] {
+		return fmt.Errorf("%w: %d", errStatus, resp.StatusCode)
+	}
+	return nil
+}
+
+// probeGRPC calls grpc.health.v1.Health/Check for service (the message is
+// encoded by hand: one string field) and passes when the call succeeds
+// (grpc-status 0) with status SERVING.
+func probeGRPC(ctx context.Context, cc *http2.ClientConn, base, service string) error {
+	msg := []byte{}
+	if service != "" {
+		msg = append(msg, 0x0a)
+		msg = binary.AppendUvarint(msg, uint64(len(service)))
+		msg = append(msg, service...)
+	}
+	body := make([]byte, 5, 5+len(msg))
+	binary.BigEndian.PutUint32(body[1:], uint32(len(msg)))
+	body = append(body, msg...)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/grpc.health.v1.Health/Check", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	st := resp.Trailer.Get("Grpc-Status")
+	if st == "" {
+		st = resp.Header.Get("Grpc-Status") // trailers-only
+	}
+	if resp.StatusCode != 200 || st != "0" {
+		return fmt.Errorf("%w: HTTP %d, grpc-status %q", errStatus, resp.StatusCode, st)
+	}
+	// HealthCheckResponse: field 1 (status) varint; SERVING is 1.
+	if len(b) < 5 || !bytes.Equal(b[5:], []byte{0x08, 0x01}) {
+		return fmt.Errorf("%w: not SERVING", errStatus)
+	}
+	return nil
+}
