@@ -64,12 +64,13 @@ type h2stream struct {
 	id uint32
 	x  *exchange
 
-	head    []byte // the request rendered as HTTP/1.1, which x.req views
-	body    []byte // request DATA not yet sent upstream
-	bodyEnd bool   // the client ended the request
-	chunked bool   // the body goes upstream chunked (its length is unknown)
-	chunk   []byte // scratch for a chunk's size line
-	iov     [3][]byte
+	head       []byte // the request rendered as HTTP/1.1, which x.req views
+	body       []byte // request DATA not yet sent upstream
+	bodyEnd    bool   // the client ended the request
+	chunked    bool   // the body goes upstream chunked (its length is unknown)
+	chunk      []byte // scratch for a chunk's size line
+	reqTrailer []byte // the request's trailer section as the last chunk (setTrailers)
+	iov        [3][]byte
 
 	// The response, from the exchange's HTTP/1.1 bytes.
 	resp      parser.Response
@@ -207,7 +208,8 @@ func (hc *h2conn) event(ev *h2.Event, now int64) {
 		}
 	case h2.EventTrailers:
 		if s := hc.stream(ev.Stream); s != nil && s.x != nil {
-			s.data(nil, true) // trailers are not forwarded: the body ends
+			s.setTrailers(ev.Request.Fields)
+			s.data(nil, true)
 		}
 	case h2.EventReset:
 		if s := hc.stream(ev.Stream); s != nil {
@@ -258,7 +260,7 @@ func (hc *h2conn) open(id uint32, r *h2.Request, endStream bool, now int64) {
 	if n := len(hc.free); n > 0 {
 		s = hc.free[n-1]
 		hc.free = hc.free[:n-1]
-		*s = h2stream{hc: hc, id: id, head: s.head[:0], body: s.body[:0], chunk: s.chunk[:0], rbuf: s.rbuf[:0], pending: s.pending[:0], trailers: s.trailers[:0]}
+		*s = h2stream{hc: hc, id: id, head: s.head[:0], body: s.body[:0], chunk: s.chunk[:0], rbuf: s.rbuf[:0], pending: s.pending[:0], trailers: s.trailers[:0], reqTrailer: s.reqTrailer[:0]}
 	} else {
 		s = &h2stream{hc: hc, id: id}
 	}
@@ -322,6 +324,42 @@ func appendH1Head(b []byte, r *h2.Request, chunked bool) []byte {
 	return append(b, "\r\n"...)
 }
 
+// setTrailers renders the request's trailer fields (views of the input:
+// copied) as the last chunk of a body going upstream chunked. A body of
+// known length goes upstream with Content-Length, which leaves no place
+// for trailers: they are dropped (RFC 9110 §6.5.1 lets a proxy discard
+// them). Fields that frame, route or authenticate a message are never
+// taken from trailers (§6.5.1).
+func (s *h2stream) setTrailers(fields []h2.Field) {
+	if !s.chunked {
+		return
+	}
+	b := append(s.reqTrailer[:0], "0\r\n"...)
+	for _, f := range fields {
+		if forbiddenTrailer(f.Name) {
+			continue
+		}
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+	}
+	s.reqTrailer = append(b, "\r\n"...)
+}
+
+// forbiddenTrailer reports whether a field may not come from a trailer
+// section: framing, routing, connection and credential fields (names are
+// lower case over HTTP/2).
+func forbiddenTrailer(name []byte) bool {
+	switch string(name) {
+	case "content-length", "transfer-encoding", "host", "te", "trailer", "connection",
+		"keep-alive", "upgrade", "proxy-connection", "content-type", "content-encoding",
+		"content-range", "authorization", "cookie", "set-cookie", "cache-control", "expect", "range":
+		return true
+	}
+	return false
+}
+
 // data takes request body bytes (a view of the input: copied) and sends
 // what it can upstream.
 func (s *h2stream) data(p []byte, end bool) {
@@ -372,7 +410,11 @@ func (s *h2stream) pump() {
 		return
 	}
 	if s.chunked && !x.local {
-		_, _ = u.c.Write(lastChunk)
+		if len(s.reqTrailer) > 0 {
+			_, _ = u.c.Write(s.reqTrailer)
+		} else {
+			_, _ = u.c.Write(lastChunk)
+		}
 	}
 	x.reqDone = true
 	s.setDeadline(dlNone, 0)

@@ -326,3 +326,40 @@ func TestH2Allocations(t *testing.T) {
 		t.Errorf("%.3f mallocs per HTTP/2 request, want < 1", got)
 	}
 }
+
+// TestH2cTrailersBothWays: an HTTP/2 client's request trailers reach an
+// HTTP/1.1 upstream in the last chunk (a body of unknown length goes up
+// chunked), fields that frame or authenticate a message excepted, and a
+// chunked upstream response's trailers reach the client as the HEADERS
+// that end the stream.
+func TestH2cTrailersBothWays(t *testing.T) {
+	up := newHTTPUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Trailer", "X-Resp-Sum")
+		w.Header().Set("X-Seen-Sum", r.Trailer.Get("X-Sum"))
+		w.Header().Set("X-Seen-Auth", r.Trailer.Get("Authorization"))
+		w.Header().Set("X-Seen-TE", strings.Join(r.TransferEncoding, ","))
+		_, _ = w.Write(body)
+		w.Header().Set("X-Resp-Sum", fmt.Sprintf("len=%d", len(body)))
+	})
+	srv := startH2(t, proxyTo(up.addr))
+	req, _ := http.NewRequest("POST", "http://"+srv.Addr()+"/t", io.MultiReader(strings.NewReader("abc"), strings.NewReader("defg")))
+	req.ContentLength = -1
+	req.Trailer = http.Header{"X-Sum": {"abcdefg-ok"}, "Authorization": {"Bearer forged"}}
+	resp, err := h2cClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); body != "abcdefg" {
+		t.Fatalf("body %q", body)
+	}
+	if got := resp.Header.Get("X-Seen-Sum"); got != "abcdefg-ok" {
+		t.Fatalf("the upstream saw request trailer X-Sum %q (chunked: %q)", got, resp.Header.Get("X-Seen-TE"))
+	}
+	if got := resp.Header.Get("X-Seen-Auth"); got != "" {
+		t.Fatalf("Authorization taken from a trailer: %q", got)
+	}
+	if got := resp.Trailer.Get("X-Resp-Sum"); got != "len=7" {
+		t.Fatalf("response trailer X-Resp-Sum %q, trailers %v", got, resp.Trailer)
+	}
+}

@@ -664,12 +664,10 @@ type up2stream struct {
 	hbuf     []byte // head bytes until the head is whole
 	headSent bool
 	isHead   bool
-	reqKind  parser.BodyKind
-	reqLeft  int64
-	reqChunk parser.Chunked
-	reqEnded bool   // END_STREAM sent (or queued in pend)
-	pend     []byte // DATA waiting for the send windows
-	pendEnd  bool   // END_STREAM goes with the last of pend
+	reqBody  parser.Body // where the request body ends
+	reqEnded bool        // END_STREAM sent (or queued in pend)
+	pend     []byte      // DATA waiting for the send windows
+	pendEnd  bool        // END_STREAM goes with the last of pend
 
 	// The response, rendered as HTTP/1.1.
 	in       []byte
@@ -751,7 +749,7 @@ func (s *up2stream) sendHead(head []byte) bool {
 	}
 	fields := head[line+2:]
 	var authority []byte
-	s.reqKind, s.reqLeft = parser.BodyNone, 0
+	kind, length := parser.BodyNone, int64(0)
 	for rest := fields; ; {
 		name, value, _, next, ok := parser.CutField(rest)
 		if !ok {
@@ -761,17 +759,17 @@ func (s *up2stream) sendHead(head []byte) bool {
 		case len(name) == 4 && parser.EqualFold(name, "host"):
 			authority = value
 		case len(name) == 14 && parser.EqualFold(name, "content-length"):
-			s.reqKind = parser.BodyLength
-			s.reqLeft, _ = strconv.ParseInt(string(value), 10, 64) // the exchange rendered it
+			kind = parser.BodyLength
+			length, _ = strconv.ParseInt(string(value), 10, 64) // the exchange rendered it
 		case len(name) == 17 && parser.EqualFold(name, "transfer-encoding"):
-			s.reqKind = parser.BodyChunked
-			s.reqChunk.Reset()
+			kind = parser.BodyChunked
 		}
 		rest = next
 	}
-	if s.reqKind == parser.BodyLength && s.reqLeft == 0 {
-		s.reqKind = parser.BodyNone
+	if kind == parser.BodyLength && length == 0 {
+		kind = parser.BodyNone
 	}
+	s.reqBody.Start(kind, length)
 	s.isHead = string(method) == "HEAD"
 	scheme := schemeHTTP
 	if hc.tu.proto == protoH2 {
@@ -784,13 +782,13 @@ func (s *up2stream) sendHead(head []byte) bool {
 		if !ok {
 			break
 		}
-		if !(len(name) == 14 && parser.EqualFold(name, "content-length") && s.reqKind == parser.BodyNone) {
+		if !(len(name) == 14 && parser.EqualFold(name, "content-length") && kind == parser.BodyNone) {
 			cc.RequestField(name, value)
 		}
 		rest = next
 	}
 	cc.RequestField(teName, trailersValue) // the gateway passes trailers on (gRPC needs it said)
-	end := s.reqKind == parser.BodyNone
+	end := kind == parser.BodyNone
 	cc.EndRequest(end)
 	s.headSent, s.reqEnded = true, end
 	return true
@@ -806,26 +804,22 @@ var (
 // body sends request body bytes as DATA: as they are for a known length,
 // de-chunked otherwise.
 func (s *up2stream) body(p []byte) {
-	switch s.reqKind {
-	case parser.BodyLength:
-		n := min(int64(len(p)), s.reqLeft)
-		s.reqLeft -= n
-		s.sendData(p[:n], s.reqLeft == 0)
-	case parser.BodyChunked:
-		for len(p) > 0 && !s.reqEnded {
-			m, data, done, err := s.reqChunk.Decode(p)
-			if err != nil {
-				s.hc.cc.Reset(s.id, h2.CodeCancel)
-				s.ended = true
-				return
-			}
-			p = p[m:]
-			if len(data) > 0 || done {
-				s.sendData(data, done)
-			}
-			if m == 0 {
-				break
-			}
+	if s.reqBody.Kind() == parser.BodyNone {
+		return
+	}
+	for len(p) > 0 && !s.reqEnded {
+		m, data, done, err := s.reqBody.Decode(p)
+		if err != nil {
+			s.hc.cc.Reset(s.id, h2.CodeCancel)
+			s.ended = true
+			return
+		}
+		p = p[m:]
+		if len(data) > 0 || done {
+			s.sendData(data, done)
+		}
+		if m == 0 {
+			break
 		}
 	}
 }
