@@ -380,50 +380,63 @@ func (lp *loop) resume(c gnet.Conn, paused *bool) {
 // EventLoop.Register would not remove it and has no connect timeout: see
 // "Upstream connects" in doc.go.
 func (lp *loop) dial(u *up, addr string, timeout time.Duration, tu *upstream) {
-	el := lp.el
 	go func() {
-		deadline := time.Now().Add(timeout)
-		conn, err := net.DialTimeout("tcp", addr, timeout)
-		if err == nil && tu.tls != nil {
-			// TLS upstream: the handshake runs here, blocking, within the
-			// connect timeout; the loop gets the connection established
-			// (tls.go).
-			var tc *tlsloop.Conn
-			if tc, err = dialTLS(tu.tls, conn, addr, deadline); err != nil {
-				_ = conn.Close()
-				lp.srv.upstreamTLSFailed(tu, addr, err)
-				if errors.Is(err, context.DeadlineExceeded) {
-					err = errDialTimeout
-				}
-			} else {
-				u.tlsc = tc
-			}
-		}
-		if err == nil {
-			var ch <-chan gnet.RegisteredResult
-			ch, err = el.Enroll(gnet.NewContext(context.Background(), u), conn)
-			if err != nil {
-				_ = conn.Close()
-			} else {
-				select {
-				case r := <-ch:
-					err = r.Err
-				case <-lp.srv.done:
-					// The loops stopped: gnet's enroll worker waits for a
-					// registration that will never run (see doc.go).
-					return
-				}
-			}
-		}
-		if err != nil {
-			timedOut := err == errDialTimeout
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				timedOut = true
-			}
-			_ = el.Execute(context.Background(), runnable(func() {
+		timedOut, failed, stopped := lp.connect(addr, timeout, tu, false, u, func(tc *tlsloop.Conn) { u.tlsc = tc })
+		if failed && !stopped {
+			_ = lp.el.Execute(context.Background(), runnable(func() {
 				u.dialFailed(timedOut)
 				u.lp.settle()
 			}))
 		}
 	}()
+}
+
+// connect is the body of a dial goroutine (dial, dialH2): it connects to
+// addr within timeout; for an upstream with TLS it runs the handshake here,
+// blocking, within the same timeout (requiring ALPN h2 when h2 is set) and
+// hands the session to setTLS, so that the loop gets the connection
+// established (tls.go); then it enrolls the connection into the loop with
+// ctx as its context. It reports a failure (and whether it was a timeout),
+// or stopped when the loops stopped meanwhile: gnet's enroll worker then
+// waits for a registration that will never run (see doc.go).
+func (lp *loop) connect(addr string, timeout time.Duration, tu *upstream, h2 bool, ctx any, setTLS func(*tlsloop.Conn)) (timedOut, failed, stopped bool) {
+	deadline := time.Now().Add(timeout)
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err == nil && tu.tls != nil {
+		var tc *tlsloop.Conn
+		if tc, err = dialTLS(tu.tls, conn, addr, deadline); err == nil && h2 && tc.Info().ALPN != "h2" {
+			err = errNoALPNH2
+		}
+		if err != nil {
+			_ = conn.Close()
+			lp.srv.upstreamTLSFailed(tu, addr, err)
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = errDialTimeout
+			}
+		} else {
+			setTLS(tc)
+		}
+	}
+	if err == nil {
+		var ch <-chan gnet.RegisteredResult
+		ch, err = lp.el.Enroll(gnet.NewContext(context.Background(), ctx), conn)
+		if err != nil {
+			_ = conn.Close()
+		} else {
+			select {
+			case r := <-ch:
+				err = r.Err
+			case <-lp.srv.done:
+				return false, true, true
+			}
+		}
+	}
+	if err == nil {
+		return false, false, false
+	}
+	timedOut = err == errDialTimeout
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		timedOut = true
+	}
+	return timedOut, true, false
 }

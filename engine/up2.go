@@ -601,45 +601,10 @@ func pingAfter(idle time.Duration) time.Duration {
 // dialH2 connects hc as loop.dial connects an up (TLS with ALPN h2 for
 // protocol h2).
 func (lp *loop) dialH2(hc *up2, addr string, timeout time.Duration, tu *upstream) {
-	el := lp.el
 	go func() {
-		deadline := time.Now().Add(timeout)
-		conn, err := net.DialTimeout("tcp", addr, timeout)
-		if err == nil && tu.tls != nil {
-			var tc *tlsloop.Conn
-			if tc, err = dialTLS(tu.tls, conn, addr, deadline); err == nil && tc.Info().ALPN != "h2" {
-				err = errNoALPNH2
-			}
-			if err != nil {
-				_ = conn.Close()
-				lp.srv.upstreamTLSFailed(tu, addr, err)
-				if errors.Is(err, context.DeadlineExceeded) {
-					err = errDialTimeout
-				}
-			} else {
-				hc.tlsc = tc
-			}
-		}
-		if err == nil {
-			var ch <-chan gnet.RegisteredResult
-			ch, err = el.Enroll(gnet.NewContext(context.Background(), hc), conn)
-			if err != nil {
-				_ = conn.Close()
-			} else {
-				select {
-				case r := <-ch:
-					err = r.Err
-				case <-lp.srv.done:
-					return
-				}
-			}
-		}
-		if err != nil {
-			timedOut := err == errDialTimeout
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				timedOut = true
-			}
-			_ = el.Execute(context.Background(), runnable(func() {
+		timedOut, failed, stopped := lp.connect(addr, timeout, tu, true, hc, func(tc *tlsloop.Conn) { hc.tlsc = tc })
+		if failed && !stopped {
+			_ = lp.el.Execute(context.Background(), runnable(func() {
 				hc.dialFailed(timedOut)
 				lp.settle()
 			}))
