@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
 // aggUpstreams are the upstreams of the aggregation tests: users answers
@@ -198,13 +199,7 @@ func TestAggregatePipelined(t *testing.T) {
 }
 
 func TestAggregatePartFailures(t *testing.T) {
-	// A listener closed at once: connecting to it is refused.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := ln.Addr().String()
-	_ = ln.Close()
+	refused := testsupport.RefusingAddr(t) // bound, never listening: connects are refused
 
 	for _, tc := range []struct {
 		name    string

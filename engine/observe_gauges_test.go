@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
 // TestMetricsInFlightAndPending: with max_conns 1 and a held request, a
@@ -179,12 +180,7 @@ access_log: {path: stderr, sample: 1.0}
 // on another endpoint counts against its endpoint, though the request
 // succeeds and the upstream counts no error.
 func TestMetricsEndpointErrorsRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := ln.Addr().String()
-	_ = ln.Close()
+	refused := testsupport.RefusingAddr(t) // bound, never listening: connects are refused
 	good := newHTTPUpstream(t, statusHandler)
 	cfg := testConfig(t, proxyTo(refused, good.addr))
 	cfg.Upstreams[0].Health.Passive = &config.PassiveHealth{} // no ejection: every request may pick the refused one

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
 // TestAccessLogReasons: every response the gateway generates itself, and
@@ -17,12 +19,7 @@ import (
 // client behind a trusted proxy is logged beside the peer; upstream
 // failures write a rate-limited line to the process log.
 func TestAccessLogReasons(t *testing.T) {
-	refused := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		a := ln.Addr().String()
-		_ = ln.Close()
-		return a
-	}()
+	refused := testsupport.RefusingAddr(t)
 	silent := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)
 		_, _ = r.ReadByte() // never answers

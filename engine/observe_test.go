@@ -19,6 +19,7 @@ import (
 
 	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/internal/testsupport"
 	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/trie"
 )
@@ -209,12 +210,7 @@ routes:
 }
 
 func TestMetricsUpstreamErrorsAndTimeouts(t *testing.T) {
-	refused := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		a := ln.Addr().String()
-		_ = ln.Close()
-		return a
-	}()
+	refused := testsupport.RefusingAddr(t)
 	silent := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)
 		_, _ = r.ReadByte() // never answers

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
 func TestProxyBodies(t *testing.T) {
@@ -307,12 +309,7 @@ func TestSmugglingRefusedBeforeUpstream(t *testing.T) {
 }
 
 func TestUpstreamFaults(t *testing.T) {
-	refused := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		a := ln.Addr().String()
-		_ = ln.Close()
-		return a
-	}()
+	refused := testsupport.RefusingAddr(t)
 	closeEarly := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) { _, _ = readRequestHead(r) })
 	reset := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)

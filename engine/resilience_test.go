@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotpath/hotpath/internal/testsupport"
 	"github.com/hotpath/hotpath/trie"
 )
 
@@ -244,12 +245,7 @@ routes:
 // it went out: an upstream that closes without answering costs a 502.
 func TestRetryNonIdempotentOnlyBeforeSending(t *testing.T) {
 	good := newKillableUpstream(t, "good")
-	refused := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		a := ln.Addr().String()
-		_ = ln.Close()
-		return a
-	}()
+	refused := testsupport.RefusingAddr(t)
 	srv := startServer(t, testConfig(t, fmt.Sprintf(`
 upstreams:
   - {name: app, endpoints: [{address: %s}, {address: %s}]}

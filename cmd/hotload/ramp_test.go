@@ -49,6 +49,12 @@ func TestRampOutputs(t *testing.T) {
 	jsonOut, htmlOut := filepath.Join(dir, "ramp.json"), filepath.Join(dir, "ramp.html")
 	code, out, errOut := hotload("ramp", "--slo", "p99<2s,errors<50%", "--from", "100", "--step", "100%", "--max", "400",
 		"--hold", "300ms", "--warmup", "0s", "-c", "4", "--json", jsonOut, "--html", htmlOut, url)
+	if strings.Contains(out, "hotload was the limit") {
+		// The ramp says so itself when the machine starved the generator
+		// (a run of the whole suite on 2 busy cores did): it is right not
+		// to report the target's knee, and nothing here can be checked.
+		t.Skipf("the generator was starved of CPU, so no knee to check:\n%s", out)
+	}
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}

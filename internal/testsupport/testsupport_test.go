@@ -1,9 +1,12 @@
 package testsupport
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,4 +51,18 @@ func TestStartEcho(t *testing.T) {
 		t.Fatalf("GET %s = %d", url, code)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestRefusingAddr(t *testing.T) {
+	addr := RefusingAddr(t)
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+			t.Fatalf("connected to %s", addr)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("dial %s: %v, want connection refused", addr, err)
+		}
+	}
 }
