@@ -274,42 +274,49 @@ func keptBuf(b []byte) []byte {
 	return b[:0]
 }
 
+// listed is what a loop keeps in a list it removes from in O(1): each
+// element knows its index (-1 when not listed).
+type listed interface {
+	comparable
+	slot() *int
+}
+
+func (d *h1conn) slot() *int  { return &d.idx }
+func (hc *h2conn) slot() *int { return &hc.idx }
+func (u *up) slot() *int      { return &u.idx }
+func (t *tunnel) slot() *int  { return &t.idx }
+func (hc *up2) slot() *int    { return &hc.idx }
+
+// unlist removes x from list by moving the last element into its place,
+// and marks x unlisted; it reports whether x was there.
+func unlist[T listed](list *[]T, x T) bool {
+	l, i := *list, *x.slot()
+	*x.slot() = -1
+	last := len(l) - 1
+	if i < 0 || i > last || l[i] != x {
+		return false
+	}
+	l[i] = l[last]
+	*l[i].slot() = i
+	var zero T
+	l[last] = zero
+	*list = l[:last]
+	return true
+}
+
 // detachDown takes d out of the loop's HTTP/1.1 connections without
 // counting it closed: its socket goes on as another protocol (h2conn).
-func (lp *loop) detachDown(d *h1conn) {
-	last := len(lp.downs) - 1
-	if d.idx <= last && lp.downs[d.idx] == d {
-		lp.downs[d.idx] = lp.downs[last]
-		lp.downs[d.idx].idx = d.idx
-		lp.downs[last] = nil
-		lp.downs = lp.downs[:last]
-	}
-	d.idx = -1
-}
+func (lp *loop) detachDown(d *h1conn) { unlist(&lp.downs, d) }
 
 // removeH2 takes a closed HTTP/2 connection out of the loop.
 func (lp *loop) removeH2(hc *h2conn) {
-	last := len(lp.h2conns) - 1
-	if hc.idx <= last && lp.h2conns[hc.idx] == hc {
-		lp.h2conns[hc.idx] = lp.h2conns[last]
-		lp.h2conns[hc.idx].idx = hc.idx
-		lp.h2conns[last] = nil
-		lp.h2conns = lp.h2conns[:last]
-	}
-	hc.idx = -1
+	unlist(&lp.h2conns, hc)
 	lp.srv.active.Add(-1)
 	lp.obs.downClosed()
 }
 
 func (lp *loop) removeDown(d *h1conn) {
-	last := len(lp.downs) - 1
-	if d.idx <= last && lp.downs[d.idx] == d {
-		lp.downs[d.idx] = lp.downs[last]
-		lp.downs[d.idx].idx = d.idx
-		lp.downs[last] = nil
-		lp.downs = lp.downs[:last]
-	}
-	d.idx = -1
+	unlist(&lp.downs, d)
 	if d.perIP {
 		d.perIP = false
 		lp.srv.edgeRelease(peerAddrOf(d.c)) // edge.go
@@ -325,15 +332,9 @@ func (lp *loop) addUp(u *up) {
 }
 
 func (lp *loop) removeUp(u *up) {
-	last := len(lp.ups) - 1
-	if u.idx >= 0 && u.idx <= last && lp.ups[u.idx] == u {
-		lp.ups[u.idx] = lp.ups[last]
-		lp.ups[u.idx].idx = u.idx
-		lp.ups[last] = nil
-		lp.ups = lp.ups[:last]
+	if unlist(&lp.ups, u) {
 		lp.srv.fd.ups.Add(-1)
 	}
-	u.idx = -1
 }
 
 // connsFor returns this loop's connection set for ep.

@@ -385,14 +385,7 @@ func (t *tunnel) finish() {
 	}
 	t.finished = true
 	lp := t.lp
-	last := len(lp.tunnels) - 1
-	if t.idx <= last && lp.tunnels[t.idx] == t {
-		lp.tunnels[t.idx] = lp.tunnels[last]
-		lp.tunnels[t.idx].idx = t.idx
-		lp.tunnels[last] = nil
-		lp.tunnels = lp.tunnels[:last]
-	}
-	t.idx = -1
+	unlist(&lp.tunnels, t)
 	lp.srv.active.Add(-1)
 	if t.perIP.IsValid() {
 		lp.srv.edgeRelease(t.perIP) // edge.go; the client's gnet.Conn may be gone

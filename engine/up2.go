@@ -284,14 +284,7 @@ func (hc *up2) gone() {
 	}
 	hc.state = up2Closed
 	h := &hc.lp.h2up
-	last := len(h.all) - 1
-	if hc.idx >= 0 && hc.idx <= last && h.all[hc.idx] == hc {
-		h.all[hc.idx] = h.all[last]
-		h.all[hc.idx].idx = hc.idx
-		h.all[last] = nil
-		h.all = h.all[:last]
-	}
-	hc.idx = -1
+	unlist(&h.all, hc)
 	if id := hc.ep.ID; id < len(h.byEP) {
 		l := h.byEP[id]
 		for i, o := range l {
