@@ -199,27 +199,8 @@ func (l *loop) read(c *conn, now int64) {
 		c.rbuf = nb
 	}
 	n, err := rawRead(c.fd, c.rbuf[c.rlen:])
-	if err != nil {
-		if err == unix.EAGAIN || err == unix.EINTR {
-			return
-		}
-		if c.qn > 0 {
-			l.stats.failed(ErrRead, err)
-		}
-		c.closeMe = true
+	if !l.readResult(c, n, err, now) {
 		return
-	}
-	if n == 0 { // EOF
-		if c.closeDelimited() && c.qn > 0 {
-			l.complete(c, now)
-		} else if c.qn > 0 {
-			l.stats.failed(ErrRead, nil) // closed by the peer
-		}
-		c.closeMe = true
-		return
-	}
-	if now >= l.recStart {
-		l.stats.bytesIn += int64(n)
 	}
 	c.rlen += n
 	l.consume(c, now)
@@ -523,4 +504,33 @@ func rawWrite(fd int, p []byte) (int, error) {
 		return 0, e
 	}
 	return int(r), nil
+}
+
+// readResult handles what a read of the socket returned (plain or TLS):
+// would-block, a read error, EOF (which ends a close-delimited body), or n
+// bytes counted as received. It reports whether there are bytes to use.
+func (l *loop) readResult(c *conn, n int, err error, now int64) bool {
+	if err != nil {
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return false
+		}
+		if c.qn > 0 {
+			l.stats.failed(ErrRead, err)
+		}
+		c.closeMe = true
+		return false
+	}
+	if n == 0 { // EOF
+		if c.closeDelimited() && c.qn > 0 {
+			l.complete(c, now)
+		} else if c.qn > 0 {
+			l.stats.failed(ErrRead, nil) // closed by the peer
+		}
+		c.closeMe = true
+		return false
+	}
+	if now >= l.recStart {
+		l.stats.bytesIn += int64(n)
+	}
+	return true
 }

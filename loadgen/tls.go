@@ -462,27 +462,8 @@ func (l *loop) tlsRead(c *conn, now int64) {
 		c.tlsIn = make([]byte, readBufSize)
 	}
 	n, err := rawRead(c.fd, c.tlsIn[:cap(c.tlsIn)])
-	if err != nil {
-		if err == unix.EAGAIN || err == unix.EINTR {
-			return
-		}
-		if c.qn > 0 {
-			l.stats.failed(ErrRead, err)
-		}
-		c.closeMe = true
+	if !l.readResult(c, n, err, now) {
 		return
-	}
-	if n == 0 { // EOF
-		if c.closeDelimited() && c.qn > 0 {
-			l.complete(c, now)
-		} else if c.qn > 0 {
-			l.stats.failed(ErrRead, nil) // closed by the peer
-		}
-		c.closeMe = true
-		return
-	}
-	if now >= l.recStart {
-		l.stats.bytesIn += int64(n)
 	}
 	s := c.tls
 	s.tr.src = c.tlsIn[:n]
