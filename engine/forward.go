@@ -83,6 +83,13 @@ func (d *exchange) forwardsField(rt *route, name []byte, tr trust) bool {
 		if parser.EqualFold(name, "content-length") {
 			return false // rendered from the parsed framing
 		}
+	case 7:
+		// Trailer declares the trailer fields (RFC 9110 §6.6.2): end to
+		// end, so it goes up with a body that can carry them (chunked:
+		// an HTTP/2 upstream's server may take only declared trailers).
+		if parser.EqualFold(name, "trailer") && d.reqBody.Kind() == parser.BodyChunked {
+			return !inConnection(name, d.conn)
+		}
 	}
 	if hopByHop(name, d.conn) || (rt.gate != nil && rt.gate.dropsRequest(name)) {
 		return false
