@@ -873,3 +873,43 @@ func metaField(f *http2.MetaHeadersFrame, name string) string {
 	}
 	return ""
 }
+
+// TestH2UpstreamUpgradeSentPlain: HTTP/2 has no Upgrade (RFC 9113 §8.6), so
+// a WebSocket handshake routed to an HTTP/2 upstream goes up as the plain
+// request it also is, without Upgrade or Connection, and the client gets
+// the upstream's answer (here 426) on a connection that stays usable.
+func TestH2UpstreamUpgradeSentPlain(t *testing.T) {
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Upgrade", r.Header.Get("Upgrade")+"|"+r.Header.Get("Connection"))
+		w.Header().Set("X-Seen-Key", r.Header.Get("Sec-WebSocket-Key"))
+		w.WriteHeader(http.StatusUpgradeRequired)
+	})
+	srv := startServer(t, testConfig(t, h2cProxyTo(up.addr)))
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("status %d, want the upstream's 426", resp.StatusCode)
+	}
+	if got := resp.Header.Get("X-Seen-Upgrade"); got != "|" {
+		t.Fatalf("the upstream saw Upgrade|Connection %q", got)
+	}
+	if got := resp.Header.Get("X-Seen-Key"); got == "" {
+		t.Fatal("the end-to-end fields of the handshake did not go up")
+	}
+	fmt.Fprintf(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+	again, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the connection did not stay usable: %v", err)
+	}
+	readBody(t, again)
+}
