@@ -13,10 +13,10 @@ import (
 // do and sleeps, and the loop must get a P back when the syscall returns:
 // futex wake-ups and thread switches on every such syscall. With an idle P
 // sysmon leaves a syscalling P alone (for up to 10 ms). Measured on a
-// 2-core VM with the gateway pinned to one CPU (docs/performance.md):
-// 17-31% less CPU per proxied request and fewer context switches. The
-// extra P costs nothing while idle and never adds a loop: the loops were
-// counted before.
+// 2-core VM with the gateway pinned to one CPU (bench/README.md, pinning):
+// less CPU per proxied request and fewer context switches. The extra P
+// costs nothing while idle and never adds a loop: the loops were counted
+// before.
 func spareP(loops int) (int, bool) {
 	if os.Getenv("GOMAXPROCS") != "" || loops <= 0 {
 		return runtime.GOMAXPROCS(0), false
