@@ -52,6 +52,21 @@ type Scenario struct {
 	Body []byte
 	// Path is the request target ("" means /bench).
 	Path string
+	// Stream makes the load one bidirectional gRPC stream
+	// (bench/cmd/grpcstream, built by make bench into the bin directory)
+	// to hotecho --grpc's echo stream, instead of hotload: requests are
+	// messages, latency is each message's round trip. The probe is the
+	// scenario's own request (Path, Body, Headers).
+	Stream bool
+}
+
+// grpcOK checks that a gRPC call succeeded (grpc-status 0).
+func grpcOK(resp *http.Response) error {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if st := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); st != "0" {
+		return fmt.Errorf("grpc-status %q, want 0", st)
+	}
+	return nil
 }
 
 // path is the request target of s.
@@ -248,13 +263,19 @@ func Scenarios() []Scenario {
 			Body:     []byte{0, 0, 0, 0, 0},
 			Path:     "/grpc.health.v1.Health/Check",
 			Features: Features{GRPC: true},
-			Probe: func(resp *http.Response) error {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				if st := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); st != "0" {
-					return fmt.Errorf("grpc-status %q, want 0", st)
-				}
-				return nil
-			},
+			Probe:    grpcOK,
+		},
+		{
+			Name:     "grpc_stream",
+			Desc:     "messages through one bidirectional gRPC stream (bench/cmd/grpcstream: 100 32-byte messages in flight, echoed by grpc-go behind the proxy), HTTP/2 on both sides for every contender; req/s and CPU/req are per message, latency is a message's round trip (issue 14: report)",
+			Echo:     []string{"--grpc"},
+			Stream:   true,
+			Headers:  []string{"Content-Type: application/grpc", "TE: trailers"},
+			H2C:      true,
+			Body:     []byte{0, 0, 0, 0, 0},
+			Path:     "/grpc.health.v1.Health/Check",
+			Features: Features{GRPC: true},
+			Probe:    grpcOK,
 		},
 		{
 			Name: "idle_conns",
