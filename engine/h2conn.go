@@ -546,13 +546,8 @@ func (s *h2stream) sendTrailers() {
 		s.abort()
 		return
 	}
-	for rest := s.trailers; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(s.trailers) {
 		sc.Field(name, value)
-		rest = next
 	}
 	s.trailers = s.trailers[:0]
 	if sc.EndHeaders(true) != nil {

@@ -710,11 +710,7 @@ func (s *up2stream) sendHead(head []byte) bool {
 	fields := head[line+2:]
 	var authority []byte
 	kind, length := parser.BodyNone, int64(0)
-	for rest := fields; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(fields) {
 		switch {
 		case len(name) == 4 && parser.EqualFold(name, "host"):
 			authority = value
@@ -724,7 +720,6 @@ func (s *up2stream) sendHead(head []byte) bool {
 		case len(name) == 17 && parser.EqualFold(name, "transfer-encoding"):
 			kind = parser.BodyChunked
 		}
-		rest = next
 	}
 	if kind == parser.BodyLength && length == 0 {
 		kind = parser.BodyNone
@@ -737,15 +732,10 @@ func (s *up2stream) sendHead(head []byte) bool {
 	}
 	cc := &hc.cc
 	s.id = cc.StartRequest(s.tag, method, scheme, authority, target)
-	for rest := fields; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(fields) {
 		if !(len(name) == 14 && parser.EqualFold(name, "content-length") && kind == parser.BodyNone) {
 			cc.RequestField(name, value)
 		}
-		rest = next
 	}
 	cc.RequestField(teName, trailersValue) // the gateway passes trailers on (gRPC needs it said)
 	end := kind == parser.BodyNone
@@ -804,13 +794,8 @@ func (s *up2stream) sendTrailers() {
 	if s.ended || !cc.StartTrailers(s.id) {
 		return
 	}
-	for rest := s.trail; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(s.trail) {
 		cc.RequestField(name, value)
-		rest = next
 	}
 	cc.EndRequest(true)
 	s.trail = s.trail[:0]
