@@ -134,8 +134,8 @@ func (d *exchange) forwardsForwarding(f fwdField, tr trust) bool {
 	case tr == trustNone:
 		return false // could be forged: the peer is no proxy of ours
 	case f == fwdFor:
-		return !fwd.XForwardedFor // when set, merged into the gateway's own (appendForwarded)
-	case f == fwdHost && fwd.XForwardedHost, f == fwdProto && fwd.XForwardedProto:
+		return !fwd.xff // when set, merged into the gateway's own (appendForwarded)
+	case f == fwdHost && fwd.host, f == fwdProto && fwd.proto:
 		return tr == trustPeer
 	}
 	return true
@@ -148,7 +148,7 @@ func (d *exchange) forwardsForwarding(f fwdField, tr trust) bool {
 func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) []byte {
 	r := &d.req
 	t := d.tbl
-	if t.fwd.XForwardedFor {
+	if t.fwd.xff {
 		b = append(b, "X-Forwarded-For: "...)
 		if tr != trustNone {
 			for _, h := range r.Headers {
@@ -161,14 +161,14 @@ func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) [
 		b = append(b, d.cl.addrText()...)
 		b = append(b, "\r\n"...)
 	}
-	if t.fwd.XForwardedProto && !sawProto {
+	if t.fwd.proto && !sawProto {
 		if d.cl.tls() != nil {
 			b = append(b, "X-Forwarded-Proto: https\r\n"...)
 		} else {
 			b = append(b, "X-Forwarded-Proto: http\r\n"...)
 		}
 	}
-	if t.fwd.XForwardedHost && !sawHost && r.Host != nil {
+	if t.fwd.host && !sawHost && r.Host != nil {
 		b = appendHeader(b, "X-Forwarded-Host", r.Host)
 	}
 	return append(b, t.viaLine...)

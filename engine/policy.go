@@ -63,8 +63,14 @@ type routePolicy struct {
 type tablePolicy struct {
 	trusted  *limiter.TrustedProxies
 	trustXFF bool // trusted_proxies is set: X-Forwarded-For from others is replaced
-	store    config.CacheStore
+	store    cacheStore
 	routes   []*routePolicy
+}
+
+// cacheStore is the top-level cache: section (the store all routes share).
+type cacheStore struct {
+	maxBytes, maxObjectBytes int64
+	coalesceWait             time.Duration
 }
 
 // PolicyStats counts what a route's policies did. Counters are process-wide
@@ -205,7 +211,7 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 // compileTablePolicy compiles the table-wide policy settings.
 func compileTablePolicy(cfg *config.Config, t *table) config.Errors {
 	var errs config.Errors
-	t.pol.store = cfg.Cache
+	t.pol.store = cacheStore{maxBytes: int64(cfg.Cache.MaxBytes), maxObjectBytes: int64(cfg.Cache.MaxObjectBytes), coalesceWait: cfg.Cache.CoalesceWait}
 	t.pol.trustXFF = len(cfg.TrustedProxies) > 0
 	for j, p := range cfg.TrustedProxies {
 		if _, err := limiter.ParseTrustedProxies([]string{p}); err != nil {
@@ -229,7 +235,7 @@ type policyShared struct {
 	conc     map[string]*limiter.Concurrency
 	stats    map[string]*PolicyStats
 	cache    *cache.Cache
-	store    config.CacheStore
+	store    cacheStore
 	closed   bool
 	refresh  refresher
 }
@@ -281,9 +287,9 @@ func (ps *policyShared) bind(t *table) error {
 	if needCache {
 		if ps.cache == nil {
 			c, err := cache.New(cache.Config{
-				MaxBytes:        int64(t.pol.store.MaxBytes),
-				MaxEntryBytes:   int64(t.pol.store.MaxObjectBytes),
-				CoalesceTimeout: t.pol.store.CoalesceWait,
+				MaxBytes:        t.pol.store.maxBytes,
+				MaxEntryBytes:   t.pol.store.maxObjectBytes,
+				CoalesceTimeout: t.pol.store.coalesceWait,
 			})
 			if err != nil {
 				return fmt.Errorf("engine: cache: %w", err)
@@ -291,7 +297,7 @@ func (ps *policyShared) bind(t *table) error {
 			ps.cache, ps.store = c, t.pol.store
 		} else if ps.store != t.pol.store {
 			ps.log.Warn("cache: changes to max_bytes, max_object_bytes and coalesce_wait need a restart; keeping the running values",
-				"max_bytes", ps.store.MaxBytes, "max_object_bytes", ps.store.MaxObjectBytes, "coalesce_wait", ps.store.CoalesceWait)
+				"max_bytes", ps.store.maxBytes, "max_object_bytes", ps.store.maxObjectBytes, "coalesce_wait", ps.store.coalesceWait)
 		}
 		t.pol.store = ps.store
 		for _, rp := range t.pol.routes {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
@@ -21,6 +22,8 @@ import (
 // requests started while it is current. Reload builds a new one and swaps
 // the Server's pointer; an exchange keeps the table it started with.
 type table struct {
+	// cfg is the configuration compiled, for Server.Config and for
+	// comparisons at reload; the request path reads only compiled fields.
 	cfg         *config.Config
 	tree        *trie.Tree[*route]
 	pathNorm    trie.Normalization // router.path_normalization
@@ -30,15 +33,31 @@ type table struct {
 	limits   parser.Limits
 	maxBuf   int // limits.max_buffered_bytes: pause the other side above it
 	timeouts timeouts
-	fwd      config.Forwarded
+	fwd      forwarded
 	viaLine  []byte         // "Via: 1.1 hotpath\r\n", empty when disabled
 	mt       *metrics.Table // nil when metrics are off (observe.go)
+
+	listeners  []listenerProtocols // by listener index (h2conn.go)
+	errorsOnly bool                // access_log.errors_only (observe.go)
 
 	stopHealth []func()
 	aggs       []*routeAgg      // the aggregate routes, in config order (aggregatepath.go)
 	pol        tablePolicy      // trusted proxies, cache store, policy routes (policy.go)
 	edge       tableEdge        // ip_filter, limits.per_ip, CORS preflights (edge.go)
 	redirects  []*httpsRedirect // by listener index; nil when no listener redirects (tls.go)
+}
+
+// forwarded is the forwarded: section: the X-Forwarded-* fields the
+// gateway adds (forward.go).
+type forwarded struct {
+	xff, proto, host bool
+}
+
+// listenerProtocols is what a connection needs of its listener's
+// protocols: h2c spoken, HTTP/1.1 spoken, and the http2 section's limits.
+type listenerProtocols struct {
+	h2c, http1 bool
+	h2         h2.Limits
 }
 
 // timeouts are config.Timeouts in nanoseconds of the loop clock.
@@ -59,8 +78,9 @@ type upstream struct {
 	keyName string
 	limits  pool.Limits
 
-	maxPending int // pool.max_pending: waiters per endpoint per loop
-	pipeline   int // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
+	checked    bool // health.active is set: the endpoints are checked (metrics)
+	maxPending int  // pool.max_pending: waiters per endpoint per loop
+	pipeline   int  // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
 
 	tls       *tlsloop.Client // TLS to the endpoints; nil for plain TCP (tls.go)
 	proto     uint8           // protoHTTP1, protoH2C or protoH2 (up2.go)
@@ -134,7 +154,11 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			pending:        int64(cfg.Timeouts.Pending),
 			tunnelIdle:     int64(cfg.Timeouts.TunnelIdle),
 		},
-		fwd: cfg.Forwarded,
+		fwd:        forwarded{xff: cfg.Forwarded.XForwardedFor, proto: cfg.Forwarded.XForwardedProto, host: cfg.Forwarded.XForwardedHost},
+		errorsOnly: cfg.AccessLog.ErrorsOnly,
+	}
+	for i := range cfg.Listeners {
+		t.listeners = append(t.listeners, compileListenerProtocols(&cfg.Listeners[i])) // h2conn.go
 	}
 	if cfg.Forwarded.Via {
 		t.viaLine = []byte("Via: 1.1 " + cfg.Forwarded.ViaName + "\r\n")
@@ -204,6 +228,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 			u.limits.MaxRequests = -1 // config: 0 is unlimited
 		}
 		if a := uc.Health.Active; a != nil {
+			u.checked = true
 			hc := pool.HealthCheck{
 				Path:               a.Path,
 				Interval:           a.Interval,
