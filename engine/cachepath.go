@@ -326,7 +326,7 @@ func (d *exchange) parkedForCache(now int64) bool {
 	if ps == nil || ps.parked == nil {
 		return false
 	}
-	d.cl.setDeadline(dlCacheWait, now+int64(d.tbl.pol.store.coalesceWait))
+	d.cl.setDeadline(dlCacheWait, now+int64(d.tbl.pol.store.CoalesceWait))
 	return true
 }
 
@@ -517,7 +517,7 @@ func (d *exchange) capture(p []byte) {
 	if !ps.capOn || ps.capOver || len(p) == 0 {
 		return
 	}
-	if int64(len(ps.capBody)+len(p)) > d.tbl.pol.store.maxObjectBytes {
+	if int64(len(ps.capBody)+len(p)) > d.tbl.pol.store.MaxObjectBytes {
 		ps.capOver = true
 		ps.capBody = nil // never hold more than max_object_bytes
 		return

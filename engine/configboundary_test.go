@@ -16,7 +16,7 @@ import (
 // name starts with "compile" may too.
 var configReaders = map[string]bool{
 	"New": true, "Check": true, "Reload": true, "Config": true, "joinConfigErrors": true,
-	"sameListeners": true, "sameProtocols": true, "reusable": true, "renderDirect": true,
+	"sameListeners": true, "sameProtocols": true, "reusable": true,
 	"Start": true, "initObs": true, "reload": true, "install": true, "start": true,
 	"listenerTLS": true, "TLSWarnings": true, "serverOptions": true, "clientOptions": true,
 	"tlsLoadErrors": true, "errorAt": true, "GlobalLimits": true,
