@@ -129,7 +129,10 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 }
 
 // Check compiles cfg as New would (routes, balancers) without starting
-// anything, and reports every problem.
+// anything, and reports every problem. cfg may have failed config's
+// validation (hotpath -check compiles it anyway): compiling tolerates it
+// and leaves out what depends on a field in error (a route whose upstream
+// is unknown).
 func Check(cfg *config.Config) error {
 	// Health checks are not started for a check: strip them from a copy.
 	c := *cfg
