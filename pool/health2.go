@@ -8,25 +8,33 @@ import (
 	"io"
 	"net"
 	"net/http"
-
-	"golang.org/x/net/http2"
 )
 
 // probeHTTP2 sends the check as an HTTP/2 GET on conn (already connected,
-// TLS included) with x/net's client connection, and checks the status.
+// TLS included) with net/http's client connection, and checks the status.
 // Active checks run off the loops, one per endpoint per interval, so a
 // general-purpose client is fine here.
 func probeHTTP2(ctx context.Context, conn net.Conn, addr string, hc HealthCheck) error {
-	tr := &http2.Transport{AllowHTTP: true}
-	cc, err := tr.NewClientConn(conn)
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
+	// The transport's dial hands over conn: HTTP/2 with prior knowledge
+	// in cleartext, or over the TLS connection that negotiated h2.
+	given := func(context.Context, string, string) (net.Conn, error) { return conn, nil }
+	tr := &http.Transport{Protocols: new(http.Protocols)}
 	scheme := "http"
 	if hc.TLS != nil {
 		scheme = "https"
+		tr.Protocols.SetHTTP2(true)
+		tr.DialTLSContext = given
+	} else {
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		tr.DialContext = given
 	}
+	defer tr.CloseIdleConnections()
+	cc, err := tr.NewClientConn(ctx, scheme, addr)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer cc.Close()
 	host := hc.Host
 	if host == "" {
 		host = addr
@@ -53,7 +61,7 @@ func probeHTTP2(ctx context.Context, conn net.Conn, addr string, hc HealthCheck)
 // probeGRPC calls grpc.health.v1.Health/Check for service (the message is
 // encoded by hand: one string field) and passes when the call succeeds
 // (grpc-status 0) with status SERVING.
-func probeGRPC(ctx context.Context, cc *http2.ClientConn, base, service string) error {
+func probeGRPC(ctx context.Context, cc *http.ClientConn, base, service string) error {
 	msg := []byte{}
 	if service != "" {
 		msg = append(msg, 0x0a)
