@@ -2,13 +2,11 @@ package loadgen
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotpath/hotpath/echoserver"
+	"github.com/hotpath/hotpath/internal/testsupport"
 )
 
 // TestAccuracyUnderStall runs the open loop against a server that answers in
@@ -48,20 +46,18 @@ func accuracyUnderStall(t *testing.T) (failures []string) {
 		every    = 5 * time.Second
 	)
 	url, srv := startEcho(t, echoserver.Config{Delay: delay, Stall: echoserver.Stall{Pause: pause, Every: every}})
-	stall0, psi := cpuStalled()
-	t0 := time.Now()
+	wait := testsupport.StartCPUWait()
 	res := mustRun(t, Config{Targets: target(t, "GET", url), Connections: conns, Rate: rate, Duration: duration})
-	stall1, _ := cpuStalled()
+	share, _ := wait.Share()
 	// The share of the run during which some task waited for a CPU
 	// (/proc/pressure/cpu): on a starved machine the echo server and the
 	// generator answer late, so every latency can only be higher than the
 	// model's, never lower. The upper bounds are checked on a quiet run
 	// only; the lower bounds, which catch a generator that forgets to count
 	// the wait from the intended send time, always.
-	busy := psi && float64(stall1-stall0)/float64(time.Since(t0)) > 0.05
+	busy := share > 0.05
 	if busy {
-		t.Logf("the CPUs were contended for %.0f%% of the run: upper bounds not checked",
-			100*float64(stall1-stall0)/float64(time.Since(t0)))
+		t.Logf("the CPUs were contended for %.0f%% of the run: upper bounds not checked", 100*share)
 	}
 	if n := res.ErrorCount(); n != 0 {
 		return []string{fmt.Sprintf("errors %v", res.Errors)}
@@ -125,24 +121,3 @@ func accuracyUnderStall(t *testing.T) (failures []string) {
 	return failures
 }
 
-// cpuStalled returns the microseconds during which some task waited for a
-// CPU since boot (/proc/pressure/cpu "some total"), and whether the kernel
-// reports it.
-func cpuStalled() (int64, bool) {
-	b, err := os.ReadFile("/proc/pressure/cpu")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "some ") {
-			continue
-		}
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "total="); ok {
-				n, err := strconv.ParseInt(v, 10, 64)
-				return n * int64(time.Microsecond), err == nil
-			}
-		}
-	}
-	return 0, false
-}
