@@ -120,4 +120,3 @@ func accuracyUnderStall(t *testing.T) (failures []string) {
 	}
 	return failures
 }
-
