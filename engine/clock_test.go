@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/internal/testsupport"
+)
+
+// loopClock is a loop clock that tests move (Server.monoClock): it stands
+// still until Advance, so a timeout fires when the test says, at the next
+// tick (Server.tickLoops), instead of after real time.
+type loopClock struct{ ns atomic.Int64 }
+
+func newLoopClock() *loopClock {
+	c := new(loopClock)
+	c.ns.Store(int64(time.Second)) // any origin; not 0, which some fields read as "never"
+	return c
+}
+
+func (c *loopClock) now() int64 { return c.ns.Load() }
+
+// Advance moves the clock forward by d.
+func (c *loopClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// startServerLoopClock starts a server for cfg whose loops run on a
+// loopClock. The wall clock (the cache's) is not affected.
+func startServerLoopClock(t testing.TB, cfg *config.Config) (*Server, *loopClock) {
+	t.Helper()
+	srv, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newLoopClock()
+	srv.monoClock = clk.now
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, clk
+}
+
+// tickLoops runs every loop's periodic tick (loop.Run, as OnTick schedules
+// it) and returns once each has run. A loop is one goroutine, so the tick
+// also runs after the callback that produced whatever the test has seen of
+// the server: a deadline that callback armed is checked.
+func (s *Server) tickLoops(t testing.TB) {
+	t.Helper()
+	s.onLoops(t, func(lp *loop) { _ = lp.Run(context.Background()) })
+}
+
+// onLoops runs f on every loop that has seen a connection and returns once
+// each has run.
+func (s *Server) onLoops(t testing.TB, f func(*loop)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	s.loopsMap.Range(func(_, v any) bool {
+		lp := v.(*loop)
+		wg.Add(1)
+		if err := lp.el.Execute(context.Background(), runnable(func() {
+			defer wg.Done()
+			f(lp)
+		})); err != nil {
+			wg.Done()
+			t.Errorf("execute on a loop: %v", err)
+		}
+		return true
+	})
+	wg.Wait()
+}
+
+// waitConn waits until a loop holds the server side of the client
+// connection c and cond, run on that loop, holds for it.
+func waitConn(t *testing.T, srv *Server, c net.Conn, what string, cond func(*h1conn) bool) {
+	t.Helper()
+	addr := c.LocalAddr().String()
+	eventually(t, 5*time.Second, func() bool {
+		var ok atomic.Bool
+		srv.onLoops(t, func(lp *loop) {
+			for _, h := range lp.downs {
+				if h.c.RemoteAddr().String() == addr && cond(h) {
+					ok.Store(true)
+				}
+			}
+		})
+		return ok.Load()
+	}, what)
+}
+
+// waitAccepted waits until the server has accepted c (its OnOpen ran, and
+// with it the connection's first deadline), so that ticks reach it: its
+// loop may have had no connection before.
+func waitAccepted(t *testing.T, srv *Server, c net.Conn) {
+	t.Helper()
+	waitConn(t, srv, c, "the server accepted the connection", func(*h1conn) bool { return true })
+}
+
+// waitRead waits until the server has read bytes from c that it holds
+// unconsumed (a partial head): a header timeout then answers 408 rather
+// than closing a connection that sent nothing.
+func waitRead(t *testing.T, srv *Server, c net.Conn) {
+	t.Helper()
+	waitConn(t, srv, c, "the server read the partial head", func(h *h1conn) bool { return h.c.InboundBuffered() > 0 })
+}
+
+// waitHeard waits for a test upstream's signal that a request reached it.
+func waitHeard(t testing.TB, heard <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-heard:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the upstream")
+	}
+}
+
+// expire moves clk past d and ticks the loops: whatever was due within d
+// from the last reading of the clock times out now.
+func expire(t testing.TB, srv *Server, clk *loopClock, d time.Duration) {
+	t.Helper()
+	clk.Advance(d + time.Millisecond)
+	srv.tickLoops(t)
+}
+
+// pumpClock advances clk by step and ticks the loops every
+// testsupport.PollInterval of real time until stop is called (or the test
+// ends): a test waits for a timeout as it waits for anything else, while
+// loop time runs step per poll. Start it once the server is where the
+// timeout should find it, so that no other deadline, due later, runs out
+// while a real-time step (a dial) is still under way.
+func pumpClock(t testing.TB, srv *Server, clk *loopClock, step time.Duration) (stop func()) {
+	t.Helper()
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		poll := time.NewTicker(testsupport.PollInterval)
+		defer poll.Stop()
+		for {
+			clk.Advance(step)
+			srv.tickLoops(t)
+			select {
+			case <-done:
+				return
+			case <-poll.C:
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(done)
+			<-exited
+		})
+	}
+	t.Cleanup(stop) // before the server's Close, registered earlier
+	return stop
+}
