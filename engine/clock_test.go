@@ -128,6 +128,27 @@ func expire(t testing.TB, srv *Server, clk *loopClock, d time.Duration) {
 	srv.tickLoops(t)
 }
 
+// expireOn expires d (expire) each time a test upstream signals on ch
+// that a request which will time out reached it, until the test ends.
+func expireOn(t testing.TB, srv *Server, clk *loopClock, d time.Duration, ch <-chan struct{}) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-ch:
+				expire(t, srv, clk, d)
+			case <-done:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(done)
+		<-exited
+	})
+}
+
 // pumpClock advances clk by step and ticks the loops every
 // testsupport.PollInterval of real time until stop is called (or the test
 // ends): a test waits for a timeout as it waits for anything else, while

@@ -214,7 +214,10 @@ func TestMetricsUpstreamErrorsAndTimeouts(t *testing.T) {
 	heard := make(chan struct{}, 1)
 	silent := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)
-		heard <- struct{}{}
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
 		_, _ = r.ReadByte() // never answers
 	})
 	malformed := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
