@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/internal/testsupport"
@@ -57,23 +60,36 @@ func (s *Server) tickLoops(t testing.TB) {
 }
 
 // onLoops runs f on every loop that has seen a connection and returns once
-// each has run.
+// each has run, or once the loops have stopped (a Shutdown the test runs
+// may end meanwhile: then f may not run).
 func (s *Server) onLoops(t testing.TB, f func(*loop)) {
 	t.Helper()
-	var wg sync.WaitGroup
+	var loops []*loop
 	s.loopsMap.Range(func(_, v any) bool {
-		lp := v.(*loop)
-		wg.Add(1)
-		if err := lp.el.Execute(context.Background(), runnable(func() {
-			defer wg.Done()
-			f(lp)
-		})); err != nil {
-			wg.Done()
-			t.Errorf("execute on a loop: %v", err)
-		}
+		loops = append(loops, v.(*loop))
 		return true
 	})
-	wg.Wait()
+	ran := make(chan struct{}, len(loops))
+	want := 0
+	for _, lp := range loops {
+		err := lp.el.Execute(context.Background(), runnable(func() {
+			f(lp)
+			ran <- struct{}{}
+		}))
+		switch {
+		case err == nil:
+			want++
+		case !errors.Is(err, errorx.ErrEngineInShutdown):
+			t.Errorf("execute on a loop: %v", err)
+		}
+	}
+	for ; want > 0; want-- {
+		select {
+		case <-ran:
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // waitConn waits until a loop holds the server side of the client

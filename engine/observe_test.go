@@ -111,7 +111,7 @@ func statusHandler(w http.ResponseWriter, r *http.Request) {
 
 func TestMetricsCountRequests(t *testing.T) {
 	up := newHTTPUpstream(t, statusHandler)
-	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+	srv, clk := startServerLoopClock(t, testConfig(t, fmt.Sprintf(`
 upstreams:
   - name: app
     endpoints: [{address: %s}]
@@ -157,6 +157,8 @@ routes:
 		resp := roundTrip(t, rc, bufio.NewReader(rc), raw, "GET")
 		readBody(t, resp)
 	}
+	srv.tickLoops(t)                               // their output is out: they linger
+	expire(t, srv, clk, time.Duration(lingerTime)) // and close
 
 	mfs := waitMetrics(t, srv, []metricWant{
 		{"hotpath_requests_total", []string{"route", "api", "code", "200"}, n},

@@ -558,7 +558,7 @@ func TestGracefulDrain(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "done")
 	})
-	srv := startServer(t, testConfig(t, proxyTo(up.addr)))
+	srv, clk := startServerLoopClock(t, testConfig(t, proxyTo(up.addr)))
 	idle := dial(t, srv)
 	idleBr := bufio.NewReader(idle)
 	readBody(t, roundTrip(t, idle, idleBr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
@@ -581,6 +581,8 @@ func TestGracefulDrain(t *testing.T) {
 	if body := readBody(t, resp); body != "done" || !resp.Close {
 		t.Fatalf("in-flight response: body %q close %v", body, resp.Close)
 	}
+	srv.tickLoops(t)                               // its output is out: it lingers
+	expire(t, srv, clk, time.Duration(lingerTime)) // and closes, the last one
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
