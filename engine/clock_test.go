@@ -92,38 +92,25 @@ func (s *Server) onLoops(t testing.TB, f func(*loop)) {
 	}
 }
 
-// waitConn waits until a loop holds the server side of the client
-// connection c and cond, run on that loop, holds for it.
-func waitConn(t *testing.T, srv *Server, c net.Conn, what string, cond func(*h1conn) bool) {
-	t.Helper()
-	addr := c.LocalAddr().String()
-	eventually(t, 5*time.Second, func() bool {
-		var ok atomic.Bool
-		srv.onLoops(t, func(lp *loop) {
-			for _, h := range lp.downs {
-				if h.c.RemoteAddr().String() == addr && cond(h) {
-					ok.Store(true)
-				}
-			}
-		})
-		return ok.Load()
-	}, what)
-}
-
-// waitAccepted waits until the server has accepted c (its OnOpen ran, and
-// with it the connection's first deadline), so that ticks reach it: its
-// loop may have had no connection before.
-func waitAccepted(t *testing.T, srv *Server, c net.Conn) {
-	t.Helper()
-	waitConn(t, srv, c, "the server accepted the connection", func(*h1conn) bool { return true })
-}
-
-// waitRead waits until the server has read bytes from c that it holds
+// waitRead waits until the server has accepted c (its OnOpen ran, and with
+// it the connection's first deadline, and ticks reach its loop, which may
+// have had no connection before) and has read bytes from c that it holds
 // unconsumed (a partial head): a header timeout then answers 408 rather
 // than closing a connection that sent nothing.
 func waitRead(t *testing.T, srv *Server, c net.Conn) {
 	t.Helper()
-	waitConn(t, srv, c, "the server read the partial head", func(h *h1conn) bool { return h.c.InboundBuffered() > 0 })
+	addr := c.LocalAddr().String()
+	eventually(t, 5*time.Second, func() bool {
+		var read atomic.Bool
+		srv.onLoops(t, func(lp *loop) { // the loop's own state, read on the loop
+			for _, h := range lp.downs {
+				if h.c.RemoteAddr().String() == addr && h.c.InboundBuffered() > 0 {
+					read.Store(true)
+				}
+			}
+		})
+		return read.Load()
+	}, "the server read the partial head")
 }
 
 // waitHeard waits for a test upstream's signal that a request reached it.
