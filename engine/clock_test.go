@@ -131,6 +131,15 @@ func expire(t testing.TB, srv *Server, clk *loopClock, d time.Duration) {
 	srv.tickLoops(t)
 }
 
+// endLinger closes the client connections that linger after their last
+// response (Connection: close, a rejection, a drain): a tick starts the
+// linger of those whose output is out, and lingerTime later they close.
+func endLinger(t testing.TB, srv *Server, clk *loopClock) {
+	t.Helper()
+	srv.tickLoops(t)
+	expire(t, srv, clk, time.Duration(lingerTime))
+}
+
 // expireOn expires d (expire) each time a test upstream signals on ch
 // that a request which will time out reached it, until the test ends.
 func expireOn(t testing.TB, srv *Server, clk *loopClock, d time.Duration, ch <-chan struct{}) {

@@ -157,8 +157,7 @@ routes:
 		resp := roundTrip(t, rc, bufio.NewReader(rc), raw, "GET")
 		readBody(t, resp)
 	}
-	srv.tickLoops(t)                               // their output is out: they linger
-	expire(t, srv, clk, time.Duration(lingerTime)) // and close
+	endLinger(t, srv, clk) // they close
 
 	mfs := waitMetrics(t, srv, []metricWant{
 		{"hotpath_requests_total", []string{"route", "api", "code", "200"}, n},

@@ -581,8 +581,7 @@ func TestGracefulDrain(t *testing.T) {
 	if body := readBody(t, resp); body != "done" || !resp.Close {
 		t.Fatalf("in-flight response: body %q close %v", body, resp.Close)
 	}
-	srv.tickLoops(t)                               // its output is out: it lingers
-	expire(t, srv, clk, time.Duration(lingerTime)) // and closes, the last one
+	endLinger(t, srv, clk) // the last connection closes
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
