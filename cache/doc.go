@@ -28,4 +28,9 @@
 // leader, the others register a Waiter and are resumed when the leader
 // completes, with a bounded wait. Purge by URL, host or path prefix uses
 // generation counters, because ristretto cannot be iterated.
+//
+// now is the wall clock here (a time.Time), not the int64 loop clock that
+// pool and limiter take: RFC 9111 computes freshness and Age from dates the
+// origin wrote (Date, Expires, Last-Modified; §4.2), which only the wall
+// clock can be compared with.
 package cache

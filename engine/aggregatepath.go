@@ -235,6 +235,7 @@ var jsonType = []byte("application/json")
 // aggResumed runs on d's loop when the aggregation h finishes: it writes
 // the response unless the exchange ended meanwhile.
 func (d *exchange) aggResumed(h *aggHandle, status int, body []byte, enc compression.Encoding) {
+	d.lp.wake() // a task Execute'd on the loop
 	st := d.agg
 	if st == nil || st.parked != h || d.cl == nil || d.cl.gone() {
 		return // the client closed, or the exchange ended: drop the result

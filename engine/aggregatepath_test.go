@@ -363,7 +363,7 @@ func TestAggregateShutdownWhileParked(t *testing.T) {
 	t.Run("finishes", func(t *testing.T) {
 		a := newAggUpstreams(t)
 		a.set("orders", "hang")
-		srv := startServer(t, testConfig(t, aggConfig(t, a, "      timeout: 1m", "")))
+		srv, clk := startServerLoopClock(t, testConfig(t, aggConfig(t, a, "      timeout: 1m", "")))
 		c := dial(t, srv)
 		if _, err := io.WriteString(c, "GET /dashboard/1 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatal(err)
@@ -381,6 +381,7 @@ func TestAggregateShutdownWhileParked(t *testing.T) {
 		if resp.StatusCode != 200 || !resp.Close || !strings.Contains(body, `"orders":"orders`) {
 			t.Fatalf("drained response: %d close=%v %s", resp.StatusCode, resp.Close, body)
 		}
+		endLinger(t, srv, clk) // the last connection closes
 		if err := <-done; err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}

@@ -202,6 +202,7 @@ func (d *exchange) parkedForAuth(now int64) bool {
 
 // authResumed runs on d's loop when the worker has checked j.
 func (d *exchange) authResumed(j *authJob) {
+	d.lp.wake() // a task Execute'd on the loop
 	ps := d.pol
 	if ps == nil || ps.authWait != j || d.cl == nil || d.cl.gone() {
 		return // the request ended, or stopped waiting, meanwhile

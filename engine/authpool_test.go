@@ -262,10 +262,13 @@ func TestAuthBasicPoolFull(t *testing.T) {
 // timeouts.pending is answered 503; the late result is ignored and the
 // connection keeps working.
 func TestAuthBasicParkDeadline(t *testing.T) {
-	bt := startBasic(t, true, 1, 4, func(c *config.Config) { c.Timeouts.Pending = 100 * time.Millisecond })
+	clk := newLoopClock()
+	bt := startBasic(t, true, 1, 4, func(c *config.Config) { c.Timeouts.Pending = 100 * time.Millisecond },
+		func(s *Server) { s.monoClock = clk.now })
 	a := newClient(t, bt.srv)
 	a.send("/private/x", basicField("alice:s3cret"))
-	bt.hook.waitEntered(t, "alice:s3cret")
+	bt.hook.waitEntered(t, "alice:s3cret") // parked: its deadline is armed
+	expire(t, bt.srv, clk, 100*time.Millisecond)
 	if resp := a.expect(503, ""); resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
 	}
@@ -318,7 +321,8 @@ func TestAuthBasicCloseWhileParked(t *testing.T) {
 // loops stop, the result is dropped and Shutdown returns.
 func TestAuthBasicDrainWhileParked(t *testing.T) {
 	t.Run("finishes", func(t *testing.T) {
-		bt := startBasic(t, true, 1, 4, nil)
+		clk := newLoopClock()
+		bt := startBasic(t, true, 1, 4, nil, func(s *Server) { s.monoClock = clk.now })
 		a := newClient(t, bt.srv)
 		a.send("/private/x", basicField("alice:s3cret"))
 		bt.hook.waitEntered(t, "alice:s3cret")
@@ -331,6 +335,7 @@ func TestAuthBasicDrainWhileParked(t *testing.T) {
 		if !resp.Close || resp.Header.Get("X-Seen-User") != "alice" {
 			t.Errorf("during drain: close %v, X-Seen-User %q", resp.Close, resp.Header.Get("X-Seen-User"))
 		}
+		endLinger(t, bt.srv, clk) // the last connection closes
 		if err := <-done; err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}

@@ -332,6 +332,7 @@ func (d *exchange) parkedForCache(now int64) bool {
 
 // cacheResumed runs on d's loop when the flight d waits for completes.
 func (d *exchange) cacheResumed(w *cacheWaiter, e *cache.Entry) {
+	d.lp.wake() // a task Execute'd on the loop
 	ps := d.pol
 	if ps == nil || ps.parked != w || d.cl == nil || d.cl.gone() {
 		return // the request ended, or stopped waiting, meanwhile

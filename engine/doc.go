@@ -69,6 +69,14 @@
 // its own metrics blocks and access-log buffer from a few hook calls in the
 // state machines; Server.Collector exposes the sums to Prometheus.
 //
+// Time on a loop is one reading per wake-up: every gnet callback and every
+// task Execute'd on the loop starts with loop.wake, which reads the loop
+// clock (monotonic nanoseconds since New) into loop.now, and the code
+// below takes that now: deadlines, the idle pools, the limiters, the
+// access log's durations. Tests replace the clock (Server.monoClock) and
+// tick the loops themselves, so a timeout fires without real time passing.
+// The cache alone reads the wall clock, which RFC 9111's dates need.
+//
 // With pool.pipeline above 1 an upstream keep-alive connection carries
 // several clients' GET, HEAD and OPTIONS requests at once, answered in
 // order, and the heads that join it during one batch of events go out in

@@ -299,7 +299,7 @@ func addrKey(a netip.Addr) uint64 {
 // limits.per_ip. A trusted proxy's connections carry many clients: they
 // are decided per request. held reports a per-address hold that
 // edgeRelease must give back when the connection closes.
-func (s *Server) edgeAdmit(c gnet.Conn) (held, ok bool) {
+func (s *Server) edgeAdmit(c gnet.Conn, now int64) (held, ok bool) {
 	t := s.tbl.Load()
 	e := &t.edge
 	if !e.atAccept {
@@ -310,7 +310,7 @@ func (s *Server) edgeAdmit(c gnet.Conn) (held, ok bool) {
 		return false, true
 	}
 	if e.filter.set() && !e.filter.permits(peer) {
-		s.edgeRefused(edgeConnsIPFilter, peer)
+		s.edgeRefused(edgeConnsIPFilter, peer, now)
 		return false, false
 	}
 	if e.perIPMax == 0 && e.rate == nil {
@@ -319,16 +319,16 @@ func (s *Server) edgeAdmit(c gnet.Conn) (held, ok bool) {
 	h := addrKey(peer)
 	if e.perIPMax > 0 {
 		if !e.conns.Acquire(h, e.perIPMax) {
-			s.edgeRefused(edgeConnsPerIPMax, peer)
+			s.edgeRefused(edgeConnsPerIPMax, peer, now)
 			return false, false
 		}
 		held = true
 	}
-	if e.rate != nil && !e.rate.AllowHash(h, s.now()).Allowed {
+	if e.rate != nil && !e.rate.AllowHash(h, now).Allowed {
 		if held {
 			e.conns.Release(h)
 		}
-		s.edgeRefused(edgeConnsPerIPRate, peer)
+		s.edgeRefused(edgeConnsPerIPRate, peer, now)
 		return false, false
 	}
 	return held, true
@@ -345,11 +345,10 @@ func (s *Server) edgeRelease(peer netip.Addr) {
 
 // edgeRefused counts a connection refused at accept, and logs the first
 // of a burst.
-func (s *Server) edgeRefused(kind int, peer netip.Addr) {
+func (s *Server) edgeRefused(kind int, peer netip.Addr, now int64) {
 	e := &s.edge
 	e.counts[kind].Add(1)
 	e.burstRefused.Add(1)
-	now := s.now()
 	e.lastRefusal.Store(now)
 	if e.burstOpen.CompareAndSwap(false, true) {
 		e.burstSince.Store(now)

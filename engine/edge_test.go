@@ -246,6 +246,8 @@ func TestPerIPNewConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk := newLoopClock()
+	srv.monoClock = clk.now
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +270,7 @@ func TestPerIPNewConnections(t *testing.T) {
 		t.Fatal("another address refused")
 	}
 	waitMetrics(t, srv, []metricWant{{"hotpath_edge_connections_refused_total", []string{"reason", "per_ip_rate"}, 2}})
+	expire(t, srv, clk, time.Duration(burstQuiet)) // no refusal since: the burst ends
 	eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "connection refusals ended") }, "the burst's end was not logged")
 	if n := strings.Count(logs.String(), "refusing client connections"); n != 1 || !strings.Contains(logs.String(), "refused=2") ||
 		!strings.Contains(logs.String(), "first_client=127.0.0.2 reason=per_ip_rate") {

@@ -279,7 +279,7 @@ func (d *exchange) beginRoute(rt *route) {
 // dispatch sends the prepared exchange: a local response is written at
 // once; a proxied request goes to a pooled or new upstream connection.
 func (d *exchange) dispatch() {
-	now := d.lp.srv.now()
+	now := d.lp.now
 	if !d.reqDone {
 		d.cl.setDeadline(dlBody, now+d.tbl.timeouts.clientBody)
 	} else {
@@ -320,7 +320,7 @@ func (d *exchange) connect(fresh bool) {
 		return
 	}
 	if !fresh {
-		if u, ok := d.conns.Get(time.Now()); ok {
+		if u, ok := d.conns.Get(d.lp.now); ok {
 			u.attach(d, true)
 			u.send()
 			return
@@ -334,7 +334,7 @@ func (d *exchange) connect(fresh bool) {
 	u := &up{lp: d.lp, ep: d.ep, conns: d.conns, state: upDialing}
 	d.lp.addUp(u)
 	u.attach(d, false)
-	u.setDeadline(dlConnect, d.lp.srv.now()+d.tbl.timeouts.connect+int64(time.Second))
+	u.setDeadline(dlConnect, d.lp.now+d.tbl.timeouts.connect+int64(time.Second))
 	d.lp.dial(u, d.ep.Addr, time.Duration(d.tbl.timeouts.connect), d.rt.up)
 }
 
@@ -361,7 +361,7 @@ func (d *exchange) detach() {
 // endEP reports the exchange's outcome to the endpoint, once.
 func (d *exchange) endEP(failed bool) {
 	if d.ep != nil {
-		now := d.lp.srv.now()
+		now := d.lp.now
 		d.ep.End(time.Duration(now-d.epStart), failed)
 		d.obs.upEnd, d.obs.upAddr = now, d.ep.Addr
 		d.ep = nil
@@ -407,7 +407,7 @@ func (d *exchange) fail(err error, epFailed bool) {
 // finish ends the exchange once its response is complete: its teardown,
 // then the connection goes on to its next request or closes.
 func (d *exchange) finish() {
-	d.observeEndAt(d.lp.srv.now())
+	d.observeEndAt(d.lp.now)
 	d.end()
 	d.cl.ended(d)
 }

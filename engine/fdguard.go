@@ -117,7 +117,7 @@ func (s *Server) admit(lp *loop) bool {
 		g.burstPauses.Add(1)
 		g.paused.Add(1)
 		if g.burstOpen.CompareAndSwap(false, true) {
-			g.burstSince.Store(s.now())
+			g.burstSince.Store(lp.now)
 			s.log.Warn("connection budget reached: accepting paused until connections close; new clients wait in the listen backlog",
 				"client_connections", s.active.Load(), "max_connections", g.maxConns,
 				"upstream_connections", g.ups.Load(), "open_files_limit", g.limit)
@@ -150,7 +150,7 @@ func (lp *loop) resumeAccepting() {
 	}
 	lp.acceptPaused = false
 	startAccepting(lp.epfd, lp.lnfd)
-	g.lastResume.Store(s.now())
+	g.lastResume.Store(lp.now)
 	g.paused.Add(-1)
 }
 

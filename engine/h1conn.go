@@ -183,7 +183,7 @@ func (h *h1conn) readHead() bool {
 	if len(buf) == 0 {
 		return false
 	}
-	now := h.lp.srv.now()
+	now := h.lp.now
 	if h.dl == dlKeepalive {
 		// The head timeout runs from the first byte; trickling does not
 		// extend it.
@@ -263,7 +263,7 @@ func (h *h1conn) pumpBody(x *exchange) {
 	if h.closed || h.x != x || h.state != downActive {
 		return
 	}
-	now := h.lp.srv.now()
+	now := h.lp.now
 	if done {
 		x.reqDone = true
 		h.setDeadline(dlNone, 0)
@@ -283,7 +283,7 @@ func (h *h1conn) pumpBody(x *exchange) {
 // its teardown): h serves its next request, or closes when x or the
 // server says so.
 func (h *h1conn) exchangeEnded(x *exchange) {
-	now := h.lp.srv.now()
+	now := h.lp.now
 	if x.closeAfter || !x.keepAlive || h.lp.srv.draining.Load() {
 		h.toClosing()
 		return
@@ -329,7 +329,7 @@ func (h *h1conn) toClosing() {
 		return
 	}
 	h.lastOut = h.c.OutboundBuffered()
-	h.setDeadline(dlFlush, h.lp.srv.now()+h.table().timeouts.clientBody)
+	h.setDeadline(dlFlush, h.lp.now+h.table().timeouts.clientBody)
 }
 
 // linger half-closes a connection whose last response is fully handed to
@@ -357,7 +357,7 @@ func (h *h1conn) linger() {
 		return
 	}
 	_, _ = h.c.Discard(-1)
-	h.setDeadline(dlLinger, h.lp.srv.now()+lingerTime)
+	h.setDeadline(dlLinger, h.lp.now+lingerTime)
 }
 
 func (h *h1conn) onClose() {

@@ -164,7 +164,7 @@ func (h *h1conn) toH2(listener int) {
 	if lp.h2bufs == nil {
 		lp.h2bufs = new(h2.Buffers)
 	}
-	hc.sc = h2.NewServerConn(h2Limits(lp.srv.tbl.Load(), listener), lp.srv.now())
+	hc.sc = h2.NewServerConn(h2Limits(lp.srv.tbl.Load(), listener), lp.now)
 	hc.sc.SetBuffers(lp.h2bufs)
 	if h.paused {
 		lp.resume(h.c, &h.paused)
@@ -192,7 +192,7 @@ func (hc *h2conn) onTraffic() gnet.Action {
 // read feeds the buffered input to the protocol and handles its events.
 func (hc *h2conn) read() {
 	buf, _ := hc.c.Peek(-1)
-	now := hc.lp.srv.now()
+	now := hc.lp.now
 	off := 0
 	for !hc.closed && !hc.wantClose {
 		n, ev := hc.sc.Feed(buf[off:], now)
@@ -412,7 +412,7 @@ func (s *h2stream) pump() {
 			return // a write failed and ended the exchange
 		}
 	}
-	now := hc.lp.srv.now()
+	now := hc.lp.now
 	if !s.bodyEnd {
 		s.setDeadline(dlBody, now+x.tbl.timeouts.clientBody)
 		hc.flushOut() // the WINDOW_UPDATE: inside the connection's read, with what the read produces
@@ -529,7 +529,7 @@ func (s *h2stream) write(p []byte, end bool) {
 		s.endQueued = s.endQueued || end
 		return
 	}
-	n, err := s.hc.sc.WriteData(s.id, p, end && !s.hasTrailers(), s.hc.lp.srv.now())
+	n, err := s.hc.sc.WriteData(s.id, p, end && !s.hasTrailers(), s.hc.lp.now)
 	if err != nil {
 		s.abort()
 		return
@@ -569,7 +569,7 @@ func (s *h2stream) flushPending() {
 	if len(s.pending) == 0 && !s.endQueued {
 		return
 	}
-	n, err := s.hc.sc.WriteData(s.id, s.pending, s.endQueued && !s.hasTrailers(), s.hc.lp.srv.now())
+	n, err := s.hc.sc.WriteData(s.id, s.pending, s.endQueued && !s.hasTrailers(), s.hc.lp.now)
 	if err != nil {
 		s.abort()
 		return

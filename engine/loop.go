@@ -24,6 +24,11 @@ type loop struct {
 	epfd int   // the loop's epoll descriptor for pause-read, -1 if unknown
 	lnfd []int // the loop's listening sockets
 
+	// now is the loop clock (Server.now) as read once at the start of the
+	// callback or task running on the loop (wake); the code below it uses
+	// this reading, so one wake-up sees one time.
+	now int64
+
 	downs   []*h1conn // open client connections (index in h1conn.idx)
 	h2conns []*h2conn // open HTTP/2 client connections (h2conn.idx)
 	h2bufs  *h2.Buffers
@@ -75,11 +80,16 @@ func newLoop(s *Server, el gnet.EventLoop, c gnet.Conn) *loop {
 	return lp
 }
 
+// wake reads the loop clock into lp.now. Every gnet callback and every
+// task Execute'd on the loop calls it first.
+func (lp *loop) wake() { lp.now = lp.srv.now() }
+
 // Run implements gnet.Runnable: the periodic tick, Execute'd on the loop by
 // Server.OnTick. It enforces deadlines, resumes paused connections whose
 // peer has drained, and expires idle upstream connections.
 func (lp *loop) Run(context.Context) error {
-	now := lp.srv.now()
+	lp.wake()
+	now := lp.now
 	for i := 0; i < len(lp.downs); i++ {
 		d := lp.downs[i]
 		d.tick(now)
@@ -101,14 +111,13 @@ func (lp *loop) Run(context.Context) error {
 			i--
 		}
 	}
-	wall := time.Now()
 	for _, p := range lp.conns {
 		switch {
 		case p == nil || p.IdleLen() == 0:
 		case p.Endpoint != nil && p.Endpoint.Retired():
 			p.CloseIdle(lp.closeIdle) // a reload dropped the endpoint
 		default:
-			p.Expire(wall, lp.closeIdle)
+			p.Expire(now, lp.closeIdle)
 		}
 	}
 	if lp.acceptPaused {
@@ -134,6 +143,7 @@ func (lp *loop) closeIdle(u *up) {
 // drain runs on the loop when Shutdown starts: stop accepting, close idle
 // client connections; busy ones close after their current response.
 func (lp *loop) drain() {
+	lp.wake()
 	if !lp.stoppedAccepting {
 		lp.stoppedAccepting = true
 		stopAccepting(lp.epfd, lp.lnfd)
@@ -161,7 +171,7 @@ func (lp *loop) openDown(c gnet.Conn) *h1conn {
 	lp.srv.active.Add(1)
 	lp.obs.downOpened()
 	t := lp.srv.tbl.Load()
-	h.setDeadline(dlHeader, lp.srv.now()+t.timeouts.clientHeader)
+	h.setDeadline(dlHeader, lp.now+t.timeouts.clientHeader)
 	return h
 }
 
@@ -385,6 +395,7 @@ func (lp *loop) dial(u *up, addr string, timeout time.Duration, tu *upstream) {
 		timedOut, failed, stopped := lp.connect(addr, timeout, tu, false, u, func(tc *tlsloop.Conn) { u.tlsc = tc })
 		if failed && !stopped {
 			_ = lp.el.Execute(context.Background(), runnable(func() {
+				lp.wake()
 				u.dialFailed(timedOut)
 				u.lp.settle()
 			}))

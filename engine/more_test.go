@@ -319,10 +319,11 @@ func TestPoolIdleTimeout(t *testing.T) {
 	up := newHTTPUpstream(t, echoHandler)
 	cfg := testConfig(t, proxyTo(up.addr))
 	cfg.Upstreams[0].Pool.IdleTimeout = 150 * time.Millisecond
-	srv := startServer(t, cfg)
+	srv, clk := startServerLoopClock(t, cfg)
 	c := dial(t, srv)
 	br := bufio.NewReader(c)
 	readBody(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+	expire(t, srv, clk, 150*time.Millisecond) // the upstream connection went idle with the response
 	eventually(t, 3*time.Second, func() bool { return up.closed.Load() == 1 }, "idle upstream connection never closed")
 	readBody(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
 	if n := up.conns.Load(); n != 2 {

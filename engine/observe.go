@@ -578,7 +578,7 @@ func (d *exchange) observeReject(inbound int) {
 		x.keep(spanQuery, r.Query)
 	}
 	d.rt = nil
-	d.start = d.lp.srv.now()
+	d.start = d.lp.now
 	if d.tbl == nil {
 		d.tbl = d.lp.srv.tbl.Load()
 	}
@@ -690,7 +690,7 @@ type failureLog struct {
 func (d *exchange) logUpstreamFailure(err error, reason accesslog.Reason) {
 	s := d.lp.srv
 	fl := &s.obs.failures
-	now := s.now()
+	now := d.lp.now
 	last := fl.last.Load()
 	if (last != 0 && now-last < upstreamFailureLogEvery) || !fl.last.CompareAndSwap(last, now) {
 		fl.suppressed.Add(1)
@@ -753,7 +753,7 @@ func (d *exchange) observeUpstreamHead(now int64) {
 // access-log line.
 func (d *exchange) observeEnd() {
 	if d.obs.open {
-		d.observeEndAt(d.lp.srv.now())
+		d.observeEndAt(d.lp.now)
 	}
 }
 

@@ -20,8 +20,13 @@ import (
 // failures write a rate-limited line to the process log.
 func TestAccessLogReasons(t *testing.T) {
 	refused := testsupport.RefusingAddr(t)
+	heard := make(chan struct{}, 1)
 	silent := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
 		_, _ = r.ReadByte() // never answers
 	})
 	malformed := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
@@ -68,6 +73,8 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk := newLoopClock()
+	srv.monoClock = clk.now
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,18 +83,33 @@ routes:
 		return metricValue(scrape(t, srv), "hotpath_endpoint_healthy", "upstream", "down") == 0
 	}, "the down upstream's endpoint not marked down")
 
-	send := func(raw string) int {
+	// sendUntil sends raw and, once until has returned (nil: at once),
+	// runs the loop clock while it waits for the response.
+	sendUntil := func(raw string, until func()) int {
 		t.Helper()
 		c := dial(t, srv)
 		defer c.Close()
-		resp := roundTrip(t, c, bufio.NewReader(c), raw, "GET")
+		if _, err := io.WriteString(c, raw); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() {}
+		if until != nil {
+			until()
+			stop = pumpClock(t, srv, clk, 100*time.Millisecond)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+		stop()
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
 		readBody(t, resp)
 		return resp.StatusCode
 	}
+	send := func(raw string) int { t.Helper(); return sendUntil(raw, nil) }
 	get := func(path string, extra ...string) int {
 		return send("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + strings.Join(extra, "") + "\r\n")
 	}
-	began := time.Now()
+	began := clk.now()
 	want := map[string]struct {
 		status int
 		reason string
@@ -103,7 +125,7 @@ routes:
 		}{status, reason}
 	}
 	check("/refused", 502, "connect_failure", get("/refused"))
-	check("/silent", 504, "upstream_header_timeout", get("/silent"))
+	check("/silent", 504, "upstream_header_timeout", sendUntil("GET /silent HTTP/1.1\r\nHost: x\r\n\r\n", func() { waitHeard(t, heard) }))
 	check("/malformed", 502, "upstream_bad_response", get("/malformed"))
 	check("/reset", 502, "upstream_reset", get("/reset"))
 	check("/down", 503, "no_healthy_endpoint", get("/down"))
@@ -124,15 +146,18 @@ routes:
 	// A head that never completes: 408, refused by the client_header deadline.
 	c := dial(t, srv)
 	_, _ = io.WriteString(c, "GET /partial HTTP/1.1\r\nHo")
+	waitRead(t, srv, c)
+	stop := pumpClock(t, srv, clk, 100*time.Millisecond)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	stop()
 	if err != nil || resp.StatusCode != 408 {
 		t.Fatalf("partial head: %v %v", resp, err)
 	}
 	readBody(t, resp)
 	_ = c.Close()
 	check("/limited#2", 429, "rate_limited", get("/limited"))
-	_ = srv.Close() // flushes the log
-	elapsed := time.Since(began)
+	_ = srv.Close()                             // flushes the log
+	elapsed := time.Duration(clk.now() - began) // the failure log's clock is the loop's
 
 	lines := alog.lines(t)
 	seen := map[string]bool{}

@@ -111,7 +111,7 @@ func statusHandler(w http.ResponseWriter, r *http.Request) {
 
 func TestMetricsCountRequests(t *testing.T) {
 	up := newHTTPUpstream(t, statusHandler)
-	srv := startServer(t, testConfig(t, fmt.Sprintf(`
+	srv, clk := startServerLoopClock(t, testConfig(t, fmt.Sprintf(`
 upstreams:
   - name: app
     endpoints: [{address: %s}]
@@ -157,6 +157,7 @@ routes:
 		resp := roundTrip(t, rc, bufio.NewReader(rc), raw, "GET")
 		readBody(t, resp)
 	}
+	endLinger(t, srv, clk) // they close
 
 	mfs := waitMetrics(t, srv, []metricWant{
 		{"hotpath_requests_total", []string{"route", "api", "code", "200"}, n},
@@ -211,8 +212,13 @@ routes:
 
 func TestMetricsUpstreamErrorsAndTimeouts(t *testing.T) {
 	refused := testsupport.RefusingAddr(t)
+	heard := make(chan struct{}, 1)
 	silent := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
 		_, _ = r.ReadByte() // never answers
 	})
 	malformed := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
@@ -232,13 +238,25 @@ routes:
 `, refused, silent.addr, malformed.addr))
 	cfg.Timeouts.UpstreamHeader = 200 * time.Millisecond
 	cfg.Timeouts.ClientHeader = 200 * time.Millisecond
-	srv := startServer(t, cfg)
+	srv, clk := startServerLoopClock(t, cfg)
 	for _, tc := range []struct {
 		path   string
 		status int
 	}{{"/refused", 502}, {"/silent", 504}, {"/malformed", 502}} {
 		c := dial(t, srv)
-		resp := roundTrip(t, c, bufio.NewReader(c), "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+		if _, err := io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() {}
+		if tc.path == "/silent" {
+			waitHeard(t, heard)
+			stop = pumpClock(t, srv, clk, 100*time.Millisecond) // upstream_header runs out
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+		stop()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
 		readBody(t, resp)
 		if resp.StatusCode != tc.status {
 			t.Fatalf("%s = %d, want %d", tc.path, resp.StatusCode, tc.status)
@@ -247,7 +265,10 @@ routes:
 	// A head that never completes: 408 and a client_header timeout.
 	c := dial(t, srv)
 	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHo")
+	waitRead(t, srv, c)
+	stop := pumpClock(t, srv, clk, 100*time.Millisecond)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	stop()
 	if err != nil || resp.StatusCode != 408 {
 		t.Fatalf("partial head: %v %v", resp, err)
 	}

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"time"
-
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hotpath/hotpath/pool"
@@ -160,7 +158,7 @@ func (lp *loop) enqueue(d *exchange) {
 	}
 	d.waitSeq++
 	d.waiting = q
-	q.push(waiter{d: d, seq: d.waitSeq, deadline: lp.srv.now() + d.tbl.timeouts.pending})
+	q.push(waiter{d: d, seq: d.waitSeq, deadline: lp.now + d.tbl.timeouts.pending})
 	p.entries++
 	if !q.listed {
 		q.listed = true
@@ -194,10 +192,9 @@ func (lp *loop) settleSlow() {
 		lp.redispatch(d)
 	}
 	lp.redo = lp.redo[:kept]
-	now := time.Now() // the pools' idle clock is the wall clock
 	for i := 0; i < len(p.listed); {
 		q := p.listed[i]
-		lp.serve(q, now)
+		lp.serve(q, lp.now)
 		if q.n > 0 {
 			i++
 			continue
@@ -212,7 +209,7 @@ func (lp *loop) settleSlow() {
 
 // serve gives q's waiters, oldest first, the idle connections and free
 // slots its pool has.
-func (lp *loop) serve(q *waitQueue, now time.Time) {
+func (lp *loop) serve(q *waitQueue, now int64) {
 	p := &lp.pending
 	for q.n > 0 {
 		w := q.at(0)

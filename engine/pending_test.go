@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotpath/hotpath/config"
 )
 
 // gatedUpstream answers each request only when the test releases it, and
@@ -66,13 +68,17 @@ func queued(srv *Server) int {
 
 // pendingServer is a one-loop gateway in front of up with max_conns 1.
 func pendingServer(t *testing.T, up string, maxPending int, pending time.Duration) *Server {
+	return startServer(t, pendingConfig(t, up, maxPending, pending))
+}
+
+func pendingConfig(t *testing.T, up string, maxPending int, pending time.Duration) *config.Config {
 	cfg := testConfig(t, proxyTo(up))
 	cfg.Workers = 1 // pools and queues are per loop
 	cfg.Upstreams[0].Pool.MaxConns = 1
 	cfg.Upstreams[0].Pool.MaxPending = maxPending
 	cfg.Timeouts.Pending = pending
 	cfg.Timeouts.UpstreamHeader = 30 * time.Second
-	return startServer(t, cfg)
+	return cfg
 }
 
 type clientResult struct {
@@ -165,11 +171,13 @@ func TestMaxConnsQueueLimits(t *testing.T) {
 	})
 	t.Run("deadline", func(t *testing.T) {
 		up := newGatedUpstream(t)
-		srv := pendingServer(t, up.addr, 16, 100*time.Millisecond)
+		srv, clk := startServerLoopClock(t, pendingConfig(t, up.addr, 16, 100*time.Millisecond))
 		out := make(chan clientResult, 2)
 		sendAsync(t, srv, "a", out)
 		eventually(t, 10*time.Second, func() bool { return len(up.seen()) == 1 }, "a not proxied")
 		sendAsync(t, srv, "b", out)
+		eventually(t, 10*time.Second, func() bool { return queued(srv) == 1 }, "b not queued")
+		expire(t, srv, clk, 100*time.Millisecond)
 		if r := <-out; r.name != "b" || r.status != 503 {
 			t.Fatalf("got %+v, want 503 for b after timeouts.pending", r)
 		}

@@ -242,7 +242,7 @@ func (u *up) sendPipelined() {
 	d := u.d
 	p := &u.pipe
 	p.compact()
-	u.setDeadline(dlUpHeader, d.lp.srv.now()+d.tbl.timeouts.upstreamHeader)
+	u.setDeadline(dlUpHeader, d.lp.now+d.tbl.timeouts.upstreamHeader)
 	if u.lp.flushArmed {
 		// Another connection's heads already wait for this batch's
 		// flush: joining it costs neither a syscall nor a task.
@@ -270,7 +270,7 @@ func (u *up) advance() {
 	u.sendLeft = 0
 	u.resp.Reset()
 	u.resp.Limits = s.tbl.limits
-	u.setDeadline(dlUpHeader, u.lp.srv.now()+s.tbl.timeouts.upstreamHeader)
+	u.setDeadline(dlUpHeader, u.lp.now+s.tbl.timeouts.upstreamHeader)
 }
 
 // promote makes the first live queued request the head of a connection
@@ -401,7 +401,7 @@ func (u *up) skipResponse() bool {
 	}
 	discard(u.c, consumed)
 	if !done {
-		u.setDeadline(dlUpRead, u.lp.srv.now()+p.skipTbl.timeouts.upstreamRead)
+		u.setDeadline(dlUpRead, u.lp.now+p.skipTbl.timeouts.upstreamRead)
 		return false
 	}
 	p.skip = false
@@ -422,6 +422,7 @@ func (u *up) skipResponse() bool {
 
 // flushTask is the loop task that writes the batched request heads.
 func (lp *loop) flushTask(any) error {
+	lp.wake()
 	lp.flush()
 	return nil
 }
@@ -440,7 +441,7 @@ func (lp *loop) armFlush() {
 	if lp.poller != nil {
 		err = lp.poller.Trigger(queue.LowPriority, lp.flushFn, nil)
 	} else {
-		err = lp.el.Execute(context.Background(), runnable(lp.flush))
+		err = lp.el.Execute(context.Background(), runnable(func() { _ = lp.flushTask(nil) }))
 	}
 	if err != nil {
 		lp.flush() // the loop is stopping: write now

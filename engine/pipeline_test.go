@@ -475,24 +475,33 @@ func TestPipelineTimeoutMidPipeline(t *testing.T) {
 	cfg := testConfig(t, pipelineConfig(t, up.addr, 16))
 	cfg.Workers = 1
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
-	srv := startServer(t, cfg)
+	srv, clk := startServerLoopClock(t, cfg)
 	a, b := dial(t, srv), dial(t, srv)
 	if _, err := io.WriteString(a, "GET /stall HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	<-got
-	status, body, err := getPath(b, bufio.NewReader(b), "/behind")
-	if err != nil || status != 200 || body != "/behind" {
-		t.Errorf("behind the stalled request: %d %q %v", status, body, err)
+	if _, err := io.WriteString(b, "GET /behind HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(a), &http.Request{Method: "GET"})
+	p1 := <-got
+	// Both wait on the stalled connection: its upstream_header runs out.
+	expire(t, srv, clk, 300*time.Millisecond)
+	resp, err := http.ReadResponse(bufio.NewReader(b), &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != 200 || body != "/behind" {
+		t.Errorf("behind the stalled request: %d %q", resp.StatusCode, body)
+	}
+	resp, err = http.ReadResponse(bufio.NewReader(a), &http.Request{Method: "GET"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 504 {
 		t.Errorf("stalled request: %d, want 504", resp.StatusCode)
 	}
-	if p1, p2 := <-got, <-got; p1 != "/behind" || p2 != "/behind" {
+	if p2 := <-got; p1 != "/behind" || p2 != "/behind" {
 		t.Errorf("upstream got %s, %s; want /behind pipelined, then /behind again", p1, p2)
 	}
 }

@@ -609,8 +609,10 @@ func appendLower(b, s []byte) []byte {
 	return b
 }
 
-// wallNow is the wall clock the cache runs on (freshness is wall time);
-// tests replace it per Server to move time without sleeping.
+// wallNow is the wall clock the cache runs on: RFC 9111 freshness compares
+// it with the origin's dates (Date, Expires), so it stays wall time where
+// everything else on the loop uses the loop clock (loop.now). Tests replace
+// it per Server to move time without sleeping.
 func (s *Server) wallNow() time.Time {
 	if s.clock != nil {
 		return s.clock()

@@ -324,8 +324,13 @@ func TestUpstreamFaults(t *testing.T) {
 		_, _ = readRequestHead(r)
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..")
 	})
+	heard := make(chan struct{}, 1)
 	silent := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = readRequestHead(r)
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
 		_, _ = r.ReadByte() // never answers
 	})
 	tests := []struct {
@@ -344,10 +349,20 @@ func TestUpstreamFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, proxyTo(tc.addr))
 			cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
-			srv := startServer(t, cfg)
+			srv, clk := startServerLoopClock(t, cfg)
 			c := dial(t, srv)
 			br := bufio.NewReader(c)
-			resp := roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.addr == silent.addr {
+				waitHeard(t, heard)
+				pumpClock(t, srv, clk, 100*time.Millisecond) // upstream_header runs out
+			}
+			resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+			if err != nil {
+				t.Fatalf("read response: %v", err)
+			}
 			body, err := io.ReadAll(resp.Body)
 			if tc.status == 0 {
 				if err == nil {
@@ -387,21 +402,37 @@ func TestClientTimeouts(t *testing.T) {
 	cfg.Timeouts.ClientHeader = 300 * time.Millisecond
 	cfg.Timeouts.ClientBody = 300 * time.Millisecond
 	cfg.Timeouts.ClientIdle = 300 * time.Millisecond
-	srv := startServer(t, cfg)
+	srv, clk := startServerLoopClock(t, cfg)
 
 	t.Run("slowloris head gets 408", func(t *testing.T) {
 		c := dial(t, srv)
 		br := bufio.NewReader(c)
-		// Trickle a byte every 50ms: the deadline is for the whole head.
+		head := []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+		if _, err := c.Write(head[:1]); err != nil {
+			t.Fatal(err)
+		}
+		waitRead(t, srv, c) // the deadline runs from the accept; a 408 needs input
+		// Trickle a byte every 50ms of loop time: the deadline is for the
+		// whole head.
+		done, trickled := make(chan struct{}), make(chan struct{})
 		go func() {
-			for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
+			defer close(trickled)
+			for _, b := range head[1:] {
+				select {
+				case <-done:
+					return
+				default:
+				}
 				if _, err := c.Write([]byte{b}); err != nil {
 					return
 				}
-				time.Sleep(50 * time.Millisecond)
+				clk.Advance(50 * time.Millisecond)
+				srv.tickLoops(t)
 			}
 		}()
 		resp, err := http.ReadResponse(br, nil)
+		close(done)
+		<-trickled
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,7 +443,17 @@ func TestClientTimeouts(t *testing.T) {
 	})
 	t.Run("stalled body gets 408", func(t *testing.T) {
 		c := dial(t, srv)
-		resp := roundTrip(t, c, bufio.NewReader(c), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", "POST")
+		reqs := up.reqs.Load()
+		if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, func() bool { return up.reqs.Load() > reqs }, "the request reached the upstream")
+		stop := pumpClock(t, srv, clk, 100*time.Millisecond)
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "POST"})
+		stop()
+		if err != nil {
+			t.Fatal(err)
+		}
 		readBody(t, resp)
 		if resp.StatusCode != 408 {
 			t.Fatalf("status %d, want 408", resp.StatusCode)
@@ -422,9 +463,11 @@ func TestClientTimeouts(t *testing.T) {
 		c := dial(t, srv)
 		br := bufio.NewReader(c)
 		readBody(t, roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
+		stop := pumpClock(t, srv, clk, 100*time.Millisecond)
 		if _, err := br.ReadByte(); err != io.EOF {
 			t.Fatalf("want EOF after keepalive timeout, got %v", err)
 		}
+		stop()
 	})
 }
 
@@ -515,7 +558,7 @@ func TestGracefulDrain(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "done")
 	})
-	srv := startServer(t, testConfig(t, proxyTo(up.addr)))
+	srv, clk := startServerLoopClock(t, testConfig(t, proxyTo(up.addr)))
 	idle := dial(t, srv)
 	idleBr := bufio.NewReader(idle)
 	readBody(t, roundTrip(t, idle, idleBr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET"))
@@ -538,6 +581,7 @@ func TestGracefulDrain(t *testing.T) {
 	if body := readBody(t, resp); body != "done" || !resp.Close {
 		t.Fatalf("in-flight response: body %q close %v", body, resp.Close)
 	}
+	endLinger(t, srv, clk) // the last connection closes
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

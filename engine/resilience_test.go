@@ -208,11 +208,16 @@ routes:
 func TestHangingEndpointCostsItsRequestsOnly(t *testing.T) {
 	good := newKillableUpstream(t, "good")
 	var hung atomic.Int64
+	heard := make(chan struct{}, 4)
 	hang := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {
 		if _, err := readRequestHead(r); err != nil {
 			return
 		}
 		hung.Add(1)
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
 		_, _ = io.Copy(io.Discard, r) // never answers
 	})
 	cfg := testConfig(t, fmt.Sprintf(`
@@ -223,7 +228,8 @@ routes:
   - {path: /*rest, upstream: app}
 `, good.addr, hang.addr))
 	cfg.Timeouts.UpstreamHeader = 200 * time.Millisecond
-	srv := startServer(t, cfg)
+	srv, clk := startServerLoopClock(t, cfg)
+	expireOn(t, srv, clk, 200*time.Millisecond, heard) // a hung request times out as it arrives
 	client := httpClient(t)
 	for i := range 20 {
 		resp, err := client.Get("http://" + srv.Addr() + "/x")

@@ -159,7 +159,7 @@ func (d *exchange) useEndpoint(rt *route, ep *pool.Endpoint) {
 		d.head = spliceHost(d.head, int(d.hostAt), int(d.hostEnd), ep.Addr)
 		d.hostEnd = d.hostAt + int32(len(ep.Addr))
 	}
-	d.ep, d.epStart = ep, d.lp.srv.now()
+	d.ep, d.epStart = ep, d.lp.now
 	d.conns = d.lp.connsFor(ep, rt.up.limits)
 	ep.Begin()
 }

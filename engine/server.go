@@ -43,6 +43,10 @@ type Server struct {
 	paused   atomic.Int64 // connections paused for backpressure, all loops: speeds up the tick
 	active   atomic.Int64 // open client connections, all loops
 
+	// monoClock replaces the loop clock when set (tests drive time with
+	// it); nil reads the monotonic clock since epoch. Set it before Start.
+	monoClock func() int64
+
 	draining atomic.Bool // Shutdown called: stop accepting, close keep-alives
 	stopping atomic.Bool // engine stop requested: next OnTick shuts gnet down
 	booted   chan struct{}
@@ -467,19 +471,23 @@ func (s *Server) OnShutdown(gnet.Engine) {}
 // OnOpen implements gnet.EventHandler.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if u, ok := c.Context().(*up); ok {
+		u.lp.wake()
 		return nil, u.onOpen(c)
 	}
 	if hc, ok := c.Context().(*up2); ok {
+		hc.lp.wake()
 		return nil, hc.onOpen(c) // up2.go
 	}
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
-	held, ok := s.edgeAdmit(c)
+	now := s.now() // the wake-up's reading, lp.now once the loop is known
+	held, ok := s.edgeAdmit(c, now)
 	if !ok {
 		return nil, gnet.Close // ip_filter or limits.per_ip refused the peer (edge.go)
 	}
 	lp := s.loopOf(c)
+	lp.now = now
 	if !s.admit(lp) {
 		if held {
 			s.edgeRelease(peerAddrOf(c))
@@ -498,6 +506,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 // OnClose implements gnet.EventHandler.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	if lp := connLoop(c); lp != nil {
+		lp.wake()
+	}
 	switch x := c.Context().(type) {
 	case *h1conn:
 		closeTLS(x.c)
@@ -521,6 +532,9 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 
 // OnTraffic implements gnet.EventHandler.
 func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
+	if lp := connLoop(c); lp != nil {
+		lp.wake()
+	}
 	defer settleAfter(c) // after contain: serve waiting requests (pending.go)
 	defer s.contain(c, &action)
 	// With TLS under the connection, its ciphertext goes to TLS first, and
@@ -594,6 +608,24 @@ func (s *Server) contain(c gnet.Conn, action *gnet.Action) {
 	*action = gnet.Close
 }
 
+// connLoop returns the loop of a connection the engine set up (its
+// Context), or nil.
+func connLoop(c gnet.Conn) *loop {
+	switch x := c.Context().(type) {
+	case *h1conn:
+		return x.lp
+	case *h2conn:
+		return x.lp
+	case *up:
+		return x.lp
+	case *up2:
+		return x.lp
+	case *tunnelEnd:
+		return x.t.lp
+	}
+	return nil
+}
+
 // OnTick implements gnet.EventHandler. It runs on gnet's ticker goroutine,
 // so it only schedules each loop's own tick onto that loop.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
@@ -626,8 +658,15 @@ func (s *Server) loopOf(c gnet.Conn) *loop {
 	return lp
 }
 
-// now is the loop clock: monotonic nanoseconds since the server started.
-func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
+// now reads the loop clock: monotonic nanoseconds since the server was
+// created. Code on a loop uses the loop's reading of this wake-up (loop.now)
+// instead; now is for the reading itself and for code off the loops.
+func (s *Server) now() int64 {
+	if s.monoClock != nil {
+		return s.monoClock()
+	}
+	return int64(time.Since(s.epoch))
+}
 
 // gnetLogger sends gnet's own logs to slog (Debug and Info at Debug level:
 // gnet announces every start at Info).

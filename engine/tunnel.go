@@ -258,7 +258,7 @@ func newTunnel(d *exchange, u *up) *tunnel {
 		maxBuf:    d.tbl.maxBuf,
 		idle:      d.tbl.timeouts.tunnelIdle,
 		sendLimit: d.tbl.timeouts.clientSend,
-		lastMoved: lp.srv.now(),
+		lastMoved: lp.now,
 	}
 	h := d.cl.(*h1conn) // upgrades are HTTP/1.1's
 	t.cl = tunnelEnd{t: t, c: h.c, peer: &t.up, paused: h.paused}
@@ -359,7 +359,7 @@ func (e *tunnelEnd) onClose(err error) {
 		p.finWanted = true
 		t.lp.resume(p.c, &p.paused) // read p until it closes; its bytes are dropped
 		if p.c.OutboundBuffered() == 0 {
-			p.sendFIN(t.lp.srv.now())
+			p.sendFIN(t.lp.now)
 		}
 	default:
 		abort(p.c)

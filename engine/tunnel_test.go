@@ -171,12 +171,13 @@ func TestTunnelClosePropagation(t *testing.T) {
 			_ = c.(*net.TCPConn).CloseWrite()
 			_, _ = io.Copy(io.Discard, r) // until the gateway closes
 		})
-		srv := startServer(t, testConfig(t, proxyTo(up.addr)))
+		srv, clk := startServerLoopClock(t, testConfig(t, proxyTo(up.addr)))
 		_, br := dialUpgrade(t, srv)
 		got, err := io.ReadAll(br)
 		if err != nil || string(got) != "bye" {
 			t.Fatalf("client read %q, %v; want bye then EOF", got, err)
 		}
+		expire(t, srv, clk, time.Duration(lingerTime)) // the client's end lingers after the FIN passed on
 		eventually(t, 10*time.Second, func() bool { return tunnels(srv) == 0 && srv.active.Load() == 0 }, "tunnel not torn down")
 	})
 	t.Run("client reset", func(t *testing.T) {
@@ -206,8 +207,9 @@ func TestTunnelClosePropagation(t *testing.T) {
 		})
 		cfg := testConfig(t, proxyTo(up.addr))
 		cfg.Timeouts.TunnelIdle = 200 * time.Millisecond
-		srv := startServer(t, cfg)
+		srv, clk := startServerLoopClock(t, cfg)
 		_, br := dialUpgrade(t, srv)
+		pumpClock(t, srv, clk, 100*time.Millisecond) // nothing moves: tunnel_idle runs out
 		if got, err := io.ReadAll(br); err != nil || len(got) != 0 {
 			t.Fatalf("client read %q, %v; want EOF", got, err)
 		}

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"io"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -100,7 +99,7 @@ func (u *up) send() {
 		return // the write failed and the failure has been handled
 	}
 	u.written = true
-	now := d.lp.srv.now()
+	now := d.lp.now
 	if d.reqDone {
 		u.setDeadline(dlUpHeader, now+d.tbl.timeouts.upstreamHeader)
 	} else {
@@ -175,7 +174,7 @@ func (u *up) onOpen(c gnet.Conn) gnet.Action {
 		u.pipe.compact()
 		u.endPipe()
 		u.setDeadline(dlNone, 0)
-		if toClose, ok := u.conns.Release(u, 0, time.Now()); ok {
+		if toClose, ok := u.conns.Release(u, 0, u.lp.now); ok {
 			toClose.closeConn()
 		}
 	default:
@@ -358,7 +357,7 @@ func (u *up) readOne() bool {
 			if !u.resp.KeepAlive || u.resp.Body == parser.BodyClose {
 				u.pipe.ended = true // nothing more may follow on this connection
 			}
-			now := d.lp.srv.now()
+			now := d.lp.now
 			d.observeUpstreamHead(now)
 			u.setDeadline(dlUpRead, now+d.tbl.timeouts.upstreamRead)
 			if d.respBody.Kind() == parser.BodyNone {
@@ -393,7 +392,7 @@ func (u *up) readOne() bool {
 	}
 	if u.headDone && !finished {
 		d.flushHead()
-		u.setDeadline(dlUpRead, d.lp.srv.now()+d.tbl.timeouts.upstreamRead)
+		u.setDeadline(dlUpRead, d.lp.now+d.tbl.timeouts.upstreamRead)
 	}
 	if finished {
 		return u.complete(len(buf) > consumed)
@@ -440,7 +439,7 @@ func (u *up) idle() {
 	u.state = upIdle
 	u.endPipe()
 	u.setDeadline(dlNone, 0)
-	if toClose, ok := u.conns.Release(u, u.served, time.Now()); ok {
+	if toClose, ok := u.conns.Release(u, u.served, u.lp.now); ok {
 		toClose.closeConn()
 	}
 }

@@ -122,7 +122,7 @@ func (lp *loop) connectH2(d *exchange) {
 	d.conns.Dialed()
 	u := h.newUp(lp, d.ep)
 	u.attach(d, false)
-	u.setDeadline(dlConnect, lp.srv.now()+d.tbl.timeouts.connect+int64(time.Second))
+	u.setDeadline(dlConnect, lp.now+d.tbl.timeouts.connect+int64(time.Second))
 	hc := lp.pickH2(d.ep, d.rt.up)
 	hc.start(u)
 }
@@ -247,7 +247,7 @@ func (hc *up2) onOpen(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	hc.state = up2Open
-	hc.idleSince = hc.lp.srv.now()
+	hc.idleSince = hc.lp.now
 	hc.busy = true
 	hc.openWaiting()
 	hc.busy = false
@@ -598,6 +598,7 @@ func (lp *loop) dialH2(hc *up2, addr string, timeout time.Duration, tu *upstream
 		timedOut, failed, stopped := lp.connect(addr, timeout, tu, true, hc, func(tc *tlsloop.Conn) { hc.tlsc = tc })
 		if failed && !stopped {
 			_ = lp.el.Execute(context.Background(), runnable(func() {
+				lp.wake()
 				hc.dialFailed(timedOut)
 				lp.settle()
 			}))
@@ -1028,7 +1029,7 @@ func (s *up2stream) release() {
 		}
 	}
 	if len(hc.free) == len(hc.slots) {
-		hc.idleSince = hc.lp.srv.now()
+		hc.idleSince = hc.lp.now
 	}
 	hc.openWaiting()
 }

@@ -568,7 +568,7 @@ func TestH2UpstreamPingLiveness(t *testing.T) {
 	cfg.Workers = 1
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
 	cfg.Upstreams[0].Pool.IdleTimeout = 2 * time.Second // PING after half (1 s), closed at 1.3 s: before the idle timeout
-	srv := startServer(t, cfg)
+	srv, clk := startServerLoopClock(t, cfg)
 	get := func() {
 		resp, err := httpClient(t).Get("http://" + srv.Addr() + "/x")
 		if err != nil {
@@ -581,11 +581,13 @@ func TestH2UpstreamPingLiveness(t *testing.T) {
 		}
 	}
 	get()
+	stop := pumpClock(t, srv, clk, 100*time.Millisecond) // the connection idles on loop time
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the connection that did not answer its PING was not closed")
 	}
+	stop()
 	if pinged.Load() == 0 {
 		t.Fatal("no PING was sent on the idle connection")
 	}

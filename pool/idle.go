@@ -7,6 +7,10 @@ import "time"
 // (it needs no lock because only its loop touches it). The zero value is
 // ready to use; its storage is allocated once, at the first Put, with room
 // for MaxIdle connections, and reused afterwards.
+//
+// Its methods take now as int64 nanoseconds on the owning loop's clock (a
+// monotonic clock of any origin, read once per wake-up), as the engine's
+// loops and the limiter do.
 type Idle[C comparable] struct {
 	// MaxIdle is the most idle connections kept; a Put beyond it hands back
 	// the oldest for the caller to close. 0 means DefaultMaxIdle; a negative
@@ -26,7 +30,7 @@ type Idle[C comparable] struct {
 
 type idleItem[C any] struct {
 	conn  C
-	since time.Time
+	since int64 // the loop clock when it went idle
 }
 
 // Defaults for Idle and Limits, as in nginx's upstream keepalive
@@ -48,12 +52,12 @@ func (p *Idle[C]) maxIdle() int {
 }
 
 // expired reports whether a connection idle since since is past IdleTimeout.
-func (p *Idle[C]) expired(since, now time.Time) bool {
+func (p *Idle[C]) expired(since, now int64) bool {
 	t := p.IdleTimeout
 	if t == 0 {
 		t = DefaultIdleTimeout
 	}
-	return t > 0 && now.Sub(since) > t
+	return t > 0 && time.Duration(now-since) > t
 }
 
 // Len is the number of idle connections held, expired ones included until
@@ -72,7 +76,7 @@ func (p *Idle[C]) at(i int) *idleItem[C] {
 // idle connection is removed and returned with ok true: the caller closes it
 // (with MaxIdle < 0 that is c itself). Put does not allocate after the first
 // call, unless MaxIdle grows.
-func (p *Idle[C]) Put(c C, now time.Time) (evicted C, ok bool) {
+func (p *Idle[C]) Put(c C, now int64) (evicted C, ok bool) {
 	m := p.maxIdle()
 	if m == 0 {
 		return c, true
@@ -111,7 +115,7 @@ func (p *Idle[C]) resize(m int) {
 // likely still open at the upstream and warm in caches). If that one has
 // been idle longer than IdleTimeout, so have all the others: Get returns ok
 // false and leaves them for Expire to close.
-func (p *Idle[C]) Get(now time.Time) (c C, ok bool) {
+func (p *Idle[C]) Get(now int64) (c C, ok bool) {
 	if p.n == 0 {
 		return c, false
 	}
@@ -128,7 +132,7 @@ func (p *Idle[C]) Get(now time.Time) (c C, ok bool) {
 // Expire removes the connections idle longer than IdleTimeout at now and
 // passes each to closeFn (oldest first). Call it from a periodic tick on the
 // owning loop. closeFn must not call back into p.
-func (p *Idle[C]) Expire(now time.Time, closeFn func(C)) {
+func (p *Idle[C]) Expire(now int64, closeFn func(C)) {
 	for p.n > 0 && p.expired(p.at(0).since, now) {
 		closeFn(p.popOldest())
 	}

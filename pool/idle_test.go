@@ -8,18 +8,21 @@ import (
 
 type conn struct{ id int }
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// t0 is a loop clock reading (int64 nanoseconds); at is d after it.
+var t0 = int64(time.Hour)
+
+func at(d time.Duration) int64 { return t0 + int64(d) }
 
 func TestIdleLIFO(t *testing.T) {
 	p := Idle[*conn]{MaxIdle: 4, IdleTimeout: time.Minute}
 	cs := []*conn{{1}, {2}, {3}}
 	for i, c := range cs {
-		if _, ev := p.Put(c, t0.Add(time.Duration(i)*time.Second)); ev {
+		if _, ev := p.Put(c, at(time.Duration(i)*time.Second)); ev {
 			t.Fatal("evicted below MaxIdle")
 		}
 	}
 	for _, want := range []int{3, 2, 1} {
-		c, ok := p.Get(t0.Add(10 * time.Second))
+		c, ok := p.Get(at(10 * time.Second))
 		if !ok || c.id != want {
 			t.Fatalf("Get = %v, %v; want conn %d", c, ok, want)
 		}
@@ -71,10 +74,10 @@ func TestIdleMaxIdleEvictsOldest(t *testing.T) {
 func TestIdleExpire(t *testing.T) {
 	p := Idle[*conn]{MaxIdle: 8, IdleTimeout: 10 * time.Second}
 	for i := range 5 {
-		p.Put(&conn{i + 1}, t0.Add(time.Duration(i)*time.Second)) // idle since t0+0s..4s
+		p.Put(&conn{i + 1}, at(time.Duration(i)*time.Second)) // idle since t0+0s..4s
 	}
 	var closed []int
-	p.Expire(t0.Add(12500*time.Millisecond), func(c *conn) { closed = append(closed, c.id) })
+	p.Expire(at(12500*time.Millisecond), func(c *conn) { closed = append(closed, c.id) })
 	if !slices.Equal(closed, []int{1, 2, 3}) {
 		t.Fatalf("closed %v, want [1 2 3]", closed)
 	}
@@ -82,13 +85,13 @@ func TestIdleExpire(t *testing.T) {
 		t.Fatalf("Len = %d, want 2", p.Len())
 	}
 	// Get never hands out an expired connection; it leaves them to Expire.
-	if c, ok := p.Get(t0.Add(time.Minute)); ok {
+	if c, ok := p.Get(at(time.Minute)); ok {
 		t.Fatalf("Get returned expired conn %d", c.id)
 	}
 	if p.Len() != 2 {
 		t.Fatalf("Get dropped expired conns: Len = %d", p.Len())
 	}
-	if c, ok := p.Get(t0.Add(14 * time.Second)); !ok || c.id != 5 {
+	if c, ok := p.Get(at(14 * time.Second)); !ok || c.id != 5 {
 		t.Fatalf("Get = %v, %v; want conn 5", c, ok)
 	}
 }
@@ -158,7 +161,7 @@ func TestConnsAccounting(t *testing.T) {
 	}
 	p.Dialed()
 	p.Release(a, 1, t0)
-	p.Expire(t0.Add(2*time.Second), func(*conn) {})
+	p.Expire(at(2*time.Second), func(*conn) {})
 	if p.Active() != 0 || p.IdleLen() != 0 {
 		t.Fatalf("after Expire: active %d idle %d", p.Active(), p.IdleLen())
 	}

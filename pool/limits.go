@@ -25,8 +25,9 @@ type Limits struct {
 
 // Conns is one loop's connections to one endpoint: the idle stack plus a
 // count of every open connection, with the Limits checks. Like Idle it is
-// owned by one loop and not safe for concurrent use. The zero value has
-// default Limits; set Limits before first use.
+// owned by one loop and not safe for concurrent use, and now is int64
+// nanoseconds on the loop's clock. The zero value has default Limits; set
+// Limits before first use.
 //
 // Accounting: call Dialed when a dial starts. Every connection Conns hands
 // back to be closed (from Release, or to Expire's closeFn) is already
@@ -60,7 +61,7 @@ func (p *Conns[C]) Active() int { return p.active }
 func (p *Conns[C]) IdleLen() int { return p.idle.Len() }
 
 // Get returns an idle connection to reuse (see Idle.Get); it stays counted.
-func (p *Conns[C]) Get(now time.Time) (C, bool) {
+func (p *Conns[C]) Get(now int64) (C, bool) {
 	p.sync()
 	return p.idle.Get(now)
 }
@@ -96,7 +97,7 @@ func (l Limits) Reusable(served int) bool {
 // unless MaxRequests is reached; a connection to close comes back with ok
 // true (c itself, or the oldest idle one evicted by MaxIdle) and is already
 // uncounted.
-func (p *Conns[C]) Release(c C, served int, now time.Time) (toClose C, ok bool) {
+func (p *Conns[C]) Release(c C, served int, now int64) (toClose C, ok bool) {
 	p.sync()
 	if !p.Limits.Reusable(served) {
 		p.active--
@@ -119,7 +120,7 @@ func (p *Conns[C]) CloseIdle(closeFn func(C)) {
 
 // Expire closes idle connections past IdleTimeout through closeFn and
 // uncounts them. Call it from the loop's periodic tick.
-func (p *Conns[C]) Expire(now time.Time, closeFn func(C)) {
+func (p *Conns[C]) Expire(now int64, closeFn func(C)) {
 	p.sync()
 	before := p.idle.Len()
 	p.idle.Expire(now, closeFn)
