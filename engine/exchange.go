@@ -329,8 +329,8 @@ func (d *exchange) connect(fresh bool) {
 		d.lp.enqueue(d)
 		return
 	}
-	d.conns.Dialed()
 	u := &up{lp: d.lp, ep: d.ep, conns: d.conns, state: upDialing}
+	u.count()
 	d.lp.addUp(u)
 	u.attach(d, false)
 	u.setDeadline(dlConnect, d.lp.srv.now()+d.tbl.timeouts.connect+int64(time.Second))
@@ -383,11 +383,7 @@ func (d *exchange) gatewayError(err error) {
 // err's status, or, when the response has started, is cut off (the only
 // signal left).
 func (d *exchange) fail(err error, epFailed bool) {
-	if u := d.u; u != nil {
-		d.detach()
-		u.drop()
-	}
-	d.endEP(epFailed)
+	d.dropUpstream(epFailed)
 	if d.started {
 		d.closeAfter = true
 		d.flushHead()
@@ -424,6 +420,18 @@ func (d *exchange) end() {
 	d.detach()
 	d.releaseRetry()
 	d.rt = nil
+}
+
+// clientGone ends an exchange whose client went away mid-exchange (the
+// connection closed, the stream was reset or cut off): its upstream
+// connection is abandoned (up.abandon), the endpoint is not blamed, and
+// end releases the rest. The client gives the exchange back after.
+func (d *exchange) clientGone() {
+	if u := d.u; u != nil {
+		u.abandon(d)
+	}
+	d.endEP(false)
+	d.end()
 }
 
 // clientTimedOut ends an exchange whose client stopped sending its body

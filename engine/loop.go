@@ -126,7 +126,10 @@ func (lp *loop) Run(context.Context) error {
 	return nil
 }
 
+// closeIdle closes an idle connection its pool has uncounted (the closeFn
+// of Conns.Expire and CloseIdle): at once, from the loop's tick.
 func (lp *loop) closeIdle(u *up) {
+	u.counted = false
 	u.state = upClosed
 	_ = lp.el.Close(rawConn(u.c))
 }
