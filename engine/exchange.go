@@ -25,8 +25,8 @@ import (
 // (loop.releaseExchange): the parser, match, policy state and buffers are
 // reused from one request to the next, and nothing is allocated per request.
 // What may outlive a request (a pending-queue entry, a cache waiter, a
-// Basic-auth job, an aggregation result) holds a per-wait handle or
-// sequence number and checks it before touching the exchange.
+// Basic-auth job, an aggregation result) holds the number of the park it
+// resumes (park.go) and checks it before touching the exchange.
 type exchange struct {
 	lp *loop
 	cl client // the connection the request came on; kept after release (loop.releaseExchange)
@@ -36,8 +36,7 @@ type exchange struct {
 	connArr [8]parser.Header
 	conn    []parser.Header // the request's Connection fields
 
-	waiting *waitQueue // queued for a connection (pending.go)
-	waitSeq uint32     // tells this wait's queue entry from stale ones
+	pk park // what the exchange waits for, if anything (park.go)
 
 	// Retries (retry.go): the endpoints tried, the retries made, the
 	// upstream's retry budget token held, and the body kept to send again.
@@ -284,16 +283,13 @@ func (d *exchange) dispatch() {
 	} else {
 		d.cl.setDeadline(dlNone, 0)
 	}
+	if d.parked(now) {
+		return // its resume continues (authResumed, cacheResumed, aggResumed)
+	}
 	if d.local {
-		if d.aggParked() {
-			return // aggResumed writes the response
-		}
 		d.respDone, d.started = true, true
 		d.writeLocal()
 		d.maybeFinish()
-		return
-	}
-	if d.parkedForAuth(now) || d.parkedForCache(now) {
 		return
 	}
 	d.acquire(false)
@@ -407,12 +403,14 @@ func (d *exchange) finish() {
 	d.cl.ended(d)
 }
 
-// end releases what the exchange holds, once: its metrics and access-log
-// line, its policies (in-flight slot, cache flight, parked waits,
-// compressor), its aggregation, and its link to the upstream connection.
-// Every way an exchange ends (finished, the connection closing, the
-// client gone) calls it; later calls do nothing.
+// end releases what the exchange holds, once: its park (a wait it no
+// longer needs is stopped), its metrics and access-log line, its policies
+// (in-flight slot, cache flight, compressor), its aggregation, and its
+// link to the upstream connection. Every way an exchange ends (finished,
+// the connection closing, the client gone) calls it; later calls do
+// nothing.
 func (d *exchange) end() {
+	d.unpark()
 	d.observeEnd()
 	d.grpcEnd() // grpcstats.go
 	d.policyEnd()
