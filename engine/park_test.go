@@ -3,8 +3,6 @@ package engine
 import (
 	"sync/atomic"
 	"testing"
-
-	"github.com/hotpath/hotpath/config"
 )
 
 // stopHook is a parkHook that records its stop.
@@ -18,13 +16,7 @@ func (h *stopHook) stop() bool { h.stopped++; return true }
 // (exchanges are reused) does nothing. Stopping first stops the off-loop
 // wait; the gauge counts the park while it lasts.
 func TestParkResumesOnce(t *testing.T) {
-	s := &Server{}
-	tbl, err := compile(config.Default(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tbl.Store(tbl)
-	lp := &loop{srv: s}
+	lp := defaultLoop(t)
 	x := lp.newExchange(lp.newConn(nil))
 	var gauge atomic.Int64
 

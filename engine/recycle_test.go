@@ -37,13 +37,8 @@ func TestConnRecycling(t *testing.T) {
 // uses) and its park number carried on (park.go); large buffers are not
 // kept, and an exchange due for a redispatch is not reused.
 func TestExchangeRecycling(t *testing.T) {
-	s := &Server{}
-	tbl, err := compile(config.Default(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tbl.Store(tbl)
-	lp := &loop{srv: s}
+	lp := defaultLoop(t)
+	tbl := lp.srv.tbl.Load()
 	h := lp.newConn(nil)
 	x := lp.newExchange(h)
 	if x.cl != h || x.tbl != tbl || x.lp != lp {
@@ -78,6 +73,19 @@ func TestExchangeRecycling(t *testing.T) {
 	if len(lp.freeExchanges) != 0 {
 		t.Error("an exchange due for a redispatch was reused")
 	}
+}
+
+// defaultLoop is a bare loop on a server with the default table, for the
+// free lists and parks: nothing runs on it.
+func defaultLoop(t *testing.T) *loop {
+	t.Helper()
+	s := &Server{}
+	tbl, err := compile(config.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tbl.Store(tbl)
+	return &loop{srv: s}
 }
 
 // Connections come and go on one loop, each leaving its down in a
