@@ -84,6 +84,7 @@ microbench-baseline:
 BENCH_ARGS ?=
 
 bench: build
+	$(GO) build -o $(BIN)/ ./bench/cmd/grpcstream
 	$(GO) run ./bench/cmd/harness -bin $(BIN) $(BENCH_ARGS)
 
 # The fleet's figures (docs/fleet.md): two gateways sharing a 1000 req/s

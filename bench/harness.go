@@ -154,6 +154,11 @@ func (h *harness) scenario(ctx context.Context, s Scenario, sr *ScenarioResult) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if s.Stream {
+		if _, err := os.Stat(filepath.Join(o.Bin, "grpcstream")); err != nil {
+			return fmt.Errorf("%s: grpcstream not found in %s (make bench builds it: go build -o %s/ ./bench/cmd/grpcstream)", s.Name, o.Bin, o.Bin)
+		}
+	}
 	echo, echoAddr, err := h.startEcho(ctx, s, filepath.Join(dir, "hotecho.log"))
 	if err != nil {
 		return err
@@ -388,6 +393,9 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	if err := os.MkdirAll(filepath.Join(o.Out, filepath.Dir(raw)), 0o755); err != nil {
 		return RunResult{}, err
 	}
+	if s.Stream {
+		return h.measureStream(ctx, r, echo, raw)
+	}
 	args := []string{"-t", "1", "-c", fmt.Sprint(o.Connections)}
 	for _, hv := range s.Headers {
 		args = append(args, "-H", hv)
@@ -439,6 +447,49 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 		return RunResult{}, fmt.Errorf("%w: hotecho, the upstream: %s", errExited, echo.logTail())
 	}
 	jsonPath := filepath.Join(o.Out, raw+".json")
+	return h.accounted(r, echo, func() (RunResult, time.Duration, error) {
+		out, err := h.hotload(ctx, append([]string{"-d", o.Duration.String(), "--json", jsonPath}, args...), filepath.Join(o.Out, raw+".txt"))
+		if err != nil {
+			return RunResult{}, 0, fmt.Errorf("%w: %s", err, firstLines(out, 3))
+		}
+		f, err := os.Open(jsonPath)
+		if err != nil {
+			return RunResult{}, 0, err
+		}
+		res, err := loadgen.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return RunResult{}, 0, err
+		}
+		run := RunResult{
+			RPS:      res.RPS(),
+			Requests: res.Requests,
+			P50US:    res.Latency.ValueAtQuantile(50),
+			P99US:    res.Latency.ValueAtQuantile(99),
+			P999US:   res.Latency.ValueAtQuantile(99.9),
+			MaxUS:    res.Latency.Max(),
+			Errors:   res.ErrorCount(),
+			Status:   res.Status,
+			Warnings: res.Warnings,
+			Raw:      raw + ".json",
+			latency:  res.Latency,
+		}
+		for st, n := range res.Status {
+			if !s.ok(st) {
+				run.Errors += n
+			}
+		}
+		if res.Requests == 0 {
+			return run, res.CPU, fmt.Errorf("no responses (errors: %v)", res.Errors)
+		}
+		return run, res.CPU, nil
+	})
+}
+
+// accounted runs load, the measured run, and adds what the server, the
+// upstream and the rest of the machine spent meanwhile; load returns the
+// run's figures and the load generator's own CPU time.
+func (h *harness) accounted(r *running, echo *process, load func() (RunResult, time.Duration, error)) (RunResult, error) {
 	srv0, _, err := treeCPU(r.proc.pid())
 	if err != nil {
 		return RunResult{}, err
@@ -446,13 +497,13 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	up0, _, _ := treeCPU(echo.pid())
 	all0, _ := machineBusy()
 	t0 := time.Now()
-	out, err := h.hotload(ctx, append([]string{"-d", o.Duration.String(), "--json", jsonPath}, args...), filepath.Join(o.Out, raw+".txt"))
+	run, loadCPU, err := load()
 	wall := time.Since(t0)
 	srv1, nproc, cerr := treeCPU(r.proc.pid())
 	up1, _, _ := treeCPU(echo.pid())
 	all1, _ := machineBusy()
-	if err != nil {
-		return RunResult{}, fmt.Errorf("%w: %s", err, firstLines(out, 3))
+	if err != nil && run.Requests == 0 && run.RPS == 0 {
+		return RunResult{}, err
 	}
 	if cerr != nil {
 		return RunResult{}, fmt.Errorf("%w: %v: %s", errExited, cerr, r.proc.logTail())
@@ -460,48 +511,71 @@ func (h *harness) measure(ctx context.Context, s Scenario, r *running, echo *pro
 	if echo.exited() { // its answers were the proxy's 502s
 		return RunResult{}, fmt.Errorf("%w during the run: hotecho, the upstream: %s", errExited, echo.logTail())
 	}
-	f, err := os.Open(jsonPath)
-	if err != nil {
-		return RunResult{}, err
-	}
-	res, err := loadgen.ReadJSON(f)
-	f.Close()
-	if err != nil {
-		return RunResult{}, err
-	}
-	run := RunResult{
-		RPS:       res.RPS(),
-		Requests:  res.Requests,
-		Processes: nproc,
-		P50US:     res.Latency.ValueAtQuantile(50),
-		P99US:     res.Latency.ValueAtQuantile(99),
-		P999US:    res.Latency.ValueAtQuantile(99.9),
-		MaxUS:     res.Latency.Max(),
-		Errors:    res.ErrorCount(),
-		Status:    res.Status,
-		Warnings:  res.Warnings,
-		Raw:       raw + ".json",
-		latency:   res.Latency,
-	}
-	for st, n := range res.Status {
-		if !s.ok(st) {
-			run.Errors += n
-		}
-	}
-	if res.Requests > 0 {
-		run.CPUPerReqUS = float64(srv1-srv0) / 1e3 / float64(res.Requests)
-		run.UpstreamCPUPerReqUS = float64(up1-up0) / 1e3 / float64(res.Requests)
+	run.Processes = nproc
+	if run.Requests > 0 {
+		run.CPUPerReqUS = float64(srv1-srv0) / 1e3 / float64(run.Requests)
+		run.UpstreamCPUPerReqUS = float64(up1-up0) / 1e3 / float64(run.Requests)
 	}
 	run.ServerBusy = (srv1 - srv0).Seconds() / wall.Seconds()
-	// What the machine did besides the server, hotecho and hotload: other
-	// work on a shared machine, which the interleaving spreads but cannot
-	// remove.
-	others := (all1 - all0) - (srv1 - srv0) - (up1 - up0) - res.CPU
+	// What the machine did besides the server, hotecho and the load
+	// generator: other work on a shared machine, which the interleaving
+	// spreads but cannot remove.
+	others := (all1 - all0) - (srv1 - srv0) - (up1 - up0) - loadCPU
 	run.OtherCores = max(others.Seconds(), 0) / wall.Seconds()
-	if res.Requests == 0 {
-		return run, fmt.Errorf("no responses (errors: %v)", res.Errors)
+	return run, err
+}
+
+// measureStream is measure for a Stream scenario: grpcstream instead of
+// hotload, one stream instead of connections, messages for requests.
+func (h *harness) measureStream(ctx context.Context, r *running, echo *process, raw string) (RunResult, error) {
+	o := h.o
+	stream := func(d time.Duration, jsonPath, outPath string) error {
+		args := []string{"-addr", r.addr, "-d", d.String()}
+		if jsonPath != "" {
+			args = append(args, "-json", jsonPath)
+		}
+		out, err := h.runPinned(ctx, d+time.Minute, "grpcstream", args, outPath)
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, firstLines(out, 3))
+		}
+		return nil
 	}
-	return run, nil
+	if o.Warmup > 0 {
+		if err := stream(o.Warmup, "", os.DevNull); err != nil {
+			return RunResult{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if r.proc.exited() {
+		return RunResult{}, fmt.Errorf("%w: %s", errExited, r.proc.logTail())
+	}
+	jsonPath := filepath.Join(o.Out, raw+".json")
+	return h.accounted(r, echo, func() (RunResult, time.Duration, error) {
+		if err := stream(o.Duration, jsonPath, filepath.Join(o.Out, raw+".txt")); err != nil {
+			return RunResult{}, 0, err
+		}
+		b, err := os.ReadFile(jsonPath)
+		if err != nil {
+			return RunResult{}, 0, err
+		}
+		var res struct {
+			Messages int64   `json:"messages"`
+			PerSec   float64 `json:"messages_per_second"`
+			P50US    int64   `json:"p50_us"`
+			P99US    int64   `json:"p99_us"`
+			P999US   int64   `json:"p999_us"`
+			MaxUS    int64   `json:"max_us"`
+			CPUNS    int64   `json:"cpu_ns"`
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			return RunResult{}, 0, fmt.Errorf("grpcstream's JSON: %w", err)
+		}
+		run := RunResult{RPS: res.PerSec, Requests: res.Messages, P50US: res.P50US, P99US: res.P99US,
+			P999US: res.P999US, MaxUS: res.MaxUS, Raw: raw + ".json"}
+		if res.Messages == 0 {
+			return run, time.Duration(res.CPUNS), errors.New("no message came back")
+		}
+		return run, time.Duration(res.CPUNS), nil
+	})
 }
 
 // hotload runs hotload pinned to the client CPU with args, stdout to
@@ -512,7 +586,13 @@ func (h *harness) hotload(ctx context.Context, args []string, outPath string) (s
 
 // hotloadFor is hotload with a limit on how long it may take.
 func (h *harness) hotloadFor(ctx context.Context, limit time.Duration, args []string, outPath string) (string, error) {
-	argv := pinned(h.o.ClientCPU, h.o.Nice, append([]string{filepath.Join(h.o.Bin, "hotload")}, args...)...)
+	return h.runPinned(ctx, limit, "hotload", args, outPath)
+}
+
+// runPinned runs the load generator bin (hotload, grpcstream) from the bin
+// directory, pinned to the client CPU, with args, stdout to outPath.
+func (h *harness) runPinned(ctx context.Context, limit time.Duration, bin string, args []string, outPath string) (string, error) {
+	argv := pinned(h.o.ClientCPU, h.o.Nice, append([]string{filepath.Join(h.o.Bin, bin)}, args...)...)
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
@@ -523,7 +603,7 @@ func (h *harness) hotloadFor(ctx context.Context, limit time.Duration, args []st
 		_ = os.WriteFile(outPath, out.Bytes(), 0o644)
 	}
 	if err != nil {
-		return out.String(), fmt.Errorf("hotload: %w", err)
+		return out.String(), fmt.Errorf("%s: %w", bin, err)
 	}
 	return out.String(), nil
 }

@@ -52,6 +52,35 @@ type Scenario struct {
 	Body []byte
 	// Path is the request target ("" means /bench).
 	Path string
+	// Stream makes the load one bidirectional gRPC stream
+	// (bench/cmd/grpcstream, built by make bench into the bin directory)
+	// to hotecho --grpc's echo stream, instead of hotload: requests are
+	// messages, latency is each message's round trip. The probe is the
+	// scenario's own request (Path, Body, Headers).
+	Stream bool
+}
+
+// grpcHealthCall completes a gRPC scenario: hotecho --grpc behind HTTP/2
+// on both sides, requests (or the probe) calling grpc.health.v1.Health/Check
+// with the 5-byte empty message, which must succeed.
+func grpcHealthCall(s Scenario) Scenario {
+	s.Echo = []string{"--grpc"}
+	s.Headers = []string{"Content-Type: application/grpc", "TE: trailers"}
+	s.H2C = true
+	s.Body = []byte{0, 0, 0, 0, 0}
+	s.Path = "/grpc.health.v1.Health/Check"
+	s.Features = Features{GRPC: true}
+	s.Probe = grpcOK
+	return s
+}
+
+// grpcOK checks that a gRPC call succeeded (grpc-status 0).
+func grpcOK(resp *http.Response) error {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if st := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); st != "0" {
+		return fmt.Errorf("grpc-status %q, want 0", st)
+	}
+	return nil
 }
 
 // path is the request target of s.
@@ -238,24 +267,16 @@ func Scenarios() []Scenario {
 			Echo:     []string{"--h2c"},
 			Features: Features{UpstreamH2C: true},
 		},
-		{
-			Name:     "grpc_unary",
-			Desc:     "gRPC unary calls (grpc.health.v1.Health/Check, the 5-byte empty message) from h2c clients, 10 in flight per connection, to grpc-go's health service; HTTP/2 on both sides for every contender (goal: CPU per call at most HAProxy's)",
-			Echo:     []string{"--grpc"},
-			Load:     []string{"--h2", "-p", "10", "-m", "POST"},
-			Headers:  []string{"Content-Type: application/grpc", "TE: trailers"},
-			H2C:      true,
-			Body:     []byte{0, 0, 0, 0, 0},
-			Path:     "/grpc.health.v1.Health/Check",
-			Features: Features{GRPC: true},
-			Probe: func(resp *http.Response) error {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				if st := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); st != "0" {
-					return fmt.Errorf("grpc-status %q, want 0", st)
-				}
-				return nil
-			},
-		},
+		grpcHealthCall(Scenario{
+			Name: "grpc_unary",
+			Desc: "gRPC unary calls (grpc.health.v1.Health/Check, the 5-byte empty message) from h2c clients, 10 in flight per connection, to grpc-go's health service; HTTP/2 on both sides for every contender (goal: CPU per call at most HAProxy's)",
+			Load: []string{"--h2", "-p", "10", "-m", "POST"},
+		}),
+		grpcHealthCall(Scenario{
+			Name:   "grpc_stream",
+			Desc:   "messages through one bidirectional gRPC stream (bench/cmd/grpcstream: 100 32-byte messages in flight, echoed by grpc-go behind the proxy), HTTP/2 on both sides for every contender; req/s and CPU/req are per message, latency is a message's round trip (issue 14: report)",
+			Stream: true, // the health call is the probe only
+		}),
 		{
 			Name: "idle_conns",
 			Desc: "memory per idle keep-alive client connection: N connections (-idle-conns, 10 000), one proxied request each, then held idle; the server's RSS growth divided by N (goal: at most 1 KB, below HAProxy)",

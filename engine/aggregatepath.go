@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/hotpath/hotpath/compression"
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/parser"
+	compiled "github.com/hotpath/hotpath/route"
 )
 
 // Response aggregation (docs/aggregate.md): a route with an aggregate:
@@ -55,7 +55,7 @@ type routeAgg struct {
 
 // aggPart is one part's request template.
 type aggPart struct {
-	target  []rewritePart
+	target  compiled.Template
 	up      *upstream
 	headers []string // client fields forwarded, lower case
 }
@@ -78,8 +78,9 @@ func (h *aggHandle) stop() bool {
 	return true
 }
 
-// compileAggregate compiles routes[i].aggregate (validated by config).
-func compileAggregate(cfg *config.Config, i int, rc *config.Route, r *route, byName map[string]*upstream) (*routeAgg, config.Errors) {
+// compileAggregate builds route r's aggregation from its compiled parts
+// (compiled.Compile resolved their upstreams) and rc's limits.
+func compileAggregate(rc *config.Route, rd *compiled.Route, r *route, ups []*upstream) *routeAgg {
 	a := rc.Aggregate
 	spec := &aggregate.Spec{
 		Timeout:       a.Timeout,
@@ -88,21 +89,12 @@ func compileAggregate(cfg *config.Config, i int, rc *config.Route, r *route, byN
 		MaxConcurrent: int64(a.MaxConcurrent),
 	}
 	ra := &routeAgg{route: r.name, spec: spec}
-	var errs config.Errors
-	for j, pc := range a.Parts {
-		up := byName[pc.Upstream]
-		if up == nil {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("routes[%d].aggregate.parts[%d].upstream", i, j), fmt.Sprintf("unknown upstream %q", pc.Upstream)))
-			continue
-		}
-		p := aggPart{target: parseTemplate(pc.Path, config.IsTemplateNameByte), up: up}
-		for _, h := range pc.Headers {
-			p.headers = append(p.headers, strings.ToLower(h))
-		}
-		ra.parts = append(ra.parts, p)
+	for _, pc := range rd.Aggregate.Parts {
+		up := ups[pc.Upstream]
+		ra.parts = append(ra.parts, aggPart{target: pc.Target, up: up, headers: pc.Headers})
 		spec.Parts = append(spec.Parts, aggregate.Part{Name: pc.Name, Balancer: up.bal, Host: string(r.hostRewrite)})
 	}
-	return ra, errs
+	return ra
 }
 
 // aggBegin starts the aggregation for the request just routed to rt. The
@@ -193,13 +185,14 @@ func (d *exchange) aggFields(p *aggPart, rt *route, common []aggregate.Field) []
 // the raw path bytes; after a '?' the bytes that would end or split a
 // query value (& = + ; # ? and anything outside the URI's characters) are
 // percent-escaped, so a path parameter cannot add query parameters.
-func (d *exchange) appendPartTarget(b []byte, parts []rewritePart) []byte {
-	for _, p := range parts {
-		if p.param == "" || !p.query {
-			b = appendTemplate(b, []rewritePart{p}, &d.match.Params)
+func (d *exchange) appendPartTarget(b []byte, parts compiled.Template) []byte {
+	for i := range parts {
+		p := &parts[i]
+		if p.Param == "" || !p.Query {
+			b = p.Append(b, &d.match.Params)
 			continue
 		}
-		for _, c := range d.match.Params.Get(p.param) {
+		for _, c := range d.match.Params.Get(p.Param) {
 			if queryValueByte(c) {
 				b = append(b, c)
 				continue

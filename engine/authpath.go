@@ -11,6 +11,7 @@ import (
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
+	compiled "github.com/hotpath/hotpath/route"
 )
 
 // Route authentication and header edits ("the gate"): compiled per route
@@ -53,9 +54,9 @@ type gate struct {
 
 	// Header edits (transform.go). Names are lower case.
 	reqDrop  []string
-	reqAdd   []fieldTemplate
+	reqAdd   []compiled.Field
 	respDrop []string
-	respAdd  []fieldTemplate
+	respAdd  []compiled.Field
 
 	requestID bool // X-Request-Id upstream and to the client
 	needID    bool // an ID is needed (request_id, or a ${request_id} value)
@@ -91,7 +92,7 @@ const authCacheSlots = 4096
 // (nil when it has none) and filters r's direct response. Errors name the
 // config field; key and htpasswd files are read here, so hotpath -check
 // reports unreadable or malformed ones.
-func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.Errors {
+func compileGate(cfg *config.Config, i int, rc *config.Route, rd *compiled.Route, r *route) config.Errors {
 	reqID := rc.RequestID || cfg.RequestID
 	if rc.Auth == nil && rc.Headers == nil && !reqID && rc.ClientCert == nil {
 		return nil
@@ -211,7 +212,7 @@ func compileGate(cfg *config.Config, i int, rc *config.Route, r *route) config.E
 			}
 		}
 	}
-	errs = append(errs, g.compileEdits(cfg, p, rc.Headers)...)
+	g.addEdits(&rd.Edits)
 	if r.direct != nil {
 		g.filterDirect(r.direct)
 	}

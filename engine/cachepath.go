@@ -507,7 +507,7 @@ func (d *exchange) capture(p []byte) {
 	if !ps.capOn || ps.capOver || len(p) == 0 {
 		return
 	}
-	if int64(len(ps.capBody)+len(p)) > int64(d.tbl.pol.store.MaxObjectBytes) {
+	if int64(len(ps.capBody)+len(p)) > d.tbl.pol.store.MaxObjectBytes {
 		ps.capOver = true
 		ps.capBody = nil // never hold more than max_object_bytes
 		return

@@ -11,6 +11,18 @@
 // load counters, the rate limiters' GCRA tables, the response cache and
 // the Basic-auth verifier pool.
 //
+// # Compiled configuration
+//
+// New and Reload compile a config in two steps: package route turns it
+// into plain values (route.Compile: settings, path and header templates,
+// direct responses, keys, the routes' and upstreams' descriptions), then
+// the engine builds its runtime objects from those (table.go: endpoints,
+// balancers, TLS clients, policies, gates, the routing tree). The engine
+// imports route as "compiled", since its own type route is the trie's
+// value. Every problem of both steps is reported at once, as config.Errors
+// with file, line and field. The request path reads the table only, never
+// a config type (TestRequestPathReadsNoConfig checks it).
+//
 // # Connections and exchanges
 //
 // A connection is a socket and its protocol; an exchange is one request's

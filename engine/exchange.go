@@ -9,6 +9,7 @@ import (
 	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
+	compiled "github.com/hotpath/hotpath/route"
 	"github.com/hotpath/hotpath/tlsloop"
 	"github.com/hotpath/hotpath/trie"
 )
@@ -565,7 +566,7 @@ func conditionalOrRange(name []byte) bool {
 func (d *exchange) appendPath(b []byte, rt *route) []byte {
 	path := d.req.Path
 	if rt.rewrite != nil {
-		return appendTemplate(b, rt.rewrite, &d.match.Params)
+		return rt.rewrite.Append(b, &d.match.Params)
 	}
 	if rt.strip != nil && bytes.HasPrefix(path, rt.strip) &&
 		(len(path) == len(rt.strip) || path[len(rt.strip)] == '/') {
@@ -615,17 +616,17 @@ func (d *exchange) renderLocal(status int, extra []byte) {
 	d.out = b
 }
 
-func (d *exchange) renderDirect(dr *direct) {
+func (d *exchange) renderDirect(dr *compiled.Direct) {
 	d.status = 200
 	if d.lp.srv.draining.Load() {
 		d.closeAfter = true
 	}
-	b := append(d.out[:0], dr.head...)
+	b := append(d.out[:0], dr.Head...)
 	b = d.appendGateResponse(b)
 	b = d.appendConnection(b)
 	b = append(b, "\r\n"...)
 	if !d.isHead {
-		b = append(b, dr.body...)
+		b = append(b, dr.Body...)
 	}
 	d.out = b
 }

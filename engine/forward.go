@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/hotpath/hotpath/parser"
+	compiled "github.com/hotpath/hotpath/route"
 )
 
 // What of the client's request reaches the upstream, decided in one place.
@@ -26,13 +27,11 @@ import (
 //     gateway sets (forwarded:) replace the client's, except that a trusted
 //     proxy's X-Forwarded-Host and -Proto are kept, since it knows better.
 
-// underscores is limits.underscores_in_headers.
-type underscores uint8
-
+// limits.underscores_in_headers: a field whose name holds '_' is not
+// forwarded (compiled.UnderscoresDrop), refused or forwarded.
 const (
-	underscoresDrop    underscores = iota // not forwarded
-	underscoresReject                     // 400
-	underscoresForward                    // forwarded like any field
+	underscoresReject  = compiled.UnderscoresReject  // 400
+	underscoresForward = compiled.UnderscoresForward // forwarded like any field
 )
 
 // underscoreField reports whether a request field name has an underscore,
@@ -82,6 +81,13 @@ func (d *exchange) forwardsField(rt *route, name []byte, tr trust) bool {
 	case 14:
 		if parser.EqualFold(name, "content-length") {
 			return false // rendered from the parsed framing
+		}
+	case 7:
+		// Trailer declares the trailer fields (RFC 9110 §6.6.2): end to
+		// end, so it goes up with a body that can carry them (chunked:
+		// an HTTP/2 upstream's server may take only declared trailers).
+		if parser.EqualFold(name, "trailer") && d.reqBody.Kind() == parser.BodyChunked {
+			return !inConnection(name, d.conn)
 		}
 	}
 	if hopByHop(name, d.conn) || (rt.gate != nil && rt.gate.dropsRequest(name)) {
@@ -134,8 +140,8 @@ func (d *exchange) forwardsForwarding(f fwdField, tr trust) bool {
 	case tr == trustNone:
 		return false // could be forged: the peer is no proxy of ours
 	case f == fwdFor:
-		return !fwd.XForwardedFor // when set, merged into the gateway's own (appendForwarded)
-	case f == fwdHost && fwd.XForwardedHost, f == fwdProto && fwd.XForwardedProto:
+		return !fwd.For // when set, merged into the gateway's own (appendForwarded)
+	case f == fwdHost && fwd.Host, f == fwdProto && fwd.Proto:
 		return tr == trustPeer
 	}
 	return true
@@ -148,7 +154,7 @@ func (d *exchange) forwardsForwarding(f fwdField, tr trust) bool {
 func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) []byte {
 	r := &d.req
 	t := d.tbl
-	if t.fwd.XForwardedFor {
+	if t.fwd.For {
 		b = append(b, "X-Forwarded-For: "...)
 		if tr != trustNone {
 			for _, h := range r.Headers {
@@ -161,14 +167,14 @@ func (d *exchange) appendForwarded(b []byte, tr trust, sawHost, sawProto bool) [
 		b = append(b, d.cl.addrText()...)
 		b = append(b, "\r\n"...)
 	}
-	if t.fwd.XForwardedProto && !sawProto {
+	if t.fwd.Proto && !sawProto {
 		if d.cl.tls() != nil {
 			b = append(b, "X-Forwarded-Proto: https\r\n"...)
 		} else {
 			b = append(b, "X-Forwarded-Proto: http\r\n"...)
 		}
 	}
-	if t.fwd.XForwardedHost && !sawHost && r.Host != nil {
+	if t.fwd.Host && !sawHost && r.Host != nil {
 		b = appendHeader(b, "X-Forwarded-Host", r.Host)
 	}
 	return append(b, t.viaLine...)

@@ -97,16 +97,11 @@ func (d *exchange) grpcStatus(v []byte) {
 
 // grpcStatusIn records the grpc-status among rendered "Name: value" lines.
 func (d *exchange) grpcStatusIn(lines []byte) {
-	for rest := lines; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			return
-		}
+	for name, value := range parser.Fields(lines) {
 		if len(name) == 11 && parser.EqualFold(name, "grpc-status") {
 			d.grpcStatus(value)
 			return
 		}
-		rest = next
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/tlsloop"
@@ -87,25 +88,33 @@ type h2stream struct {
 	deadline int64
 }
 
-// h2Limits maps listener i's http2 section onto h2.Limits.
+// compileListenerProtocols compiles a listener's protocols and its http2
+// section (mapped onto h2.Limits).
+func compileListenerProtocols(l *config.Listener) listenerProtocols {
+	h := l.HTTP2
+	return listenerProtocols{
+		h2c:   slices.Contains(l.Protocols, "h2c"),
+		http1: slices.Contains(l.Protocols, "http1"),
+		h2: h2.Limits{
+			MaxConcurrentStreams: uint32(h.MaxConcurrentStreams),
+			MaxHeaderListSize:    uint32(h.MaxHeaderListBytes),
+			MaxHeaders:           h.MaxHeaders,
+			MaxHeaderBlock:       uint32(h.MaxHeaderBlockBytes),
+			HeaderTableSize:      uint32(h.HeaderTableBytes),
+			MaxFrameSize:         uint32(h.MaxFrameBytes),
+			InitialWindowSize:    uint32(h.StreamWindowBytes),
+			ConnWindowSize:       uint32(h.ConnectionWindowBytes),
+			MaxPrematureResets:   h.MaxPrematureResets,
+			MaxControlFrames:     h.MaxControlFrames,
+			ControlFrameRate:     h.ControlFramesPerSecond,
+		},
+	}
+}
+
+// h2Limits is listener i's http2 section as h2.Limits.
 func h2Limits(t *table, i int) h2.Limits {
-	if ls := t.cfg.Listeners; i < len(ls) {
-		{
-			h := ls[i].HTTP2
-			return h2.Limits{
-				MaxConcurrentStreams: uint32(h.MaxConcurrentStreams),
-				MaxHeaderListSize:    uint32(h.MaxHeaderListBytes),
-				MaxHeaders:           h.MaxHeaders,
-				MaxHeaderBlock:       uint32(h.MaxHeaderBlockBytes),
-				HeaderTableSize:      uint32(h.HeaderTableBytes),
-				MaxFrameSize:         uint32(h.MaxFrameBytes),
-				InitialWindowSize:    uint32(h.StreamWindowBytes),
-				ConnWindowSize:       uint32(h.ConnectionWindowBytes),
-				MaxPrematureResets:   h.MaxPrematureResets,
-				MaxControlFrames:     h.MaxControlFrames,
-				ControlFrameRate:     h.ControlFramesPerSecond,
-			}
-		}
+	if i < len(t.listeners) {
+		return t.listeners[i].h2
 	}
 	return h2.Limits{}
 }
@@ -122,7 +131,7 @@ func listenerPort(addr string) (int, bool) {
 // h2cOn reports whether c came in on a listener with h2c, and which.
 func (s *Server) h2cOn(c gnet.Conn) (int, bool) {
 	i, ok := s.listenerOf(c)
-	return i, ok && slices.Contains(s.tbl.Load().cfg.Listeners[i].Protocols, "h2c")
+	return i, ok && s.tbl.Load().listeners[i].h2c
 }
 
 // listenerOf returns the index of the listener c came in on.
@@ -138,7 +147,7 @@ func (s *Server) listenerOf(c gnet.Conn) (int, bool) {
 // h2Only reports whether c came in on a listener that speaks HTTP/2 only.
 func (s *Server) h2Only(c gnet.Conn) bool {
 	i, ok := s.h2cOn(c)
-	return ok && !slices.Contains(s.tbl.Load().cfg.Listeners[i].Protocols, "http1")
+	return ok && !s.tbl.Load().listeners[i].http1
 }
 
 // toH2 turns h, whose input starts with the HTTP/2 preface, into an
@@ -546,13 +555,8 @@ func (s *h2stream) sendTrailers() {
 		s.abort()
 		return
 	}
-	for rest := s.trailers; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(s.trailers) {
 		sc.Field(name, value)
-		rest = next
 	}
 	s.trailers = s.trailers[:0]
 	if sc.EndHeaders(true) != nil {

@@ -47,6 +47,11 @@ func hopByHop(name []byte, connection []parser.Header) bool {
 	if len(name) >= 6 && parser.EqualFold(name[:6], "proxy-") {
 		return true
 	}
+	return inConnection(name, connection)
+}
+
+// inConnection reports whether a Connection field names name.
+func inConnection(name []byte, connection []parser.Header) bool {
 	for _, c := range connection {
 		if hasToken(c.Value, name) {
 			return true

@@ -219,10 +219,6 @@ func (s *Server) aggregateMetrics() []metrics.AggregateStats {
 // requests for the metrics.
 func (s *Server) endpointStates() []metrics.EndpointState {
 	t := s.tbl.Load()
-	checked := map[string]bool{}
-	for _, uc := range t.cfg.Upstreams {
-		checked[uc.Name] = uc.Health.Active != nil
-	}
 	var out []metrics.EndpointState
 	for _, u := range t.upstreams {
 		for _, e := range u.eps {
@@ -230,7 +226,7 @@ func (s *Server) endpointStates() []metrics.EndpointState {
 			out = append(out, metrics.EndpointState{
 				Upstream: u.name, Addr: e.Addr,
 				Healthy: e.Healthy(), ActiveDown: e.ActiveDown(), Ejected: e.Ejected(),
-				Ejections: e.Ejections(), Checked: checked[u.name], ChecksPassed: passed, ChecksFailed: failed,
+				Ejections: e.Ejections(), Checked: u.checked, ChecksPassed: passed, ChecksFailed: failed,
 				InFlight: e.InFlight(),
 			})
 		}
@@ -790,7 +786,7 @@ func (d *exchange) observeEndAt(now int64) {
 		lo.mx.BytesReceived(x.bytesIn)
 		lo.mx.BytesSent(x.bytesOut)
 	}
-	if lo.alog != nil && (!t.cfg.AccessLog.ErrorsOnly || status >= 400 || status == 0) {
+	if lo.alog != nil && (!t.errorsOnly || status >= 400 || status == 0) {
 		d.logAccess(now, status)
 	}
 	x.reason = accesslog.ReasonNone // a refused head's reason is set before its exchange opens

@@ -15,6 +15,7 @@ import (
 	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/limiter"
 	"github.com/hotpath/hotpath/parser"
+	compiled "github.com/hotpath/hotpath/route"
 )
 
 // Route policies: rate limit, concurrency limit, response cache and
@@ -63,7 +64,7 @@ type routePolicy struct {
 type tablePolicy struct {
 	trusted  *limiter.TrustedProxies
 	trustXFF bool // trusted_proxies is set: X-Forwarded-For from others is replaced
-	store    config.CacheStore
+	store    compiled.CacheStore
 	routes   []*routePolicy
 }
 
@@ -81,73 +82,26 @@ type PolicyStats struct {
 	StaleOnError  atomic.Int64 // stale responses served because the upstream failed
 }
 
-// compileKeySpec compiles a route's rate_limit.key (at path): each part
-// through config's kind:name parser, then limiter's kinds.
-func compileKeySpec(cfg *config.Config, path string, keys []string) (limiter.KeySpec, config.Errors) {
-	var errs config.Errors
-	parts := make([]limiter.KeyPart, 0, len(keys))
-	for j, k := range keys {
-		kind, name, err := config.ParseRateLimitKey(k)
-		var kk limiter.KeyKind
-		if err == nil {
-			kk, err = limiter.ParseKeyKind(kind)
-		}
-		if err != nil {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("%s[%d]", path, j), err.Error()))
-			continue
-		}
-		parts = append(parts, limiter.KeyPart{Kind: kk, Name: name})
-	}
-	spec, _ := limiter.NewKeySpec(parts) // the parts are valid: an error is above
-	return spec, errs
-}
-
 // compilePolicy compiles a route's policy sections, or returns nil when it
 // has none. Errors name the config field.
-func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name string) (*routePolicy, config.Errors) {
+func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, rd *compiled.Route) (*routePolicy, config.Errors) {
 	if rc.RateLimit == nil && rc.MaxInFlight == 0 && (rc.Cache == nil || !rc.Cache.Enabled) && rc.Compression == nil {
 		return nil, nil
 	}
 	var errs config.Errors
 	p := fmt.Sprintf("routes[%d]", i)
+	name := rd.Name
 	rp := &routePolicy{
 		name:  name,
 		id:    fmt.Sprintf("%q %q %q %q", rc.Name, rc.Host, rc.Path, rc.Methods),
 		stats: &PolicyStats{Route: name},
 	}
-	if rl := rc.RateLimit; rl != nil {
-		burst := rl.Burst
-		if burst == 0 {
-			burst = rl.Rate
+	if rl := rd.RateLimit; rl != nil { // the limiter's checks: compiled.Compile
+		rp.rlCfg, rp.rlKey = rl.Config, rl.Key
+		if rl.Global {
+			rp.rlGlobal = rc.RateLimit
 		}
-		rp.rlCfg = limiter.Config{
-			Name:   rl.PolicyName,
-			Rate:   float64(rl.Rate) / rl.Per.Seconds(),
-			Burst:  burst,
-			Slots:  rl.Slots,
-			Shadow: rl.Shadow,
-			Track:  rl.Scope == config.ScopeGlobal,
-		}
-		if rp.rlCfg.Track {
-			rp.rlGlobal = rl
-		}
-		// Validate with a tiny table; bind allocates the real one.
-		probe := rp.rlCfg
-		probe.Slots = 8
-		if _, err := limiter.New(probe); err != nil {
-			field := ".rate_limit.rate"
-			switch err {
-			case limiter.ErrPolicyName:
-				field = ".rate_limit.policy_name"
-			case limiter.ErrBurst, limiter.ErrWindow:
-				field = ".rate_limit.burst"
-			}
-			errs = append(errs, cfg.Errorf(p+field, err.Error()))
-		}
-		var keyErrs config.Errors
-		rp.rlKey, keyErrs = compileKeySpec(cfg, p+".rate_limit.key", rl.Key)
-		errs = append(errs, keyErrs...)
-		rp.rlID = fmt.Sprintf("%s %+v %q", rp.id, rp.rlCfg, rl.Key)
+		rp.rlID = fmt.Sprintf("%s %+v %q", rp.id, rp.rlCfg, rc.RateLimit.Key)
 	}
 	rp.maxInFlight = rc.MaxInFlight
 	if c := rc.Cache; c != nil && c.Enabled {
@@ -205,7 +159,6 @@ func compilePolicy(cfg *config.Config, t *table, i int, rc *config.Route, name s
 // compileTablePolicy compiles the table-wide policy settings.
 func compileTablePolicy(cfg *config.Config, t *table) config.Errors {
 	var errs config.Errors
-	t.pol.store = cfg.Cache
 	t.pol.trustXFF = len(cfg.TrustedProxies) > 0
 	for j, p := range cfg.TrustedProxies {
 		if _, err := limiter.ParseTrustedProxies([]string{p}); err != nil {
@@ -229,7 +182,7 @@ type policyShared struct {
 	conc     map[string]*limiter.Concurrency
 	stats    map[string]*PolicyStats
 	cache    *cache.Cache
-	store    config.CacheStore
+	store    compiled.CacheStore
 	closed   bool
 	refresh  refresher
 }
@@ -281,8 +234,8 @@ func (ps *policyShared) bind(t *table) error {
 	if needCache {
 		if ps.cache == nil {
 			c, err := cache.New(cache.Config{
-				MaxBytes:        int64(t.pol.store.MaxBytes),
-				MaxEntryBytes:   int64(t.pol.store.MaxObjectBytes),
+				MaxBytes:        t.pol.store.MaxBytes,
+				MaxEntryBytes:   t.pol.store.MaxObjectBytes,
 				CoalesceTimeout: t.pol.store.CoalesceWait,
 			})
 			if err != nil {

@@ -93,7 +93,7 @@ func (d *exchange) startRefresh(rt *route, rp *routePolicy, t cache.Ticket, stal
 		policy:    rp.cpol,
 		comp:      rp.comp,
 		enc:       d.pol.enc,
-		maxObject: int64(tbl.pol.store.MaxObjectBytes),
+		maxObject: tbl.pol.store.MaxObjectBytes,
 		limits:    tbl.limits,
 		connect:   time.Duration(tbl.timeouts.connect),
 		upHeader:  time.Duration(tbl.timeouts.upstreamHeader),

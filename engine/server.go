@@ -129,7 +129,10 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 }
 
 // Check compiles cfg as New would (routes, balancers) without starting
-// anything, and reports every problem.
+// anything, and reports every problem. cfg may have failed config's
+// validation (hotpath -check compiles it anyway): compiling tolerates it
+// and leaves out what depends on a field in error (a route whose upstream
+// is unknown).
 func Check(cfg *config.Config) error {
 	// Health checks are not started for a check: strip them from a copy.
 	c := *cfg
@@ -309,6 +312,9 @@ func (s *Server) Addrs() []string { return append([]string(nil), s.addrs...) }
 
 // Addr returns the first listener address.
 func (s *Server) Addr() string { return s.addrs[0] }
+
+// EventLoops returns how many event loops the server runs (workers).
+func (s *Server) EventLoops() int { return s.loops }
 
 // Reload compiles cfg and swaps it in atomically. Requests in flight finish
 // on the table they started with. On error nothing changes. Listener

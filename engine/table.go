@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/hotpath/hotpath/config"
+	"github.com/hotpath/hotpath/h2"
 	"github.com/hotpath/hotpath/metrics"
 	"github.com/hotpath/hotpath/parser"
 	"github.com/hotpath/hotpath/pool"
+	compiled "github.com/hotpath/hotpath/route" // engine's route is the trie's value
 	"github.com/hotpath/hotpath/tlsloop"
 	"github.com/hotpath/hotpath/trie"
 )
@@ -21,24 +21,36 @@ import (
 // requests started while it is current. Reload builds a new one and swaps
 // the Server's pointer; an exchange keeps the table it started with.
 type table struct {
+	// cfg is the configuration compiled, for Server.Config and for
+	// comparisons at reload; the request path reads only compiled fields.
 	cfg         *config.Config
 	tree        *trie.Tree[*route]
-	pathNorm    trie.Normalization // router.path_normalization
-	underscores underscores        // limits.underscores_in_headers (forward.go)
+	pathNorm    trie.Normalization   // router.path_normalization
+	underscores compiled.Underscores // limits.underscores_in_headers (forward.go)
 	upstreams   []*upstream
 
 	limits   parser.Limits
 	maxBuf   int // limits.max_buffered_bytes: pause the other side above it
 	timeouts timeouts
-	fwd      config.Forwarded
+	fwd      compiled.Forwarded
 	viaLine  []byte         // "Via: 1.1 hotpath\r\n", empty when disabled
 	mt       *metrics.Table // nil when metrics are off (observe.go)
+
+	listeners  []listenerProtocols // by listener index (h2conn.go)
+	errorsOnly bool                // access_log.errors_only (observe.go)
 
 	stopHealth []func()
 	aggs       []*routeAgg      // the aggregate routes, in config order (aggregatepath.go)
 	pol        tablePolicy      // trusted proxies, cache store, policy routes (policy.go)
 	edge       tableEdge        // ip_filter, limits.per_ip, CORS preflights (edge.go)
 	redirects  []*httpsRedirect // by listener index; nil when no listener redirects (tls.go)
+}
+
+// listenerProtocols is what a connection needs of its listener's
+// protocols: h2c spoken, HTTP/1.1 spoken, and the http2 section's limits.
+type listenerProtocols struct {
+	h2c, http1 bool
+	h2         h2.Limits
 }
 
 // timeouts are config.Timeouts in nanoseconds of the loop clock.
@@ -59,8 +71,9 @@ type upstream struct {
 	keyName string
 	limits  pool.Limits
 
-	maxPending int // pool.max_pending: waiters per endpoint per loop
-	pipeline   int // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
+	checked    bool // health.active is set: the endpoints are checked (metrics)
+	maxPending int  // pool.max_pending: waiters per endpoint per loop
+	pipeline   int  // pool.pipeline: outstanding requests per connection, <= 1 off (pipeline.go)
 
 	tls       *tlsloop.Client // TLS to the endpoints; nil for plain TCP (tls.go)
 	proto     uint8           // protoHTTP1, protoH2C or protoH2 (up2.go)
@@ -73,9 +86,9 @@ type route struct {
 	name         string
 	up           *upstream
 	grpcOnly     bool // protocol: grpc (grpc.go)
-	direct       *direct
+	direct       *compiled.Direct
 	strip        []byte
-	rewrite      []rewritePart
+	rewrite      compiled.Template
 	hostRewrite  []byte
 	preserveHost bool
 	upgrade      [][]byte     // protocols clients may switch to, lower case (tunnel.go)
@@ -86,22 +99,12 @@ type route struct {
 	edge         *routeEdge   // ip_filter, max_body, cors; nil when none (edge.go)
 }
 
-// rewritePart is a literal or a parameter reference of a rewrite template.
-type rewritePart struct {
-	lit   []byte
-	param string // non-empty: substitute this route parameter
-	query bool   // after a '?': in the query (aggregate templates escape values there)
-}
-
-// direct is a pre-rendered response: head without the Connection field and
-// the final CRLF, then the body.
-type direct struct {
-	head []byte
-	body []byte
-}
-
-// compile turns a validated config into a table. It starts active health
-// checks; the caller stops them with table.close when the table is retired
+// compile turns a validated config into a table: package route compiles
+// what needs no runtime object (compiled.Compile: settings, templates,
+// direct responses, keys, the upstreams' and routes' descriptions), then
+// compile builds the endpoints, balancers, TLS clients, policies, gates and
+// the routing tree from it. Every problem of both is returned, sorted by
+// line, as config.Errors. It starts active health checks; the caller stops them with table.close when the table is retired
 // or compile's caller discards it.
 //
 // prev is the table being replaced (nil at start). An endpoint of prev is
@@ -113,183 +116,109 @@ type direct struct {
 // reload) leaves prev as it was. Endpoints of prev that are not reused are
 // retired by the caller after the swap (retireDropped).
 func compile(cfg *config.Config, prev *table) (*table, error) {
-	var errs config.Errors
+	ct, errs := compiled.Compile(cfg)
 	t := &table{
-		cfg: cfg,
-		limits: parser.Limits{
-			MaxRequestLine: int(cfg.Limits.MaxRequestLineBytes),
-			MaxHead:        int(cfg.Limits.MaxHeadBytes),
-			MaxHeaders:     cfg.Limits.MaxHeaders,
-			AllowBareLF:    cfg.Limits.AllowBareLF,
-		},
-		maxBuf: int(cfg.Limits.MaxBufferedBytes),
+		cfg:         cfg,
+		limits:      ct.Limits,
+		maxBuf:      ct.MaxBufferedBytes,
+		pathNorm:    ct.PathNorm,
+		underscores: ct.Underscores,
 		timeouts: timeouts{
-			clientHeader:   int64(cfg.Timeouts.ClientHeader),
-			clientBody:     int64(cfg.Timeouts.ClientBody),
-			keepalive:      int64(cfg.Timeouts.ClientIdle),
-			connect:        int64(cfg.Timeouts.Connect),
-			upstreamHeader: int64(cfg.Timeouts.UpstreamHeader),
-			upstreamRead:   int64(cfg.Timeouts.UpstreamRead),
-			clientSend:     int64(cfg.Timeouts.ClientSend),
-			pending:        int64(cfg.Timeouts.Pending),
-			tunnelIdle:     int64(cfg.Timeouts.TunnelIdle),
+			clientHeader:   ct.Timeouts.ClientHeader,
+			clientBody:     ct.Timeouts.ClientBody,
+			keepalive:      ct.Timeouts.ClientIdle,
+			connect:        ct.Timeouts.Connect,
+			upstreamHeader: ct.Timeouts.UpstreamHeader,
+			upstreamRead:   ct.Timeouts.UpstreamRead,
+			clientSend:     ct.Timeouts.ClientSend,
+			pending:        ct.Timeouts.Pending,
+			tunnelIdle:     ct.Timeouts.TunnelIdle,
 		},
-		fwd: cfg.Forwarded,
+		fwd:        ct.Forwarded,
+		viaLine:    ct.Via,
+		errorsOnly: ct.ErrorsOnly,
 	}
-	if cfg.Forwarded.Via {
-		t.viaLine = []byte("Via: 1.1 " + cfg.Forwarded.ViaName + "\r\n")
+	t.pol.store = ct.Store
+	for i := range cfg.Listeners {
+		t.listeners = append(t.listeners, compileListenerProtocols(&cfg.Listeners[i])) // h2conn.go
 	}
 
 	t.redirects = compileRedirects(cfg) // tls.go
 	errs = append(errs, compileTablePolicy(cfg, t)...)
 	errs = append(errs, compileTableEdge(cfg, t)...)
-	byName := map[string]*upstream{}
-	for i, uc := range cfg.Upstreams {
-		u := &upstream{id: i, name: uc.Name, proto: upstreamProto(uc.Protocol)}
+	ups := make([]*upstream, len(ct.Upstreams)) // by config index, those in error included
+	for i := range ct.Upstreams {
+		ut := &ct.Upstreams[i]
+		u := &upstream{id: i, name: ut.Name, proto: upstreamProto(ut.Protocol)}
 		var tlsErrs config.Errors
 		u.tls, tlsErrs = compileUpstreamTLS(cfg, i) // tls.go
 		errs = append(errs, tlsErrs...)
-		reuse := prev.reusable(uc)
-		for _, e := range uc.Endpoints {
+		reuse := prev.reusable(cfg.Upstreams[i])
+		for _, e := range ut.Endpoints {
 			if ep := reuse.take(e.Address, e.Weight); ep != nil {
 				u.eps = append(u.eps, ep)
 				continue
 			}
 			ep := pool.NewEndpoint(e.Address, e.Weight)
-			if ph := uc.Health.Passive; ph != nil {
-				ep.SetPassive(pool.PassiveConfig{
-					ConsecutiveFailures: ph.ConsecutiveFailures,
-					BaseEjection:        ph.BaseEjection,
-					MaxEjection:         ph.MaxEjection,
-				})
+			if ut.Passive != nil {
+				ep.SetPassive(*ut.Passive)
 			}
 			u.eps = append(u.eps, ep)
 		}
-		// Discovery may not have answered yet: no endpoints, 503 (gateway/fleet.go).
-		bc := pool.BalancerConfig{Kind: uc.Balancer, AllowEmpty: uc.Discovery != nil}
-		if uc.HashKey != "" {
-			kind, name, err := config.ParseHashKey(uc.HashKey)
-			if err == nil {
-				bc.Key, err = pool.ParseKeyKind(kind)
-			}
-			if err != nil {
-				errs = append(errs, cfg.Errorf(fmt.Sprintf("upstreams[%d].hash_key", i), err.Error()))
-				continue
-			}
-			bc.KeyName = name
+		// An upstream in error is kept for its routes, which are compiled
+		// for their own problems; the table is not used.
+		ups[i] = u
+		if ut.Invalid {
+			continue
 		}
-		bal, err := pool.NewBalancer(bc, u.eps)
+		bal, err := pool.NewBalancer(ut.Balancer, u.eps)
 		if err != nil {
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("upstreams[%d].balancer", i), err.Error()))
 			continue
 		}
-		u.bal, u.key, u.keyName = bal, bc.Key, bc.KeyName
-		u.pick = pool.Picker{Balancer: bal, Endpoints: u.eps, SlowStart: uc.SlowStart}
-		u.budget = &pool.RetryBudget{Percent: uc.RetryBudget.Percent, MinConcurrent: uc.RetryBudget.MinConcurrent}
-		if bc.Kind != pool.KindMaglev && bc.Kind != pool.KindRingHash {
-			u.key = pool.KeyNone // hashing is wasted on the other kinds
-		}
-		u.limits = pool.Limits{
-			MaxConns:    uc.Pool.MaxConns,
-			MaxIdle:     uc.Pool.MaxIdle,
-			MaxRequests: uc.Pool.MaxRequests,
-			IdleTimeout: uc.Pool.IdleTimeout,
-		}
-		u.maxPending = uc.Pool.MaxPending
-		u.pipeline = uc.Pool.Pipeline
-		if u.limits.MaxIdle == 0 {
-			u.limits.MaxIdle = -1 // config: 0 keeps none; pool: 0 means its default
-		}
-		if u.limits.MaxRequests == 0 {
-			u.limits.MaxRequests = -1 // config: 0 is unlimited
-		}
-		if a := uc.Health.Active; a != nil {
-			hc := pool.HealthCheck{
-				Path:               a.Path,
-				Interval:           a.Interval,
-				Timeout:            a.Timeout,
-				HealthyThreshold:   a.HealthyThreshold,
-				UnhealthyThreshold: a.UnhealthyThreshold,
-			}
+		u.bal, u.key, u.keyName = bal, ut.Key, ut.KeyName
+		u.pick = pool.Picker{Balancer: bal, Endpoints: u.eps, SlowStart: ut.SlowStart}
+		u.budget = &pool.RetryBudget{Percent: ut.RetryPercent, MinConcurrent: ut.RetryMinConcurrent}
+		u.limits = ut.Limits
+		u.maxPending = ut.MaxPending
+		u.pipeline = ut.Pipeline
+		if ut.Health != nil {
+			u.checked = true
+			hc := *ut.Health
 			if u.tls != nil {
 				hc.TLS = u.tls.Config // checked over TLS, as requests are
 			}
-			hc.HTTP2 = u.proto != protoHTTP1 // and over HTTP/2 (up2.go)
-			if a.GRPC != nil {
-				hc.GRPC, hc.GRPCService = true, a.GRPC.Service // grpc.go
-			}
 			t.stopHealth = append(t.stopHealth, pool.StartHealthChecks(u.eps, hc))
 		}
-		byName[u.name] = u
 		t.upstreams = append(t.upstreams, u)
 	}
 
-	opts := trie.Options{}
-	switch cfg.Router.TrailingSlash {
-	case "redirect":
-		opts.TrailingSlash = trie.TrailingSlashRedirect
-	case "ignore":
-		opts.TrailingSlash = trie.TrailingSlashIgnore
-	}
-	switch cfg.Limits.UnderscoresInHeaders {
-	case "reject":
-		t.underscores = underscoresReject
-	case "forward":
-		t.underscores = underscoresForward
-	}
-	switch cfg.Router.PathNormalization {
-	case "decode":
-		t.pathNorm = trie.NormalizeDecode
-	case "keep":
-		t.pathNorm = trie.NormalizeKeep
-	}
-	b := trie.NewBuilder[*route](opts)
-	for i, rc := range cfg.Routes {
-		p := fmt.Sprintf("routes[%d]", i)
-		r := &route{id: i, name: rc.Name, preserveHost: rc.PreserveHost, retry: compileRetry(rc.Retry), grpcOnly: rc.Protocol == "grpc"}
-		if r.name == "" {
-			r.name = rc.Path
+	b := trie.NewBuilder[*route](ct.Trie)
+	for i := range ct.Routes {
+		rd, rc := &ct.Routes[i], &cfg.Routes[i]
+		r := &route{
+			id: i, name: rd.Name, grpcOnly: rd.GRPCOnly, preserveHost: rd.PreserveHost,
+			direct: rd.Direct, strip: rd.Strip, rewrite: rd.Rewrite, hostRewrite: rd.HostRewrite,
+			upgrade: rd.Upgrade, retry: compileRetry(rc.Retry),
 		}
 		if rc.Upstream != "" {
-			r.up = byName[rc.Upstream]
-			if r.up == nil {
-				continue // reported by validation or by the upstream's own error
+			if rd.Upstream < 0 {
+				continue // reported by validation
 			}
+			r.up = ups[rd.Upstream]
 		}
-		if rc.Direct != nil {
-			r.direct = renderDirect(rc.Direct)
-		}
-		if rc.StripPrefix != "" {
-			r.strip = []byte(strings.TrimSuffix(rc.StripPrefix, "/"))
-		}
-		if rc.Rewrite != "" {
-			r.rewrite = parseRewrite(rc.Rewrite)
-		}
-		if rc.HostRewrite != "" {
-			r.hostRewrite = []byte(rc.HostRewrite)
-		}
-		for _, proto := range rc.Upgrade {
-			r.upgrade = append(r.upgrade, []byte(strings.ToLower(proto)))
-		}
-		pol, perrs := compilePolicy(cfg, t, i, &cfg.Routes[i], r.name)
+		pol, perrs := compilePolicy(cfg, t, i, rc, rd)
 		r.pol, errs = pol, append(errs, perrs...)
-		errs = append(errs, compileGate(cfg, i, &cfg.Routes[i], r)...)
-		errs = append(errs, compileRouteEdge(cfg, t, i, &cfg.Routes[i], r)...) // after the gate: CORS drops fields through it
-		methods := rc.Methods
-		if rc.Aggregate != nil {
-			agg, aerrs := compileAggregate(cfg, i, &cfg.Routes[i], r, byName)
-			r.agg, errs = agg, append(errs, aerrs...)
+		errs = append(errs, compileGate(cfg, i, rc, rd, r)...)
+		errs = append(errs, compileRouteEdge(cfg, t, i, rc, r)...) // after the gate: CORS drops fields through it
+		if rd.Aggregate != nil {
+			agg := compileAggregate(rc, rd, r, ups)
+			r.agg = agg
 			t.aggs = append(t.aggs, agg)
-			if len(methods) == 0 {
-				methods = []string{"GET", "HEAD"} // others get 405 with Allow
-			}
 		}
-		if len(methods) == 0 {
-			methods = []string{"*"}
-		}
-		for _, m := range methods {
-			if err := b.Add(rc.Host, m, rc.Path, r); err != nil {
-				errs = append(errs, cfg.Errorf(p+".path", err.Error()))
+		for _, m := range rd.Methods {
+			if err := b.Add(rd.Host, m, rd.Path, r); err != nil {
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("routes[%d].path", i), err.Error()))
 			}
 		}
 	}
@@ -300,6 +229,7 @@ func compile(cfg *config.Config, prev *table) (*table, error) {
 	t.tree = tree
 	if len(errs) > 0 {
 		t.close()
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs
 	}
 	return t, nil
@@ -366,80 +296,4 @@ func (t *table) close() {
 		stop()
 	}
 	t.stopHealth = nil
-}
-
-func renderDirect(d *config.Direct) *direct {
-	var h []byte
-	h = append(h, "HTTP/1.1 "...)
-	h = strconv.AppendInt(h, int64(d.Status), 10)
-	h = append(h, ' ')
-	h = append(h, reason(d.Status)...)
-	h = append(h, "\r\n"...)
-	keys := make([]string, 0, len(d.Headers))
-	for k := range d.Headers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		h = append(h, k...)
-		h = append(h, ": "...)
-		h = append(h, d.Headers[k]...)
-		h = append(h, "\r\n"...)
-	}
-	h = append(h, "Content-Length: "...)
-	h = strconv.AppendInt(h, int64(len(d.Body)), 10)
-	h = append(h, "\r\n"...)
-	return &direct{head: h, body: []byte(d.Body)}
-}
-
-// parseRewrite splits "/v2/:id/*rest" into literal and parameter parts: a
-// parameter name runs to the next '/'.
-func parseRewrite(s string) []rewritePart {
-	return parseTemplate(s, func(c byte) bool { return c != '/' })
-}
-
-// parseTemplate splits a template into literal and parameter parts; a
-// parameter starts at ':' or '*' and its name runs while inName holds.
-// Parts after a '?' in a literal are marked query (aggregatepath.go
-// escapes values there).
-func parseTemplate(s string, inName func(byte) bool) []rewritePart {
-	var parts []rewritePart
-	query := false
-	for len(s) > 0 {
-		i := strings.IndexAny(s, ":*")
-		if i < 0 {
-			parts = append(parts, rewritePart{lit: []byte(s), query: query})
-			break
-		}
-		if i > 0 {
-			parts = append(parts, rewritePart{lit: []byte(s[:i]), query: query})
-			query = query || strings.IndexByte(s[:i], '?') >= 0
-		}
-		s = s[i+1:]
-		j := 0
-		for j < len(s) && inName(s[j]) {
-			j++
-		}
-		parts = append(parts, rewritePart{param: s[:j], query: query})
-		s = s[j:]
-	}
-	return parts
-}
-
-// appendTemplate appends a template with the route's parameters
-// substituted (as received: still percent-encoded). A catch-all value's
-// leading '/' is dropped after a literal that ends in one.
-func appendTemplate(b []byte, parts []rewritePart, params *trie.Params) []byte {
-	for _, p := range parts {
-		if p.param == "" {
-			b = append(b, p.lit...)
-			continue
-		}
-		v := params.Get(p.param)
-		if len(v) > 0 && v[0] == '/' && len(b) > 0 && b[len(b)-1] == '/' {
-			v = v[1:]
-		}
-		b = append(b, v...)
-	}
-	return b
 }

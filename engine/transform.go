@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
 
-	"github.com/hotpath/hotpath/config"
 	"github.com/hotpath/hotpath/parser"
+	compiled "github.com/hotpath/hotpath/route"
 )
 
 // Header edits and request IDs (the transform half of the gate, see
@@ -21,78 +20,19 @@ import (
 // included. Values are rendered from compiled templates into those
 // per-connection buffers: nothing is allocated per request.
 
-// fieldTemplate is a field to add: its name and value template.
-type fieldTemplate struct {
-	name  string
-	parts []tmplPart
-}
-
-type tmplPart struct {
-	lit string
-	v   tmplVar
-}
-
-type tmplVar uint8
-
-const (
-	varNone tmplVar = iota
-	varClientIP
-	varRoute
-	varRequestID
-)
-
-// compileEdits compiles the headers: section into g.
-func (g *gate) compileEdits(cfg *config.Config, p string, h *config.HeaderRules) config.Errors {
-	var errs config.Errors
-	side := func(path string, e *config.HeaderEdit, drop *[]string, add *[]fieldTemplate) {
-		if e == nil {
-			return
-		}
-		for _, n := range e.Remove {
-			*drop = append(*drop, strings.ToLower(n))
-		}
-		for _, kind := range []struct {
-			name string
-			m    map[string]string
-			set  bool
-		}{{"set", e.Set, true}, {"add", e.Add, false}} {
-			for _, n := range config.SortedKeys(kind.m) {
-				if kind.set {
-					*drop = append(*drop, strings.ToLower(n))
-				}
-				parts, err := config.ParseTemplate(kind.m[n])
-				if err != nil {
-					errs = append(errs, cfg.Errorf(path+"."+kind.name+"."+n, err.Error()))
-					continue
-				}
-				ft := fieldTemplate{name: n}
-				for _, tp := range parts {
-					tv := varNone
-					switch tp.Var {
-					case "client_ip":
-						tv = varClientIP
-					case "route":
-						tv = varRoute
-					case "request_id":
-						tv = varRequestID
-						g.needID = true
-					}
-					ft.parts = append(ft.parts, tmplPart{lit: tp.Lit, v: tv})
-				}
-				*add = append(*add, ft)
-			}
-		}
-	}
-	if h != nil {
-		side(p+".headers.request", h.Request, &g.reqDrop, &g.reqAdd)
-		side(p+".headers.response", h.Response, &g.respDrop, &g.respAdd)
-	}
+// addEdits adds the route's compiled headers: section to g, and the
+// X-Request-Id fields a request_id route replaces.
+func (g *gate) addEdits(e *compiled.Edits) {
+	g.reqDrop = append(g.reqDrop, e.ReqDrop...)
+	g.reqAdd = append(g.reqAdd, e.ReqAdd...)
+	g.respDrop = append(g.respDrop, e.RespDrop...)
+	g.respAdd = append(g.respAdd, e.RespAdd...)
+	g.needID = g.needID || e.NeedID
 	if g.requestID {
 		// The chosen ID replaces whatever the client or upstream sent.
 		g.reqDrop = append(g.reqDrop, "x-request-id")
 		g.respDrop = append(g.respDrop, "x-request-id")
 	}
-	return errs
 }
 
 // dropsRequest reports whether the client's field name is left out of the
@@ -154,18 +94,18 @@ func (d *exchange) appendGateResponse(b []byte) []byte {
 	return b
 }
 
-func (d *exchange) appendField(b []byte, f *fieldTemplate) []byte {
-	b = append(b, f.name...)
+func (d *exchange) appendField(b []byte, f *compiled.Field) []byte {
+	b = append(b, f.Name...)
 	b = append(b, ": "...)
-	for _, p := range f.parts {
-		switch p.v {
-		case varNone:
-			b = append(b, p.lit...)
-		case varClientIP:
+	for _, p := range f.Parts {
+		switch p.Var {
+		case compiled.VarNone:
+			b = append(b, p.Lit...)
+		case compiled.VarClientIP:
 			b = append(b, d.cl.addrText()...)
-		case varRoute:
+		case compiled.VarRoute:
 			b = append(b, d.rt.gate.route...)
-		case varRequestID:
+		case compiled.VarRequestID:
 			b = append(b, d.pol.reqID...)
 		}
 	}
@@ -214,9 +154,9 @@ func droppedName(name []byte, drop []string) bool {
 
 // filterDirect removes the dropped response fields from a direct
 // response's pre-rendered head, once, at compile time.
-func (g *gate) filterDirect(dr *direct) {
+func (g *gate) filterDirect(dr *compiled.Direct) {
 	if len(g.respDrop) > 0 {
-		dr.head = filterFields(append([]byte(nil), dr.head...), 0, g.respDrop)
+		dr.Head = filterFields(append([]byte(nil), dr.Head...), 0, g.respDrop)
 	}
 }
 

@@ -82,6 +82,9 @@ func (d *exchange) upgradeFor(rt *route) bool {
 		d.lp.srv.draining.Load() {
 		return false // RFC 9110 §7.8: ignore Upgrade in HTTP/1.0; a body would precede the switch
 	}
+	if rt.up != nil && rt.up.proto != protoHTTP1 {
+		return false // an HTTP/2 stream has no Upgrade (RFC 9113 §8.6): sent as plain HTTP
+	}
 	listed := false
 	for _, c := range d.conn {
 		if hasToken(c.Value, tokUpgrade) {

@@ -194,7 +194,7 @@ func (hc *up2) open(u *up) {
 		s = h.freeS[n-1]
 		h.freeS[n-1] = nil
 		h.freeS = h.freeS[:n-1]
-		*s = up2stream{in: s.in[:0], pend: s.pend[:0], hbuf: s.hbuf[:0]}
+		*s = up2stream{in: s.in[:0], pend: s.pend[:0], hbuf: s.hbuf[:0], trail: s.trail[:0]}
 	} else {
 		s = new(up2stream)
 	}
@@ -625,6 +625,8 @@ type up2stream struct {
 	reqEnded bool        // END_STREAM sent (or queued in pend)
 	pend     []byte      // DATA waiting for the send windows
 	pendEnd  bool        // END_STREAM goes with the last of pend
+	trail    []byte      // the request's chunked trailer section, as it arrives
+	trailOut bool        // trail goes out as HEADERS once pend is sent
 
 	// The response, rendered as HTTP/1.1.
 	in       []byte
@@ -707,11 +709,7 @@ func (s *up2stream) sendHead(head []byte) bool {
 	fields := head[line+2:]
 	var authority []byte
 	kind, length := parser.BodyNone, int64(0)
-	for rest := fields; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(fields) {
 		switch {
 		case len(name) == 4 && parser.EqualFold(name, "host"):
 			authority = value
@@ -721,7 +719,6 @@ func (s *up2stream) sendHead(head []byte) bool {
 		case len(name) == 17 && parser.EqualFold(name, "transfer-encoding"):
 			kind = parser.BodyChunked
 		}
-		rest = next
 	}
 	if kind == parser.BodyLength && length == 0 {
 		kind = parser.BodyNone
@@ -734,15 +731,10 @@ func (s *up2stream) sendHead(head []byte) bool {
 	}
 	cc := &hc.cc
 	s.id = cc.StartRequest(s.tag, method, scheme, authority, target)
-	for rest := fields; ; {
-		name, value, _, next, ok := parser.CutField(rest)
-		if !ok {
-			break
-		}
+	for name, value := range parser.Fields(fields) {
 		if !(len(name) == 14 && parser.EqualFold(name, "content-length") && kind == parser.BodyNone) {
 			cc.RequestField(name, value)
 		}
-		rest = next
 	}
 	cc.RequestField(teName, trailersValue) // the gateway passes trailers on (gRPC needs it said)
 	end := kind == parser.BodyNone
@@ -765,20 +757,47 @@ func (s *up2stream) body(p []byte) {
 		return
 	}
 	for len(p) > 0 && !s.reqEnded {
+		tb := s.reqBody.TrailerBytes()
 		m, data, done, err := s.reqBody.Decode(p)
 		if err != nil {
 			s.hc.cc.Reset(s.id, h2.CodeCancel)
 			s.ended = true
 			return
 		}
+		if t := s.reqBody.TrailerBytes() - tb; t > 0 {
+			s.trail = append(s.trail, p[m-t:m]...) // the trailer section ends what Decode consumed
+		}
 		p = p[m:]
-		if len(data) > 0 || done {
+		switch {
+		case done && len(s.trail) > 2: // field lines before the final CRLF
+			s.sendData(data, false)
+			s.reqEnded, s.trailOut = true, true
+			if len(s.pend) == 0 {
+				s.sendTrailers()
+			}
+		case len(data) > 0 || done:
 			s.sendData(data, done)
 		}
 		if m == 0 {
 			break
 		}
 	}
+}
+
+// sendTrailers sends the request's trailer section, after all its DATA, as
+// HEADERS that end the stream (a chunked request's trailers from an
+// HTTP/1.1 client, or an HTTP/2 client's trailing HEADERS rendered so).
+func (s *up2stream) sendTrailers() {
+	s.trailOut = false
+	cc := &s.hc.cc
+	if s.ended || !cc.StartTrailers(s.id) {
+		return
+	}
+	for name, value := range parser.Fields(s.trail) {
+		cc.RequestField(name, value)
+	}
+	cc.EndRequest(true)
+	s.trail = s.trail[:0]
 }
 
 func (s *up2stream) sendData(p []byte, end bool) {
@@ -812,6 +831,9 @@ func (s *up2stream) writePending() {
 	s.pend = s.pend[:rest]
 	if rest == 0 {
 		s.pendEnd = false
+		if s.trailOut {
+			s.sendTrailers()
+		}
 	}
 	s.hc.flushSoon()
 }

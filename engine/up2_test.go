@@ -691,3 +691,225 @@ func TestH2UpstreamSlowClient(t *testing.T) {
 		t.Fatalf("read %d of %d bytes: %v", n, size, err)
 	}
 }
+
+// TestH2UpstreamRequestTrailers: a request's trailers reach an HTTP/2
+// upstream as the HEADERS that end its stream, after all the body, from an
+// HTTP/2 client's trailing HEADERS and from an HTTP/1.1 client's chunked
+// trailer section, small bodies and bodies past the upstream's windows
+// (the trailers then wait for the DATA before them); fields that frame or
+// authenticate a message stay out, as toward HTTP/1.1 upstreams.
+func TestH2UpstreamRequestTrailers(t *testing.T) {
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Seen-Len", fmt.Sprint(len(body)))
+		w.Header().Set("X-Seen-Sum", r.Trailer.Get("X-Sum"))
+		w.Header().Set("X-Seen-Auth", r.Trailer.Get("Authorization"))
+	})
+	srv := startH2(t, h2cProxyTo(up.addr))
+	for _, size := range []int{7, 3 << 20} {
+		body := strings.Repeat("x", size)
+		t.Run(fmt.Sprintf("h2 client %d bytes", size), func(t *testing.T) {
+			req, _ := http.NewRequest("POST", "http://"+srv.Addr()+"/t", io.MultiReader(strings.NewReader(body[:1]), strings.NewReader(body[1:])))
+			req.ContentLength = -1
+			req.Trailer = http.Header{"X-Sum": {"sum-ok"}, "Authorization": {"Bearer forged"}}
+			resp, err := h2cClient(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBody(t, resp)
+			if got := resp.Header.Get("X-Seen-Len"); got != fmt.Sprint(size) {
+				t.Fatalf("the upstream got %s body bytes, want %d", got, size)
+			}
+			if got := resp.Header.Get("X-Seen-Sum"); got != "sum-ok" {
+				t.Fatalf("the upstream saw request trailer X-Sum %q", got)
+			}
+			if got := resp.Header.Get("X-Seen-Auth"); got != "" {
+				t.Fatalf("Authorization taken from a trailer: %q", got)
+			}
+		})
+		t.Run(fmt.Sprintf("http1 client %d bytes", size), func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			go func() {
+				fmt.Fprintf(c, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n%x\r\n%s\r\n0\r\nX-Sum: sum-ok\r\n\r\n", size, body)
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBody(t, resp)
+			if got := resp.Header.Get("X-Seen-Len"); got != fmt.Sprint(size) {
+				t.Fatalf("the upstream got %s body bytes, want %d", got, size)
+			}
+			if got := resp.Header.Get("X-Seen-Sum"); got != "sum-ok" {
+				t.Fatalf("the upstream saw request trailer X-Sum %q", got)
+			}
+		})
+	}
+}
+
+// TestH2UpstreamTrailersWaitForData: with the upstream's stream window at
+// 16 bytes, a chunked request's trailer section arrives while most of its
+// body still waits for window; the trailers go out only after the last
+// DATA, as the HEADERS that end the stream.
+func TestH2UpstreamTrailersWaitForData(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	type frame struct {
+		kind string // "data" or "trailers"
+		n    int
+		end  bool
+		sum  string
+	}
+	frames := make(chan frame, 64)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, br)
+		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		_ = fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 16})
+		var hb bytes.Buffer
+		enc := hpack.NewEncoder(&hb)
+		started := map[uint32]bool{}
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				close(frames)
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					_ = fr.WriteSettingsAck()
+				}
+			case *http2.MetaHeadersFrame:
+				if !started[f.StreamID] && !f.StreamEnded() {
+					started[f.StreamID] = true
+					continue // the POST's head; its body waits for window
+				}
+				if started[f.StreamID] {
+					frames <- frame{kind: "trailers", end: f.StreamEnded(), sum: metaField(f, "x-sum")}
+				}
+				hb.Reset()
+				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
+				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hb.Bytes(), EndHeaders: true})
+				_ = fr.WriteData(f.StreamID, true, []byte("ok"))
+			case *http2.DataFrame:
+				frames <- frame{kind: "data", n: len(f.Data()), end: f.StreamEnded()}
+				if n := len(f.Data()); n > 0 {
+					_ = fr.WriteWindowUpdate(0, uint32(n))
+					_ = fr.WriteWindowUpdate(f.StreamID, uint32(n)) // 16 more bytes at a time
+				}
+			}
+		}
+	}()
+	srv := startServer(t, testConfig(t, h2cProxyTo(ln.Addr().String())))
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A first request opens the upstream connection, so that its SETTINGS
+	// (the 16-byte window) are known before the POST's body goes out.
+	fmt.Fprintf(c, "GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	warm, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, warm)
+	body := strings.Repeat("y", 100)
+	fmt.Fprintf(c, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n%x\r\n%s\r\n0\r\nX-Sum: sum-ok\r\n\r\n", len(body), body)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBody(t, resp); b != "ok" {
+		t.Fatalf("got %d %q", resp.StatusCode, b)
+	}
+	got := 0
+	for f := range frames {
+		switch f.kind {
+		case "data":
+			if f.end {
+				t.Fatal("END_STREAM on DATA: the trailers were lost")
+			}
+			if f.n > 16 {
+				t.Fatalf("a DATA frame of %d bytes past a 16-byte window", f.n)
+			}
+			got += f.n
+		case "trailers":
+			if got != len(body) {
+				t.Fatalf("the trailers went out after %d of the %d body bytes", got, len(body))
+			}
+			if !f.end || f.sum != "sum-ok" {
+				t.Fatalf("trailers: END_STREAM %v, x-sum %q", f.end, f.sum)
+			}
+			return
+		}
+	}
+	t.Fatal("the upstream got no trailers")
+}
+
+func metaField(f *http2.MetaHeadersFrame, name string) string {
+	for _, hf := range f.RegularFields() {
+		if hf.Name == name {
+			return hf.Value
+		}
+	}
+	return ""
+}
+
+// TestH2UpstreamUpgradeSentPlain: HTTP/2 has no Upgrade (RFC 9113 §8.6), so
+// a WebSocket handshake routed to an HTTP/2 upstream goes up as the plain
+// request it also is, without Upgrade or Connection, and the client gets
+// the upstream's answer (here 426) on a connection that stays usable.
+func TestH2UpstreamUpgradeSentPlain(t *testing.T) {
+	up := newH2CUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Upgrade", r.Header.Get("Upgrade")+"|"+r.Header.Get("Connection"))
+		w.Header().Set("X-Seen-Key", r.Header.Get("Sec-WebSocket-Key"))
+		w.WriteHeader(http.StatusUpgradeRequired)
+	})
+	srv := startServer(t, testConfig(t, h2cProxyTo(up.addr)))
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("status %d, want the upstream's 426", resp.StatusCode)
+	}
+	if got := resp.Header.Get("X-Seen-Upgrade"); got != "|" {
+		t.Fatalf("the upstream saw Upgrade|Connection %q", got)
+	}
+	if got := resp.Header.Get("X-Seen-Key"); got == "" {
+		t.Fatal("the end-to-end fields of the handshake did not go up")
+	}
+	fmt.Fprintf(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+	again, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the connection did not stay usable: %v", err)
+	}
+	readBody(t, again)
+}

@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -470,14 +471,14 @@ func Check(cfg *config.Config) error {
 
 // CheckFile is hotpath -check: it reads and validates the config file at
 // path and returns its warnings (config.Config.Warnings) and every problem
-// found, as a config.Errors (or the read error). A config that validates
-// is compiled as New would compile it (Check). One with field errors
-// cannot be compiled safely, so its other problems are looked for apart:
-// route conflicts are among the field errors already, and the files it
-// names are checked for being readable (and the admin token file for its
-// content). Problems only compiling finds
-// (the contents of key files, rate-limit and compression details) wait
-// until the field errors are fixed.
+// found, as a config.Errors (or the read error), in one run. A config
+// that validates is compiled as New would compile it (Check). One with
+// field errors is compiled too (route.Compile and the engine tolerate
+// it), and what compiling finds is added where it is news: not at a field
+// already reported, below one, or beside one in the same section (a bad
+// rate makes the limiter refuse the burst too). The files it names are
+// checked for being readable first (and the admin token file for its
+// content), since compiling skips a route whose upstream is unknown.
 func CheckFile(path string) (config.Errors, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -507,8 +508,38 @@ func CheckConfig(source string, data []byte) (config.Errors, error) {
 			}
 		}
 	}
+	var compiled config.Errors
+	errors.As(Check(cfg), &compiled) // config.Errors, or nil
+	reported := slices.Clone(errs)
+	for _, e := range compiled {
+		if !nearReported(e.Path, reported) {
+			errs = append(errs, e)
+		}
+	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	return warnings, errs
+}
+
+// nearReported reports whether a problem compiling found at path is at a
+// field of reported, below one, or beside one in the same section (not
+// merely in the same list element: routes[0].path and routes[0].upstream
+// are independent, rate_limit.rate and rate_limit.burst are not).
+func nearReported(path string, reported config.Errors) bool {
+	parent := func(p string) string {
+		if i := strings.LastIndexAny(p, ".["); i >= 0 {
+			return p[:i]
+		}
+		return ""
+	}
+	for _, r := range reported {
+		switch {
+		case path == r.Path, strings.HasPrefix(path, r.Path+"."), strings.HasPrefix(path, r.Path+"["):
+			return true
+		case parent(path) != "" && parent(path) == parent(r.Path) && !strings.HasSuffix(parent(path), "]"):
+			return true
+		}
+	}
+	return false
 }
 
 // minAdminToken is the shortest admin token accepted.

@@ -214,6 +214,21 @@ func (c *ClientConn) EndRequest(endStream bool) {
 	}
 }
 
+// StartTrailers begins the trailer section of stream id's request (RFC
+// 9113 §8.1): add fields with RequestField, then EndRequest(true) appends
+// them as HEADERS that end the stream. Call it once all the request's DATA
+// is taken (trailers are not flow-controlled, but they must follow the
+// data). It reports false when the stream is not open or has ended.
+func (c *ClientConn) StartTrailers(id uint32) bool {
+	i := c.pfind(id)
+	if i < 0 || c.closed || c.ps[i].endSent {
+		return false
+	}
+	c.enc.reset()
+	c.hwStream = id
+	return true
+}
+
 // WriteData appends DATA frames with as much of p as the stream's and the
 // connection's send windows allow and returns how many bytes it took; the
 // rest waits for ClientWritable. endStream ends the request once all of p

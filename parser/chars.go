@@ -2,6 +2,7 @@ package parser
 
 import (
 	"encoding/binary"
+	"iter"
 	"math/bits"
 )
 
@@ -241,6 +242,21 @@ func TrimOWS(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// Fields ranges over the "Name: value" lines of b as CutField reads them,
+// up to the first line that is not one (the end of a head): for name,
+// value := range Fields(b). It does not allocate.
+func Fields(b []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func(name, value []byte) bool) {
+		for {
+			name, value, _, next, ok := CutField(b)
+			if !ok || !yield(name, value) {
+				return
+			}
+			b = next
+		}
+	}
 }
 
 // CutField splits the first CRLF-terminated field line off b, a run of

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 )
 
@@ -85,5 +86,33 @@ func TestCutField(t *testing.T) {
 	}
 	if _, _, _, _, ok := CutField([]byte("no end")); ok {
 		t.Error("an unterminated line")
+	}
+}
+
+// TestFields: Fields yields what CutField cuts, stops at the end of the
+// head or when the loop breaks, and allocates nothing.
+func TestFields(t *testing.T) {
+	b := []byte("ETag:  \"v1\" \r\nX-Empty:\r\nNoColon\r\n\r\nAfter: x\r\n")
+	var got []string
+	for name, value := range Fields(b) {
+		got = append(got, string(name)+"|"+string(value))
+	}
+	if want := `["ETag|\"v1\"" "X-Empty|" "NoColon|"]`; fmt.Sprintf("%q", got) != want {
+		t.Fatalf("got %q, want %s", got, want)
+	}
+	n := 0
+	for range Fields(b) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Fatalf("break: %d iterations", n)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		for name := range Fields(b) {
+			n += len(name)
+		}
+	}); allocs != 0 {
+		t.Fatalf("%.1f allocations per range", allocs)
 	}
 }

@@ -52,8 +52,15 @@ func TestRampHTTPS(t *testing.T) {
 	jsonOut := filepath.Join(t.TempDir(), "ramp.json")
 	code, out, errOut := hotload("ramp", "--slo", "p99<2s,errors<50%", "--from", "20", "--step", "100%", "--max", "40",
 		"--hold", "300ms", "--warmup", "200ms", "-c", "2", "--no-keepalive", "--insecure", "--tls-version", "1.3", "--json", jsonOut, srv.URL+"/")
-	if code != exitOK || !strings.Contains(out, "Knee: 40 req/s") || !strings.Contains(out, "\nTLS: TLS 1.3") {
+	if code != exitOK || !strings.Contains(out, "Knee: ") || !strings.Contains(out, "\nTLS: TLS 1.3") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	// 40 req/s of new TLS connections passes the loose objective unless
+	// the machine is too busy to make them (the ramp then says it was
+	// answered less than asked, a run of the whole suite on 2 busy cores
+	// did): what is checked is that every step reports TLS.
+	if !strings.Contains(out, "Knee: 40 req/s") && !strings.Contains(out, "of the 40 asked") {
+		t.Fatalf("40 req/s failed the objective for another reason than throughput:\n%s", out)
 	}
 	var rep loadgen.RampReport
 	b, err := os.ReadFile(jsonOut)

@@ -51,6 +51,63 @@ timeouts: {connect: soon}
 	}
 }
 
+// TestCheckCompilesDespiteFieldErrors: problems only compiling finds (the
+// content of a CA file and an htpasswd file, a rate limit the limiter
+// refuses, a rate-limit key, a compression type) are reported in the same
+// run as field errors, each at its field. Before, they waited until the
+// field errors were fixed.
+func TestCheckCompilesDespiteFieldErrors(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	_ = os.WriteFile(ca, []byte("not pem\n"), 0o600)
+	htpasswd := filepath.Join(dir, "staff.htpasswd")
+	_ = os.WriteFile(htpasswd, []byte("no colon here\n"), 0o600)
+	path := filepath.Join(dir, "compile.yaml")
+	_ = os.WriteFile(path, []byte(`upstreams:
+  - name: app
+    endpoints: [{address: "127.0.0.1:9001"}]
+    tls: {ca_file: `+ca+`}
+routes:
+  - name: limited
+    path: /limited
+    upstream: app
+    rate_limit: {rate: 1, per: 1000h, burst: 1000, key: ["cookie:sid"]}
+  - name: squeezed
+    path: /squeezed
+    upstream: app
+    compression: {types: ["not a type"]}
+  - name: staff
+    path: /staff
+    upstream: app
+    auth: {basic: {htpasswd_file: `+htpasswd+`}}
+  - {name: broken, path: /broken, upstream: nope}
+timeouts: {connect: soon}
+`), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
+	}
+	want := []string{
+		path + ":4: upstreams[0].tls.ca_file: " + ca + ": no PEM certificate in it",
+		path + ":9: routes[0].rate_limit.burst: limiter: burst/rate",
+		path + `:9: routes[0].rate_limit.key[0]: want client_ip, route, host, path, header:<name> or query:<name>, got "cookie:sid"`,
+		path + `:13: routes[1].compression.types[0]: compression: bad content type pattern`,
+		path + ":17: routes[2].auth.basic.htpasswd_file: " + htpasswd + ": line 1:",
+		path + `:18: routes[3].upstream: unknown upstream "nope"`,
+		path + ":19: timeouts.connect: want a duration",
+		"7 problem(s) in " + path,
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("stderr:\n%s", errb.String())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d:\n got  %s\n want %s", i+1, lines[i], w)
+		}
+	}
+}
+
 // TestCheckYAMLLine: an indentation error is reported at its own line.
 func TestCheckYAMLLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "indent.yaml")
