@@ -30,11 +30,11 @@ import (
 //     compresses the body when the route negotiated a coding, then posts
 //     aggResumed to the connection's own loop (EventLoop.Execute, as
 //     cacheWaiter.Resume and dial do). No loop ever waits for it.
-//   - A handle per park tells a stale resume from the current one: when the
-//     client closes, or the exchange ends otherwise, aggEnd cancels the
-//     aggregation and forgets the handle, so a late resume finds
-//     parked != h and is dropped; nothing is written to a closed
-//     connection.
+//   - The exchange is parked on the aggregation (park.go), whose number
+//     tells a stale resume from the current one: when the client closes,
+//     or the exchange ends otherwise, unpark cancels the aggregation, so a
+//     late resume finds the park over and is dropped; nothing is written
+//     to a closed connection.
 //   - Server.stop closes the Client after the loops stop: running
 //     aggregations are canceled and their goroutines waited for. A drain
 //     (Shutdown) lets parked requests finish like any in-flight exchange;
@@ -63,14 +63,19 @@ type aggPart struct {
 // aggState is a client connection's aggregation state, allocated on its
 // first aggregated request and reused.
 type aggState struct {
-	parked *aggHandle // the running aggregation; nil when none
-	scr    []byte     // scratch for the fields every part gets
+	scr []byte // scratch for the fields every part gets
 }
 
-// aggHandle is one park's identity: a new one per aggregation, so a late
-// resume for an earlier one is recognised and dropped.
+// aggHandle is a running aggregation: its park's wake and hook.
 type aggHandle struct {
+	wake
 	cancel context.CancelFunc
+}
+
+// stop cancels the aggregation; its result will be dropped.
+func (h *aggHandle) stop() bool {
+	h.cancel()
+	return true
 }
 
 // compileAggregate builds route r's aggregation from its compiled parts
@@ -116,12 +121,11 @@ func (d *exchange) aggBegin(rt *route) {
 	if ps := d.pol; ps != nil && ps.rp != nil && ps.rp.comp != nil {
 		enc, comp = ps.enc, ps.rp.comp
 	}
-	h := &aggHandle{}
-	el := d.lp.el
+	h := &aggHandle{wake: d.newWake()}
 	cancel, ok := d.lp.srv.agg.Start(ra.spec, req, func(res *aggregate.Result) {
 		// On a worker goroutine: the expensive part stays off the loop.
 		body, coded := compressAggregate(res.Body, enc, comp)
-		_ = el.Execute(context.Background(), runnable(func() { d.aggResumed(h, res.Status, body, coded) }))
+		h.post(func() { h.d.aggResumed(h.seq, res.Status, body, coded) })
 	})
 	if !ok {
 		d.setReason(accesslog.ReasonAggregateSaturated)
@@ -129,7 +133,7 @@ func (d *exchange) aggBegin(rt *route) {
 		return
 	}
 	h.cancel = cancel
-	st.parked = h
+	d.parkOn(parkAgg, h, nil)
 }
 
 // aggCommonFields renders the fields every part gets: X-Forwarded-*, Via
@@ -232,15 +236,12 @@ func compressAggregate(body []byte, enc compression.Encoding, comp *compression.
 
 var jsonType = []byte("application/json")
 
-// aggResumed runs on d's loop when the aggregation h finishes: it writes
-// the response unless the exchange ended meanwhile.
-func (d *exchange) aggResumed(h *aggHandle, status int, body []byte, enc compression.Encoding) {
-	d.lp.wake() // a task Execute'd on the loop
-	st := d.agg
-	if st == nil || st.parked != h || d.cl == nil || d.cl.gone() {
+// aggResumed runs on d's loop when the aggregation (park seq) finishes: it
+// writes the response unless the exchange ended meanwhile.
+func (d *exchange) aggResumed(seq uint32, status int, body []byte, enc compression.Encoding) {
+	if !d.woken(parkAgg, seq) {
 		return // the client closed, or the exchange ended: drop the result
 	}
-	st.parked = nil
 	d.renderAggregate(status, len(body), enc)
 	d.respDone, d.started = true, true
 	if d.isHead {
@@ -280,18 +281,9 @@ func (d *exchange) renderAggregate(status, n int, enc compression.Encoding) {
 	d.out = append(b, "\r\n"...)
 }
 
-// aggParked reports whether the exchange waits for its aggregation.
-func (d *exchange) aggParked() bool { return d.agg != nil && d.agg.parked != nil }
-
-// aggEnd stops waiting for the exchange's aggregation, if it is still
-// running: it is canceled and its result will be dropped. It is called
-// when the exchange finishes, when the connection starts closing and when
-// it closes.
+// aggEnd lets go of a large scratch when the exchange ends (a running
+// aggregation was cancelled before: exchange.end → unpark).
 func (d *exchange) aggEnd() {
-	if st := d.agg; st != nil && st.parked != nil {
-		st.parked.cancel()
-		st.parked = nil
-	}
 	if st := d.agg; st != nil && cap(st.scr) > 16<<10 {
 		st.scr = nil // a large scratch is not kept per connection
 	}

@@ -73,10 +73,8 @@ type gateState struct {
 	ident []byte // identity fields to inject, "Name: value\r\n" lines
 	reqID []byte // the exchange's request ID
 
-	// A request parked for a Basic check (authpool.go): the job it waits
-	// for (new per park, so a late result for an earlier park is
-	// recognised) and a copy of its head, parsed again on resume.
-	authWait *authJob
+	// A request parked for a Basic check (authpool.go): a copy of its
+	// head, parsed again on resume.
 	authHead []byte
 }
 

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-	"github.com/panjf2000/gnet/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,7 +22,7 @@ import (
 //
 //   - park (gateBegin): the request head is copied (ps.authHead: its bytes
 //     leave the read buffer when begin returns) and an authJob, new for
-//     every park, is queued. The connection processes no further input
+//     every park, is queued; the exchange is parked on it (park.go). The connection processes no further input
 //     while parked: pipelined requests and the request body wait in its
 //     input, and the usual backlog pause bounds them. A full queue answers
 //     503 with Retry-After: 1 at once (reason "busy" in
@@ -33,9 +31,9 @@ import (
 //     decoded credential, clears the copy and posts authResumed to the
 //     request's own loop with EventLoop.Execute, as loop.dial hands back a
 //     connect.
-//   - resume (authResumed, on the loop): a job that is not the connection's
-//     current park (ps.authWait) is ignored: the connection closed, the
-//     wait timed out, or a later request parked. Otherwise the head is
+//   - resume (authResumed, on the loop): a job that is not the exchange's
+//     current park is ignored: the connection closed, the wait timed out,
+//     or a later request parked. Otherwise the head is
 //     parsed again from the copy, the outcome goes into the loop's
 //     auth.Cache, and the exchange continues exactly as without the park
 //     (401, or the identity fields, the route's policies and the upstream).
@@ -43,7 +41,7 @@ import (
 //     arms dlAuthWait), then is answered 503 with Retry-After: 1; the job
 //     is cancelled, so a worker that has not started it skips the bcrypt.
 //   - close, drain, reload: closing the connection cancels the job
-//     (policyEnd → authEnd). A drain lets the parked request finish like any
+//     (exchange.end → unpark). A drain lets the parked request finish like any
 //     in-flight one; a reload does not touch it (it resumes on the table and
 //     verifier it started with). The workers stop after the loops have.
 //
@@ -81,12 +79,12 @@ type authPool struct {
 	closed atomic.Bool
 }
 
-// authJob is one parked request's verification. The loop fills it, the
-// worker owns it from submit until it posts the result back, and then the
-// loop reads ok; cancelled is the only field both touch meanwhile.
+// authJob is one parked request's verification, and its park's hook. The
+// loop fills it, the worker owns it from submit until it posts the result
+// back, and then the loop reads ok; cancelled is the only field both touch
+// meanwhile.
 type authJob struct {
-	d         *exchange      // touched only on d's loop: d may be recycled meanwhile
-	el        gnet.EventLoop // d's loop, for posting the result
+	wake
 	basic     *auth.Basic
 	cred      []byte // decoded "user:password"; the worker clears it
 	ok        bool
@@ -160,7 +158,13 @@ func (p *authPool) check(j *authJob) {
 	}
 	clear(j.cred)
 	j.cred = nil
-	_ = j.el.Execute(context.Background(), runnable(func() { j.d.authResumed(j) }))
+	j.post(func() { j.d.authResumed(j) })
+}
+
+// stop cancels the job: a worker that has not started it skips the bcrypt.
+func (j *authJob) stop() bool {
+	j.cancelled.Store(true)
+	return true
 }
 
 // retryAfter1 is the field of a 503 for a full verifier pool.
@@ -171,13 +175,13 @@ var retryAfter1 = []byte("Retry-After: 1\r\n")
 // head. It returns true: the request is parked, or answered 503 when the
 // pool is full.
 func (d *exchange) parkForAuth(g *gate, ps *policyState, cred, head []byte) bool {
-	j := &authJob{d: d, el: d.lp.el, basic: g.basic, cred: cred}
+	j := &authJob{wake: d.newWake(), basic: g.basic, cred: cred}
 	if !d.lp.srv.auth.submit(j) {
 		clear(cred)
 		d.authBusy()
 		return true
 	}
-	ps.authWait = j
+	d.parkOn(parkAuth, j, nil)
 	ps.authHead = append(ps.authHead[:0], head...)
 	return true
 }
@@ -189,25 +193,12 @@ func (d *exchange) authBusy() {
 	d.renderLocal(503, retryAfter1)
 }
 
-// parkedForAuth arms the wait deadline of a request parked for a Basic
-// check (from dispatch) and reports whether the request is parked.
-func (d *exchange) parkedForAuth(now int64) bool {
-	ps := d.pol
-	if ps == nil || ps.authWait == nil {
-		return false
-	}
-	d.cl.setDeadline(dlAuthWait, now+d.tbl.timeouts.pending)
-	return true
-}
-
 // authResumed runs on d's loop when the worker has checked j.
 func (d *exchange) authResumed(j *authJob) {
-	d.lp.wake() // a task Execute'd on the loop
-	ps := d.pol
-	if ps == nil || ps.authWait != j || d.cl == nil || d.cl.gone() {
+	if !d.woken(parkAuth, j.seq) {
 		return // the request ended, or stopped waiting, meanwhile
 	}
-	ps.authWait = nil
+	ps := d.pol
 	d.cl.setDeadline(dlNone, 0)
 	if !d.reparse() {
 		d.lp.srv.log.Error("engine: a parked request head no longer parses to its route; connection closed")
@@ -247,24 +238,20 @@ func (d *exchange) reparse() bool {
 // authWaitExpired answers a request still parked after timeouts.pending.
 func (d *exchange) authWaitExpired() {
 	d.cl.setDeadline(dlNone, 0)
-	if ps := d.pol; ps == nil || ps.authWait == nil {
+	if !d.parkedOn(parkAuth) {
 		return
 	}
-	d.authEnd()
+	d.unpark()
 	d.authBusy()
 	d.dispatch()
 	d.cl.resume()
 }
 
-// authEnd stops waiting for a Basic check, if the request was parked: the
-// job is cancelled and its late result ignored (authResumed finds
-// authWait != j).
+// authEnd lets go of a large parked head. A wait for a Basic check was
+// stopped before (exchange.end → unpark: the job is cancelled and its late
+// result ignored).
 func (d *exchange) authEnd() {
 	ps := d.pol
-	if j := ps.authWait; j != nil {
-		j.cancelled.Store(true)
-		ps.authWait = nil
-	}
 	if cap(ps.authHead) > 16<<10 {
 		ps.authHead = nil // a large head is not kept per connection
 	}

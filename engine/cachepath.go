@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"context"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hotpath/hotpath/accesslog"
 	"github.com/hotpath/hotpath/cache"
@@ -44,8 +42,7 @@ type cacheState struct {
 	creq    cache.Request
 	variant uint64 // creq.Variant, for a refresh's snapshot
 
-	w      *cacheWaiter // offered to the next Lookup; replaced once it parks
-	parked *cacheWaiter // set while the request waits for a leader
+	w      *cacheWaiter // offered to the next Lookup; replaced once it parks (the park's hook then)
 	parkEP *pool.Endpoint
 	late   bool // the park deadline passed once: the resume is on its way
 
@@ -142,18 +139,24 @@ func (s *reqSnapshot) take(r *parser.Request, hs []parser.Header, variant uint64
 	s.creq.Headers = s
 }
 
-// cacheWaiter is a parked request's handle in a cache flight. A new one is
-// made for every park, so a late Resume for an earlier park is recognised
-// (parked != w) and ignored.
+// cacheWaiter is a parked request's waiter in a cache flight (park.go):
+// the flight compares waiters by pointer, so a new one is made for every
+// park; its wake is renumbered for each lookup it is offered to.
 type cacheWaiter struct {
-	d  *exchange      // touched only on d's loop: d may be recycled meanwhile
-	el gnet.EventLoop // d's loop, for posting the resume
+	wake
 }
 
 // Resume implements cache.Waiter. It runs on the goroutine that completed
 // the flight and only posts the continuation to the waiter's own loop.
 func (w *cacheWaiter) Resume(e *cache.Entry) {
-	_ = w.el.Execute(context.Background(), runnable(func() { w.d.cacheResumed(w, e) }))
+	w.post(func() { w.d.cacheResumed(w.seq, e) })
+}
+
+// stop takes the waiter out of its flight (on the loop); false: the
+// flight has completed, and the resume is on its way.
+func (w *cacheWaiter) stop() bool {
+	ps := w.d.pol
+	return ps.rp.cache.Cancel(ps.ticket, w)
 }
 
 // cacheBegin looks the request up. It returns true when the exchange is
@@ -186,8 +189,9 @@ func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 	creq.Variant = ps.variant
 	creq.Headers = fv
 	if ps.w == nil {
-		ps.w = &cacheWaiter{d: d, el: d.lp.el}
+		ps.w = new(cacheWaiter)
 	}
+	ps.w.wake = d.newWake() // not in a flight: only a Wait below puts it there
 	now := d.lp.srv.wallNow()
 	ps.reqTime = now
 	res := rp.cache.Lookup(creq, now, ps.w)
@@ -223,9 +227,9 @@ func (d *exchange) cacheBegin(rt *route, rp *routePolicy) bool {
 		return false
 	case cache.Wait:
 		ps.looked, ps.ticket, ps.stale = true, res.Ticket, res.Entry
-		ps.parked, ps.w, ps.late = ps.w, nil, false
+		d.parkOn(parkCache, ps.w, &rp.stats.CacheWaiting)
+		ps.w, ps.late = nil, false
 		ps.snap.take(r, fv.h[:fv.n], creq.Variant)
-		rp.stats.CacheWaiting.Add(1)
 		// Prepare the upstream request now, while the head is readable:
 		// the wait may end with going upstream after all.
 		if ep := rt.up.pick.Pick(d.hashKey(rt.up), nil); ep != nil {
@@ -319,26 +323,13 @@ func (d *exchange) writeLocal() {
 	d.writeHead(body)
 }
 
-// parkedForCache arms the wait deadline of a parked request (from
-// dispatch) and reports whether the request is parked.
-func (d *exchange) parkedForCache(now int64) bool {
-	ps := d.pol
-	if ps == nil || ps.parked == nil {
-		return false
-	}
-	d.cl.setDeadline(dlCacheWait, now+int64(d.tbl.pol.store.CoalesceWait))
-	return true
-}
-
-// cacheResumed runs on d's loop when the flight d waits for completes.
-func (d *exchange) cacheResumed(w *cacheWaiter, e *cache.Entry) {
-	d.lp.wake() // a task Execute'd on the loop
-	ps := d.pol
-	if ps == nil || ps.parked != w || d.cl == nil || d.cl.gone() {
+// cacheResumed runs on d's loop when the flight d waits for (park seq)
+// completes.
+func (d *exchange) cacheResumed(seq uint32, e *cache.Entry) {
+	if !d.woken(parkCache, seq) {
 		return // the request ended, or stopped waiting, meanwhile
 	}
-	ps.parked = nil
-	ps.rp.stats.CacheWaiting.Add(-1)
+	ps := d.pol
 	d.cl.setDeadline(dlNone, 0)
 	now := d.lp.srv.wallNow()
 	if e != nil && e.Fresh(now) && ps.rp.cache.Fits(e, &ps.snap.creq) {
@@ -357,20 +348,18 @@ func (d *exchange) cacheResumed(w *cacheWaiter, e *cache.Entry) {
 
 // cacheWaitExpired handles the end of a parked request's coalesce_wait.
 func (d *exchange) cacheWaitExpired(now int64) {
-	ps := d.pol
-	if ps == nil || ps.parked == nil {
+	if !d.parkedOn(parkCache) {
 		d.cl.setDeadline(dlNone, 0)
 		return
 	}
-	if !ps.rp.cache.Cancel(ps.ticket, ps.parked) && !ps.late {
+	if ps := d.pol; !d.pk.hook.stop() && !ps.late {
 		// Not parked any more: the leader completed and the resume is
 		// on its way to this loop. Give it a moment.
 		ps.late = true
 		d.cl.setDeadline(dlCacheWait, now+int64(time.Second))
 		return
 	}
-	ps.parked = nil
-	ps.rp.stats.CacheWaiting.Add(-1)
+	d.parkOver()
 	d.cl.setDeadline(dlNone, 0)
 	d.cacheResult(metrics.CacheMiss)
 	d.proxyParked()
@@ -526,16 +515,11 @@ func (d *exchange) capture(p []byte) {
 	ps.capBody = append(ps.capBody, p...)
 }
 
-// cacheEnd settles the exchange's cache state: stop waiting, store a
-// complete captured response and complete the flight (or fail it, so that
+// cacheEnd settles the exchange's cache state (end has stopped a wait,
+// unpark): store a complete captured response and complete the flight (or fail it, so that
 // its waiters go upstream), then reset for the next request.
 func (d *exchange) cacheEnd(rp *routePolicy) {
 	ps := d.pol
-	if ps.parked != nil {
-		rp.cache.Cancel(ps.ticket, ps.parked) // if false, the late Resume finds parked != w
-		ps.parked = nil
-		rp.stats.CacheWaiting.Add(-1)
-	}
 	if ps.lead {
 		ps.lead = false
 		var e *cache.Entry

@@ -54,8 +54,8 @@
 // buffers are taken when the first byte of a head arrives and given back
 // when the response ends, so a keep-alive request allocates nothing. What
 // may outlive an exchange (a pending-queue entry, a cache waiter, a
-// Basic-auth job, an aggregation result) holds a per-wait handle or
-// sequence number and checks it first (loop.releaseExchange).
+// Basic-auth job, an aggregation result) holds the number of the park it
+// resumes and checks it first (park.go, loop.releaseExchange).
 //
 // One request is in flight per HTTP/1.1 connection at a time; pipelined
 // requests wait in the connection's input and are answered in order.

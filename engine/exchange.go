@@ -26,8 +26,8 @@ import (
 // (loop.releaseExchange): the parser, match, policy state and buffers are
 // reused from one request to the next, and nothing is allocated per request.
 // What may outlive a request (a pending-queue entry, a cache waiter, a
-// Basic-auth job, an aggregation result) holds a per-wait handle or
-// sequence number and checks it before touching the exchange.
+// Basic-auth job, an aggregation result) holds the number of the park it
+// resumes (park.go) and checks it before touching the exchange.
 type exchange struct {
 	lp *loop
 	cl client // the connection the request came on; kept after release (loop.releaseExchange)
@@ -37,8 +37,7 @@ type exchange struct {
 	connArr [8]parser.Header
 	conn    []parser.Header // the request's Connection fields
 
-	waiting *waitQueue // queued for a connection (pending.go)
-	waitSeq uint32     // tells this wait's queue entry from stale ones
+	pk park // what the exchange waits for, if anything (park.go)
 
 	// Retries (retry.go): the endpoints tried, the retries made, the
 	// upstream's retry budget token held, and the body kept to send again.
@@ -285,16 +284,13 @@ func (d *exchange) dispatch() {
 	} else {
 		d.cl.setDeadline(dlNone, 0)
 	}
+	if d.parked(now) {
+		return // its resume continues (authResumed, cacheResumed, aggResumed)
+	}
 	if d.local {
-		if d.aggParked() {
-			return // aggResumed writes the response
-		}
 		d.respDone, d.started = true, true
 		d.writeLocal()
 		d.maybeFinish()
-		return
-	}
-	if d.parkedForAuth(now) || d.parkedForCache(now) {
 		return
 	}
 	d.acquire(false)
@@ -330,8 +326,8 @@ func (d *exchange) connect(fresh bool) {
 		d.lp.enqueue(d)
 		return
 	}
-	d.conns.Dialed()
 	u := &up{lp: d.lp, ep: d.ep, conns: d.conns, state: upDialing}
+	u.count()
 	d.lp.addUp(u)
 	u.attach(d, false)
 	u.setDeadline(dlConnect, d.lp.now+d.tbl.timeouts.connect+int64(time.Second))
@@ -384,11 +380,7 @@ func (d *exchange) gatewayError(err error) {
 // err's status, or, when the response has started, is cut off (the only
 // signal left).
 func (d *exchange) fail(err error, epFailed bool) {
-	if u := d.u; u != nil {
-		d.detach()
-		u.drop()
-	}
-	d.endEP(epFailed)
+	d.dropUpstream(epFailed)
 	if d.started {
 		d.closeAfter = true
 		d.flushHead()
@@ -412,12 +404,14 @@ func (d *exchange) finish() {
 	d.cl.ended(d)
 }
 
-// end releases what the exchange holds, once: its metrics and access-log
-// line, its policies (in-flight slot, cache flight, parked waits,
-// compressor), its aggregation, and its link to the upstream connection.
-// Every way an exchange ends (finished, the connection closing, the
-// client gone) calls it; later calls do nothing.
+// end releases what the exchange holds, once: its park (a wait it no
+// longer needs is stopped), its metrics and access-log line, its policies
+// (in-flight slot, cache flight, compressor), its aggregation, and its
+// link to the upstream connection. Every way an exchange ends (finished,
+// the connection closing, the client gone) calls it; later calls do
+// nothing.
 func (d *exchange) end() {
+	d.unpark()
 	d.observeEnd()
 	d.grpcEnd() // grpcstats.go
 	d.policyEnd()
@@ -425,6 +419,18 @@ func (d *exchange) end() {
 	d.detach()
 	d.releaseRetry()
 	d.rt = nil
+}
+
+// clientGone ends an exchange whose client went away mid-exchange (the
+// connection closed, the stream was reset or cut off): its upstream
+// connection is abandoned (up.abandon), the endpoint is not blamed, and
+// end releases the rest. The client gives the exchange back after.
+func (d *exchange) clientGone() {
+	if u := d.u; u != nil {
+		u.abandon(d)
+	}
+	d.endEP(false)
+	d.end()
 }
 
 // clientTimedOut ends an exchange whose client stopped sending its body

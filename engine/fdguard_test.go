@@ -49,7 +49,7 @@ func blockLoops(t *testing.T, srv *Server) (release func()) {
 // reused and is closed; its own event, in the same batch, must not be
 // reported by gnet as an event of a stale connection (issue 18: a dozen
 // such warnings per load run). Upstream connections are closed after the
-// batch (up.closeConn).
+// batch (up.drop).
 func TestNoStaleEventWhenClientLeaves(t *testing.T) {
 	respond := make(chan struct{})
 	up := newRawUpstream(t, func(c net.Conn, r *bufio.Reader) {

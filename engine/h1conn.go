@@ -368,11 +368,7 @@ func (h *h1conn) onClose() {
 	}
 	h.lp.removeDown(h)
 	if x := h.x; x != nil {
-		if u := x.u; u != nil {
-			u.abandon(x)
-		}
-		x.endEP(false)
-		x.end()
+		x.clientGone()
 		h.release()
 	}
 	h.lp.recycle(h)

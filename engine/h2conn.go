@@ -685,11 +685,7 @@ func (s *h2stream) kill() {
 	s.reset = true
 	if x := s.x; x != nil {
 		s.x = nil
-		if u := x.u; u != nil {
-			u.abandon(x)
-		}
-		x.endEP(false)
-		x.end()
+		x.clientGone()
 		s.hc.lp.releaseExchange(x)
 	}
 	s.hc.drop(s)

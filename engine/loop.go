@@ -135,7 +135,10 @@ func (lp *loop) Run(context.Context) error {
 	return nil
 }
 
+// closeIdle closes an idle connection its pool has uncounted (the closeFn
+// of Conns.Expire and CloseIdle): at once, from the loop's tick.
 func (lp *loop) closeIdle(u *up) {
+	u.counted = false
 	u.state = upClosed
 	_ = lp.el.Close(rawConn(u.c))
 }
@@ -256,19 +259,19 @@ func (lp *loop) newExchange(h client) *exchange {
 }
 
 // releaseExchange takes back an exchange that has ended (exchange.end):
-// nothing points at it any more, except what checks a handle or sequence
-// number before touching it (a pending-queue entry compares waiting and
-// waitSeq; a cache waiter, a Basic-auth job or an aggregation result
-// compares its handle with pol.parked, pol.authWait or agg.parked, which
-// the end cleared). An exchange still due for a redispatch is left to the
-// garbage collector.
+// nothing points at it any more, except what checks the number of the
+// park it resumes before touching it (a pending-queue entry, a cache
+// waiter, a Basic-auth job or an aggregation result: park.go; the end
+// unparked it, and the number is kept, never reset). An exchange still
+// due for a redispatch is left to the garbage collector.
 //
 // x.cl is kept until the exchange is taken again: code up the stack of a
 // write that failed (gnet closes the connection inside Write) still finds
 // x.cl.closed set and stops, as it did when the connection held the
 // exchange's state itself.
 func (lp *loop) releaseExchange(x *exchange) {
-	x.u, x.ep, x.rt, x.conns, x.waiting = nil, nil, nil, nil, nil
+	x.u, x.ep, x.rt, x.conns = nil, nil, nil, nil
+	x.pk.kind, x.pk.hook = parkNone, nil // end unparked it; the number stays
 	if len(lp.freeExchanges) >= max(maxFreeExchanges, lp.keepExchanges) || slices.Contains(lp.redo, x) {
 		return
 	}

@@ -18,8 +18,10 @@ import (
 // hooking each of them the server calls settle after every event on the
 // loop; with nothing queued that is one comparison.
 //
-// Entries are removed lazily: a client that closes or whose exchange ends
-// otherwise leaves a stale entry that settle pops and a full queue compacts.
+// A waiting request is parked (park.go) on a slot: its entry holds the
+// park's number. Entries are removed lazily: a client that closes or whose
+// exchange ends otherwise leaves a stale entry that settle pops and a full
+// queue compacts.
 
 // pending is one loop's queues of requests waiting for a connection.
 type pending struct {
@@ -42,8 +44,8 @@ type waitQueue struct {
 
 type waiter struct {
 	d        *exchange // nil once expired
-	seq      uint32
-	deadline int64 // loop clock
+	seq      uint32    // d's park (parkSlot) for this entry
+	deadline int64     // loop clock
 }
 
 func (q *waitQueue) at(i int) *waiter {
@@ -78,7 +80,7 @@ func (q *waitQueue) pop() {
 // live reports whether w still stands for a request waiting in q.
 func (q *waitQueue) live(w *waiter) bool {
 	d := w.d
-	return d != nil && d.waiting == q && d.waitSeq == w.seq && d.cl.current(d) &&
+	return d != nil && d.waitsOn(parkSlot, w.seq) && d.cl.current(d) &&
 		d.u == nil && d.ep != nil
 }
 
@@ -156,9 +158,8 @@ func (lp *loop) enqueue(d *exchange) {
 		d.gatewayError(ErrPoolExhausted)
 		return
 	}
-	d.waitSeq++
-	d.waiting = q
-	q.push(waiter{d: d, seq: d.waitSeq, deadline: lp.now + d.tbl.timeouts.pending})
+	q.push(waiter{d: d, seq: d.newWake().seq, deadline: lp.now + d.tbl.timeouts.pending})
+	d.parkOn(parkSlot, nil, nil)
 	p.entries++
 	if !q.listed {
 		q.listed = true
@@ -225,14 +226,14 @@ func (lp *loop) serve(q *waitQueue, now int64) {
 		if d.pipelinable() && lp.joinPipe(d) {
 			q.pop()
 			p.entries--
-			d.waiting = nil
+			d.parkOver()
 			continue
 		}
 		if q.conns.IdleLen() > 0 {
 			if u, ok := q.conns.Get(now); ok {
 				q.pop()
 				p.entries--
-				d.waiting = nil
+				d.parkOver()
 				u.attach(d, true)
 				u.send()
 				continue
@@ -244,7 +245,7 @@ func (lp *loop) serve(q *waitQueue, now int64) {
 		}
 		q.pop()
 		p.entries--
-		d.waiting = nil
+		d.parkOver()
 		d.connect(true)
 	}
 }
@@ -267,7 +268,7 @@ func (lp *loop) tickPending(now int64) {
 			d := w.d
 			if now >= w.deadline {
 				w.d = nil
-				d.waiting = nil
+				d.parkOver()
 				p.expired = append(p.expired, d)
 				continue
 			}

@@ -466,9 +466,10 @@ func (d *exchange) appendPolicyFields(b []byte) []byte {
 	return b
 }
 
-// policyEnd releases what the exchange holds, exactly once: a wait for a
-// Basic check (authpool.go), the in-flight slot, a parked cache wait, the compressor, and the cache flight (stored
-// and completed when the response arrived whole, failed otherwise). It is
+// policyEnd releases what the exchange holds, exactly once: the in-flight
+// slot, the compressor, and the cache flight (stored and completed when the
+// response arrived whole, failed otherwise); a parked Basic check or cache
+// wait was stopped before it (exchange.end → unpark). It is
 // called when the exchange finishes, when the connection starts closing and
 // when it closes; only the first call does anything.
 func (d *exchange) policyEnd() {

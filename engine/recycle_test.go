@@ -34,16 +34,11 @@ func TestConnRecycling(t *testing.T) {
 
 // A released exchange comes back for the next request with its small
 // buffers emptied, its policy state kept (each request resets what it
-// uses) and its pending-queue sequence carried on; large buffers are not
+// uses) and its park number carried on (park.go); large buffers are not
 // kept, and an exchange due for a redispatch is not reused.
 func TestExchangeRecycling(t *testing.T) {
-	s := &Server{}
-	tbl, err := compile(config.Default(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tbl.Store(tbl)
-	lp := &loop{srv: s}
+	lp := defaultLoop(t)
+	tbl := lp.srv.tbl.Load()
 	h := lp.newConn(nil)
 	x := lp.newExchange(h)
 	if x.cl != h || x.tbl != tbl || x.lp != lp {
@@ -51,12 +46,11 @@ func TestExchangeRecycling(t *testing.T) {
 	}
 	x.head = append(make([]byte, 0, 512), "GET / HTTP/1.1\r\n"...)
 	x.out = make([]byte, 100, maxKeptBuf+1)
-	x.waitSeq = 7
-	x.waiting = &waitQueue{}
+	x.pk = park{kind: parkSlot, seq: 7}
 	x.pol = &policyState{peerOK: true}
 	lp.releaseExchange(x)
-	if x.waiting != nil || x.u != nil {
-		t.Error("a released exchange still points at its queue or upstream")
+	if x.pk.kind != parkNone || x.u != nil {
+		t.Error("a released exchange is still parked or points at its upstream")
 	}
 	y := lp.newExchange(h)
 	if y != x {
@@ -68,8 +62,8 @@ func TestExchangeRecycling(t *testing.T) {
 	if y.out != nil {
 		t.Errorf("a buffer above maxKeptBuf was kept (cap %d)", cap(y.out))
 	}
-	if y.waitSeq != 7 {
-		t.Errorf("waitSeq %d, want 7 carried on", y.waitSeq)
+	if y.pk.seq != 7 {
+		t.Errorf("park number %d, want 7 carried on", y.pk.seq)
 	}
 	if y.pol == nil || y.pol.peerOK {
 		t.Error("policy state not kept, or its client address not forgotten")
@@ -79,6 +73,19 @@ func TestExchangeRecycling(t *testing.T) {
 	if len(lp.freeExchanges) != 0 {
 		t.Error("an exchange due for a redispatch was reused")
 	}
+}
+
+// defaultLoop is a bare loop on a server with the default table, for the
+// free lists and parks: nothing runs on it.
+func defaultLoop(t *testing.T) *loop {
+	t.Helper()
+	s := &Server{}
+	tbl, err := compile(config.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tbl.Store(tbl)
+	return &loop{srv: s}
 }
 
 // Connections come and go on one loop, each leaving its down in a

@@ -135,12 +135,8 @@ func (d *exchange) retry(why metrics.RetryReason) bool {
 	if next == nil {
 		return false
 	}
-	if u := d.u; u != nil {
-		d.detach()
-		u.drop()
-	}
 	d.observeAttemptFailed(why)
-	d.endEP(true) // the failed attempt counts against its endpoint
+	d.dropUpstream(true) // the failed attempt counts against its endpoint
 	d.attempts++
 	d.retried = true
 	if mt := d.tbl.mt; mt != nil {

@@ -192,11 +192,11 @@ func (u *up) switchProtocols(consumed int) error {
 	d.render101(r, u.connArr[:0])
 	d.status = 101
 	d.endEP(false)
-	// The HTTP exchange ends here: it is counted and logged as a 101, and
-	// its policies let go (a tunnel holds no max_in_flight slot and no
-	// cache flight; the pool's max_conns slot stays taken until it ends).
-	d.observeEnd()
-	d.policyEnd()
+	// The HTTP exchange ends here, as every exchange does (exchange.end):
+	// it is counted and logged as a 101, and its policies let go (a tunnel
+	// holds no max_in_flight slot, no cache flight and no retry budget;
+	// the pool's max_conns slot stays taken until it ends).
+	d.end()
 	discard(u.c, consumed)
 
 	t := newTunnel(d, u)
@@ -394,7 +394,7 @@ func (t *tunnel) finish() {
 		lp.srv.edgeRelease(t.perIP) // edge.go; the client's gnet.Conn may be gone
 		t.perIP = netip.Addr{}
 	}
-	t.u.conns.Closed(t.u) // its max_conns slot is free (settle hands it on)
+	t.u.uncount() // its max_conns slot is free (settle hands it on)
 }
 
 // tickTunnels runs each tunnel's tick; called from the loop's tick.

@@ -50,6 +50,10 @@ type up struct {
 	busy      bool
 	wantClose bool
 	paused    bool
+	// counted: u holds a slot in conns, from count (the dial) until
+	// uncount, which drop, dialFailed and onClose call; the pool uncounts
+	// the connections it hands back to close itself (release, closeIdle).
+	counted bool
 
 	pipe pipe // requests queued behind d when pipelining (pipeline.go)
 	iov  [2][]byte
@@ -108,16 +112,26 @@ func (u *up) send() {
 	}
 }
 
-// drop closes u and gives its slot in the pool back: for a connection
-// that cannot be reused (its exchange failed or its client left).
-func (u *up) drop() {
-	u.conns.Closed(u)
-	u.closeConn()
+// count takes a slot in u's pool for u, a connection being dialed.
+func (u *up) count() {
+	u.conns.Dialed()
+	u.counted = true
 }
 
-// closeConn closes the connection (now, or when u's callback returns). The
-// caller has done the pool accounting (drop does both).
-func (u *up) closeConn() {
+// uncount gives u's slot in its pool back, once.
+func (u *up) uncount() {
+	if u.counted {
+		u.counted = false
+		u.conns.Closed(u)
+	}
+}
+
+// drop closes u (now, or when u's callback returns) and gives its slot in
+// the pool back: the one way the engine closes an upstream connection
+// (its exchange failed, its client left, it cannot be kept alive). A
+// second call does no accounting.
+func (u *up) drop() {
+	u.uncount()
 	u.dropQueue()
 	u.state = upClosed
 	u.d = nil
@@ -170,13 +184,8 @@ func (u *up) onOpen(c gnet.Conn) gnet.Action {
 	case u.state != upDialing:
 		u.wantClose = true // timed out while dialing
 	case u.d == nil:
-		u.state = upIdle // its client left: keep it warm for the next one
 		u.pipe.compact()
-		u.endPipe()
-		u.setDeadline(dlNone, 0)
-		if toClose, ok := u.conns.Release(u, 0, u.lp.now); ok {
-			toClose.closeConn()
-		}
+		u.idle() // its client left: keep it warm for the next one
 	default:
 		u.attach(u.d, false)
 		u.send()
@@ -195,7 +204,7 @@ func (u *up) dialFailed(timedOut bool) {
 	}
 	u.state = upClosed
 	u.lp.removeUp(u)
-	u.conns.Closed(u)
+	u.uncount()
 	err := ErrUpstreamConnect
 	if timedOut {
 		err = ErrConnectTimeout
@@ -217,14 +226,10 @@ func (u *up) onClose(err error) {
 	}
 	prev := u.state
 	u.state = upClosed
-	switch prev {
-	case upClosed:
-		return
-	case upIdle:
-		u.conns.Closed(u)
+	u.uncount()
+	if prev == upClosed || prev == upIdle {
 		return
 	}
-	u.conns.Closed(u)
 	u.dropQueue() // requests pipelined behind d are retried (pipeline.go)
 	d := u.d
 	if d == nil {
@@ -308,11 +313,7 @@ func (u *up) readResponse() {
 func (u *up) readOne() bool {
 	d := u.d
 	if u.state != upActive || d == nil {
-		// Bytes or EOF on an idle connection: it cannot be reused.
-		if u.state == upIdle {
-			u.conns.Closed(u)
-		}
-		u.closeConn()
+		u.drop() // bytes or EOF on an idle connection: it cannot be reused
 		return false
 	}
 	buf, _ := u.c.Peek(-1)
@@ -434,13 +435,16 @@ func (u *up) complete(leftover bool) bool {
 	return next && u.state == upActive
 }
 
-// idle returns u, its exchanges all answered, to the pool.
+// idle returns u, its exchanges all answered, to the pool. The pool may
+// hand back a connection to close (u at max requests, or the oldest idle
+// one), already uncounted.
 func (u *up) idle() {
 	u.state = upIdle
 	u.endPipe()
 	u.setDeadline(dlNone, 0)
 	if toClose, ok := u.conns.Release(u, u.served, u.lp.now); ok {
-		toClose.closeConn()
+		toClose.counted = false
+		toClose.drop()
 	}
 }
 
@@ -460,18 +464,7 @@ func (u *up) tick(now int64) {
 	}
 	switch u.dl {
 	case dlConnect:
-		if u.state == upDialing {
-			u.state = upClosed
-			u.lp.removeUp(u)
-			u.conns.Closed(u)
-			if d != nil {
-				d.detach()
-				if !d.retry(metrics.RetryConnect) {
-					d.gatewayError(ErrConnectTimeout)
-				}
-			}
-			u.failQueued(ErrConnectTimeout)
-		}
+		u.dialFailed(true)
 	case dlUpHeader, dlUpRead:
 		if u.dl == dlUpHeader && d != nil && u.c != nil && !u.gotResp {
 			if left := u.c.OutboundBuffered(); left > 0 && left != u.sendLeft {

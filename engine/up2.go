@@ -119,8 +119,8 @@ func (lp *loop) connectH2(d *exchange) {
 		h.streams.Limits = pool.Limits{MaxIdle: -1, MaxRequests: 1}
 	}
 	d.conns = &h.streams
-	d.conns.Dialed()
 	u := h.newUp(lp, d.ep)
+	u.count()
 	u.attach(d, false)
 	u.setDeadline(dlConnect, lp.now+d.tbl.timeouts.connect+int64(time.Second))
 	hc := lp.pickH2(d.ep, d.rt.up)
@@ -318,9 +318,8 @@ func (hc *up2) requeueWaiting() {
 			continue
 		}
 		d := u.d
-		u.state = upClosed
-		u.conns.Closed(u)
 		d.detach()
+		u.drop() // still waiting: nothing to close but its slot
 		if d.retried {
 			d.gatewayError(ErrUpstreamClosed)
 			continue
@@ -940,9 +939,8 @@ func (s *up2stream) fail(err error, unprocessed bool) {
 	s.ended = true
 	if d := u.d; unprocessed && d != nil && !u.gotResp && !d.retried && !d.started && (d.reqBody.Kind() == parser.BodyNone || d.keepBody && d.reqDone) {
 		s.closeStream()
-		u.state = upClosed
-		u.conns.Closed(u)
 		d.detach()
+		u.drop() // the stream is closed already: its slot goes back
 		d.retried = true
 		d.acquire(true)
 		return
