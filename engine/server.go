@@ -317,9 +317,6 @@ func (s *Server) Addrs() []string { return append([]string(nil), s.addrs...) }
 // Addr returns the first listener address.
 func (s *Server) Addr() string { return s.addrs[0] }
 
-// EventLoops returns how many event loops the server runs (workers).
-func (s *Server) EventLoops() int { return s.loops }
-
 // Reload compiles cfg and swaps it in atomically. Requests in flight finish
 // on the table they started with. On error nothing changes. Listener
 // addresses and worker counts need a restart; Reload logs when they differ.

@@ -102,9 +102,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv := g.Engine()
-	if p, raised := spareP(srv.EventLoops()); raised {
-		log.Info("GOMAXPROCS raised to event loops + 1", "gomaxprocs", p, "workers", srv.EventLoops())
-	}
 	// Through the process log (stderr, log.format), never stdout: stdout
 	// may be the access log (access_log.path: stdout), JSON from line 1.
 	log.Info("hotpath listening", "addrs", strings.Join(srv.Addrs(), ","), "config", cfg.Source,
