@@ -34,10 +34,11 @@ func (c *loopClock) now() int64 { return c.ns.Load() }
 func (c *loopClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // startServerLoopClock starts a server for cfg whose loops run on a
-// loopClock. The wall clock (the cache's) is not affected.
-func startServerLoopClock(t testing.TB, cfg *config.Config) (*Server, *loopClock) {
+// loopClock (opts after a discarding logger). The wall clock (the cache's)
+// is not affected.
+func startServerLoopClock(t testing.TB, cfg *config.Config, opts ...Option) (*Server, *loopClock) {
 	t.Helper()
-	srv, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv, err := New(cfg, append([]Option{WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -241,17 +241,8 @@ func TestPerIPMaxConnections(t *testing.T) {
 func TestPerIPNewConnections(t *testing.T) {
 	up := newRecordingUpstream(t, "app")
 	var logs syncBuffer
-	srv, err := New(testConfig(t, "limits: {per_ip: {new_connections: {rate: 1, per: 1h, burst: 3}}}\n"+proxyTo(up.addr)),
+	srv, clk := startServerLoopClock(t, testConfig(t, "limits: {per_ip: {new_connections: {rate: 1, per: 1h, burst: 3}}}\n"+proxyTo(up.addr)),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := newLoopClock()
-	srv.monoClock = clk.now
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
 	for i := 0; i < 3; i++ {
 		c := dialFrom(t, srv, "127.0.0.2")
 		if _, ok := served(t, c, bufio.NewReader(c), "/burst"); !ok {

@@ -69,16 +69,7 @@ routes:
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
 	cfg.Timeouts.ClientHeader = 300 * time.Millisecond
 	var alog, plog syncBuffer
-	srv, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(&plog, nil))), WithAccessLogOutput(&alog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := newLoopClock()
-	srv.monoClock = clk.now
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, clk := startServerLoopClock(t, cfg, WithLogger(slog.New(slog.NewTextHandler(&plog, nil))), WithAccessLogOutput(&alog))
 	eventually(t, 10*time.Second, func() bool {
 		return metricValue(scrape(t, srv), "hotpath_endpoint_healthy", "upstream", "down") == 0
 	}, "the down upstream's endpoint not marked down")

@@ -708,6 +708,20 @@ func TestH2UpstreamRequestTrailers(t *testing.T) {
 		w.Header().Set("X-Seen-Auth", r.Trailer.Get("Authorization"))
 	})
 	srv := startH2(t, h2cProxyTo(up.addr))
+	// seen checks what the upstream said it received.
+	seen := func(t *testing.T, resp *http.Response, size int) {
+		t.Helper()
+		readBody(t, resp)
+		if got := resp.Header.Get("X-Seen-Len"); got != fmt.Sprint(size) {
+			t.Fatalf("the upstream got %s body bytes, want %d", got, size)
+		}
+		if got := resp.Header.Get("X-Seen-Sum"); got != "sum-ok" {
+			t.Fatalf("the upstream saw request trailer X-Sum %q", got)
+		}
+		if got := resp.Header.Get("X-Seen-Auth"); got != "" {
+			t.Fatalf("Authorization taken from a trailer: %q", got)
+		}
+	}
 	for _, size := range []int{7, 3 << 20} {
 		body := strings.Repeat("x", size)
 		t.Run(fmt.Sprintf("h2 client %d bytes", size), func(t *testing.T) {
@@ -718,16 +732,7 @@ func TestH2UpstreamRequestTrailers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			readBody(t, resp)
-			if got := resp.Header.Get("X-Seen-Len"); got != fmt.Sprint(size) {
-				t.Fatalf("the upstream got %s body bytes, want %d", got, size)
-			}
-			if got := resp.Header.Get("X-Seen-Sum"); got != "sum-ok" {
-				t.Fatalf("the upstream saw request trailer X-Sum %q", got)
-			}
-			if got := resp.Header.Get("X-Seen-Auth"); got != "" {
-				t.Fatalf("Authorization taken from a trailer: %q", got)
-			}
+			seen(t, resp, size)
 		})
 		t.Run(fmt.Sprintf("http1 client %d bytes", size), func(t *testing.T) {
 			c, err := net.Dial("tcp", srv.Addr())
@@ -742,13 +747,7 @@ func TestH2UpstreamRequestTrailers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			readBody(t, resp)
-			if got := resp.Header.Get("X-Seen-Len"); got != fmt.Sprint(size) {
-				t.Fatalf("the upstream got %s body bytes, want %d", got, size)
-			}
-			if got := resp.Header.Get("X-Seen-Sum"); got != "sum-ok" {
-				t.Fatalf("the upstream saw request trailer X-Sum %q", got)
-			}
+			seen(t, resp, size)
 		})
 	}
 }
