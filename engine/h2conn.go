@@ -57,6 +57,13 @@ type h2conn struct {
 	busy, wantClose, closed bool
 	goneAway                bool // a GOAWAY was queued: close once the streams end
 	flushQueued             bool // listed in loop.h2flushes
+
+	// reading: inside read, a stream's request DATA waits in its body
+	// until the whole read is parsed (pumps lists those streams), so that
+	// the frames of one read go upstream as one chunk in one write, with
+	// one window credit: a gRPC stream's read brings many messages.
+	reading bool
+	pumps   []*h2stream
 }
 
 // h2stream is one stream of an h2conn and its exchange's client.
@@ -72,6 +79,7 @@ type h2stream struct {
 	chunk      []byte // scratch for a chunk's size line
 	reqTrailer []byte // the request's trailer section as the last chunk (setTrailers)
 	iov        [3][]byte
+	pumpQueued bool // listed in hc.pumps
 
 	// The response, from the exchange's HTTP/1.1 bytes.
 	resp      parser.Response
@@ -194,6 +202,7 @@ func (hc *h2conn) read() {
 	buf, _ := hc.c.Peek(-1)
 	now := hc.lp.now
 	off := 0
+	hc.reading = true
 	for !hc.closed && !hc.wantClose {
 		n, ev := hc.sc.Feed(buf[off:], now)
 		off += n
@@ -202,7 +211,16 @@ func (hc *h2conn) read() {
 		}
 		hc.event(ev, now)
 	}
+	hc.reading = false
 	discard(hc.c, off)
+	for i, s := range hc.pumps {
+		hc.pumps[i] = nil
+		if s.pumpQueued { // not reset and reused meanwhile
+			s.pumpQueued = false
+			s.pump()
+		}
+	}
+	hc.pumps = hc.pumps[:0]
 }
 
 func (hc *h2conn) event(ev *h2.Event, now int64) {
@@ -374,6 +392,13 @@ func forbiddenTrailer(name []byte) bool {
 func (s *h2stream) data(p []byte, end bool) {
 	s.body = append(s.body, p...)
 	s.bodyEnd = s.bodyEnd || end
+	if hc := s.hc; hc.reading {
+		if !s.pumpQueued { // sent once the read is parsed (h2conn.read)
+			s.pumpQueued = true
+			hc.pumps = append(hc.pumps, s)
+		}
+		return
+	}
 	s.pump()
 }
 

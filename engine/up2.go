@@ -194,7 +194,7 @@ func (hc *up2) open(u *up) {
 		s = h.freeS[n-1]
 		h.freeS[n-1] = nil
 		h.freeS = h.freeS[:n-1]
-		*s = up2stream{in: s.in[:0], pend: s.pend[:0], hbuf: s.hbuf[:0], trail: s.trail[:0]}
+		*s = up2stream{in: s.in[:0], raw: s.raw[:0], pend: s.pend[:0], hbuf: s.hbuf[:0], trail: s.trail[:0]}
 	} else {
 		s = new(up2stream)
 	}
@@ -631,13 +631,14 @@ type up2stream struct {
 
 	// The response, rendered as HTTP/1.1.
 	in       []byte
-	credit   int  // DATA bytes in in, credited once taken
-	rchunk   bool // the body is rendered chunked (no content-length)
-	paused   bool // the up stopped reading: nothing is delivered, nothing credited
-	wake     bool // deliver on the next tick (resumed)
-	queued   bool // listed in hc.ready
-	ended    bool // closed at the HTTP/2 level (END_STREAM both ways, or reset)
-	closed   bool // the up closed it
+	raw      []byte // chunked: DATA since the last delivery, rendered as one chunk (flushRaw)
+	credit   int    // DATA bytes in in, credited once taken
+	rchunk   bool   // the body is rendered chunked (no content-length)
+	paused   bool   // the up stopped reading: nothing is delivered, nothing credited
+	wake     bool   // deliver on the next tick (resumed)
+	queued   bool   // listed in hc.ready
+	ended    bool   // closed at the HTTP/2 level (END_STREAM both ways, or reset)
+	closed   bool   // the up closed it
 	inDelivr bool
 }
 
@@ -871,13 +872,9 @@ func (s *up2stream) head(status int, fields []h2.Field, end bool) {
 func (s *up2stream) data(p []byte, end bool) {
 	s.credit += len(p)
 	if s.rchunk {
-		if len(p) > 0 {
-			s.in = strconv.AppendInt(s.in, int64(len(p)), 16)
-			s.in = append(s.in, "\r\n"...)
-			s.in = append(s.in, p...)
-			s.in = append(s.in, "\r\n"...)
-		}
+		s.raw = append(s.raw, p...) // the frames of one read become one chunk
 		if end {
+			s.flushRaw()
 			s.in = append(s.in, lastChunk...)
 		}
 	} else {
@@ -889,10 +886,25 @@ func (s *up2stream) data(p []byte, end bool) {
 	s.ready()
 }
 
+// flushRaw renders the DATA received since the last delivery as one chunk:
+// a gRPC stream's read brings many messages, each in its own frame, which
+// the up then parses and the client side re-frames as one.
+func (s *up2stream) flushRaw() {
+	if len(s.raw) == 0 {
+		return
+	}
+	s.in = strconv.AppendInt(s.in, int64(len(s.raw)), 16)
+	s.in = append(s.in, "\r\n"...)
+	s.in = append(s.in, s.raw...)
+	s.in = append(s.in, "\r\n"...)
+	s.raw = s.raw[:0]
+}
+
 // trailers renders the trailer section (chunked bodies only: with a
 // content-length the body has ended before them and they are dropped).
 func (s *up2stream) trailers(fields []h2.Field) {
 	if s.rchunk {
+		s.flushRaw()
 		s.in = append(s.in, "0\r\n"...)
 		for _, f := range fields {
 			s.in = append(s.in, f.Name...)
@@ -917,6 +929,7 @@ func (s *up2stream) ready() {
 // deliver lets the up read what arrived, as gnet's OnTraffic would.
 func (s *up2stream) deliver() {
 	u := s.u
+	s.flushRaw()
 	if u == nil || s.closed || s.paused || s.inDelivr || len(s.in) == 0 {
 		return
 	}
@@ -1022,7 +1035,7 @@ func (s *up2stream) release() {
 	if int(s.tag) < len(hc.slots) && hc.slots[s.tag] == s {
 		hc.slots[s.tag] = nil
 		hc.free = append(hc.free, s.tag)
-		if cap(s.in) <= maxKeptBuf && cap(s.pend) <= maxKeptBuf && len(h.freeS) < maxFreeUps {
+		if cap(s.in) <= maxKeptBuf && cap(s.raw) <= maxKeptBuf && cap(s.pend) <= maxKeptBuf && len(h.freeS) < maxFreeUps {
 			h.freeS = append(h.freeS, s)
 		}
 	}
