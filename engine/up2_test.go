@@ -516,55 +516,17 @@ func TestH2UpstreamMetrics(t *testing.T) {
 // checked with PING; one that does not answer is closed (and the next
 // request dials a new one).
 func TestH2UpstreamPingLiveness(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var accepted, pinged atomic.Int64
+	var pinged atomic.Int64
 	closed := make(chan struct{}, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
-					return
-				}
-				fr := http2.NewFramer(c, br)
-				_ = fr.WriteSettings()
-				var hb bytes.Buffer
-				enc := hpack.NewEncoder(&hb)
-				for {
-					f, err := fr.ReadFrame()
-					if err != nil {
-						closed <- struct{}{}
-						return
-					}
-					switch f := f.(type) {
-					case *http2.SettingsFrame:
-						if !f.IsAck() {
-							_ = fr.WriteSettingsAck()
-						}
-					case *http2.HeadersFrame:
-						hb.Reset()
-						_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-						_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
-						_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hb.Bytes(), EndHeaders: true})
-						_ = fr.WriteData(f.StreamID, true, []byte("ok"))
-					case *http2.PingFrame:
-						pinged.Add(1) // and never answered
-					}
-				}
-			}()
+	addr, accepted := rawH2Upstream(t, nil, func(rc *rawH2Conn, f http2.Frame) {
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			rc.ok(f.StreamID)
+		case *http2.PingFrame:
+			pinged.Add(1) // and never answered
 		}
-	}()
-	cfg := testConfig(t, h2cProxyTo(ln.Addr().String()))
+	}, func() { closed <- struct{}{} })
+	cfg := testConfig(t, h2cProxyTo(addr))
 	cfg.Workers = 1
 	cfg.Timeouts.UpstreamHeader = 300 * time.Millisecond
 	cfg.Upstreams[0].Pool.IdleTimeout = 2 * time.Second // PING after half (1 s), closed at 1.3 s: before the idle timeout
@@ -757,11 +719,6 @@ func TestH2UpstreamRequestTrailers(t *testing.T) {
 // body still waits for window; the trailers go out only after the last
 // DATA, as the HEADERS that end the stream.
 func TestH2UpstreamTrailersWaitForData(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	type frame struct {
 		kind string // "data" or "trailers"
 		n    int
@@ -769,56 +726,27 @@ func TestH2UpstreamTrailersWaitForData(t *testing.T) {
 		sum  string
 	}
 	frames := make(chan frame, 64)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		br := bufio.NewReader(c)
-		if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
-			return
-		}
-		fr := http2.NewFramer(c, br)
-		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-		_ = fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 16})
-		var hb bytes.Buffer
-		enc := hpack.NewEncoder(&hb)
-		started := map[uint32]bool{}
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				close(frames)
-				return
+	started := map[uint32]bool{}
+	addr, _ := rawH2Upstream(t, []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 16}}, func(rc *rawH2Conn, f http2.Frame) {
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			if !started[f.StreamID] && !f.StreamEnded() {
+				started[f.StreamID] = true
+				return // the POST's head; its body waits for window
 			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					_ = fr.WriteSettingsAck()
-				}
-			case *http2.MetaHeadersFrame:
-				if !started[f.StreamID] && !f.StreamEnded() {
-					started[f.StreamID] = true
-					continue // the POST's head; its body waits for window
-				}
-				if started[f.StreamID] {
-					frames <- frame{kind: "trailers", end: f.StreamEnded(), sum: metaField(f, "x-sum")}
-				}
-				hb.Reset()
-				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
-				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: hb.Bytes(), EndHeaders: true})
-				_ = fr.WriteData(f.StreamID, true, []byte("ok"))
-			case *http2.DataFrame:
-				frames <- frame{kind: "data", n: len(f.Data()), end: f.StreamEnded()}
-				if n := len(f.Data()); n > 0 {
-					_ = fr.WriteWindowUpdate(0, uint32(n))
-					_ = fr.WriteWindowUpdate(f.StreamID, uint32(n)) // 16 more bytes at a time
-				}
+			if started[f.StreamID] {
+				frames <- frame{kind: "trailers", end: f.StreamEnded(), sum: metaField(f, "x-sum")}
+			}
+			rc.ok(f.StreamID)
+		case *http2.DataFrame:
+			frames <- frame{kind: "data", n: len(f.Data()), end: f.StreamEnded()}
+			if n := len(f.Data()); n > 0 {
+				_ = rc.fr.WriteWindowUpdate(0, uint32(n))
+				_ = rc.fr.WriteWindowUpdate(f.StreamID, uint32(n)) // 16 more bytes at a time
 			}
 		}
-	}()
-	srv := startServer(t, testConfig(t, h2cProxyTo(ln.Addr().String())))
+	}, sync.OnceFunc(func() { close(frames) }))
+	srv := startServer(t, testConfig(t, h2cProxyTo(addr)))
 	c, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -913,4 +841,71 @@ func TestH2UpstreamUpgradeSentPlain(t *testing.T) {
 		t.Fatalf("the connection did not stay usable: %v", err)
 	}
 	readBody(t, again)
+}
+
+// rawH2Upstream listens on a kernel-chosen port and, for every connection,
+// reads the client preface, sends SETTINGS (settings), answers the
+// client's SETTINGS and hands every other frame to onFrame; a read error
+// (the connection closed) ends the connection after onEnd. Hand-written
+// upstreams see exactly the frames the gateway sends. conns counts the
+// connections accepted.
+func rawH2Upstream(t *testing.T, settings []http2.Setting, onFrame func(rc *rawH2Conn, f http2.Frame), onEnd func()) (addr string, conns *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
+					return
+				}
+				rc := &rawH2Conn{fr: http2.NewFramer(c, br)}
+				rc.enc = hpack.NewEncoder(&rc.hb)
+				rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+				_ = rc.fr.WriteSettings(settings...)
+				for {
+					f, err := rc.fr.ReadFrame()
+					if err != nil {
+						onEnd()
+						return
+					}
+					if sf, ok := f.(*http2.SettingsFrame); ok {
+						if !sf.IsAck() {
+							_ = rc.fr.WriteSettingsAck()
+						}
+						continue
+					}
+					onFrame(rc, f)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// rawH2Conn is one connection of a rawH2Upstream (its own HPACK state).
+type rawH2Conn struct {
+	fr  *http2.Framer
+	enc *hpack.Encoder
+	hb  bytes.Buffer
+}
+
+// ok answers stream id 200 with the body "ok".
+func (rc *rawH2Conn) ok(id uint32) {
+	rc.hb.Reset()
+	_ = rc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	_ = rc.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
+	_ = rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: rc.hb.Bytes(), EndHeaders: true})
+	_ = rc.fr.WriteData(id, true, []byte("ok"))
 }
