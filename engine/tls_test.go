@@ -485,13 +485,15 @@ func TestUpstreamTLS(t *testing.T) {
 		{"no-client-cert", fmt.Sprintf("{ca_file: %s}", p.CAFile), 502},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := startServer(t, testConfig(t, fmt.Sprintf(`upstreams:
+			cfg := testConfig(t, fmt.Sprintf(`upstreams:
   - name: app
     endpoints: [{address: %s}]
     tls: %s
 routes:
   - {path: /*path, upstream: app, retry: {attempts: 1}}
-`, up.addr, c.tls)))
+`, up.addr, c.tls))
+			cfg.Timeouts.Connect = 10 * time.Second // it covers the handshake: a busy race run is slow
+			srv := startServer(t, cfg)
 			reqs, conns := up.reqs.Load(), up.conns.Load()
 			cl := httpClient(t)
 			for i := 0; i < 3; i++ {

@@ -585,14 +585,19 @@ func TestH2UpstreamOverTLS(t *testing.T) {
 		{name: "http1-only", addr: h1only.addr, status: 502},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := startServer(t, testConfig(t, fmt.Sprintf(`upstreams:
+			cfg := testConfig(t, fmt.Sprintf(`upstreams:
   - name: app
     protocol: h2
     endpoints: [{address: %s}]
     tls: {ca_file: %s}
 routes:
   - {path: /*path, upstream: app, retry: {attempts: 1}}
-`, c.addr, p.CAFile)))
+`, c.addr, p.CAFile))
+			// The connect timeout covers the TLS handshake, which a race
+			// build on a machine running the whole suite took past the
+			// harness's 1 s once (504).
+			cfg.Timeouts.Connect = 10 * time.Second
+			srv := startServer(t, cfg)
 			resp, err := httpClient(t).Get("http://" + srv.Addr() + "/x")
 			if err != nil {
 				t.Fatal(err)
