@@ -795,7 +795,11 @@ func (s *up2stream) sendTrailers() {
 	if s.ended || !cc.StartTrailers(s.id) {
 		return
 	}
+	var lower [32]byte // the longest forbidden name is 17 bytes
 	for name, value := range parser.Fields(s.trail) {
+		if len(name) <= len(lower) && forbiddenTrailer(appendLower(lower[:0], name)) {
+			continue // framing, routing and credentials never come from trailers (as from HTTP/2 clients')
+		}
 		cc.RequestField(name, value)
 	}
 	cc.EndRequest(true)

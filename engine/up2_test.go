@@ -708,7 +708,7 @@ func TestH2UpstreamRequestTrailers(t *testing.T) {
 			}
 			defer c.Close()
 			go func() {
-				fmt.Fprintf(c, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n%x\r\n%s\r\n0\r\nX-Sum: sum-ok\r\n\r\n", size, body)
+				fmt.Fprintf(c, "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum, Authorization\r\n\r\n%x\r\n%s\r\n0\r\nX-Sum: sum-ok\r\nAuthorization: Bearer forged\r\n\r\n", size, body)
 			}()
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
