@@ -156,7 +156,10 @@ func (lp *loop) resumeAccepting() {
 
 // shedIdleUpstreams closes the loop's idle keep-alive upstream
 // connections: at the budget, descriptors serve clients first (an idle
-// connection is only a saved connect).
+// connection is only a saved connect). A paused loop sheds its own, and
+// while any loop is paused every loop's tick sheds its own too: the
+// budget counts all loops' upstream connections, so a paused loop could
+// otherwise wait for another loop's idle ones to time out.
 func (lp *loop) shedIdleUpstreams() {
 	for _, p := range lp.conns {
 		if p != nil && p.IdleLen() > 0 {

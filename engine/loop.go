@@ -122,8 +122,15 @@ func (lp *loop) Run(context.Context) error {
 	}
 	if lp.acceptPaused {
 		lp.resumeAccepting()
-	} else if lp.srv.fd.burstOpen.Load() {
-		lp.srv.endBurst(now)
+	} else {
+		if lp.srv.fd.paused.Load() > 0 {
+			// Another loop waits for descriptors, and the budget is
+			// global: this loop's idle upstream connections go too.
+			lp.shedIdleUpstreams()
+		}
+		if lp.srv.fd.burstOpen.Load() {
+			lp.srv.endBurst(now)
+		}
 	}
 	lp.srv.edgeTick(now)
 	lp.tickTunnels(now)

@@ -32,7 +32,7 @@ func TestSurvivesDescriptorFlood(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "flood.yaml")
 	cfg := fmt.Sprintf(`workers: 2
 listeners: [{address: "127.0.0.1:0"}]
-admin: {address: ""}
+admin: {address: "127.0.0.1:0"}
 upstreams: [{name: app, endpoints: [{address: "%s"}]}]
 routes: [{path: "/*rest", upstream: app}]
 `, ln.Addr())
@@ -98,7 +98,14 @@ routes: [{path: "/*rest", upstream: app}]
 		_ = c.Close()
 	}
 	flood = nil
-	p.WaitStderr(t, "accepting resumed")
+	// The backlog the flood left (closed connections, each with a request)
+	// drains through the budget before the burst ends: on a failure, say
+	// where the budget stood.
+	for wait := time.Now().Add(30 * time.Second); !strings.Contains(p.Stderr(), "accepting resumed"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("no \"accepting resumed\" 30 s after the flood closed; budget metrics:\n%s\nstderr:\n%s", budgetMetrics(p.Stderr()), p.Stderr())
+		}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for {
@@ -128,4 +135,26 @@ routes: [{path: "/*rest", upstream: app}]
 	if code := p.Stop(t); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, p.Stderr())
 	}
+}
+
+// budgetMetrics scrapes the child's admin listener (its address from the
+// log) for the connection budget's figures.
+func budgetMetrics(stderr string) string {
+	m := regexp.MustCompile(`msg="admin listener started" addr=(\S+)`).FindStringSubmatch(stderr)
+	if m == nil {
+		return "(no admin address in the log)"
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var keep []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "hotpath_accept") || strings.HasPrefix(l, "hotpath_downstream_connections") || strings.HasPrefix(l, "hotpath_upstream_connections") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
